@@ -1,0 +1,95 @@
+"""create_app(): configuration, extensions, AppBuilder, views and CLI — wiring only."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask, g, has_request_context
+from flask_appbuilder import AppBuilder
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from app.extensions import db, migrate
+from app.models import set_actor_provider
+
+MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          "migrations")
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_foreign_keys(dbapi_connection, connection_record) -> None:
+    # SQLite enforces foreign keys (ON DELETE SET NULL for a deleted author) only when asked.
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+def _request_user_id():
+    if has_request_context():
+        user = g.get("user")
+        if user is not None and getattr(user, "is_authenticated", False):
+            return user.id
+    return None
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    from config import Config
+
+    app = Flask(__name__, instance_path=Config.INSTANCE_DIR)
+    app.config.from_object(Config)
+    app.config.update(overrides or {})
+    os.makedirs(app.config["IMG_UPLOAD_FOLDER"], exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True, compare_type=True)
+    set_actor_provider(_request_user_id)
+
+    with app.app_context():
+        appbuilder = AppBuilder()
+        appbuilder.init_app(app, db.session)
+        _register_views(appbuilder)
+
+    from app.views.base import register_error_handlers, register_formatters
+
+    register_error_handlers(app)
+    register_formatters(app)
+
+    from app.cli import dossier
+
+    app.cli.add_command(dossier)
+    return app
+
+
+def _register_views(appbuilder: AppBuilder) -> None:
+    from app.views.api import APIS
+    from app.views.datasheet import DataSheetView
+    from app.views.partners import (
+        AddressView,
+        AffiliationView,
+        AuditLogView,
+        CodeView,
+        OrganizationView,
+        PartnerAddressView,
+        PersonView,
+    )
+
+    partners = "Partners"
+    appbuilder.add_view(PersonView, "People", label=_l("People"), icon="fa-user",
+                        category=partners, category_label=_l("Partners"),
+                        category_icon="fa-address-card")
+    appbuilder.add_view(OrganizationView, "Companies", label=_l("Companies"),
+                        icon="fa-building", category=partners)
+    appbuilder.add_view(AffiliationView, "Contact persons", label=_l("Contact persons"),
+                        icon="fa-address-book", category=partners)
+    appbuilder.add_view(AddressView, "Addresses", label=_l("Addresses"), icon="fa-map-marker",
+                        category=partners)
+    appbuilder.add_view(CodeView, "Codes", label=_l("Codes"), icon="fa-tags",
+                        category=partners)
+    appbuilder.add_view(AuditLogView, "Change log", label=_l("Change log"), icon="fa-history",
+                        category=partners)
+    appbuilder.add_view_no_menu(PartnerAddressView)
+    appbuilder.add_view_no_menu(DataSheetView)
+    for api in APIS:
+        appbuilder.add_api(api)

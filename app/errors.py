@@ -1,0 +1,64 @@
+"""Domain errors: raised by models and services, turned into a translated 4xx in one place."""
+
+from flask_babel import lazy_gettext as _l
+
+
+class DomainError(Exception):
+    """A rule of the domain said no. `message` is a lazy translation with named placeholders."""
+
+    status = 400
+    message = _l("The request could not be carried out.")
+
+    def __init__(self, message=None, **params):
+        self.params = params
+        if message is not None:
+            self.message = message
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        text = str(self.message)
+        return text % self.params if self.params else text
+
+
+class InvalidValue(DomainError):
+    status = 400
+
+    def __init__(self, field: str, message):
+        self.field = field
+        super().__init__(message)
+
+
+class Conflict(DomainError):
+    status = 409
+    message = _l("This record conflicts with an existing one.")
+
+
+class NoteLocked(DomainError):
+    status = 403
+    message = _l(
+        "This note can no longer be changed or deleted: notes are fixed "
+        "%(minutes)s minutes after they are written."
+    )
+
+
+class NotAuthor(DomainError):
+    status = 403
+    message = _l("Only the author of a note may change or delete it.")
+
+
+class ReadOnlyField(DomainError):
+    status = 400
+    message = _l("%(field)s cannot be changed.")
+
+
+class PartnerHasFixedNotes(DomainError):
+    status = 409
+    message = _l(
+        "This partner has notes that can no longer be changed, so it cannot be "
+        "deleted. Set its status to inactive instead."
+    )
+
+
+class BulkNoteChange(DomainError):
+    status = 403
+    message = _l("Notes cannot be changed or deleted in bulk.")

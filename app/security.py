@@ -1,0 +1,133 @@
+"""Security manager: permission checks cached per request, and the seeded roles of SPEC 2."""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import g, has_request_context
+from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_appbuilder.security.sqla.models import (
+    Permission,
+    PermissionView,
+    Role,
+    ViewMenu,
+    assoc_permissionview_role,
+)
+from sqlalchemy import select
+
+# Views and APIs share one permission per resource: can_read / can_write on "Partner" etc.
+READ_WRITE = {
+    "list": "read", "show": "read", "download": "read", "get_list": "read", "get": "read",
+    "info": "read", "api_read": "read", "api_get": "read", "api": "read",
+    "add": "write", "edit": "write", "delete": "write", "post": "write", "put": "write",
+    "action": "write", "action_post": "write", "api_create": "write",
+    "api_update": "write", "api_delete": "write", "api_column_add": "write",
+    "api_column_edit": "write", "api_readvalues": "read",
+}
+
+RESOURCES = ("Partner", "Affiliation", "Address", "Code", "Note", "AuditLog")
+MENUS = ("Partners", "People", "Companies", "Contact persons", "Addresses", "Codes",
+         "Change log")
+
+# What every logged-in user may do with their own account.
+OWN_ACCOUNT = [
+    ("can_userinfo", "UserDBModelView"),
+    ("resetmypassword", "UserDBModelView"),
+    ("userinfoedit", "UserDBModelView"),
+    ("can_this_form_get", "ResetMyPasswordView"),
+    ("can_this_form_post", "ResetMyPasswordView"),
+    ("can_this_form_get", "UserInfoEditView"),
+    ("can_this_form_post", "UserInfoEditView"),
+]
+
+
+def _read(*resources):
+    return [("can_read", r) for r in resources]
+
+
+def _write(*resources):
+    return [("can_write", r) for r in resources]
+
+
+def _menus(*menus):
+    return [("menu_access", m) for m in menus]
+
+
+CRM = ("Partner", "Affiliation", "Address", "Note")
+
+ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
+    "Manager": _read(*RESOURCES) + _write(*CRM, "Code") + _menus(*MENUS) + OWN_ACCOUNT,
+    "Staff": _read(*CRM, "Code") + _write(*CRM)
+    + _menus(*(m for m in MENUS if m != "Change log")) + OWN_ACCOUNT,
+    "Finance": _read(*CRM, "Code") + _menus(*(m for m in MENUS if m != "Change log"))
+    + OWN_ACCOUNT,
+    "Read-only": _read(*CRM, "Code") + _menus(*(m for m in MENUS if m != "Change log"))
+    + OWN_ACCOUNT,
+    "Client": OWN_ACCOUNT,
+    "Partner": OWN_ACCOUNT,
+}
+
+
+class DossierSecurityManager(SecurityManager):
+    """FAB's manager, with one permission query per request instead of one per check."""
+
+    def _permission_set(self, user) -> frozenset[tuple[str, str]]:
+        key = ("_dossier_permissions", user.id)
+        if has_request_context():
+            cached = g.get("_dossier_permissions")
+            if cached and cached[0] == key:
+                return cached[1]
+        role_ids = [r.id for r in self.get_user_roles(user)]
+        rows = self.session.execute(
+            select(Permission.name, ViewMenu.name)
+            .select_from(PermissionView)
+            .join(Permission, PermissionView.permission_id == Permission.id)
+            .join(ViewMenu, PermissionView.view_menu_id == ViewMenu.id)
+            .join(assoc_permissionview_role,
+                  assoc_permissionview_role.c.permission_view_id == PermissionView.id)
+            .where(assoc_permissionview_role.c.role_id.in_(role_ids))
+        ).all()
+        permissions = frozenset((p, v) for p, v in rows)
+        if has_request_context():
+            g._dossier_permissions = (key, permissions)
+        return permissions
+
+    def _has_view_access(self, user, permission_name: str, view_name: str) -> bool:
+        return (permission_name, view_name) in self._permission_set(user)
+
+    def _get_user_permission_view_menus(self, user, permission_name, view_menus_name):
+        if user is None:
+            return super()._get_user_permission_view_menus(user, permission_name,
+                                                           view_menus_name)
+        allowed = self._permission_set(user)
+        return {v for v in view_menus_name if (permission_name, v) in allowed}
+
+    def has_role(self, user, *names: str) -> bool:
+        return any(r.name in names for r in self.get_user_roles(user))
+
+    def seed_roles(self) -> None:
+        """Create the roles of SPEC section 2 with their permissions; safe to run again."""
+        for name, permissions in ROLE_PERMISSIONS.items():
+            role = self.find_role(name) or self.add_role(name)
+            for permission_name, view_name in permissions:
+                pv = self.add_permission_view_menu(permission_name, view_name)
+                if pv not in role.permissions:
+                    role.permissions.append(pv)
+        self.session.commit()
+
+    def ensure_admin(self, username: str, password: str | None) -> str | None:
+        """Make the first admin once; returns the generated password when one was made."""
+        if self.find_user(username=username):
+            return None
+        generated = password or secrets.token_urlsafe(12)
+        user = self.add_user(
+            username=username, first_name="Dossier", last_name="Admin",
+            email=f"{username}@localhost", role=self.find_role(self.auth_role_admin),
+            password=generated,
+        )
+        if not user:
+            raise RuntimeError(f"could not create the admin user {username!r}")
+        return None if password else generated
+
+
+__all__ = ["DossierSecurityManager", "ROLE_PERMISSIONS", "READ_WRITE", "Role"]

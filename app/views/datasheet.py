@@ -1,0 +1,308 @@
+"""The partner data sheet: contact block, map, key information, overview and dossier tabs."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from typing import Callable
+
+from flask import abort, current_app, flash, g, redirect, request, send_from_directory, url_for
+from flask_appbuilder import BaseView, expose, has_access
+from flask_babel import gettext, lazy_gettext as _l
+from flask_wtf import FlaskForm
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
+from werkzeug.utils import secure_filename
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
+from wtforms.fields import DateTimeLocalField, FloatField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from app.errors import DomainError
+from app.extensions import db
+from app.models import (
+    ADDRESS_TYPE_LABELS,
+    NOTE_KIND_LABELS,
+    Affiliation,
+    AuditLog,
+    Note,
+    Organization,
+    Partner,
+    PartnerAddress,
+    Person,
+)
+from app.services.notes import change_note, delete_note, write_note
+from app.services.partners import add_contact_person, birthday_soon, link_address
+from app.views.partners import LABELS
+
+PAGE_SIZE = 25
+
+
+class NoteForm(FlaskForm):
+    kind = SelectField(_l("Kind"), choices=list(NOTE_KIND_LABELS.items()), default="note")
+    body = TextAreaField(_l("Text"), validators=[DataRequired(), Length(max=20000)])
+    occurred_at = DateTimeLocalField(_l("Time of the interaction"), validators=[Optional()])
+    pinned = BooleanField(_l("Pin to the overview"))
+
+
+class ContactPersonForm(FlaskForm):
+    title = StringField(LABELS["title"], validators=[Optional(), Length(max=40)])
+    first_name = StringField(LABELS["first_name"], validators=[DataRequired(), Length(max=100)])
+    last_name = StringField(LABELS["last_name"], validators=[DataRequired(), Length(max=100)])
+    email = StringField(LABELS["email"], validators=[Optional(), Length(max=254)])
+    phone = StringField(LABELS["phone"], validators=[Optional(), Length(max=40)])
+    role = StringField(LABELS["role"], validators=[Optional(), Length(max=100)])
+    department = StringField(LABELS["department"], validators=[Optional(), Length(max=100)])
+    is_contact_person = BooleanField(LABELS["is_contact_person"], default=True)
+    may_collect_mail = BooleanField(LABELS["may_collect_mail"])
+    may_represent = BooleanField(LABELS["may_represent"])
+    additional_info = TextAreaField(LABELS["additional_info"], validators=[Optional()])
+
+
+class AddressForm(FlaskForm):
+    type = SelectField(LABELS["type"], choices=list(ADDRESS_TYPE_LABELS.items()))
+    street = StringField(LABELS["street"], validators=[DataRequired(), Length(max=200)])
+    postal_code = StringField(LABELS["postal_code"], validators=[Optional(), Length(max=20)])
+    city = StringField(LABELS["city"], validators=[DataRequired(), Length(max=100)])
+    country = StringField(LABELS["country"], validators=[Optional(), Length(min=2, max=2)])
+    latitude = FloatField(LABELS["latitude"], validators=[Optional(), NumberRange(-90, 90)])
+    longitude = FloatField(LABELS["longitude"], validators=[Optional(), NumberRange(-180, 180)])
+
+
+@dataclass(frozen=True)
+class Tab:
+    """A dossier of the data sheet. Later areas append theirs to TABS."""
+
+    key: str
+    label: object
+    template: str
+    load: Callable[[Partner, int], dict]
+    applies: Callable[[Partner], bool] = lambda partner: True
+    resource: str = "Partner"
+
+
+def _page(query, page: int):
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    rows = db.session.scalars(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).unique().all()
+    pages = max(1, -(-total // PAGE_SIZE))
+    return {"rows": rows, "total": total, "page": page, "pages": pages}
+
+
+def load_notes(partner: Partner, page: int) -> dict:
+    kind = request.args.get("kind") or None
+    query = select(Note).where(Note.partner_id == partner.id)
+    if kind in NOTE_KIND_LABELS:
+        query = query.where(Note.kind == kind)
+    query = query.order_by(Note.created_at.desc(), Note.id.desc())
+    return {"notes": _page(query, page), "kind": kind, "form": NoteForm()}
+
+
+def load_people(partner: Partner, page: int) -> dict:
+    flag = request.args.get("flag")
+    query = select(Affiliation).where(Affiliation.organization_id == partner.id)
+    if flag in ("is_contact_person", "may_collect_mail", "may_represent"):
+        query = query.where(getattr(Affiliation, flag).is_(True))
+    query = query.join(Person, Affiliation.person_id == Person.id).order_by(
+        Person.last_name, Person.first_name)
+    return {"affiliations": _page(query, page), "flag": flag}
+
+
+def load_organizations(partner: Partner, page: int) -> dict:
+    query = (select(Affiliation).where(Affiliation.person_id == partner.id)
+             .join(Organization, Affiliation.organization_id == Organization.id)
+             .order_by(Organization.name))
+    return {"affiliations": _page(query, page)}
+
+
+def load_addresses(partner: Partner, page: int) -> dict:
+    query = (select(PartnerAddress).where(PartnerAddress.partner_id == partner.id)
+             .order_by(PartnerAddress.type, PartnerAddress.id))
+    return {"links": _page(query, page), "form": AddressForm()}
+
+
+def load_history(partner: Partner, page: int) -> dict:
+    address_ids = select(PartnerAddress.address_id).where(PartnerAddress.partner_id == partner.id)
+    query = (select(AuditLog)
+             .where(or_(AuditLog.partner_id == partner.id,
+                        (AuditLog.entity == "address") & AuditLog.entity_id.in_(address_ids)))
+             .order_by(AuditLog.at.desc(), AuditLog.id.desc()))
+    return {"entries": _page(query, page)}
+
+
+TABS: list[Tab] = [
+    Tab("notes", _l("Notes"), "datasheet/tab_notes.html", load_notes, resource="Note"),
+    Tab("people", _l("People"), "datasheet/tab_people.html", load_people,
+        applies=lambda p: isinstance(p, Organization), resource="Affiliation"),
+    Tab("organizations", _l("Organizations"), "datasheet/tab_organizations.html",
+        load_organizations, applies=lambda p: isinstance(p, Person), resource="Affiliation"),
+    Tab("addresses", _l("Addresses"), "datasheet/tab_addresses.html", load_addresses,
+        resource="Address"),
+    Tab("history", _l("History"), "datasheet/tab_history.html", load_history),
+]
+
+
+def can(permission: str, resource: str) -> bool:
+    return current_app.appbuilder.sm.has_access(f"can_{permission}", resource)
+
+
+def require(permission: str, resource: str) -> None:
+    if not can(permission, resource):
+        abort(403)
+
+
+def flash_errors(form) -> None:
+    for field, errors in form.errors.items():
+        label = getattr(form, field).label.text if hasattr(form, field) else field
+        for error in errors:
+            flash(gettext("%(field)s: %(error)s", field=label, error=error), "danger")
+
+
+class DataSheetView(BaseView):
+    route_base = "/partner"
+    class_permission_name = "Partner"
+    base_permissions = ["can_read", "can_write"]  # the same set as every "Partner" view
+    method_permission_name = {"sheet": "read", "tab": "read", "picture": "read",
+                              "add_note": "read", "edit_note": "read", "remove_note": "read",
+                              "new_contact_person": "read", "new_address": "read"}
+    default_view = "sheet"
+
+    def _partner(self, partner_id: int) -> Partner:
+        partner = db.session.scalar(
+            select(Partner).where(Partner.id == partner_id).options(
+                selectinload(Partner.codes),
+                selectinload(Partner.address_links).joinedload(PartnerAddress.address),
+            )
+        )
+        if partner is None:
+            abort(404)
+        return partner
+
+    def _render(self, partner: Partner, tab: Tab, **extra):
+        today = date.today()
+        page = max(1, request.args.get("page", 1, type=int))
+        pinned = db.session.scalars(
+            select(Note).where(Note.partner_id == partner.id, Note.pinned.is_(True))
+            .order_by(Note.created_at.desc()).limit(5)
+        ).all()
+        tabs = [t for t in TABS if t.applies(partner) and can("read", t.resource)]
+        context = tab.load(partner, page)
+        context.update(extra)
+        main = partner.main_address
+        return self.render_template(
+            "datasheet/sheet.html", partner=partner, tabs=tabs, tab=tab, pinned=pinned,
+            birthday_in=birthday_soon(partner, today), main_address=main,
+            map_tiles=current_app.config["MAP_TILE_URL"],
+            show_map=bool(current_app.config["MAP_TILE_URL"] and main and main.has_coordinates),
+            can_write_notes=can("write", "Note"), can_write=can("write", "Partner"),
+            can_write_people=can("write", "Affiliation"),
+            can_write_addresses=can("write", "Address"),
+            note_kinds=NOTE_KIND_LABELS, user_id=g.user.id, is_person=isinstance(partner, Person),
+            edit_url=url_for(("PersonView" if isinstance(partner, Person) else
+                              "OrganizationView") + ".edit", pk=partner.id),
+            **context,
+        )
+
+    def _tab(self, partner: Partner, key: str) -> Tab:
+        for tab in TABS:
+            if tab.key == key and tab.applies(partner) and can("read", tab.resource):
+                return tab
+        abort(404)
+
+    @expose("/<int:partner_id>")
+    @has_access
+    def sheet(self, partner_id: int):
+        partner = self._partner(partner_id)
+        return self._render(partner, self._tab(partner, "notes"))
+
+    @expose("/<int:partner_id>/<key>")
+    @has_access
+    def tab(self, partner_id: int, key: str):
+        partner = self._partner(partner_id)
+        return self._render(partner, self._tab(partner, key))
+
+    @expose("/<int:partner_id>/notes", methods=["POST"])
+    @has_access
+    def add_note(self, partner_id: int):
+        require("write", "Note")
+        form = NoteForm()
+        if not form.validate():
+            flash_errors(form)
+            partner = self._partner(partner_id)
+            return self._render(partner, self._tab(partner, "notes")), 400
+        write_note(partner_id, g.user.id, kind=form.kind.data, body=form.body.data,
+                   pinned=form.pinned.data, occurred_at=form.occurred_at.data)
+        flash(gettext("The note was saved."), "success")
+        return redirect(url_for(".tab", partner_id=partner_id, key="notes"))
+
+    @expose("/<int:partner_id>/notes/<int:note_id>/edit", methods=["GET", "POST"])
+    @has_access
+    def edit_note(self, partner_id: int, note_id: int):
+        require("write", "Note")
+        note = db.get_or_404(Note, note_id)
+        if note.partner_id != partner_id:
+            abort(404)
+        form = NoteForm(obj=note)
+        if request.method == "POST":
+            if form.validate():
+                change_note(note_id, g.user.id, kind=form.kind.data, body=form.body.data,
+                            pinned=form.pinned.data, occurred_at=form.occurred_at.data)
+                flash(gettext("The note was saved."), "success")
+                return redirect(url_for(".tab", partner_id=partner_id, key="notes"))
+            flash_errors(form)
+        elif not note.may_be_changed_by(g.user.id):
+            note.assert_changeable()
+        return self.render_template("datasheet/note_edit.html", form=form, note=note,
+                                    partner=note.partner)
+
+    @expose("/<int:partner_id>/notes/<int:note_id>/delete", methods=["POST"])
+    @has_access
+    def remove_note(self, partner_id: int, note_id: int):
+        require("write", "Note")
+        note = db.get_or_404(Note, note_id)
+        if note.partner_id != partner_id or not FlaskForm().validate():
+            abort(400 if note.partner_id == partner_id else 404)
+        delete_note(note_id, g.user.id)
+        flash(gettext("The note was deleted."), "success")
+        return redirect(url_for(".tab", partner_id=partner_id, key="notes"))
+
+    @expose("/<int:partner_id>/contact-persons/add", methods=["GET", "POST"])
+    @has_access
+    def new_contact_person(self, partner_id: int):
+        require("write", "Affiliation")
+        organization = db.get_or_404(Organization, partner_id)
+        form = ContactPersonForm()
+        if request.method == "POST":
+            if form.validate():
+                data = {k: v for k, v in form.data.items() if k != "csrf_token"}
+                add_contact_person(partner_id, g.user.id, **data)
+                flash(gettext("The contact person was saved."), "success")
+                return redirect(url_for(".tab", partner_id=partner_id, key="people"))
+            flash_errors(form)
+        return self.render_template("datasheet/contact_person_add.html", form=form,
+                                    partner=organization)
+
+    @expose("/<int:partner_id>/addresses", methods=["POST"])
+    @has_access
+    def new_address(self, partner_id: int):
+        require("write", "Address")
+        form = AddressForm()
+        if not form.validate():
+            flash_errors(form)
+            partner = self._partner(partner_id)
+            return self._render(partner, self._tab(partner, "addresses"), form=form), 400
+        data = {k: v for k, v in form.data.items() if k not in ("csrf_token", "type")}
+        link_address(partner_id, g.user.id, type=form.type.data, **data)
+        flash(gettext("The address was saved."), "success")
+        return redirect(url_for(".tab", partner_id=partner_id, key="addresses"))
+
+    @expose("/picture/<path:filename>")
+    @has_access
+    def picture(self, filename: str):
+        folder = current_app.config["IMG_UPLOAD_FOLDER"]
+        safe = secure_filename(filename)
+        if not safe or not os.path.isfile(os.path.join(folder, safe)):
+            abort(404)
+        return send_from_directory(folder, safe)
+
+
+__all__ = ["DataSheetView", "TABS", "Tab", "DomainError"]

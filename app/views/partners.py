@@ -1,0 +1,311 @@
+"""Generated screens for people, companies, contact persons, addresses, codes and the log."""
+
+from __future__ import annotations
+
+from flask import current_app, redirect, url_for
+from flask_appbuilder import expose, has_access
+from flask_appbuilder.models.sqla.filters import FilterEqual
+from flask_appbuilder.widgets import ListWidget
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
+from PIL import Image, UnidentifiedImageError
+from wtforms import SelectField
+from wtforms.validators import Optional as OptionalValue
+from wtforms.validators import ValidationError
+
+from app.models import (
+    ADDRESS_TYPE_LABELS,
+    CODE_CATEGORY_LABELS,
+    LANGUAGE_NAMES,
+    PAYMENT_METHOD_LABELS,
+    STATUS_LABELS,
+    Address,
+    Affiliation,
+    AuditLog,
+    Code,
+    Organization,
+    PartnerAddress,
+    Person,
+)
+from app.views.base import DossierModelView, datamodel
+
+LABELS = {
+    "customer_number": _l("Customer number"),
+    "display_name": _l("Name"),
+    "title": _l("Title"),
+    "first_name": _l("First name"),
+    "last_name": _l("Last name"),
+    "name": _l("Name"),
+    "status": _l("Status"),
+    "owner": _l("Owner"),
+    "email": _l("E-mail"),
+    "phone": _l("Phone"),
+    "mobile": _l("Mobile"),
+    "website": _l("Website"),
+    "language": _l("Language"),
+    "picture": _l("Picture"),
+    "description": _l("Free text"),
+    "birthday": _l("Birthday"),
+    "bank_account": _l("Bank account"),
+    "payment_method": _l("Payment method"),
+    "codes": _l("Codes"),
+    "tax_number": _l("Tax number"),
+    "registration_number": _l("Registration number"),
+    "industry_code": _l("Industry code"),
+    "created_at": _l("Created"),
+    "updated_at": _l("Updated"),
+    "person": _l("Person"),
+    "organization": _l("Company"),
+    "role": _l("Role"),
+    "department": _l("Department"),
+    "address": _l("Address"),
+    "is_contact_person": _l("Contact person"),
+    "may_collect_mail": _l("Authorised to collect mail"),
+    "may_represent": _l("Authorised to represent"),
+    "additional_info": _l("Additional information"),
+    "street": _l("Street"),
+    "postal_code": _l("Postal code"),
+    "city": _l("City"),
+    "country": _l("Country"),
+    "latitude": _l("Latitude"),
+    "longitude": _l("Longitude"),
+    "partner": _l("Partner"),
+    "type": _l("Type"),
+    "category": _l("Category"),
+    "at": _l("When"),
+    "user": _l("User"),
+    "action": _l("Action"),
+    "entity": _l("Record"),
+    "entity_id": _l("Record id"),
+    "field": _l("Field"),
+    "old_value": _l("Old value"),
+    "new_value": _l("New value"),
+}
+
+
+def choice_field(label, choices: dict, required: bool = True) -> SelectField:
+    options = [(key, value) for key, value in choices.items()]
+    if not required:
+        options = [("", "—")] + options
+    return SelectField(label, choices=options, validators=[] if required else [OptionalValue()])
+
+
+def label_of(choices: dict):
+    return lambda value: choices.get(value, value or "")
+
+
+def yes_no(value) -> Markup:
+    return Markup('<i class="fa fa-check"></i>') if value else Markup("")
+
+
+def valid_picture(form, field) -> None:
+    """A picture must be an image Pillow can read and no larger than PICTURE_MAX_MB."""
+    stream = getattr(field.data, "stream", None)
+    if stream is None or not getattr(field.data, "filename", None):
+        return
+    limit = current_app.config["PICTURE_MAX_MB"] * 1024 * 1024
+    stream.seek(0, 2)
+    size = stream.tell()
+    stream.seek(0)
+    if size > limit:
+        raise ValidationError(
+            _l("The picture is larger than %(mb)s MB.") % {"mb": current_app.config["PICTURE_MAX_MB"]}
+        )
+    try:
+        Image.open(stream).verify()
+    except (UnidentifiedImageError, OSError):
+        raise ValidationError(_l("This file is not an image."))
+    finally:
+        stream.seek(0)
+
+
+class SheetListWidget(ListWidget):
+    """FAB's list, with the name linking to the data sheet and per-row extra links."""
+
+    template = "widgets/sheet_list.html"
+    link_column = "display_name"
+    row_links: tuple = ()
+
+    def __call__(self, **kwargs):
+        kwargs.update(link_column=self.link_column, row_links=self.row_links)
+        return super().__call__(**kwargs)
+
+
+class CompanyListWidget(SheetListWidget):
+    row_links = (("fa-address-book", _l("Contact persons"), "/partner/{pk}/people"),)
+
+
+class AffiliationListWidget(SheetListWidget):
+    link_column = None
+
+
+class PartnerFormMixin:
+    """What people and companies share in their forms."""
+
+    class_permission_name = "Partner"
+    list_widget = SheetListWidget
+    label_columns = LABELS
+    base_order = ("display_name", "asc")
+    order_columns = ["customer_number", "display_name", "email", "status"]
+    formatters_columns = {"status": label_of(STATUS_LABELS)}
+    validators_columns = {"picture": [valid_picture]}
+    show_exclude_columns = ["notes", "address_links", "affiliations"]
+
+    @staticmethod
+    def extra_fields():
+        return {
+            "status": choice_field(_l("Status"), STATUS_LABELS),
+            "language": choice_field(_l("Language"), LANGUAGE_NAMES, required=False),
+        }
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        return redirect(url_for("DataSheetView.sheet", partner_id=pk))
+
+
+COMMON = ["status", "owner", "email", "phone", "mobile", "website", "language", "codes",
+          "picture", "description"]
+
+
+class PersonView(PartnerFormMixin, DossierModelView):
+    datamodel = datamodel(Person)
+    route_base = "/people"
+    list_title = _l("People")
+    show_title = _l("Person")
+    add_title = _l("Add person")
+    edit_title = _l("Edit person")
+    list_columns = ["customer_number", "display_name", "email", "phone", "status", "owner"]
+    search_columns = ["display_name", "customer_number", "email", "phone", "status",
+                      "owner", "codes", "birthday"]
+    add_columns = ["title", "first_name", "last_name", "birthday"] + COMMON + [
+        "bank_account", "payment_method"]
+    edit_columns = add_columns
+    add_form_extra_fields = {
+        **PartnerFormMixin.extra_fields(),
+        "payment_method": choice_field(_l("Payment method"), PAYMENT_METHOD_LABELS, False),
+    }
+    edit_form_extra_fields = add_form_extra_fields
+
+
+class OrganizationView(PartnerFormMixin, DossierModelView):
+    datamodel = datamodel(Organization)
+    route_base = "/companies"
+    list_widget = CompanyListWidget
+    list_title = _l("Companies")
+    show_title = _l("Company")
+    add_title = _l("Add company")
+    edit_title = _l("Edit company")
+    list_columns = ["customer_number", "display_name", "tax_number", "email", "phone",
+                    "status", "owner"]
+    search_columns = ["display_name", "customer_number", "tax_number", "email", "status",
+                      "owner", "codes"]
+    add_columns = ["name", "tax_number", "registration_number", "industry_code"] + COMMON
+    edit_columns = add_columns
+    add_form_extra_fields = PartnerFormMixin.extra_fields()
+    edit_form_extra_fields = add_form_extra_fields
+
+
+class AffiliationView(DossierModelView):
+    """People in companies; filtering on a company and a flag answers "who may collect mail"."""
+
+    datamodel = datamodel(Affiliation)
+    route_base = "/contact-persons"
+    class_permission_name = "Affiliation"
+    list_widget = AffiliationListWidget
+    list_title = _l("Contact persons")
+    show_title = _l("Contact person")
+    add_title = _l("Add contact person")
+    edit_title = _l("Edit contact person")
+    label_columns = LABELS
+    list_columns = ["person", "organization", "role", "email", "phone",
+                    "is_contact_person", "may_collect_mail", "may_represent"]
+    search_columns = ["organization", "person", "role", "is_contact_person",
+                      "may_collect_mail", "may_represent"]
+    add_columns = ["person", "organization", "role", "department", "email", "phone",
+                   "address", "is_contact_person", "may_collect_mail", "may_represent",
+                   "additional_info"]
+    edit_columns = add_columns
+    show_columns = add_columns
+    formatters_columns = {
+        "is_contact_person": yes_no, "may_collect_mail": yes_no, "may_represent": yes_no,
+    }
+
+
+class PartnerAddressView(DossierModelView):
+    datamodel = datamodel(PartnerAddress)
+    route_base = "/address-links"
+    class_permission_name = "Address"
+    list_title = _l("Linked partners")
+    label_columns = LABELS
+    list_columns = ["partner", "type"]
+    add_columns = ["partner", "address", "type"]
+    edit_columns = add_columns
+    show_columns = add_columns
+    formatters_columns = {"type": label_of(ADDRESS_TYPE_LABELS)}
+    add_form_extra_fields = {"type": choice_field(_l("Type"), ADDRESS_TYPE_LABELS)}
+    edit_form_extra_fields = add_form_extra_fields
+
+
+class AddressView(DossierModelView):
+    datamodel = datamodel(Address)
+    route_base = "/addresses"
+    class_permission_name = "Address"
+    list_title = _l("Addresses")
+    show_title = _l("Address")
+    add_title = _l("Add address")
+    edit_title = _l("Edit address")
+    label_columns = LABELS
+    list_columns = ["street", "postal_code", "city", "country", "latitude", "longitude"]
+    search_columns = ["street", "postal_code", "city", "country"]
+    add_columns = list_columns
+    edit_columns = list_columns
+    show_columns = list_columns
+    base_order = ("city", "asc")
+    related_views = [PartnerAddressView]
+
+
+class CodeView(DossierModelView):
+    datamodel = datamodel(Code)
+    route_base = "/codes"
+    class_permission_name = "Code"
+    list_title = _l("Codes")
+    show_title = _l("Code")
+    add_title = _l("Add code")
+    edit_title = _l("Edit code")
+    label_columns = {**LABELS, "description": _l("Description")}
+    list_columns = ["category", "name", "description"]
+    search_columns = ["category", "name"]
+    add_columns = list_columns
+    edit_columns = list_columns
+    show_columns = list_columns
+    base_order = ("name", "asc")
+    formatters_columns = {"category": label_of(CODE_CATEGORY_LABELS)}
+    add_form_extra_fields = {"category": choice_field(_l("Category"), CODE_CATEGORY_LABELS)}
+    edit_form_extra_fields = add_form_extra_fields
+
+
+ACTION_LABELS = {"create": _l("Created"), "update": _l("Changed"), "delete": _l("Deleted")}
+
+
+class AuditLogView(DossierModelView):
+    """The global change log; read-only by design."""
+
+    datamodel = datamodel(AuditLog)
+    route_base = "/change-log"
+    class_permission_name = "AuditLog"
+    base_permissions = ["can_read"]
+    list_title = _l("Change log")
+    label_columns = LABELS
+    list_columns = ["at", "user", "action", "entity", "entity_id", "field", "old_value",
+                    "new_value"]
+    search_columns = ["at", "action", "entity", "entity_id", "partner_id", "field"]
+    show_columns = list_columns
+    base_order = ("at", "desc")
+    formatters_columns = {"action": label_of(ACTION_LABELS),
+                          "old_value": lambda v: escape(v or ""),
+                          "new_value": lambda v: escape(v or "")}
+
+
+__all__ = ["PersonView", "OrganizationView", "AffiliationView", "AddressView", "CodeView",
+           "AuditLogView", "PartnerAddressView", "FilterEqual"]

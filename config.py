@@ -1,0 +1,98 @@
+"""Configuration: the only place that reads the environment (SPEC section 1)."""
+
+import os
+import secrets
+from pathlib import Path
+
+from flask_appbuilder.const import AUTH_DB
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_PATH = Path(os.environ.get("DOSSIER_INSTANCE") or BASE_DIR / "instance")
+
+OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment, else one generated once and kept in instance/."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = INSTANCE_PATH / "secret_key"
+    if not path.exists():
+        INSTANCE_PATH.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _flag(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+class Config:
+    APP_NAME = "Dossier"
+    APP_ICON = "/static/dossier/logo.svg"
+    SECRET_KEY = _secret_key()
+    INSTANCE_DIR = str(INSTANCE_PATH)
+
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{INSTANCE_PATH / 'dossier.sqlite'}"
+    )
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    REDIS_URL = os.environ.get("REDIS_URL")
+
+    # Flask-AppBuilder: the schema is Alembic's; permissions are synced by `flask dossier init`.
+    AUTH_TYPE = AUTH_DB
+    FAB_CREATE_DB = False
+    FAB_UPDATE_PERMS = False
+    FAB_API_SWAGGER_UI = True
+    FAB_API_MAX_PAGE_SIZE = 100
+    FAB_SECURITY_MANAGER_CLASS = "app.security.DossierSecurityManager"
+    FAB_INDEX_VIEW = "app.views.home.HomeView"
+    FAB_ROLE_KEYS = {}
+    AUTH_ROLE_ADMIN = "Admin"
+    AUTH_ROLE_PUBLIC = "Public"
+    WTF_CSRF_ENABLED = True
+    JWT_ACCESS_TOKEN_EXPIRES = 3600
+
+    BABEL_DEFAULT_LOCALE = os.environ.get("DEFAULT_LOCALE", "en")
+    BABEL_DEFAULT_TIMEZONE = os.environ.get("DEFAULT_TIMEZONE", "Europe/Budapest")
+    BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "translations")
+    LANGUAGES = {
+        "en": {"flag": "gb", "name": "English"},
+        "hu": {"flag": "hu", "name": "Magyar"},
+        "pl": {"flag": "pl", "name": "Polski"},
+        "de": {"flag": "de", "name": "Deutsch"},
+        "ru": {"flag": "ru", "name": "Русский"},
+    }
+
+    UPLOAD_FOLDER = str(INSTANCE_PATH / "uploads") + "/"
+    IMG_UPLOAD_FOLDER = str(INSTANCE_PATH / "uploads" / "pictures") + "/"
+    IMG_UPLOAD_URL = "/partner/picture/"
+    PICTURE_MAX_MB = 5
+
+    MAIL_SERVER = os.environ.get("MAIL_SERVER")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+    MAIL_USE_TLS = _flag("MAIL_USE_TLS")
+    MAIL_USE_SSL = _flag("MAIL_USE_SSL")
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "dossier@localhost")
+
+    NOTE_EDIT_MINUTES = int(os.environ.get("NOTE_EDIT_MINUTES", "30"))
+    MAX_UPLOAD_MB = int(os.environ.get("MAX_UPLOAD_MB", "20"))
+    MAX_CONTENT_LENGTH = (MAX_UPLOAD_MB + 1) * 1024 * 1024
+    DIGEST_TIME = os.environ.get("DIGEST_TIME", "07:30")
+    DEFAULT_TIMEZONE = BABEL_DEFAULT_TIMEZONE
+    DEFAULT_LOCALE = BABEL_DEFAULT_LOCALE
+    MAP_TILE_URL = os.environ.get("MAP_TILE_URL", OSM_TILES)
+    INVOICE_PRINT_BATCH = int(os.environ.get("INVOICE_PRINT_BATCH", "500"))
+
+    ADMIN_USER = os.environ.get("DOSSIER_ADMIN_USER", "admin")
+    ADMIN_PASSWORD = os.environ.get("DOSSIER_ADMIN_PASSWORD")
+
+    # Counting every row of a very large table dominates a list page on PostgreSQL;
+    # above this many rows an unfiltered list shows the planner's estimate.
+    COUNT_ESTIMATE_THRESHOLD = int(os.environ.get("COUNT_ESTIMATE_THRESHOLD", "200000"))
