@@ -262,7 +262,8 @@ class Partner(Model):
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     type: Mapped[str] = mapped_column(String(16), nullable=False)
-    customer_number: Mapped[str] = mapped_column(String(20), unique=True, nullable=False)
+    customer_number: Mapped[str] = mapped_column(String(20), unique=True, nullable=False,
+                                                 active_history=True)
     display_name: Mapped[str] = mapped_column(String(250), nullable=False, default="")
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="lead")
     owner_id: Mapped[Optional[int]] = mapped_column(
@@ -528,7 +529,8 @@ class Note(Model):
     body: Mapped[str] = mapped_column(Text, nullable=False)
     occurred_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
     pinned: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False,
+                                                 active_history=True)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime, default=utcnow, onupdate=utcnow, nullable=False
     )
@@ -668,6 +670,14 @@ AUDITED = {
     Note: "note",
 }
 AUDIT_SKIP = {"created_at", "updated_at", "created_by_id", "updated_by_id", "display_name", "type"}
+
+
+@event.listens_for(Model, "mapper_configured", propagate=True)
+def _keep_old_values(mapper, class_) -> None:
+    # Setting an expired attribute loses its old value; the audit needs it, so load it first.
+    if class_ in AUDITED:
+        for attr in mapper.column_attrs:
+            class_.__mapper__.class_manager[attr.key].impl.active_history = True
 
 
 def _audit_partners(obj) -> list[Optional[int]]:

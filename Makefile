@@ -1,0 +1,52 @@
+# Dossier: `make run` serves the app, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app app
+PORT ?= 5000
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: run test venv setup babel-extract babel-compile lint bench clean
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+babel-compile: venv
+	$(VENV)/bin/pybabel compile --use-fuzzy -d translations -f >/dev/null
+
+babel-extract: venv
+	$(VENV)/bin/pybabel extract -F translations/babel.cfg -k lazy_gettext -k _l \
+	  --no-location --sort-output --project Dossier -o translations/messages.pot \
+	  app "$$($(PY) -c 'import flask_appbuilder, os; print(os.path.dirname(flask_appbuilder.__file__))')"
+	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations \
+	  --no-location --width 100 --ignore-obsolete
+
+setup: venv babel-compile
+	$(FLASK) db upgrade
+	$(FLASK) dossier init
+	$(FLASK) dossier demo
+
+run: setup
+	@echo "Dossier: http://127.0.0.1:$(PORT)/  (log in as $${DOSSIER_ADMIN_USER:-admin})"
+	$(FLASK) run --host 127.0.0.1 --port $(PORT)
+
+test: venv babel-compile
+	$(PY) -m pytest -q tests
+	@if [ -n "$$TEST_DATABASE_URL" ]; then \
+	  echo "== the suite again on PostgreSQL =="; \
+	  DOSSIER_TEST_DB="$$TEST_DATABASE_URL" $(PY) -m pytest -q tests -m "not browser"; \
+	fi
+
+lint: venv
+	$(VENV)/bin/ruff check app tests bench config.py
+
+bench: setup
+	$(PY) bench/bench_partners.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,178 @@
+"""Fixtures: the app from the factory on a real database (SQLite file, or PostgreSQL from
+DOSSIER_TEST_DB), the real FAB login, one user per role, and a clean slate per test."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+
+import pytest
+
+INSTANCE = tempfile.mkdtemp(prefix="dossier-test-")
+os.environ["DOSSIER_INSTANCE"] = INSTANCE
+os.environ.setdefault("MAP_TILE_URL", "http://127.0.0.1:9/{z}/{x}/{y}.png")
+
+import flask_migrate  # noqa: E402
+from sqlalchemy import create_engine, event, text  # noqa: E402
+
+from app import create_app  # noqa: E402
+from app.cli import initialise  # noqa: E402
+from app.extensions import db  # noqa: E402
+
+DB_URL = os.environ.get("DOSSIER_TEST_DB")
+ROLES = ["Admin", "Manager", "Staff", "Finance", "Read-only", "Client", "Partner"]
+DATA_TABLES = ["audit_log", "note", "affiliation", "partner_code", "partner_address", "person",
+               "organization", "partner", "address", "code"]
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
+                     r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"|'
+                     r'name="csrf_token" value="([^"]+)"')
+
+
+def _fresh_database() -> str:
+    if not DB_URL:
+        return f"sqlite:///{INSTANCE}/test.sqlite"
+    engine = create_engine(DB_URL)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    return DB_URL
+
+
+@pytest.fixture(scope="session")
+def app():
+    app = create_app({
+        "SQLALCHEMY_DATABASE_URI": _fresh_database(),
+        "TESTING": True,
+        "ADMIN_PASSWORD": "admin-pw",
+    })
+    with app.app_context():
+        flask_migrate.upgrade()
+        initialise()
+        sm = app.appbuilder.sm
+        for role in ROLES:
+            username = role.lower().replace("-", "")
+            if not sm.find_user(username=username):
+                sm.add_user(username, role, "User", f"{username}@example.com",
+                            sm.find_role(role), password=f"{username}-pw")
+    return app
+
+
+@pytest.fixture(autouse=True)
+def clean(app):
+    yield
+    with app.app_context():
+        db.session.rollback()
+        with db.engine.begin() as conn:
+            for table in DATA_TABLES:
+                conn.execute(text(f"DELETE FROM {table}"))
+            conn.execute(text("DELETE FROM ab_user_role WHERE user_id IN "
+                              "(SELECT id FROM ab_user WHERE username LIKE 'tmp-%')"))
+            conn.execute(text("DELETE FROM ab_user WHERE username LIKE 'tmp-%'"))
+            conn.execute(text("UPDATE ab_user SET active = :t"), {"t": True})
+
+
+@pytest.fixture
+def ctx(app):
+    with app.app_context():
+        yield
+        db.session.rollback()
+
+
+def user_id(app, username: str) -> int:
+    with app.app_context():
+        return app.appbuilder.sm.find_user(username=username).id
+
+
+def find_csrf(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "no CSRF token on the page"
+    return next(g for g in match.groups() if g)
+
+
+class Client:
+    """A browser-like test client: logs in through FAB's form and posts with the CSRF token."""
+
+    def __init__(self, app, username: str | None = None, password: str | None = None):
+        self.app = app
+        self.http = app.test_client()
+        self.csrf = find_csrf(self.http.get("/login/").get_data(as_text=True))
+        if username:
+            response = self.http.post("/login/", data={
+                "username": username, "password": password or f"{username}-pw",
+                "csrf_token": self.csrf})
+            assert response.status_code == 302, response.get_data(as_text=True)[:500]
+
+    def get(self, url, **kw):
+        return self.http.get(url, **kw)
+
+    def post(self, url, data=None, **kw):
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.csrf)
+        return self.http.post(url, data=data, **kw)
+
+    def lang(self, code: str) -> None:
+        self.http.get(f"/lang/{code}")
+
+
+@pytest.fixture
+def login(app):
+    return lambda username=None, password=None: Client(app, username, password)
+
+
+@pytest.fixture
+def api(app):
+    """A JWT-authenticated JSON client for the REST API."""
+
+    def make(username: str, password: str | None = None):
+        http = app.test_client()
+        response = http.post("/api/v1/security/login", json={
+            "username": username, "password": password or f"{username}-pw", "provider": "db"})
+        assert response.status_code == 200, response.get_data(as_text=True)
+        token = response.get_json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+
+        class Api:
+            def get(self, url):
+                return http.get(url, headers=headers)
+
+            def post(self, url, json):
+                return http.post(url, json=json, headers=headers)
+
+            def put(self, url, json):
+                return http.put(url, json=json, headers=headers)
+
+            def delete(self, url):
+                return http.delete(url, headers=headers)
+
+        return Api()
+
+    return make
+
+
+@pytest.fixture
+def queries(app):
+    """Counts the SQL statements the app sends while the block runs."""
+
+    class Counter:
+        def __init__(self):
+            self.statements: list[str] = []
+
+        def __enter__(self):
+            with app.app_context():
+                self.engine = db.engine
+            event.listen(self.engine, "before_cursor_execute", self._count)
+            return self
+
+        def _count(self, conn, cursor, statement, *args):
+            self.statements.append(statement)
+
+        def __exit__(self, *exc):
+            event.remove(self.engine, "before_cursor_execute", self._count)
+
+        @property
+        def count(self):
+            return len(self.statements)
+
+    return Counter
