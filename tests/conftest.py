@@ -46,6 +46,8 @@ def app():
         "SQLALCHEMY_DATABASE_URI": _fresh_database(),
         "TESTING": True,
         "ADMIN_PASSWORD": "admin-pw",
+        # Tests move the clock by years; a CSRF token then lives as long as the session.
+        "WTF_CSRF_TIME_LIMIT": None,
     })
     with app.app_context():
         flask_migrate.upgrade()

@@ -8,6 +8,7 @@ from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import format_date, format_datetime, format_decimal
 from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
@@ -86,8 +87,26 @@ class DossierModelView(GuardedHooks, ModelView):
 
 
 class DossierApi(GuardedHooks, ModelRestApi):
+    """FAB's REST API; its `safe` wrapper would turn a domain error into a 500."""
+
     allow_browser_login = True
     page_size = 25
+
+    def _answer_rule(self, write, *args):
+        try:
+            return write(*args)
+        except DomainError as error:
+            db.session.rollback()
+            return self.response(error.status, message=str(error))
+
+    def post_headless(self):
+        return self._answer_rule(super().post_headless)
+
+    def put_headless(self, pk):
+        return self._answer_rule(super().put_headless, pk)
+
+    def delete_headless(self, pk):
+        return self._answer_rule(super().delete_headless, pk)
 
 
 def register_error_handlers(app) -> None:
@@ -106,7 +125,8 @@ def register_error_handlers(app) -> None:
 
 
 def register_formatters(app) -> None:
-    """Dates and numbers in the user's locale, for templates."""
+    """Dates and numbers in the user's locale, and the CSRF token, for templates."""
+    app.jinja_env.globals["csrf_token"] = generate_csrf
     app.jinja_env.filters["date"] = lambda d, fmt="medium": format_date(d, fmt) if d else ""
     app.jinja_env.filters["datetime"] = (
         lambda d, fmt="medium": format_datetime(d, fmt) if d else ""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import current_app, redirect, url_for
 from flask_appbuilder import expose, has_access
-from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.widgets import ListWidget
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
@@ -220,8 +219,9 @@ class AffiliationView(DossierModelView):
     label_columns = LABELS
     list_columns = ["person", "organization", "role", "email", "phone",
                     "is_contact_person", "may_collect_mail", "may_represent"]
-    search_columns = ["organization", "person", "role", "is_contact_person",
-                      "may_collect_mail", "may_represent"]
+    # No filter on person: its drop-down would list every person in the database.
+    search_columns = ["organization", "role", "is_contact_person", "may_collect_mail",
+                      "may_represent"]
     add_columns = ["person", "organization", "role", "department", "email", "phone",
                    "address", "is_contact_person", "may_collect_mail", "may_represent",
                    "additional_info"]
@@ -306,6 +306,3 @@ class AuditLogView(DossierModelView):
                           "old_value": lambda v: escape(v or ""),
                           "new_value": lambda v: escape(v or "")}
 
-
-__all__ = ["PersonView", "OrganizationView", "AffiliationView", "AddressView", "CodeView",
-           "AuditLogView", "PartnerAddressView", "FilterEqual"]
