@@ -45,8 +45,7 @@ class AffiliationApi(DossierApi):
                    "address", "is_contact_person", "may_collect_mail", "may_represent",
                    "additional_info"]
     edit_columns = add_columns
-    list_columns = ["id", "person.id", "person.display_name", "organization.id",
-                    "organization.name", "role", "department", "email", "phone",
+    list_columns = ["id", "person_id", "organization_id", "role", "department", "email", "phone",
                     "is_contact_person", "may_collect_mail", "may_represent", "additional_info"]
     show_columns = ["id"] + add_columns
     search_columns = ["person", "organization", "is_contact_person", "may_collect_mail",

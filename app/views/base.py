@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from app.errors import Conflict, DomainError
 from app.extensions import db
 from app.security import READ_WRITE
+from app.views.labels import LABELS
 
 CONFLICT_MESSAGES = {
     "tax_number": _l("A company with this tax number already exists."),
@@ -91,6 +92,7 @@ class DossierApi(GuardedHooks, ModelRestApi):
 
     allow_browser_login = True
     page_size = 25
+    label_columns = LABELS
 
     def _answer_rule(self, write, *args):
         try:

@@ -12,7 +12,7 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext, lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import selectinload, with_polymorphic
 from werkzeug.utils import secure_filename
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.fields import DateTimeLocalField, FloatField
@@ -33,7 +33,7 @@ from app.models import (
 )
 from app.services.notes import change_note, delete_note, write_note
 from app.services.partners import add_contact_person, birthday_soon, link_address
-from app.views.partners import LABELS
+from app.views.labels import LABELS
 
 PAGE_SIZE = 25
 
@@ -167,10 +167,12 @@ class DataSheetView(BaseView):
     default_view = "sheet"
 
     def _partner(self, partner_id: int) -> Partner:
+        partner_or_subclass = with_polymorphic(Partner, [Person, Organization])
         partner = db.session.scalar(
-            select(Partner).where(Partner.id == partner_id).options(
-                selectinload(Partner.codes),
-                selectinload(Partner.address_links).joinedload(PartnerAddress.address),
+            select(partner_or_subclass).where(partner_or_subclass.id == partner_id).options(
+                selectinload(partner_or_subclass.codes),
+                selectinload(partner_or_subclass.address_links).joinedload(
+                    PartnerAddress.address),
             )
         )
         if partner is None:

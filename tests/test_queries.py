@@ -1,0 +1,60 @@
+"""Query counts of the main pages: bounded, and not growing with the data."""
+
+from tests import factories as f
+
+MAX_QUERIES = 10
+
+
+def _fill(app, partners: int, notes_each: int) -> int:
+    from app.extensions import db
+    from app.services import acting_as
+    from app.models import Note, Code
+    with app.app_context():
+        with acting_as(None):
+            code = Code(name=f"c{partners}", category="category")
+            db.session.add(code)
+        target = None
+        for i in range(partners):
+            p = f.person(first_name=f"N{i}", owner_id=1, codes=[code])
+            c = f.company(name=f"Firma {partners}-{i}")
+            f.affiliation(p, c, may_collect_mail=True)
+            f.address(p)
+            target = target or c
+        with acting_as(None):
+            for i in range(notes_each):
+                db.session.add(Note(partner_id=target.id, body=f"note {i}", pinned=i < 2))
+        return target.id
+
+
+def _count(login, queries, urls):
+    client = login("staff")
+    counts = {}
+    for url in urls:
+        client.get(url)
+        with queries() as q:
+            response = client.get(url)
+        assert response.status_code == 200, url
+        counts[url] = q.count
+    return counts
+
+
+def test_main_pages_use_few_queries_whatever_the_data_size(app, login, api, queries):
+    urls = lambda pid: ["/people/list/", "/companies/list/", "/contact-persons/list/",
+                        f"/partner/{pid}", f"/partner/{pid}/people", f"/partner/{pid}/history",
+                        f"/partner/{pid}/addresses", "/people/list/?_flt_0_display_name=N1"]
+    small_id = _fill(app, 3, 5)
+    small = _count(login, queries, urls(small_id))
+    big_id = _fill(app, 30, 60)
+    big = _count(login, queries, urls(big_id))
+    for (url, a), b in zip(small.items(), big.values()):
+        assert b <= MAX_QUERIES, (url, b)
+        assert b == a, (url, a, b)
+
+
+def test_rest_list_uses_few_queries(app, api, queries):
+    _fill(app, 5, 0)
+    client = api("staff")
+    client.get("/api/v1/person/")
+    with queries() as q:
+        assert client.get("/api/v1/person/").status_code == 200
+    assert q.count <= MAX_QUERIES
