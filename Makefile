@@ -24,7 +24,7 @@ babel-extract: venv
 	  --no-location --sort-output --project Dossier -o translations/messages.pot \
 	  app "$$($(PY) -c 'import flask_appbuilder, os; print(os.path.dirname(flask_appbuilder.__file__))')"
 	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations \
-	  --no-location --width 100 --ignore-obsolete
+	  --width 100 --ignore-obsolete --no-fuzzy-matching
 
 setup: venv babel-compile
 	$(FLASK) db upgrade

@@ -1,0 +1,57 @@
+"""In a real browser (Debian's chromium through Playwright): log in, open a data sheet,
+add a note."""
+
+import os
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests import factories as f
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="chromium not installed")]
+
+
+@pytest.fixture
+def server(app):
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+
+
+@pytest.fixture
+def page():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield browser.new_page()
+        browser.close()
+
+
+def test_log_in_open_a_data_sheet_and_add_a_note(app, server, page):
+    with app.app_context():
+        person = f.person(first_name="Małgorzata", last_name="Wiśniewska")
+        f.address(person, latitude=52.2297, longitude=21.0122, city="Warszawa")
+    page.goto(f"{server}/login/")
+    page.fill("#username", "staff")
+    page.fill("#password", "staff-pw")
+    page.click("input[type=submit], button[type=submit]")
+    page.goto(f"{server}/people/list/")
+    page.click("text=Małgorzata Wiśniewska")
+    page.wait_for_selector(".datasheet")
+    assert page.locator(".sheet-name").inner_text().startswith("Małgorzata Wiśniewska")
+    assert page.locator("#sheet-map.leaflet-container").count() == 1
+    page.select_option("#kind", "call")
+    page.fill("#body", "Zadzwoniła, prosi o ofertę do piątku.")
+    page.click("#new-note button[type=submit]")
+    page.wait_for_selector(".note-body")
+    assert "Zadzwoniła, prosi o ofertę do piątku." in page.locator(".notes").inner_text()
+    os.makedirs("test-results", exist_ok=True)
+    page.screenshot(path="test-results/datasheet.png", full_page=True)
