@@ -7,6 +7,7 @@ import secrets
 from flask import g, has_request_context
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.sqla.models import (
+    Group,
     Permission,
     PermissionView,
     Role,
@@ -14,6 +15,7 @@ from flask_appbuilder.security.sqla.models import (
     assoc_permissionview_role,
 )
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 # Views and APIs share one permission per resource: can_read / can_write on "Partner" etc.
 READ_WRITE = {
@@ -91,6 +93,14 @@ class DossierSecurityManager(SecurityManager):
         if has_request_context():
             g._dossier_permissions = (key, permissions)
         return permissions
+
+    def get_user_by_id(self, pk):
+        # Every request loads the user with its roles and groups: one query, not three.
+        return self.session.get(
+            self.user_model, pk,
+            options=[joinedload(self.user_model.roles),
+                     joinedload(self.user_model.groups).joinedload(Group.roles)],
+        )
 
     def _has_view_access(self, user, permission_name: str, view_name: str) -> bool:
         return (permission_name, view_name) in self._permission_set(user)

@@ -68,8 +68,15 @@ class GuardedHooks:
 class DossierInterface(SQLAInterface):
     """FAB's interface with a planner estimate instead of count(*) for huge unfiltered lists."""
 
+    LARGE_TABLES = {"partner", "person", "organization", "affiliation", "address", "note",
+                    "audit_log"}
+
     def query_count(self, query, filters=None, select_columns=None) -> int:
-        if (not filters or not filters.filters) and self.session.get_bind().name == "postgresql":
+        if (
+            self.obj.__table__.name in self.LARGE_TABLES
+            and (not filters or not filters.filters)
+            and self.session.get_bind().name == "postgresql"
+        ):
             estimate = self.session.execute(
                 text("SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(:t)"),
                 {"t": self.obj.__table__.name},
