@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import enum
 import re
+from collections.abc import Callable
 from contextvars import ContextVar
-from datetime import date, datetime, timedelta, UTC
-from typing import Any, Callable, Optional
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, has_app_context
@@ -57,25 +57,19 @@ def utcnow() -> datetime:
 
 # Who is acting: the web app installs a provider that reads the logged-in user; jobs and
 # scripts set `acting_user` themselves. Models never look at a request.
-acting_user: ContextVar[Optional[int]] = ContextVar("acting_user", default=None)
-_actor_provider: list[Callable[[], Optional[int]]] = []
+acting_user: ContextVar[int | None] = ContextVar("acting_user", default=None)
+_actor_provider: list[Callable[[], int | None]] = []
 
 
-def set_actor_provider(provider: Callable[[], Optional[int]]) -> None:
+def set_actor_provider(provider: Callable[[], int | None]) -> None:
     _actor_provider[:] = [provider]
 
 
-def current_actor_id() -> Optional[int]:
+def current_actor_id() -> int | None:
     explicit = acting_user.get()
     if explicit is not None:
         return explicit
     return _actor_provider[0]() if _actor_provider else None
-
-
-class PartnerStatus(str, enum.Enum):
-    lead = "lead"
-    active = "active"
-    inactive = "inactive"
 
 
 STATUS_LABELS = {
@@ -117,7 +111,7 @@ PAYMENT_METHOD_LABELS = {
 PHONE_RE = re.compile(r"^\+?[0-9 ()/.\-]{6,25}$")
 
 
-def _check_in(field: str, value: Optional[str], allowed: dict, required: bool = True):
+def _check_in(field: str, value: str | None, allowed: dict, required: bool = True):
     if value is None and not required:
         return value
     if value not in allowed:
@@ -125,19 +119,19 @@ def _check_in(field: str, value: Optional[str], allowed: dict, required: bool = 
     return value
 
 
-def clean_email(field: str, value: Optional[str]) -> Optional[str]:
+def clean_email(field: str, value: str | None) -> str | None:
     value = (value or "").strip()
     if not value:
         return None
     try:
         return validate_email(value, check_deliverability=False).normalized
-    except EmailNotValidError:
+    except EmailNotValidError as error:
         raise InvalidValue(
             field, _l("%(value)s is not a valid e-mail address.") % {"value": value}
-        )
+        ) from error
 
 
-def clean_phone(field: str, value: Optional[str]) -> Optional[str]:
+def clean_phone(field: str, value: str | None) -> str | None:
     value = (value or "").strip()
     if not value:
         return None
@@ -148,7 +142,7 @@ def clean_phone(field: str, value: Optional[str]) -> Optional[str]:
     return value
 
 
-def required_text(field: str, value: Optional[str], label) -> str:
+def required_text(field: str, value: str | None, label) -> str:
     value = (value or "").strip()
     if not value:
         raise InvalidValue(field, _l("%(field)s is required.") % {"field": label})
@@ -193,7 +187,7 @@ class Code(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     category: Mapped[str] = mapped_column(String(16), nullable=False, default="category")
     name: Mapped[str] = mapped_column(String(80), nullable=False)
-    description: Mapped[Optional[str]] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
 
     @validates("category")
     def _category(self, key, value):
@@ -217,13 +211,13 @@ class Address(Model):
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     street: Mapped[str] = mapped_column(String(200), nullable=False)
-    postal_code: Mapped[Optional[str]] = mapped_column(String(20))
+    postal_code: Mapped[str | None] = mapped_column(String(20))
     city: Mapped[str] = mapped_column(String(100), nullable=False, index=True)
-    country: Mapped[Optional[str]] = mapped_column(String(2), default="HU")
-    latitude: Mapped[Optional[float]] = mapped_column(Float)
-    longitude: Mapped[Optional[float]] = mapped_column(Float)
+    country: Mapped[str | None] = mapped_column(String(2), default="HU")
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
 
-    links: Mapped[list["PartnerAddress"]] = relationship(
+    links: Mapped[list[PartnerAddress]] = relationship(
         back_populates="address", cascade="all, delete-orphan", passive_deletes=True
     )
 
@@ -266,24 +260,26 @@ class Partner(Model):
                                                  active_history=True)
     display_name: Mapped[str] = mapped_column(String(250), nullable=False, default="")
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="lead")
-    owner_id: Mapped[Optional[int]] = mapped_column(
+    owner_id: Mapped[int | None] = mapped_column(
         ForeignKey("ab_user.id", ondelete="SET NULL"), index=True
     )
-    email: Mapped[Optional[str]] = mapped_column(String(254), index=True)
-    phone: Mapped[Optional[str]] = mapped_column(String(40))
-    mobile: Mapped[Optional[str]] = mapped_column(String(40))
-    website: Mapped[Optional[str]] = mapped_column(String(250))
-    language: Mapped[Optional[str]] = mapped_column(String(5))
-    picture: Mapped[Optional[str]] = mapped_column(ImageColumn(thumbnail_size=(80, 80, True), size=(400, 400, True)))
-    description: Mapped[Optional[str]] = mapped_column(Text)
+    email: Mapped[str | None] = mapped_column(String(254), index=True)
+    phone: Mapped[str | None] = mapped_column(String(40))
+    mobile: Mapped[str | None] = mapped_column(String(40))
+    website: Mapped[str | None] = mapped_column(String(250))
+    language: Mapped[str | None] = mapped_column(String(5))
+    picture: Mapped[str | None] = mapped_column(
+        ImageColumn(thumbnail_size=(80, 80, True), size=(400, 400, True))
+    )
+    description: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime, default=utcnow, onupdate=utcnow, nullable=False
     )
-    created_by_id: Mapped[Optional[int]] = mapped_column(
+    created_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("ab_user.id", ondelete="SET NULL")
     )
-    updated_by_id: Mapped[Optional[int]] = mapped_column(
+    updated_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("ab_user.id", ondelete="SET NULL")
     )
 
@@ -291,10 +287,10 @@ class Partner(Model):
     created_by = relationship("User", foreign_keys=[created_by_id])
     updated_by = relationship("User", foreign_keys=[updated_by_id])
     codes: Mapped[list[Code]] = relationship(secondary=partner_code, order_by=Code.name)
-    address_links: Mapped[list["PartnerAddress"]] = relationship(
+    address_links: Mapped[list[PartnerAddress]] = relationship(
         back_populates="partner", cascade="all, delete-orphan", passive_deletes=True
     )
-    notes: Mapped[list["Note"]] = relationship(
+    notes: Mapped[list[Note]] = relationship(
         back_populates="partner", cascade="all, delete-orphan", passive_deletes=True,
         order_by="Note.created_at.desc()",
     )
@@ -321,7 +317,7 @@ class Partner(Model):
     def status_label(self) -> str:
         return str(STATUS_LABELS.get(self.status, self.status))
 
-    def address_of(self, *types: str) -> Optional[Address]:
+    def address_of(self, *types: str) -> Address | None:
         for wanted in types:
             for link in self.address_links:
                 if link.type == wanted:
@@ -329,11 +325,11 @@ class Partner(Model):
         return None
 
     @property
-    def main_address(self) -> Optional[Address]:
+    def main_address(self) -> Address | None:
         return self.address_of("residence", "seat", "site", "postal", "billing")
 
     @property
-    def billing_address(self) -> Optional[Address]:
+    def billing_address(self) -> Address | None:
         return self.address_of("billing") or self.main_address
 
     def refresh_display_name(self) -> None:
@@ -350,14 +346,14 @@ class Person(Partner):
     __tablename__ = "person"
     __table_args__ = (Index("ix_person_last_first", "last_name", "first_name"),)
     id: Mapped[int] = mapped_column(ForeignKey("partner.id", ondelete="CASCADE"), primary_key=True)
-    title: Mapped[Optional[str]] = mapped_column(String(40))
+    title: Mapped[str | None] = mapped_column(String(40))
     first_name: Mapped[str] = mapped_column(String(100), nullable=False)
     last_name: Mapped[str] = mapped_column(String(100), nullable=False)
-    birthday: Mapped[Optional[date]] = mapped_column(Date)
-    bank_account: Mapped[Optional[str]] = mapped_column(String(64))
-    payment_method: Mapped[Optional[str]] = mapped_column(String(16))
+    birthday: Mapped[date | None] = mapped_column(Date)
+    bank_account: Mapped[str | None] = mapped_column(String(64))
+    payment_method: Mapped[str | None] = mapped_column(String(16))
 
-    affiliations: Mapped[list["Affiliation"]] = relationship(
+    affiliations: Mapped[list[Affiliation]] = relationship(
         back_populates="person", cascade="all, delete-orphan", passive_deletes=True,
         foreign_keys="Affiliation.person_id",
     )
@@ -384,7 +380,7 @@ class Person(Partner):
             p for p in (self.title, self.first_name, self.last_name) if p
         )
 
-    def days_to_birthday(self, today: date) -> Optional[int]:
+    def days_to_birthday(self, today: date) -> int | None:
         if not self.birthday:
             return None
         for year in (today.year, today.year + 1):
@@ -402,11 +398,11 @@ class Organization(Partner):
     __table_args__ = ()
     id: Mapped[int] = mapped_column(ForeignKey("partner.id", ondelete="CASCADE"), primary_key=True)
     name: Mapped[str] = mapped_column(String(250), nullable=False, index=True)
-    tax_number: Mapped[Optional[str]] = mapped_column(String(40), unique=True)
-    registration_number: Mapped[Optional[str]] = mapped_column(String(40))
-    industry_code: Mapped[Optional[str]] = mapped_column(String(20))
+    tax_number: Mapped[str | None] = mapped_column(String(40), unique=True)
+    registration_number: Mapped[str | None] = mapped_column(String(40))
+    industry_code: Mapped[str | None] = mapped_column(String(20))
 
-    affiliations: Mapped[list["Affiliation"]] = relationship(
+    affiliations: Mapped[list[Affiliation]] = relationship(
         back_populates="organization", cascade="all, delete-orphan", passive_deletes=True,
         foreign_keys="Affiliation.organization_id",
     )
@@ -476,15 +472,15 @@ class Affiliation(Model):
     organization_id: Mapped[int] = mapped_column(
         ForeignKey("organization.id", ondelete="CASCADE"), nullable=False
     )
-    role: Mapped[Optional[str]] = mapped_column(String(100))
-    department: Mapped[Optional[str]] = mapped_column(String(100))
-    email: Mapped[Optional[str]] = mapped_column(String(254))
-    phone: Mapped[Optional[str]] = mapped_column(String(40))
-    address_id: Mapped[Optional[int]] = mapped_column(ForeignKey("address.id", ondelete="SET NULL"))
+    role: Mapped[str | None] = mapped_column(String(100))
+    department: Mapped[str | None] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    address_id: Mapped[int | None] = mapped_column(ForeignKey("address.id", ondelete="SET NULL"))
     is_contact_person: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     may_collect_mail: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     may_represent: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
-    additional_info: Mapped[Optional[str]] = mapped_column(Text)
+    additional_info: Mapped[str | None] = mapped_column(Text)
 
     person: Mapped[Person] = relationship(
         back_populates="affiliations", foreign_keys=[person_id], lazy="joined"
@@ -492,7 +488,7 @@ class Affiliation(Model):
     organization: Mapped[Organization] = relationship(
         back_populates="affiliations", foreign_keys=[organization_id], lazy="joined"
     )
-    address: Mapped[Optional[Address]] = relationship()
+    address: Mapped[Address | None] = relationship()
 
     @validates("email")
     def _email(self, key, value):
@@ -522,12 +518,12 @@ class Note(Model):
     partner_id: Mapped[int] = mapped_column(
         ForeignKey("partner.id", ondelete="CASCADE"), nullable=False
     )
-    author_id: Mapped[Optional[int]] = mapped_column(
+    author_id: Mapped[int | None] = mapped_column(
         ForeignKey("ab_user.id", ondelete="SET NULL"), index=True
     )
     kind: Mapped[str] = mapped_column(String(16), nullable=False, default="note")
     body: Mapped[str] = mapped_column(Text, nullable=False)
-    occurred_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    occurred_at: Mapped[datetime | None] = mapped_column(DateTime)
     pinned: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False,
                                                  active_history=True)
@@ -559,10 +555,10 @@ class Note(Model):
     def locks_at(self) -> datetime:
         return (self.created_at or utcnow()) + timedelta(minutes=self.edit_minutes())
 
-    def is_locked(self, now: Optional[datetime] = None) -> bool:
+    def is_locked(self, now: datetime | None = None) -> bool:
         return (now or utcnow()) >= self.locks_at()
 
-    def may_be_changed_by(self, user_id: Optional[int]) -> bool:
+    def may_be_changed_by(self, user_id: int | None) -> bool:
         return not self.is_locked() and user_id is not None and user_id == self.author_id
 
     def assert_changeable(self) -> None:
@@ -589,14 +585,14 @@ class AuditLog(Model):
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
-    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
     action: Mapped[str] = mapped_column(String(8), nullable=False)
     entity: Mapped[str] = mapped_column(String(32), nullable=False)
     entity_id: Mapped[int] = mapped_column(Integer, nullable=False)
-    partner_id: Mapped[Optional[int]] = mapped_column(Integer)
-    field: Mapped[Optional[str]] = mapped_column(String(64))
-    old_value: Mapped[Optional[str]] = mapped_column(Text)
-    new_value: Mapped[Optional[str]] = mapped_column(Text)
+    partner_id: Mapped[int | None] = mapped_column(Integer)
+    field: Mapped[str | None] = mapped_column(String(64))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
 
     user = relationship("User", lazy="joined")
 
@@ -680,7 +676,7 @@ def _keep_old_values(mapper, class_) -> None:
             class_.__mapper__.class_manager[attr.key].impl.active_history = True
 
 
-def _audit_partners(obj) -> list[Optional[int]]:
+def _audit_partners(obj) -> list[int | None]:
     if isinstance(obj, Partner):
         return [obj.id]
     if isinstance(obj, Affiliation):
@@ -690,7 +686,7 @@ def _audit_partners(obj) -> list[Optional[int]]:
     return [None]
 
 
-def _text(value: Any) -> Optional[str]:
+def _text(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, (list, tuple, set)):
@@ -698,7 +694,7 @@ def _text(value: Any) -> Optional[str]:
     return str(value)
 
 
-def _changes(obj, action: str) -> list[tuple[Optional[str], Optional[str], Optional[str]]]:
+def _changes(obj, action: str) -> list[tuple[str | None, str | None, str | None]]:
     state = inspect(obj)
     result = []
     for attr in state.mapper.column_attrs:

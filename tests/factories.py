@@ -14,8 +14,12 @@ _seq = itertools.count(1)
 def person(**kw) -> Person:
     n = next(_seq)
     with acting_as(kw.pop("actor", None)):
-        p = Person(first_name=kw.pop("first_name", f"Anna{n}"),
-                   last_name=kw.pop("last_name", "Kovács"), status=kw.pop("status", "active"), **kw)
+        p = Person(
+            first_name=kw.pop("first_name", f"Anna{n}"),
+            last_name=kw.pop("last_name", "Kovács"),
+            status=kw.pop("status", "active"),
+            **kw,
+        )
         db.session.add(p)
     return p
 
@@ -23,16 +27,22 @@ def person(**kw) -> Person:
 def company(**kw) -> Organization:
     n = next(_seq)
     with acting_as(kw.pop("actor", None)):
-        o = Organization(name=kw.pop("name", f"Duna Kft. {n}"), status=kw.pop("status", "active"),
-                         **kw)
+        o = Organization(
+            name=kw.pop("name", f"Duna Kft. {n}"), status=kw.pop("status", "active"), **kw
+        )
         db.session.add(o)
     return o
 
 
 def note(partner, author_id=None, **kw) -> Note:
     with acting_as(author_id):
-        n = Note(partner_id=partner.id, author_id=author_id, body=kw.pop("body", "Called, will call back."),
-                 kind=kw.pop("kind", "call"), **kw)
+        n = Note(
+            partner_id=partner.id,
+            author_id=author_id,
+            body=kw.pop("body", "Called, will call back."),
+            kind=kw.pop("kind", "call"),
+            **kw,
+        )
         db.session.add(n)
     return n
 
@@ -46,8 +56,13 @@ def affiliation(person_, company_, **kw) -> Affiliation:
 
 def address(partner, type="residence", **kw) -> Address:
     with acting_as(None):
-        a = Address(street=kw.pop("street", "Váci utca 1"), city=kw.pop("city", "Budapest"),
-                    postal_code=kw.pop("postal_code", "1052"), country=kw.pop("country", "HU"), **kw)
+        a = Address(
+            street=kw.pop("street", "Váci utca 1"),
+            city=kw.pop("city", "Budapest"),
+            postal_code=kw.pop("postal_code", "1052"),
+            country=kw.pop("country", "HU"),
+            **kw,
+        )
         db.session.add(PartnerAddress(partner=partner, address=a, type=type))
     return a
 

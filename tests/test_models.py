@@ -6,8 +6,14 @@ import pytest
 from freezegun import freeze_time
 from sqlalchemy import delete, select, update
 
-from app.errors import BulkNoteChange, InvalidValue, NotAuthor, NoteLocked, ReadOnlyField
-from app.errors import PartnerHasFixedNotes
+from app.errors import (
+    BulkNoteChange,
+    InvalidValue,
+    NotAuthor,
+    NoteLocked,
+    PartnerHasFixedNotes,
+    ReadOnlyField,
+)
 from app.extensions import db
 from app.models import AuditLog, Note, Partner, Person, acting_user
 from app.services import acting_as

@@ -10,7 +10,6 @@ from app.models import Note
 from tests import factories as f
 from tests.conftest import user_id
 
-
 # Sessions and CSRF tokens are signed with the time: move the clock forward from now only.
 T0 = (datetime.now(UTC) + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0,
                                                      tzinfo=None)

@@ -7,8 +7,8 @@ MAX_QUERIES = 10
 
 def _fill(app, partners: int, notes_each: int) -> int:
     from app.extensions import db
+    from app.models import Code, Note
     from app.services import acting_as
-    from app.models import Note, Code
     with app.app_context():
         with acting_as(None):
             code = Code(name=f"c{partners}", category="category")
@@ -39,14 +39,15 @@ def _count(login, queries, urls):
 
 
 def test_main_pages_use_few_queries_whatever_the_data_size(app, login, api, queries):
-    urls = lambda pid: ["/people/list/", "/companies/list/", "/contact-persons/list/",
-                        f"/partner/{pid}", f"/partner/{pid}/people", f"/partner/{pid}/history",
-                        f"/partner/{pid}/addresses", "/people/list/?_flt_0_display_name=N1"]
+    def urls(pid):
+        return ["/people/list/", "/companies/list/", "/contact-persons/list/",
+                f"/partner/{pid}", f"/partner/{pid}/people", f"/partner/{pid}/history",
+                f"/partner/{pid}/addresses", "/people/list/?_flt_0_display_name=N1"]
     small_id = _fill(app, 3, 5)
     small = _count(login, queries, urls(small_id))
     big_id = _fill(app, 30, 60)
     big = _count(login, queries, urls(big_id))
-    for (url, a), b in zip(small.items(), big.values()):
+    for (url, a), b in zip(small.items(), big.values(), strict=True):
         assert b <= MAX_QUERIES, (url, b)
         assert b == a, (url, a, b)
 

@@ -1,14 +1,14 @@
 """Operations that span records or outlive a request: the one way to do each thing."""
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator, Optional
 
 from app.extensions import db
 from app.models import acting_user
 
 
 @contextmanager
-def acting_as(user_id: Optional[int]) -> Iterator[None]:
+def acting_as(user_id: int | None) -> Iterator[None]:
     """Run a service on behalf of a user (audit, note authorship), committing once."""
     token = acting_user.set(user_id)
     try:

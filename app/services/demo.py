@@ -24,10 +24,26 @@ from app.services import acting_as
 
 # country, language, city, postal code, latitude, longitude, streets
 CITIES = [
-    ("HU", "hu", "Budapest", "1052", 47.4979, 19.0402, ["Váci utca", "Andrássy út", "Kossuth Lajos tér"]),
+    (
+        "HU",
+        "hu",
+        "Budapest",
+        "1052",
+        47.4979,
+        19.0402,
+        ["Váci utca", "Andrássy út", "Kossuth Lajos tér"],
+    ),
     ("HU", "hu", "Debrecen", "4024", 47.5316, 21.6273, ["Piac utca", "Hatvan utca"]),
     ("HU", "hu", "Győr", "9021", 47.6875, 17.6504, ["Baross Gábor út", "Széchenyi tér"]),
-    ("PL", "pl", "Warszawa", "00-001", 52.2297, 21.0122, ["ul. Marszałkowska", "ul. Świętokrzyska"]),
+    (
+        "PL",
+        "pl",
+        "Warszawa",
+        "00-001",
+        52.2297,
+        21.0122,
+        ["ul. Marszałkowska", "ul. Świętokrzyska"],
+    ),
     ("PL", "pl", "Kraków", "31-001", 50.0647, 19.9450, ["ul. Floriańska", "ul. Grodzka"]),
     ("PL", "pl", "Łódź", "90-001", 51.7592, 19.4560, ["ul. Piotrkowska"]),
     ("DE", "de", "Berlin", "10117", 52.5200, 13.4050, ["Friedrichstraße", "Unter den Linden"]),
@@ -38,25 +54,45 @@ CITIES = [
 ]
 
 PEOPLE = {
-    "hu": (["Anna", "Zsófia", "Katalin", "Gábor", "László", "Péter", "Ödön", "Réka"],
-           ["Kovács", "Szabó", "Tóth", "Nagy", "Horváth", "Varga", "Kiss", "Fűzfa"]),
-    "pl": (["Agnieszka", "Małgorzata", "Łukasz", "Paweł", "Zofia", "Michał"],
-           ["Nowak", "Kowalski", "Wiśniewski", "Wójcik", "Łęcka", "Zieliński"]),
-    "de": (["Jürgen", "Sabine", "Klaus", "Ursula", "Jörg", "Bärbel"],
-           ["Müller", "Schmidt", "Schneider", "Fischer", "Weiß", "Größer"]),
-    "ru": (["Иван", "Ольга", "Сергей", "Наталья", "Дмитрий", "Елена"],
-           ["Иванов", "Смирнова", "Кузнецов", "Попова", "Соколов", "Лебедева"]),
+    "hu": (
+        ["Anna", "Zsófia", "Katalin", "Gábor", "László", "Péter", "Ödön", "Réka"],
+        ["Kovács", "Szabó", "Tóth", "Nagy", "Horváth", "Varga", "Kiss", "Fűzfa"],
+    ),
+    "pl": (
+        ["Agnieszka", "Małgorzata", "Łukasz", "Paweł", "Zofia", "Michał"],
+        ["Nowak", "Kowalski", "Wiśniewski", "Wójcik", "Łęcka", "Zieliński"],
+    ),
+    "de": (
+        ["Jürgen", "Sabine", "Klaus", "Ursula", "Jörg", "Bärbel"],
+        ["Müller", "Schmidt", "Schneider", "Fischer", "Weiß", "Größer"],
+    ),
+    "ru": (
+        ["Иван", "Ольга", "Сергей", "Наталья", "Дмитрий", "Елена"],
+        ["Иванов", "Смирнова", "Кузнецов", "Попова", "Соколов", "Лебедева"],
+    ),
 }
 
 COMPANIES = {
-    "hu": ["Duna Építő Kft.", "Tisza Logisztika Zrt.", "Balaton Szoftver Kft.",
-           "Mátra Élelmiszer Bt.", "Pannon Tanácsadó Kft."],
-    "pl": ["Wisła Transport Sp. z o.o.", "Mazowsze Budownictwo S.A.", "Kraków Łączność Sp. z o.o.",
-           "Bałtyk Żegluga S.A."],
-    "de": ["Rhein Maschinenbau GmbH", "Spree Software AG", "Isar Bäckerei GmbH & Co. KG",
-           "Nordsee Fisch GmbH"],
-    "ru": ["ООО «Волга Логистик»", "АО «Сибирь Энерго»", "ООО «Нева Софт»",
-           "ООО «Урал Строй»"],
+    "hu": [
+        "Duna Építő Kft.",
+        "Tisza Logisztika Zrt.",
+        "Balaton Szoftver Kft.",
+        "Mátra Élelmiszer Bt.",
+        "Pannon Tanácsadó Kft.",
+    ],
+    "pl": [
+        "Wisła Transport Sp. z o.o.",
+        "Mazowsze Budownictwo S.A.",
+        "Kraków Łączność Sp. z o.o.",
+        "Bałtyk Żegluga S.A.",
+    ],
+    "de": [
+        "Rhein Maschinenbau GmbH",
+        "Spree Software AG",
+        "Isar Bäckerei GmbH & Co. KG",
+        "Nordsee Fisch GmbH",
+    ],
+    "ru": ["ООО «Волга Логистик»", "АО «Сибирь Энерго»", "ООО «Нева Софт»", "ООО «Урал Строй»"],
 }
 
 ROLES = {
@@ -67,19 +103,33 @@ ROLES = {
 }
 
 NOTES = {
-    "hu": ["Telefonon egyeztettünk, egy hét múlva újra beszélünk.",
-           "Befizeti a szolgáltatás díját, de 2 nap haladékot kér."],
-    "pl": ["Rozmowa telefoniczna: klient prosi o nową ofertę.",
-           "Spotkanie w biurze klienta, omówiono warunki umowy."],
-    "de": ["Telefonat: Rückruf nächste Woche vereinbart.",
-           "Besuch vor Ort, Vertrag für Kontingente besprochen."],
-    "ru": ["Созвонились, клиент ждёт коммерческое предложение.",
-           "Встреча в офисе: обсудили условия договора."],
+    "hu": [
+        "Telefonon egyeztettünk, egy hét múlva újra beszélünk.",
+        "Befizeti a szolgáltatás díját, de 2 nap haladékot kér.",
+    ],
+    "pl": [
+        "Rozmowa telefoniczna: klient prosi o nową ofertę.",
+        "Spotkanie w biurze klienta, omówiono warunki umowy.",
+    ],
+    "de": [
+        "Telefonat: Rückruf nächste Woche vereinbart.",
+        "Besuch vor Ort, Vertrag für Kontingente besprochen.",
+    ],
+    "ru": [
+        "Созвонились, клиент ждёт коммерческое предложение.",
+        "Встреча в офисе: обсудили условия договора.",
+    ],
 }
 
-CODES = [("category", "south"), ("category", "government"), ("category", "VIP"),
-         ("industry", "62.01 Software"), ("industry", "41.20 Construction"),
-         ("function", "Decision maker"), ("function", "Accounting")]
+CODES = [
+    ("category", "south"),
+    ("category", "government"),
+    ("category", "VIP"),
+    ("industry", "62.01 Software"),
+    ("industry", "41.20 Construction"),
+    ("function", "Decision maker"),
+    ("function", "Accounting"),
+]
 
 
 def load_demo(force: bool = False, seed: int = 7) -> int:
@@ -92,8 +142,11 @@ def load_demo(force: bool = False, seed: int = 7) -> int:
     admin_id = admin.id if admin else None
     created = 0
     with acting_as(admin_id):
-        codes = [Code(category=c, name=n) for c, n in CODES
-                 if not db.session.scalar(select(Code).where(Code.category == c, Code.name == n))]
+        codes = [
+            Code(category=c, name=n)
+            for c, n in CODES
+            if not db.session.scalar(select(Code).where(Code.category == c, Code.name == n))
+        ]
         db.session.add_all(codes)
         codes = db.session.scalars(select(Code)).all()
         for country, lang, city, postal, lat, lon, streets in CITIES:
@@ -103,50 +156,77 @@ def load_demo(force: bool = False, seed: int = 7) -> int:
                 if db.session.scalar(select(Organization.id).where(Organization.name == name)):
                     continue
                 org = Organization(
-                    name=name, status="active", language=lang, owner_id=admin_id,
+                    name=name,
+                    status="active",
+                    language=lang,
+                    owner_id=admin_id,
                     tax_number=f"{country}{rng.randrange(10**7, 10**8)}",
                     email=f"info{rng.randrange(1000)}@example.com",
-                    phone=f"+{rng.randrange(30, 80)} {rng.randrange(100, 999)} {rng.randrange(1000, 9999)}",
+                    phone=f"+{rng.randrange(30, 80)} {rng.randrange(10**6, 10**7)}",
                     codes=rng.sample(codes, 2),
                 )
-                seat = Address(street=f"{rng.choice(streets)} {rng.randrange(1, 80)}",
-                               postal_code=postal, city=city, country=country,
-                               latitude=lat + rng.uniform(-0.01, 0.01),
-                               longitude=lon + rng.uniform(-0.01, 0.01))
-                org.address_links = [PartnerAddress(address=seat, type="seat"),
-                                     PartnerAddress(address=seat, type="billing")]
+                seat = Address(
+                    street=f"{rng.choice(streets)} {rng.randrange(1, 80)}",
+                    postal_code=postal,
+                    city=city,
+                    country=country,
+                    latitude=lat + rng.uniform(-0.01, 0.01),
+                    longitude=lon + rng.uniform(-0.01, 0.01),
+                )
+                org.address_links = [
+                    PartnerAddress(address=seat, type="seat"),
+                    PartnerAddress(address=seat, type="billing"),
+                ]
                 db.session.add(org)
                 companies.append(org)
                 created += 1
             for _ in range(2):
                 first, last = rng.choice(firsts), rng.choice(lasts)
                 person = Person(
-                    first_name=first, last_name=last, language=lang, owner_id=admin_id,
+                    first_name=first,
+                    last_name=last,
+                    language=lang,
+                    owner_id=admin_id,
                     status=rng.choice(["lead", "active", "active", "inactive"]),
                     email=f"person{rng.randrange(10**6)}@example.com",
                     birthday=date.today() - timedelta(days=rng.randrange(25 * 365, 60 * 365)),
                     codes=rng.sample(codes, 1),
                 )
-                home = Address(street=f"{rng.choice(streets)} {rng.randrange(1, 120)}",
-                               postal_code=postal, city=city, country=country,
-                               latitude=lat + rng.uniform(-0.03, 0.03),
-                               longitude=lon + rng.uniform(-0.03, 0.03))
+                home = Address(
+                    street=f"{rng.choice(streets)} {rng.randrange(1, 120)}",
+                    postal_code=postal,
+                    city=city,
+                    country=country,
+                    latitude=lat + rng.uniform(-0.03, 0.03),
+                    longitude=lon + rng.uniform(-0.03, 0.03),
+                )
                 person.address_links = [PartnerAddress(address=home, type="residence")]
                 db.session.add(person)
                 created += 1
                 for org in companies:
                     flags = rng.random()
-                    db.session.add(Affiliation(
-                        person=person, organization=org, role=rng.choice(ROLES[lang]),
-                        email=person.email, is_contact_person=True,
-                        may_collect_mail=flags > 0.4, may_represent=flags > 0.7,
-                    ))
+                    db.session.add(
+                        Affiliation(
+                            person=person,
+                            organization=org,
+                            role=rng.choice(ROLES[lang]),
+                            email=person.email,
+                            is_contact_person=True,
+                            may_collect_mail=flags > 0.4,
+                            may_represent=flags > 0.7,
+                        )
+                    )
                 for partner in [person] + companies:
                     for days, text in enumerate(NOTES[lang]):
-                        db.session.add(Note(
-                            partner=partner, author_id=admin_id, body=text,
-                            kind=rng.choice(["note", "call", "meeting", "email"]),
-                            pinned=days == 0 and partner is person,
-                            created_at=utcnow() - timedelta(days=days + 1, hours=rng.randrange(8)),
-                        ))
+                        db.session.add(
+                            Note(
+                                partner=partner,
+                                author_id=admin_id,
+                                body=text,
+                                kind=rng.choice(["note", "call", "meeting", "email"]),
+                                pinned=days == 0 and partner is person,
+                                created_at=utcnow()
+                                - timedelta(days=days + 1, hours=rng.randrange(8)),
+                            )
+                        )
     return created

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
 
 from app.extensions import db
 from app.models import Note, Partner
 from app.services import acting_as
 
 
-def write_note(partner_id: int, author_id: Optional[int], *, body: str, kind: str = "note",
-               pinned: bool = False, occurred_at: Optional[datetime] = None) -> Note:
+def write_note(partner_id: int, author_id: int | None, *, body: str, kind: str = "note",
+               pinned: bool = False, occurred_at: datetime | None = None) -> Note:
     with acting_as(author_id):
         db.get_or_404(Partner, partner_id)
         note = Note(partner_id=partner_id, author_id=author_id, kind=kind, body=body,
@@ -20,7 +19,7 @@ def write_note(partner_id: int, author_id: Optional[int], *, body: str, kind: st
     return note
 
 
-def change_note(note_id: int, actor_id: Optional[int], **changes) -> Note:
+def change_note(note_id: int, actor_id: int | None, **changes) -> Note:
     with acting_as(actor_id):
         note = db.get_or_404(Note, note_id)
         for key, value in changes.items():
@@ -29,7 +28,7 @@ def change_note(note_id: int, actor_id: Optional[int], **changes) -> Note:
     return note
 
 
-def delete_note(note_id: int, actor_id: Optional[int]) -> None:
+def delete_note(note_id: int, actor_id: int | None) -> None:
     with acting_as(actor_id):
         db.session.delete(db.get_or_404(Note, note_id))
         db.session.flush()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Optional
 
 from app.extensions import db
 from app.models import Address, Affiliation, Organization, Partner, PartnerAddress, Person
@@ -14,8 +13,8 @@ AFFILIATION_FIELDS = ("role", "department", "email", "phone", "is_contact_person
                       "may_collect_mail", "may_represent", "additional_info")
 
 
-def add_contact_person(organization_id: int, actor_id: Optional[int],
-                       person_id: Optional[int] = None, **data) -> Affiliation:
+def add_contact_person(organization_id: int, actor_id: int | None,
+                       person_id: int | None = None, **data) -> Affiliation:
     """Put a person (new, or an existing one) in a company's contact-person list."""
     with acting_as(actor_id):
         organization = db.get_or_404(Organization, organization_id)
@@ -32,8 +31,8 @@ def add_contact_person(organization_id: int, actor_id: Optional[int],
     return affiliation
 
 
-def link_address(partner_id: int, actor_id: Optional[int], *, type: str,
-                 address_id: Optional[int] = None, **fields) -> PartnerAddress:
+def link_address(partner_id: int, actor_id: int | None, *, type: str,
+                 address_id: int | None = None, **fields) -> PartnerAddress:
     """Link an existing central address, or a new one made from `fields`, to a partner."""
     with acting_as(actor_id):
         partner = db.get_or_404(Partner, partner_id)
@@ -44,7 +43,7 @@ def link_address(partner_id: int, actor_id: Optional[int], *, type: str,
     return link
 
 
-def birthday_soon(partner: Partner, today: date, within_days: int = 14) -> Optional[int]:
+def birthday_soon(partner: Partner, today: date, within_days: int = 14) -> int | None:
     """Days until the person's birthday when it falls within `within_days`, else None."""
     if not isinstance(partner, Person):
         return None

@@ -30,7 +30,6 @@ from app.views.base import DossierModelView, datamodel
 from app.views.labels import LABELS
 
 
-
 def choice_field(label, choices: dict, required: bool = True) -> SelectField:
     options = [(key, value) for key, value in choices.items()]
     if not required:
@@ -56,13 +55,12 @@ def valid_picture(form, field) -> None:
     size = stream.tell()
     stream.seek(0)
     if size > limit:
-        raise ValidationError(
-            _l("The picture is larger than %(mb)s MB.") % {"mb": current_app.config["PICTURE_MAX_MB"]}
-        )
+        mb = current_app.config["PICTURE_MAX_MB"]
+        raise ValidationError(_l("The picture is larger than %(mb)s MB.") % {"mb": mb})
     try:
         Image.open(stream).verify()
-    except (UnidentifiedImageError, OSError):
-        raise ValidationError(_l("This file is not an image."))
+    except (UnidentifiedImageError, OSError) as error:
+        raise ValidationError(_l("This file is not an image.")) from error
     finally:
         stream.seek(0)
 
