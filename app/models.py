@@ -95,6 +95,17 @@ ADDRESS_TYPE_LABELS = {
     "postal": _l("Postal"),
 }
 
+ENTITY_LABELS = {
+    "person": _l("Person"),
+    "organization": _l("Company"),
+    "affiliation": _l("Contact person"),
+    "address": _l("Address"),
+    "partner_address": _l("Address link"),
+    "note": _l("Note"),
+}
+
+AUDIT_ACTION_LABELS = {"create": _l("Created"), "update": _l("Changed"), "delete": _l("Deleted")}
+
 CODE_CATEGORY_LABELS = {
     "category": _l("Category"),
     "industry": _l("Industry code"),

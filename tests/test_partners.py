@@ -183,3 +183,31 @@ def test_a_company_sheet_has_people_and_a_person_sheet_has_organizations(app, lo
         assert f'data-tab="{key}"' in person_page
     assert staff.get(f"/partner/{ids[0]}/people").status_code == 404
     assert staff.get("/partner/999999").status_code == 404
+
+
+def test_an_oversized_picture_is_refused(app, login, monkeypatch):
+    monkeypatch.setitem(app.config, "PICTURE_MAX_MB", 0)
+    response = login("staff").post("/people/add", data={
+        "first_name": "A", "last_name": "B", "status": "active",
+        "picture": (io.BytesIO(png_bytes()), "big.png")},
+        content_type="multipart/form-data", follow_redirects=True)
+    assert "The picture is larger than 0 MB." in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(Person.id)) is None
+
+
+def test_history_tab_names_the_user_the_field_and_both_values(app, login):
+    with app.app_context():
+        p = f.person(email="old@example.com")
+        pid = p.id
+    staff = login("staff")
+    response = staff.post(f"/people/edit/{pid}", data={
+        "first_name": "Anna", "last_name": "Kovács", "status": "inactive",
+        "email": "new@example.com"})
+    assert response.status_code == 302
+    staff.lang("hu")
+    history = staff.get(f"/partner/{pid}/history").get_data(as_text=True)
+    table = history.split('class="table table-condensed history"')[1]
+    row = [r for r in table.split("<tr>") if "new@example.com" in r][0]
+    for expected in ("old@example.com", "Staff User", "Módosítva", "E-mail", "Személy"):
+        assert expected in row, expected

@@ -23,6 +23,8 @@ from app.errors import DomainError
 from app.extensions import db
 from app.models import (
     ADDRESS_TYPE_LABELS,
+    AUDIT_ACTION_LABELS,
+    ENTITY_LABELS,
     NOTE_KIND_LABELS,
     Affiliation,
     AuditLog,
@@ -127,7 +129,8 @@ def load_history(partner: Partner, page: int) -> dict:
              .where(or_(AuditLog.partner_id == partner.id,
                         (AuditLog.entity == "address") & AuditLog.entity_id.in_(address_ids)))
              .order_by(AuditLog.at.desc(), AuditLog.id.desc()))
-    return {"entries": _page(query, page)}
+    return {"entries": _page(query, page), "labels": LABELS, "entities": ENTITY_LABELS,
+            "actions": AUDIT_ACTION_LABELS}
 
 
 TABS: list[Tab] = [

@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import current_app, redirect, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.widgets import ListWidget
+from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from PIL import Image, UnidentifiedImageError
 from wtforms import SelectField
 from wtforms.validators import Optional as OptionalValue
@@ -14,7 +15,9 @@ from wtforms.validators import ValidationError
 
 from app.models import (
     ADDRESS_TYPE_LABELS,
+    AUDIT_ACTION_LABELS,
     CODE_CATEGORY_LABELS,
+    ENTITY_LABELS,
     LANGUAGE_NAMES,
     PAYMENT_METHOD_LABELS,
     STATUS_LABELS,
@@ -232,9 +235,6 @@ class CodeView(DossierModelView):
     edit_form_extra_fields = add_form_extra_fields
 
 
-ACTION_LABELS = {"create": _l("Created"), "update": _l("Changed"), "delete": _l("Deleted")}
-
-
 class AuditLogView(DossierModelView):
     """The global change log; read-only by design."""
 
@@ -249,7 +249,10 @@ class AuditLogView(DossierModelView):
     search_columns = ["at", "action", "entity", "entity_id", "partner_id", "field"]
     show_columns = list_columns
     base_order = ("at", "desc")
-    formatters_columns = {"action": label_of(ACTION_LABELS),
-                          "old_value": lambda v: escape(v or ""),
-                          "new_value": lambda v: escape(v or "")}
+    formatters_columns = {
+        "at": lambda at: format_datetime(at, "short") if at else "",
+        "action": label_of(AUDIT_ACTION_LABELS),
+        "entity": label_of(ENTITY_LABELS),
+        "field": label_of(LABELS),
+    }
 
