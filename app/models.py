@@ -346,6 +346,15 @@ class Partner(Model):
     def refresh_display_name(self) -> None:
         """Subclasses say how their name reads."""
 
+    def assert_deletable(self, connection) -> None:
+        """A partner whose history is fixed stays: its notes could not go with it."""
+        cutoff = utcnow() - timedelta(minutes=Note.edit_minutes())
+        fixed = connection.execute(
+            select(Note.id).where(Note.partner_id == self.id, Note.created_at <= cutoff).limit(1)
+        ).first()
+        if fixed:
+            raise PartnerHasFixedNotes()
+
     def __str__(self) -> str:
         return self.display_name or ""
 
@@ -579,6 +588,9 @@ class Note(Model):
         if actor is not None and actor != self.author_id:
             raise NotAuthor()
 
+    def assert_deletable(self, connection) -> None:
+        self.assert_changeable()
+
     def __str__(self) -> str:
         return self.body[:60]
 
@@ -629,12 +641,7 @@ def _guard_partner(mapper, connection, target: Partner) -> None:
 
 @event.listens_for(Partner, "before_delete", propagate=True)
 def _guard_partner_delete(mapper, connection, target: Partner) -> None:
-    cutoff = utcnow() - timedelta(minutes=Note.edit_minutes())
-    fixed = connection.execute(
-        select(Note.id).where(Note.partner_id == target.id, Note.created_at <= cutoff).limit(1)
-    ).first()
-    if fixed:
-        raise PartnerHasFixedNotes()
+    target.assert_deletable(connection)
 
 
 @event.listens_for(Note, "before_insert")
@@ -654,7 +661,7 @@ def _guard_note_update(mapper, connection, target: Note) -> None:
 
 @event.listens_for(Note, "before_delete")
 def _guard_note_delete(mapper, connection, target: Note) -> None:
-    target.assert_changeable()
+    target.assert_deletable(connection)
 
 
 @event.listens_for(Session, "do_orm_execute")

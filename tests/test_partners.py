@@ -211,3 +211,38 @@ def test_history_tab_names_the_user_the_field_and_both_values(app, login):
     row = [r for r in table.split("<tr>") if "new@example.com" in r][0]
     for expected in ("old@example.com", "Staff User", "Módosítva", "E-mail", "Személy"):
         assert expected in row, expected
+
+
+def test_coordinates_are_checked_and_shown_in_the_users_number_format(app, login):
+    with app.app_context():
+        address = f.address(f.person(), latitude=47.4979, longitude=19.0402)
+        aid = address.id
+    staff = login("staff")
+    bad = staff.post(f"/addresses/edit/{aid}", data={
+        "street": "Váci utca 1", "city": "Budapest", "latitude": "200", "longitude": "19"},
+        follow_redirects=True)
+    assert "200" in bad.get_data(as_text=True)
+    with app.app_context():
+        from app.models import Address
+        assert db.session.get(Address, aid).latitude == 47.4979
+    staff.lang("hu")
+    assert "47,4979" in staff.get("/addresses/list/").get_data(as_text=True)
+
+
+def test_a_partner_with_fixed_notes_is_not_deleted_from_the_screen(app, login):
+    from datetime import UTC, datetime, timedelta
+
+    from freezegun import freeze_time
+    with app.app_context():
+        with freeze_time(datetime.now(UTC) - timedelta(hours=2)):
+            kept = f.person()
+            f.note(kept)
+        gone = f.person()
+        ids = kept.id, gone.id
+    staff = login("staff")
+    refused = staff.post(f"/people/delete/{ids[0]}", follow_redirects=True)
+    assert "Set its status to inactive instead." in refused.get_data(as_text=True)
+    staff.post(f"/people/delete/{ids[1]}")
+    with app.app_context():
+        assert db.session.get(Person, ids[0]) is not None
+        assert db.session.get(Person, ids[1]) is None

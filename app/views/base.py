@@ -61,8 +61,10 @@ class GuardedHooks:
         flush_or_raise()
 
     def pre_delete(self, item):
-        db.session.delete(item)
-        flush_or_raise()
+        # The same guard the model runs on flush, asked before FAB deletes and commits.
+        check = getattr(item, "assert_deletable", None)
+        if check is not None:
+            check(db.session.connection())
 
 
 class DossierInterface(SQLAInterface):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app, redirect, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.widgets import ListWidget
-from flask_babel import format_datetime
+from flask_babel import format_datetime, format_decimal
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from PIL import Image, UnidentifiedImageError
@@ -42,6 +42,10 @@ def choice_field(label, choices: dict, required: bool = True) -> SelectField:
 
 def label_of(choices: dict):
     return lambda value: choices.get(value, value or "")
+
+
+def locale_number(value) -> str:
+    return format_decimal(value, "#,##0.######") if value is not None else ""
 
 
 def yes_no(value) -> Markup:
@@ -213,6 +217,7 @@ class AddressView(DossierModelView):
     show_columns = list_columns
     base_order = ("city", "asc")
     related_views = [PartnerAddressView]
+    formatters_columns = {"latitude": locale_number, "longitude": locale_number}
 
 
 class CodeView(DossierModelView):
