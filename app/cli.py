@@ -3,7 +3,6 @@
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from flask_appbuilder.security.manager import BaseSecurityManager
 
 
 @click.group()
@@ -17,7 +16,8 @@ def initialise() -> str | None:
     Returns the admin password when one was generated."""
     appbuilder = current_app.appbuilder
     sm = appbuilder.sm
-    BaseSecurityManager.create_db(sm)
+    sm.add_role(sm.auth_role_admin)
+    sm.add_role(sm.auth_role_public)
     appbuilder.add_permissions(update_perms=True)
     sm.seed_roles()
     return sm.ensure_admin(current_app.config["ADMIN_USER"], current_app.config["ADMIN_PASSWORD"])

@@ -59,3 +59,32 @@ def test_rest_list_uses_few_queries(app, api, queries):
     with queries() as q:
         assert client.get("/api/v1/person/").status_code == 200
     assert q.count <= MAX_QUERIES
+
+
+def test_unfiltered_lists_of_huge_tables_count_by_estimate_on_postgresql(app, login, monkeypatch):
+    import re
+
+    import pytest
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    with app.app_context():
+        if db.engine.name != "postgresql":
+            pytest.skip("the planner's estimate exists on PostgreSQL only")
+        for i in range(3):
+            f.person(first_name=f"Est{i}")
+        db.session.execute(text("ANALYZE person"))
+        db.session.commit()
+        for i in range(3, 5):
+            f.person(first_name=f"Est{i}")
+    client = login("staff")
+
+    def record_count(url):
+        html = client.get(url).get_data(as_text=True)
+        return int(re.search(r"Record Count:</strong>\s*(\d+)", html).group(1))
+
+    assert record_count("/people/list/") == 5
+    monkeypatch.setitem(app.config, "COUNT_ESTIMATE_THRESHOLD", 0)
+    assert record_count("/people/list/") == 3
+    assert record_count("/people/list/?_flt_0_display_name=Est") == 5
