@@ -9,7 +9,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import format_date, format_datetime, format_decimal
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import generate_csrf
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import Conflict, DomainError
@@ -74,18 +74,18 @@ class DossierInterface(SQLAInterface):
                     "audit_log"}
 
     def query_count(self, query, filters=None, select_columns=None) -> int:
-        if (
-            self.obj.__table__.name in self.LARGE_TABLES
-            and (not filters or not filters.filters)
-            and self.session.get_bind().name == "postgresql"
-        ):
+        if filters and filters.filters:
+            return super().query_count(query, filters, select_columns)
+        table = self.obj.__table__
+        if table.name in self.LARGE_TABLES and self.session.get_bind().name == "postgresql":
             estimate = self.session.execute(
                 text("SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(:t)"),
-                {"t": self.obj.__table__.name},
+                {"t": table.name},
             ).scalar()
             if estimate and estimate > current_app.config["COUNT_ESTIMATE_THRESHOLD"]:
                 return int(estimate)
-        return super().query_count(query, filters, select_columns)
+        # Unfiltered: count the model's own table, not a subquery joining its parents.
+        return self.session.scalar(select(func.count()).select_from(table))
 
 
 def datamodel(model) -> DossierInterface:

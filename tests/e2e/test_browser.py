@@ -42,7 +42,9 @@ def test_log_in_open_a_data_sheet_and_add_a_note(app, server, page):
     page.goto(f"{server}/login/")
     page.fill("#username", "staff")
     page.fill("#password", "staff-pw")
-    page.click("input[type=submit], button[type=submit]")
+    with page.expect_navigation():
+        page.click("input[type=submit], button[type=submit]")
+    assert "/login" not in page.url
     page.goto(f"{server}/people/list/")
     page.click("text=Małgorzata Wiśniewska")
     page.wait_for_selector(".datasheet")
