@@ -246,3 +246,23 @@ def test_a_partner_with_fixed_notes_is_not_deleted_from_the_screen(app, login):
     with app.app_context():
         assert db.session.get(Person, ids[0]) is not None
         assert db.session.get(Person, ids[1]) is None
+
+
+def test_an_address_is_added_from_the_data_sheet_and_bad_input_stores_nothing(app, login):
+    from app.models import Address, PartnerAddress
+
+    with app.app_context():
+        pid = f.company().id
+    staff = login("staff")
+    bad = staff.post(f"/partner/{pid}/addresses", data={"type": "seat", "street": "Fő utca 1"})
+    assert bad.status_code == 400 and "has-error" in bad.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(Address.id)) is None
+    ok = staff.post(f"/partner/{pid}/addresses", data={
+        "type": "seat", "street": "Fő utca 1", "city": "Győr", "postal_code": "9021",
+        "country": "HU", "latitude": "47.6875", "longitude": "17.6504"})
+    assert ok.status_code == 302
+    with app.app_context():
+        link = db.session.scalar(select(PartnerAddress).where(PartnerAddress.partner_id == pid))
+        assert link.type == "seat" and link.address.city == "Győr"
+    assert 'id="sheet-map"' in staff.get(f"/partner/{pid}").get_data(as_text=True)
