@@ -10,8 +10,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from app.extensions import db, migrate
-from app.models import set_actor_provider
+from app.extensions import db, mail, migrate
+from app.models import set_actor_provider, set_actor_roles_provider
 
 MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                           "migrations")
@@ -34,6 +34,14 @@ def _request_user_id():
     return None
 
 
+def _request_user_roles() -> set[str]:
+    if has_request_context():
+        user = g.get("user")
+        if user is not None and getattr(user, "is_authenticated", False):
+            return {role.name for role in user.roles}
+    return set()
+
+
 def create_app(overrides: dict | None = None) -> Flask:
     from config import Config
 
@@ -43,8 +51,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     os.makedirs(app.config["IMG_UPLOAD_FOLDER"], exist_ok=True)
 
     db.init_app(app)
+    mail.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True, compare_type=True)
     set_actor_provider(_request_user_id)
+    set_actor_roles_provider(_request_user_roles)
 
     with app.app_context():
         appbuilder = AppBuilder()
@@ -55,6 +65,9 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     register_error_handlers(app)
     register_formatters(app)
+    from app.views.tasks import bell
+
+    app.jinja_env.globals["bell"] = bell
 
     from app.cli import dossier
 
@@ -74,6 +87,15 @@ def _register_views(appbuilder: AppBuilder) -> None:
         PartnerAddressView,
         PersonView,
     )
+    from app.views.sales import ForecastView, OfferView
+    from app.views.tasks import (
+        CalendarFeedView,
+        CalendarView,
+        OutboxView,
+        SettingsView,
+        TaskFormView,
+        TaskView,
+    )
 
     partners = "Partners"
     appbuilder.add_view(PersonView, "People", label=_l("People"), icon="fa-user",
@@ -91,5 +113,20 @@ def _register_views(appbuilder: AppBuilder) -> None:
                         category=partners)
     appbuilder.add_view_no_menu(PartnerAddressView)
     appbuilder.add_view_no_menu(DataSheetView)
+
+    appbuilder.add_view(OfferView, "Offers", label=_l("Offers"), icon="fa-handshake-o",
+                        category="Sales", category_label=_l("Sales"), category_icon="fa-line-chart")
+    appbuilder.add_view(ForecastView, "Forecast", label=_l("Forecast"), icon="fa-bar-chart",
+                        category="Sales")
+    appbuilder.add_view(TaskView, "Task list", label=_l("Tasks"), icon="fa-check-square-o",
+                        category="Tasks", category_label=_l("Tasks"), category_icon="fa-tasks")
+    appbuilder.add_view(CalendarView, "Calendar", label=_l("Calendar"), icon="fa-calendar",
+                        category="Tasks")
+    appbuilder.add_view(OutboxView, "Outbox", label=_l("Outbox"), icon="fa-envelope",
+                        category="Settings", category_label=_l("Settings"),
+                        category_icon="fa-cogs")
+    appbuilder.add_view_no_menu(TaskFormView)
+    appbuilder.add_view_no_menu(CalendarFeedView)
+    appbuilder.add_view_no_menu(SettingsView)
     for api in APIS:
         appbuilder.add_api(api)

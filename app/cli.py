@@ -45,3 +45,91 @@ def demo_command(force: bool):
     created = load_demo(force=force)
     click.echo(f"Demo data: {created} partners created." if created else
                "Demo data: partners already exist, nothing loaded.")
+
+
+@dossier.command("worker")
+@click.option("--burst", is_flag=True, help="Work until the queue is empty, then stop.")
+@with_appcontext
+def worker_command(burst: bool):
+    """Run an rq worker (with rq's scheduler for delayed retries)."""
+    from rq import Worker
+
+    from app.jobs.queue import queue
+
+    q = queue()
+    Worker([q], connection=q.connection).work(with_scheduler=True, burst=burst)
+
+
+@dossier.command("scheduler")
+@with_appcontext
+def scheduler_command():
+    """Register the periodic entries (once, whatever the restarts) and run rq-scheduler."""
+    from app.jobs.queue import queue
+    from app.jobs.schedule import register
+
+    register(queue().connection).run()
+
+
+@dossier.command("digest")
+@with_appcontext
+def digest_command():
+    """Queue the daily digests that are due now."""
+    from app.services.digest import dispatch_digests
+
+    click.echo(f"{dispatch_digests()} digests queued.")
+
+
+@dossier.command("overdue")
+@with_appcontext
+def overdue_command():
+    """Mail the responsible of each newly overdue task."""
+    from app.services.tasks import notify_overdue
+
+    click.echo(f"{notify_overdue()} overdue tasks noted.")
+
+
+@dossier.command("sweep")
+@with_appcontext
+def sweep_command():
+    """Re-queue mails waiting in the outbox."""
+    from app.jobs.mail import sweep_outbox
+
+    click.echo(f"{sweep_outbox()} mails queued.")
+
+
+@dossier.command("serve")
+@click.option("--port", default=5000, type=int, envvar="PORT")
+@with_appcontext
+def serve_command(port: int):
+    """Web server, one rq worker and the scheduler; Ctrl-C stops them all."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    env = dict(os.environ)
+    if not current_app.config.get("REDIS_URL"):
+        from app.jobs.queue import queue
+
+        # This process keeps the embedded redis-server alive and shares its socket.
+        env["REDIS_URL"] = f"unix://{queue().connection.socket_file}"
+        click.echo(f"Embedded Redis: {env['REDIS_URL']}")
+    flask = [sys.executable, "-m", "flask", "--app", "app"]
+    commands = [flask + ["run", "--host", "127.0.0.1", "--port", str(port)],
+                flask + ["dossier", "worker"], flask + ["dossier", "scheduler"]]
+    children = [subprocess.Popen(c, env=env) for c in commands]
+    click.echo(f"Dossier: http://127.0.0.1:{port}/  (Ctrl-C stops web, worker and scheduler)")
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()

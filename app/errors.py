@@ -62,3 +62,8 @@ class PartnerHasFixedNotes(DomainError):
 class BulkNoteChange(DomainError):
     status = 403
     message = _l("Notes cannot be changed or deleted in bulk.")
+
+
+class OfferStatusError(DomainError):
+    status = 403
+    message = _l("Only a manager can set a won or lost offer back to pending.")

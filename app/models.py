@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -23,6 +24,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     String,
     Table,
     Text,
@@ -45,6 +47,7 @@ from app.errors import (
     InvalidValue,
     NotAuthor,
     NoteLocked,
+    OfferStatusError,
     PartnerHasFixedNotes,
     ReadOnlyField,
 )
@@ -699,7 +702,7 @@ def _audit_partners(obj) -> list[int | None]:
         return [obj.id]
     if isinstance(obj, Affiliation):
         return [obj.organization_id, obj.person_id]
-    if isinstance(obj, (Note, PartnerAddress)):
+    if isinstance(obj, (Note, PartnerAddress)) or hasattr(obj, "partner_id"):
         return [obj.partner_id]
     return [None]
 
@@ -760,3 +763,262 @@ def _record_audit(session: Session, flush_context) -> None:
                                      old_value=old, new_value=new))
     if rows:
         session.connection().execute(AuditLog.__table__.insert(), rows)
+
+
+# --- sales, tasks, mail --------------------------------------------------------------------
+
+OFFER_STATUS_LABELS = {"pending": _l("Pending"), "won": _l("Won"), "lost": _l("Lost")}
+PAYMENT_FREQUENCY_LABELS = {
+    "once": _l("One-off"),
+    "monthly": _l("Monthly"),
+    "quarterly": _l("Quarterly"),
+    "yearly": _l("Yearly"),
+}
+PRIORITY_LABELS = {1: _l("High"), 2: _l("Normal"), 3: _l("Low")}
+OUTBOX_STATUS_LABELS = {
+    "queued": _l("Queued"),
+    "sending": _l("Sending"),
+    "sent": _l("Sent"),
+    "failed": _l("Failed, will retry"),
+    "unsent": _l("Not sent: no mail server"),
+}
+CURRENCIES = ("HUF", "EUR", "PLN", "RUB", "USD", "GBP", "CHF")
+
+# Role names whose holders may set a decided offer back to pending; the web app and jobs
+# tell the model which roles the acting user has.
+_actor_roles_provider: list[Callable[[], set[str]]] = []
+
+
+def set_actor_roles_provider(provider: Callable[[], set[str]]) -> None:
+    _actor_roles_provider[:] = [provider]
+
+
+def current_actor_roles() -> set[str]:
+    return _actor_roles_provider[0]() if _actor_roles_provider else set()
+
+
+class Offer(Model):
+    """A sales opportunity of a partner: pending when made, then won or lost."""
+
+    __tablename__ = "offer"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'won', 'lost')", name="ck_offer_status"),
+        CheckConstraint(
+            "payment_frequency IN ('once', 'monthly', 'quarterly', 'yearly')",
+            name="ck_offer_frequency",
+        ),
+        CheckConstraint("chance IS NULL OR chance BETWEEN 0 AND 100", name="ck_offer_chance"),
+        CheckConstraint("amount >= 0", name="ck_offer_amount"),
+        Index("ix_offer_partner_status", "partner_id", "status"),
+        Index("ix_offer_owner", "owner_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partner.id", ondelete="CASCADE"), nullable=False
+    )
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
+    deadline: Mapped[date | None] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False, default=0)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False, default="HUF")
+    payment_frequency: Mapped[str] = mapped_column(String(10), nullable=False, default="once")
+    status: Mapped[str] = mapped_column(String(8), nullable=False, default="pending",
+                                        active_history=True)
+    chance: Mapped[int | None] = mapped_column(Integer)
+    expected_decision: Mapped[date | None] = mapped_column(Date)
+    distributor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("partner.id", ondelete="SET NULL"), index=True
+    )
+    commission: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime, default=utcnow, onupdate=utcnow, nullable=False
+    )
+
+    partner: Mapped[Partner] = relationship(foreign_keys=[partner_id], lazy="joined")
+    distributor: Mapped[Partner | None] = relationship(foreign_keys=[distributor_id])
+    owner = relationship("User", lazy="joined")
+
+    @validates("name")
+    def _name(self, key, value):
+        return required_text(key, value, _l("Name"))
+
+    @validates("status")
+    def _status(self, key, value):
+        return _check_in(key, value or "pending", OFFER_STATUS_LABELS)
+
+    @validates("payment_frequency")
+    def _frequency(self, key, value):
+        return _check_in(key, value or "once", PAYMENT_FREQUENCY_LABELS)
+
+    @validates("currency")
+    def _currency(self, key, value):
+        return _check_in(key, (value or "HUF").upper(), dict.fromkeys(CURRENCIES))
+
+    @validates("amount", "commission")
+    def _money(self, key, value):
+        if value in (None, ""):
+            return None if key == "commission" else Decimal(0)
+        value = Decimal(str(value))
+        if value < 0:
+            raise InvalidValue(key, _l("%(value)s cannot be negative.") % {"value": value})
+        return value
+
+    @validates("chance")
+    def _chance(self, key, value):
+        if value in (None, ""):
+            return None
+        if not 0 <= int(value) <= 100:
+            raise InvalidValue(key, _l("The chance must be between 0 and 100 per cent."))
+        return int(value)
+
+    @property
+    def status_label(self) -> str:
+        return str(OFFER_STATUS_LABELS.get(self.status, self.status))
+
+    @property
+    def expected_profit(self) -> Decimal:
+        """Amount weighed by the chance of success, less the distributor's commission."""
+        chance = Decimal(self.chance if self.chance is not None else 100) / 100
+        return (self.amount or 0) * chance - (self.commission or 0)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@event.listens_for(Offer, "before_insert")
+def _new_offer_is_pending(mapper, connection, target: Offer) -> None:
+    target.status = "pending"
+
+
+@event.listens_for(Offer, "before_update")
+def _guard_offer_status(mapper, connection, target: Offer) -> None:
+    hist = inspect(target).attrs.status.history
+    if not hist.deleted or hist.deleted[0] == target.status:
+        return
+    if target.status == "pending" and not current_actor_roles() & {"Manager", "Admin"}:
+        raise OfferStatusError()
+
+
+task_collaborator = Table(
+    "task_collaborator",
+    Model.metadata,
+    Column("task_id", ForeignKey("task.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("ab_user.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_task_collaborator_user", "user_id"),
+)
+
+
+class Task(Model):
+    """Something to do by a responsible user, with collaborators, for a partner or not."""
+
+    __tablename__ = "task"
+    __table_args__ = (
+        CheckConstraint("priority IN (1, 2, 3)", name="ck_task_priority"),
+        CheckConstraint("due_at >= starts_at", name="ck_task_times"),
+        Index("ix_task_responsible_due", "responsible_id", "done", "due_at"),
+        Index("ix_task_partner_due", "partner_id", "due_at"),
+        Index("ix_task_open_due", "done", "due_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partner.id", ondelete="CASCADE"))
+    note_id: Mapped[int | None] = mapped_column(ForeignKey("note.id", ondelete="SET NULL"))
+    responsible_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ab_user.id", ondelete="SET NULL")
+    )
+    starts_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    due_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    priority: Mapped[int] = mapped_column(Integer, nullable=False, default=2)
+    done: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime)
+    notified_at: Mapped[datetime | None] = mapped_column(DateTime)
+    mails_queued: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime, default=utcnow, onupdate=utcnow, nullable=False
+    )
+
+    partner: Mapped[Partner | None] = relationship(lazy="joined")
+    responsible = relationship("User", foreign_keys=[responsible_id], lazy="joined")
+    collaborators = relationship("User", secondary=task_collaborator)
+
+    @validates("title")
+    def _title(self, key, value):
+        return required_text(key, value, _l("Title"))
+
+    @validates("priority")
+    def _priority(self, key, value):
+        value = int(value or 2)
+        return _check_in(key, value, PRIORITY_LABELS)
+
+    @validates("done")
+    def _done(self, key, value):
+        self.done_at = utcnow() if value else None
+        return bool(value)
+
+    def is_overdue(self, now: datetime | None = None) -> bool:
+        return not self.done and self.due_at < (now or utcnow())
+
+    @property
+    def priority_label(self) -> str:
+        return str(PRIORITY_LABELS.get(self.priority, self.priority))
+
+    def __str__(self) -> str:
+        return self.title
+
+
+@event.listens_for(Task, "before_insert")
+@event.listens_for(Task, "before_update")
+def _task_times(mapper, connection, target: Task) -> None:
+    if target.starts_at and target.due_at and target.due_at < target.starts_at:
+        raise InvalidValue("due_at", _l("The due time cannot be before the start."))
+
+
+class UserProfile(Model):
+    """What Dossier keeps about a user beyond FAB's account: language, time zone, feeds."""
+
+    __tablename__ = "user_profile"
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("ab_user.id", ondelete="CASCADE"), primary_key=True
+    )
+    locale: Mapped[str | None] = mapped_column(String(5))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    ics_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    digest_sent_on: Mapped[date | None] = mapped_column(Date)
+
+    user = relationship("User")
+
+
+class Outbox(Model):
+    """Every e-mail, kept until it is sent; `key` makes queueing the same mail twice a no-op."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('queued', 'sending', 'sent', 'failed', 'unsent')",
+            name="ck_outbox_status",
+        ),
+        Index("ix_outbox_status", "status", "next_attempt_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), unique=True, nullable=False)
+    recipient: Mapped[str] = mapped_column(String(254), nullable=False)
+    subject: Mapped[str] = mapped_column(String(250), nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    html: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(8), nullable=False, default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    @property
+    def status_label(self) -> str:
+        return str(OUTBOX_STATUS_LABELS.get(self.status, self.status))
+
+
+AUDITED.update({Offer: "offer", Task: "task"})
+ENTITY_LABELS.update({"offer": _l("Offer"), "task": _l("Task")})

@@ -27,9 +27,9 @@ READ_WRITE = {
     "api_column_edit": "write", "api_readvalues": "read",
 }
 
-RESOURCES = ("Partner", "Affiliation", "Address", "Code", "Note", "AuditLog")
+RESOURCES = ("Partner", "Affiliation", "Address", "Code", "Note", "AuditLog", "Offer", "Task")
 MENUS = ("Partners", "People", "Companies", "Contact persons", "Addresses", "Codes",
-         "Change log")
+         "Change log", "Sales", "Offers", "Forecast", "Tasks", "Task list", "Calendar")
 
 # What every logged-in user may do with their own account.
 OWN_ACCOUNT = [
@@ -55,7 +55,7 @@ def _menus(*menus):
     return [("menu_access", m) for m in menus]
 
 
-CRM = ("Partner", "Affiliation", "Address", "Note")
+CRM = ("Partner", "Affiliation", "Address", "Note", "Offer", "Task")
 
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     "Manager": _read(*RESOURCES) + _write(*CRM, "Code") + _menus(*MENUS) + OWN_ACCOUNT,

@@ -515,8 +515,10 @@ def raw_reference_app(engine):
         if key not in cache:
             conditions = ([match] if search else []) + (["p.type = 'person'"] if typed else [])
             where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+            # Without a search, counting people needs no join.
+            count = f"SELECT count(*) {base}{where}" if search else "SELECT count(*) FROM person"
             cache[key] = (
-                text(f"SELECT count(*) {base}{where}"),
+                text(count),
                 text(f"SELECT {columns} {base} LEFT JOIN ab_user u ON u.id = p.owner_id"
                      f"{where} ORDER BY p.display_name LIMIT 25 OFFSET :off"),
             )

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import socket
+import subprocess
 import tempfile
+import time
+from email import message_from_bytes
+from email.policy import default as default_policy
 
 import pytest
 
@@ -21,8 +27,93 @@ from app.cli import initialise  # noqa: E402
 from app.extensions import db  # noqa: E402
 
 DB_URL = os.environ.get("DOSSIER_TEST_DB")
+
+
+def free_port() -> int:
+    # aiosmtpd's controller cannot bind port 0 and report it: pick a free port first.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    """A real redis-server of the suite's own, so that a test can stop and start it."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [shutil.which("redis-server") or "redis-server", "--port", str(self.port),
+             "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self):
+        if self.process:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+class Mailbox:
+    """A real SMTP server on loopback (aiosmtpd) whose messages the tests read."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.messages: list = []
+        self.connections = 0
+        self.controller = None
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(message_from_bytes(envelope.content, policy=default_policy))
+        return "250 OK"
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        self.connections += 1
+        session.host_name = hostname
+        return responses
+
+    def start(self):
+        from aiosmtpd.controller import Controller
+
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self):
+        if self.controller:
+            self.controller.stop()
+            self.controller = None
+
+    def to(self, address: str) -> list:
+        return [m for m in self.messages if address in m["To"]]
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    box = Mailbox()
+    box.start()
+    yield box
+    box.stop()
 ROLES = ["Admin", "Manager", "Staff", "Finance", "Read-only", "Client", "Partner"]
-DATA_TABLES = ["audit_log", "note", "affiliation", "partner_code", "partner_address", "person",
+DATA_TABLES = ["outbox", "user_profile", "task_collaborator", "task", "offer",
+               "audit_log", "note", "affiliation", "partner_code", "partner_address", "person",
                "organization", "partner", "address", "code"]
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
                      r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"|'
@@ -41,8 +132,11 @@ def _fresh_database() -> str:
 
 
 @pytest.fixture(scope="session")
-def app():
+def app(redis_server, smtp_server):
     app = create_app({
+        "REDIS_URL": redis_server.url,
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": smtp_server.port,
         "SQLALCHEMY_DATABASE_URI": _fresh_database(),
         "TESTING": True,
         "ADMIN_PASSWORD": "admin-pw",
@@ -73,6 +167,33 @@ def clean(app):
                               "(SELECT id FROM ab_user WHERE username LIKE 'tmp-%')"))
             conn.execute(text("DELETE FROM ab_user WHERE username LIKE 'tmp-%'"))
             conn.execute(text("UPDATE ab_user SET active = :t"), {"t": True})
+
+
+@pytest.fixture
+def mailbox(smtp_server, redis_server, app):
+    """The SMTP server's messages and an empty queue, fresh for the test."""
+    smtp_server.messages.clear()
+    smtp_server.connections = 0
+    if redis_server.process is None:
+        redis_server.start()
+    if smtp_server.controller is None:
+        smtp_server.start()
+    with app.app_context():
+        from app.jobs.queue import queue
+
+        queue().connection.flushdb()
+    yield smtp_server
+
+
+def run_jobs(app, fork: bool = False) -> None:
+    """Work the queue empty, as `flask dossier worker --burst` would."""
+    from rq import SimpleWorker, Worker
+
+    with app.app_context():
+        from app.jobs.queue import queue
+
+        q = queue()
+        (Worker if fork else SimpleWorker)([q], connection=q.connection).work(burst=True)
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """REST resources (FAB ModelRestApi) under /api/v1/<resource>/, same rules as the screens."""
 
 
-from app.models import Address, Affiliation, Code, Note, Organization, Person
+from app.models import Address, Affiliation, Code, Note, Offer, Organization, Person, Task
 from app.views.base import DossierApi, datamodel
 
 PARTNER_COMMON = ["status", "owner", "email", "phone", "mobile", "website", "language",
@@ -88,4 +88,40 @@ class NoteApi(DossierApi):
     order_columns = ["created_at", "kind"]
 
 
-APIS = [PersonApi, OrganizationApi, AffiliationApi, AddressApi, CodeApi, NoteApi]
+class OfferApi(DossierApi):
+    resource_name = "offer"
+    class_permission_name = "Offer"
+    datamodel = datamodel(Offer)
+    # `status` is accepted on create and forced to pending (pre_add and the model).
+    add_columns = ["name", "partner", "owner", "deadline", "amount", "currency",
+                   "payment_frequency", "chance", "expected_decision", "distributor",
+                   "commission", "status"]
+    edit_columns = add_columns
+    list_columns = ["id", "name", "partner.id", "partner.display_name", "owner.id", "deadline",
+                    "amount", "currency", "payment_frequency", "status", "chance",
+                    "expected_decision", "distributor.id", "commission"]
+    show_columns = ["id"] + add_columns
+    search_columns = ["name", "partner", "owner", "status", "deadline"]
+    order_columns = ["name", "deadline", "amount", "status"]
+
+    def pre_add(self, item):
+        item.status = "pending"
+        super().pre_add(item)
+
+
+class TaskApi(DossierApi):
+    resource_name = "task"
+    class_permission_name = "Task"
+    datamodel = datamodel(Task)
+    add_columns = ["title", "description", "partner", "responsible", "collaborators",
+                   "starts_at", "due_at", "priority", "done"]
+    edit_columns = add_columns
+    list_columns = ["id", "title", "partner.id", "partner.display_name", "responsible.id",
+                    "starts_at", "due_at", "priority", "done"]
+    show_columns = ["id"] + add_columns
+    search_columns = ["title", "partner", "responsible", "done", "due_at", "priority"]
+    order_columns = ["title", "starts_at", "due_at", "priority"]
+
+
+APIS = [PersonApi, OrganizationApi, AffiliationApi, AddressApi, CodeApi, NoteApi, OfferApi,
+        TaskApi]

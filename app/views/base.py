@@ -6,7 +6,7 @@ from flask import current_app, flash, jsonify, redirect, request
 from flask_appbuilder import ModelView
 from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from flask_babel import format_date, format_datetime, format_decimal
+from flask_babel import format_currency, format_date, format_datetime, format_decimal
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import func, select, text
@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.errors import Conflict, DomainError
 from app.extensions import db
+from app.models import PAYMENT_FREQUENCY_LABELS
 from app.security import READ_WRITE
 from app.views.labels import LABELS
 
@@ -143,3 +144,6 @@ def register_formatters(app) -> None:
         lambda d, fmt="medium": format_datetime(d, fmt) if d else ""
     )
     app.jinja_env.filters["number"] = lambda n: format_decimal(n) if n is not None else ""
+    app.jinja_env.filters["money"] = (
+        lambda amount, currency: format_currency(amount, currency) if amount is not None else "")
+    app.jinja_env.filters["frequency"] = lambda key: PAYMENT_FREQUENCY_LABELS.get(key, key)

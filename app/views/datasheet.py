@@ -5,9 +5,19 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
-from flask import abort, current_app, flash, g, redirect, request, send_from_directory, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
@@ -26,16 +36,22 @@ from app.models import (
     AUDIT_ACTION_LABELS,
     ENTITY_LABELS,
     NOTE_KIND_LABELS,
+    OFFER_STATUS_LABELS,
     Affiliation,
     AuditLog,
     Note,
+    Offer,
     Organization,
     Partner,
     PartnerAddress,
     Person,
+    Task,
+    utcnow,
 )
 from app.services.notes import change_note, delete_note, write_note
 from app.services.partners import add_contact_person, birthday_soon, link_address
+from app.services.sales import totals_by_status
+from app.views.fields import lookup_partners
 from app.views.labels import LABELS
 
 PAGE_SIZE = 25
@@ -133,8 +149,33 @@ def load_history(partner: Partner, page: int) -> dict:
             "actions": AUDIT_ACTION_LABELS}
 
 
+def load_offers(partner: Partner, page: int) -> dict:
+    status = request.args.get("status")
+    query = select(Offer).where(Offer.partner_id == partner.id)
+    if status in OFFER_STATUS_LABELS:
+        query = query.where(Offer.status == status)
+    query = query.order_by(Offer.deadline.desc().nulls_last(), Offer.id.desc())
+    return {"offers": _page(query, page), "status": status,
+            "totals": totals_by_status(partner.id), "statuses": OFFER_STATUS_LABELS}
+
+
+def load_tasks(partner: Partner, page: int) -> dict:
+    show = request.args.get("show", "open")
+    query = select(Task).where(Task.partner_id == partner.id)
+    if show == "open":
+        query = query.where(Task.done.is_(False))
+    elif show == "overdue":
+        query = query.where(Task.done.is_(False), Task.due_at < utcnow())
+    elif show == "done":
+        query = query.where(Task.done.is_(True))
+    query = query.order_by(Task.due_at.desc() if show == "done" else Task.due_at)
+    return {"tasks": _page(query, page), "show": show, "now": utcnow()}
+
+
 TABS: list[Tab] = [
     Tab("notes", _l("Notes"), "datasheet/tab_notes.html", load_notes, resource="Note"),
+    Tab("offers", _l("Offers"), "datasheet/tab_offers.html", load_offers, resource="Offer"),
+    Tab("tasks", _l("Tasks"), "datasheet/tab_tasks.html", load_tasks, resource="Task"),
     Tab("people", _l("People"), "datasheet/tab_people.html", load_people,
         applies=lambda p: isinstance(p, Organization), resource="Affiliation"),
     Tab("organizations", _l("Organizations"), "datasheet/tab_organizations.html",
@@ -167,7 +208,8 @@ class DataSheetView(BaseView):
     base_permissions = ["can_read", "can_write"]  # the same set as every "Partner" view
     method_permission_name = {"sheet": "read", "tab": "read", "picture": "read",
                               "add_note": "read", "edit_note": "read", "remove_note": "read",
-                              "new_contact_person": "read", "new_address": "read"}
+                              "new_contact_person": "read", "new_address": "read",
+                              "lookup": "read"}
     default_view = "sheet"
 
     def _partner(self, partner_id: int) -> Partner:
@@ -191,6 +233,11 @@ class DataSheetView(BaseView):
             .order_by(Note.created_at.desc()).limit(5)
         ).all()
         tabs = [t for t in TABS if t.applies(partner) and can("read", t.resource)]
+        upcoming = db.session.scalars(
+            select(Task).where(Task.partner_id == partner.id, Task.done.is_(False),
+                               Task.due_at >= utcnow() - timedelta(days=1))
+            .order_by(Task.due_at).limit(5)
+        ).all() if can("read", "Task") else []
         context = tab.load(partner, page)
         context.update(extra)
         main = partner.main_address
@@ -202,7 +249,9 @@ class DataSheetView(BaseView):
             can_write_notes=can("write", "Note"), can_write=can("write", "Partner"),
             can_write_people=can("write", "Affiliation"),
             can_write_addresses=can("write", "Address"),
-            note_kinds=NOTE_KIND_LABELS, user_id=g.user.id, is_person=isinstance(partner, Person),
+            note_kinds=NOTE_KIND_LABELS, user_id=g.user.id, upcoming=upcoming,
+            can_write_tasks=can("write", "Task"), can_write_offers=can("write", "Offer"),
+            is_person=isinstance(partner, Person),
             edit_url=url_for(("PersonView" if isinstance(partner, Person) else
                               "OrganizationView") + ".edit", pk=partner.id),
             **context,
@@ -300,6 +349,11 @@ class DataSheetView(BaseView):
         link_address(partner_id, g.user.id, type=form.type.data, **data)
         flash(gettext("The address was saved."), "success")
         return redirect(url_for(".tab", partner_id=partner_id, key="addresses"))
+
+    @expose("/lookup")
+    @has_access
+    def lookup(self):
+        return jsonify(lookup_partners(request.args.get("q", "")))
 
     @expose("/picture/<path:filename>")
     @has_access

@@ -1,0 +1,27 @@
+"""Mail jobs: send one outbox row; sweep what is waiting."""
+
+from app.jobs.context import in_app_context
+
+
+@in_app_context
+def send_mail(outbox_id: int) -> str:
+    from app.services.outbox import send
+
+    return send(outbox_id)
+
+
+@in_app_context
+def sweep_outbox() -> int:
+    """Re-queue mails that never reached Redis, are due for a retry, or got stuck."""
+    from app.extensions import db
+    from app.jobs.queue import enqueue
+    from app.models import Outbox
+    from app.services.outbox import due_for_sending
+
+    ids = due_for_sending()
+    for outbox_id in ids:
+        row = db.session.get(Outbox, outbox_id)
+        if row.status == "sending":
+            row.status = "failed"
+    db.session.commit()
+    return sum(enqueue(send_mail, outbox_id) for outbox_id in ids)

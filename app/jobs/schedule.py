@@ -1,0 +1,31 @@
+"""The periodic entries, behind one small module so that rq-scheduler can later give way to
+rq's own `rq cron`. Entries have fixed ids: registering them again replaces, never doubles.
+Cron strings follow the scheduler's clock, so the digest runs every few minutes and each
+user's own DIGEST_TIME is decided in the database (app/services/digest.py)."""
+
+from __future__ import annotations
+
+from rq_scheduler import Scheduler
+
+from app.jobs.digest import check_overdue, dispatch_digests
+from app.jobs.mail import sweep_outbox
+from app.jobs.queue import QUEUE_NAME
+
+ENTRIES = [
+    ("dossier-digest", "*/5 * * * *", dispatch_digests),
+    ("dossier-overdue", "*/10 * * * *", check_overdue),
+    ("dossier-sweep", "* * * * *", sweep_outbox),
+]
+
+
+def register(connection) -> Scheduler:
+    scheduler = Scheduler(queue_name=QUEUE_NAME, connection=connection, interval=30)
+    wanted = {entry_id for entry_id, _, _ in ENTRIES}
+    for job in scheduler.get_jobs():
+        if job.id.startswith("dossier-") and job.id not in wanted:
+            scheduler.cancel(job)
+    for entry_id, cron, func in ENTRIES:
+        if entry_id in scheduler:
+            scheduler.cancel(entry_id)
+        scheduler.cron(cron, func=func, id=entry_id, queue_name=QUEUE_NAME, result_ttl=600)
+    return scheduler

@@ -1,0 +1,69 @@
+"""The morning digest: at DIGEST_TIME in each user's time zone, one mail listing the open
+tasks due that day; `digest_sent_on` and the outbox key make it once per user and day."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime, time, timedelta
+
+from babel.dates import format_date, format_time
+from flask import current_app
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Outbox, Task, utcnow
+from app.services.outbox import queue_mail
+from app.services.tasks import render_mail
+from app.services.users import locale_of, profile, profiles, zone_of
+
+# Users live between UTC-12 and UTC+14: any task due "today" somewhere is within this window.
+WINDOW = timedelta(hours=38)
+
+
+def digest_time() -> time:
+    hours, minutes = current_app.config["DIGEST_TIME"].split(":")
+    return time(int(hours), int(minutes))
+
+
+def dispatch_digests(now: datetime | None = None) -> int:
+    """Queue the digest of every user whose local time has passed DIGEST_TIME today."""
+    now = now or utcnow()
+    at = digest_time()
+    rows = db.session.execute(
+        select(Task).where(Task.done.is_(False), Task.responsible_id.is_not(None),
+                           Task.due_at >= now - WINDOW, Task.due_at < now + WINDOW)
+        .order_by(Task.due_at)
+    ).scalars().all()
+    by_user: dict[int, list[Task]] = defaultdict(list)
+    for task in rows:
+        by_user[task.responsible_id].append(task)
+    prefs = profiles(by_user)
+    planned = []
+    for user_id, tasks in by_user.items():
+        p = prefs.get(user_id)
+        zone = zone_of(p)
+        local_now = now.replace(tzinfo=UTC).astimezone(zone)
+        if local_now.time() < at or (p is not None and p.digest_sent_on == local_now.date()):
+            continue
+        start = datetime.combine(local_now.date(), time(0), zone).astimezone(UTC)
+        start = start.replace(tzinfo=None)
+        today = [t for t in tasks if start <= t.due_at < start + timedelta(days=1)]
+        if today:
+            planned.append((user_id, p, local_now.date(), today))
+    keys = {f"digest:{uid}:{day.isoformat()}": (uid, p, day, ts) for uid, p, day, ts in planned}
+    known = set(db.session.scalars(select(Outbox.key).where(Outbox.key.in_(list(keys)))))
+    sent = 0
+    for key, (user_id, p, day, tasks) in keys.items():
+        user = tasks[0].responsible
+        (p or profile(user_id)).digest_sent_on = day
+        if key in known or not (user.active and user.email):
+            continue
+        locale, zone = locale_of(p), zone_of(p)
+        times = {t.id: format_time(t.due_at.replace(tzinfo=UTC), "short", tzinfo=zone,
+                                   locale=locale) for t in tasks}
+        subject, body = render_mail("digest", locale, user=user, tasks=tasks, times=times,
+                                    day=format_date(day, "full", locale=locale))
+        queue_mail(db.session, key, user.email, subject, body, check=False)
+        sent += 1
+    db.session.commit()
+    return sent

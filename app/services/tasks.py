@@ -1,0 +1,133 @@
+"""Tasks: the conflict check, and the mails a task causes, queued in the task's own
+transaction whatever saves it (screen, data sheet, REST API, job or shell)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from babel.dates import format_datetime
+from flask import has_app_context, render_template
+from flask_babel import force_locale, gettext
+from sqlalchemy import event, inspect, select
+from sqlalchemy.orm import Session
+
+from app.extensions import db
+from app.models import Task, utcnow
+from app.services.outbox import queue_mail
+from app.services.users import locale_of, profiles, zone_of
+
+
+def conflicting_tasks(responsible_id: int | None, starts_at: datetime, due_at: datetime,
+                      exclude_id: int | None = None, limit: int = 5) -> list[Task]:
+    """Open tasks of the same responsible that overlap [starts_at, due_at]."""
+    if not responsible_id or not starts_at or not due_at:
+        return []
+    query = select(Task).where(Task.responsible_id == responsible_id, Task.done.is_(False),
+                               Task.starts_at < due_at, Task.due_at > starts_at)
+    if exclude_id:
+        query = query.where(Task.id != exclude_id)
+    return list(db.session.scalars(query.order_by(Task.starts_at).limit(limit)))
+
+
+def local_time(moment: datetime, zone, locale: str) -> str:
+    return format_datetime(moment.replace(tzinfo=UTC), "short", tzinfo=zone, locale=locale)
+
+
+def render_mail(template: str, locale: str, **context) -> tuple[str, str]:
+    """Subject and body of a mail in the recipient's language."""
+    with force_locale(locale):
+        body = render_template(f"mail/{template}.txt", **context)
+        subject = body.splitlines()[0].strip()
+        return subject, "\n".join(body.splitlines()[2:]).strip() + "\n"
+
+
+def recipients(task: Task) -> list:
+    people = [task.responsible] + list(task.collaborators)
+    seen, result = set(), []
+    for user in people:
+        if user is not None and user.id not in seen and user.active and user.email:
+            seen.add(user.id)
+            result.append(user)
+    return result
+
+
+def queue_assignment_mails(session: Session, task: Task) -> None:
+    users = recipients(task)
+    prefs = profiles(u.id for u in users)
+    for user in users:
+        p = prefs.get(user.id)
+        locale, zone = locale_of(p), zone_of(p)
+        subject, body = render_mail(
+            "task_assigned", locale, task=task, user=user,
+            is_responsible=user.id == task.responsible_id,
+            starts=local_time(task.starts_at, zone, locale),
+            due=local_time(task.due_at, zone, locale))
+        queue_mail(session, f"task-assigned:{task.id}:{user.id}", user.email, subject, body)
+
+
+def _assignment_changed(task: Task) -> bool:
+    state = inspect(task)
+    return (state.attrs.responsible_id.history.has_changes()
+            or state.attrs.collaborators.history.has_changes())
+
+
+@event.listens_for(Session, "after_flush")
+def _collect_assignments(session: Session, flush_context) -> None:
+    for obj in list(session.new) + list(session.dirty):
+        if isinstance(obj, Task) and (obj in session.new or _assignment_changed(obj)):
+            session.info.setdefault("tasks_to_mail", set()).add(obj.id)
+
+
+@event.listens_for(Session, "after_flush_postexec")
+def _queue_assignments(session: Session, flush_context) -> None:
+    ids = session.info.pop("tasks_to_mail", None)
+    if not ids or not has_app_context():
+        return
+    for task_id in sorted(ids):
+        task = session.get(Task, task_id)
+        if task is not None and not task.done:
+            queue_assignment_mails(session, task)
+
+
+def overdue_tasks(user_id: int, limit: int = 10) -> tuple[int, list[Task]]:
+    """The bell: how many open tasks of the user are overdue, and the oldest few."""
+    from sqlalchemy import func
+
+    rows = db.session.execute(
+        select(Task, func.count().over())
+        .where(Task.responsible_id == user_id, Task.done.is_(False), Task.due_at < utcnow())
+        .order_by(Task.due_at).limit(limit)
+    ).all()
+    return (rows[0][1] if rows else 0), [task for task, _ in rows]
+
+
+def notify_overdue(now: datetime | None = None, batch: int = 2000) -> int:
+    """Mail the responsible of each newly overdue task once (guarded by notified_at)."""
+    now = now or utcnow()
+    tasks = list(db.session.scalars(
+        select(Task).where(Task.done.is_(False), Task.due_at < now, Task.notified_at.is_(None),
+                           Task.responsible_id.is_not(None))
+        .order_by(Task.due_at).limit(batch)))
+    prefs = profiles(t.responsible_id for t in tasks)
+    for task in tasks:
+        user = task.responsible
+        task.notified_at = now
+        if not (user and user.active and user.email):
+            continue
+        p = prefs.get(user.id)
+        locale, zone = locale_of(p), zone_of(p)
+        subject, body = render_mail("task_overdue", locale, task=task, user=user,
+                                    due=local_time(task.due_at, zone, locale))
+        queue_mail(db.session, f"task-overdue:{task.id}", user.email, subject, body)
+    db.session.commit()
+    return len(tasks)
+
+
+def mark_done(task_id: int, done: bool = True) -> Task:
+    task = db.get_or_404(Task, task_id)
+    task.done = done
+    db.session.commit()
+    return task
+
+
+__all__ = ["conflicting_tasks", "overdue_tasks", "notify_overdue", "mark_done", "gettext"]
