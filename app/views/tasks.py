@@ -17,7 +17,7 @@ from markupsafe import Markup
 from sqlalchemy import and_, or_, select
 from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields import DateTimeLocalField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, ValidationError
 from wtforms.validators import Optional as OptionalValue
 
 from app.extensions import db
@@ -102,7 +102,7 @@ class TaskForm(FlaskForm):
 
     def validate_due_at(self, field):
         if self.starts_at.data and field.data and field.data < self.starts_at.data:
-            raise ValueError(_l("The due time cannot be before the start."))
+            raise ValidationError(_l("The due time cannot be before the start."))
 
 
 def _quick_filter(query, key: str):
@@ -413,7 +413,7 @@ class SettingsForm(FlaskForm):
         try:
             ZoneInfo(field.data)
         except (ZoneInfoNotFoundError, ValueError) as error:
-            raise ValueError(_l("Unknown time zone, e.g. Europe/Budapest.")) from error
+            raise ValidationError(_l("Unknown time zone, e.g. Europe/Budapest.")) from error
 
 
 class SettingsView(BaseView):
