@@ -6,7 +6,7 @@ FLASK := $(VENV)/bin/flask --app app
 PORT ?= 5000
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: run test venv setup babel-extract babel-compile lint bench clean
+.PHONY: run test venv setup worker scheduler babel-extract babel-compile lint bench clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,14 @@ setup: venv babel-compile
 	$(FLASK) dossier demo
 
 run: setup
-	@echo "Dossier: http://127.0.0.1:$(PORT)/  (log in as $${DOSSIER_ADMIN_USER:-admin})"
-	$(FLASK) run --host 127.0.0.1 --port $(PORT)
+	@echo "Log in as $${DOSSIER_ADMIN_USER:-admin} (the password was printed on the first start)."
+	$(FLASK) dossier serve --port $(PORT)
+
+worker: venv
+	$(FLASK) dossier worker
+
+scheduler: venv
+	$(FLASK) dossier scheduler
 
 test: venv babel-compile
 	$(PY) -m pytest -q tests

@@ -103,6 +103,7 @@ def sweep_command():
 def serve_command(port: int):
     """Web server, one rq worker and the scheduler; Ctrl-C stops them all."""
     import os
+    import signal
     import subprocess
     import sys
     import time
@@ -118,6 +119,11 @@ def serve_command(port: int):
     commands = [flask + ["run", "--host", "127.0.0.1", "--port", str(port)],
                 flask + ["dossier", "worker"], flask + ["dossier", "scheduler"]]
     children = [subprocess.Popen(c, env=env) for c in commands]
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     click.echo(f"Dossier: http://127.0.0.1:{port}/  (Ctrl-C stops web, worker and scheduler)")
     try:
         while all(child.poll() is None for child in children):
