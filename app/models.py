@@ -946,7 +946,7 @@ class Task(Model):
 
     @validates("title")
     def _title(self, key, value):
-        return required_text(key, value, _l("Title"))
+        return required_text(key, value, _l("Task title"))
 
     @validates("priority")
     def _priority(self, key, value):

@@ -46,7 +46,8 @@ def test_every_entry_is_translated_and_none_is_fuzzy(lang):
 
 
 def test_catalogues_hold_every_string_of_the_code_and_of_fab():
-    method_map = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
+    method_map = [("**.py", "python"), ("**/templates/**.html", "jinja2"),
+                  ("**/templates/**.txt", "jinja2")]
     found = set()
     for folder in (ROOT / "app", Path(os.path.dirname(flask_appbuilder.__file__))):
         for _file, _line, message, _comments, _ctx in extract_from_dir(

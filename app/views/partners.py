@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, redirect, url_for
 from flask_appbuilder import expose, has_access
+from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.widgets import ListWidget
 from flask_babel import format_datetime, format_decimal
 from flask_babel import lazy_gettext as _l
@@ -123,6 +124,8 @@ COMMON = ["status", "owner", "email", "phone", "mobile", "website", "language", 
 
 class PersonView(PartnerFormMixin, DossierModelView):
     datamodel = datamodel(Person)
+    # Redundant for the join, but lets the database walk ix_partner_type_name in name order.
+    base_filters = [["type", FilterEqual, "person"]]
     route_base = "/people"
     list_title = _l("People")
     show_title = _l("Person")
@@ -143,6 +146,7 @@ class PersonView(PartnerFormMixin, DossierModelView):
 
 class OrganizationView(PartnerFormMixin, DossierModelView):
     datamodel = datamodel(Organization)
+    base_filters = [["type", FilterEqual, "organization"]]
     route_base = "/companies"
     list_widget = CompanyListWidget
     list_title = _l("Companies")

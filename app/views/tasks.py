@@ -83,7 +83,7 @@ def to_utc(moment: datetime | None) -> datetime | None:
 
 
 class TaskForm(FlaskForm):
-    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    title = StringField(_l("Task title"), validators=[DataRequired(), Length(max=200)])
     description = TextAreaField(_l("Description"), validators=[OptionalValue()])
     partner = PartnerField(_l("Partner"), required=False)
     responsible = SelectField(_l("Responsible"), coerce=int)
@@ -135,7 +135,7 @@ class TaskView(DossierModelView):
     class_permission_name = "Task"
     list_title = _l("Tasks")
     show_title = _l("Task")
-    label_columns = {**LABELS, "title": _l("Title"), "responsible": _l("Responsible"),
+    label_columns = {**LABELS, "title": _l("Task title"), "responsible": _l("Responsible"),
                      "due_at": _l("Due"), "starts_at": _l("Start"), "priority": _l("Priority"),
                      "done": _l("Done"), "description": _l("Description"),
                      "collaborators": _l("Collaborators")}
