@@ -500,7 +500,9 @@ def squeeze(statement: str) -> str:
 
 def brief(sql: str) -> str:
     """A normalised statement with its column list elided, for one-line reports."""
-    return re.sub(r"^SELECT (DISTINCT )?.+? FROM ", r"SELECT \1… FROM ", normalise(sql), count=1)
+    sql = re.sub(r"^SELECT (DISTINCT )?.+? FROM ", r"SELECT \1… FROM ", normalise(sql), count=1)
+    # "LEFT OUTER JOIN partner AS partner_1 ON partner_1.id = task.partner_id" -> "⟕ partner_1"
+    return re.sub(r" LEFT OUTER JOIN (\w+) AS (\w+) ON [\w.]+ = [\w.]+", r" ⟕ \2", sql)
 
 
 def tally(statements: list[str], top: int = 6) -> list[tuple[str, int]]:

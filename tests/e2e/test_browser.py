@@ -57,3 +57,23 @@ def test_log_in_open_a_data_sheet_and_add_a_note(app, server, page):
     assert "Zadzwoniła, prosi o ofertę do piątku." in page.locator(".notes").inner_text()
     os.makedirs("test-results", exist_ok=True)
     page.screenshot(path="test-results/datasheet.png", full_page=True)
+
+
+def test_delete_a_person_from_the_list_through_the_confirmation(app, server, page):
+    from app.extensions import db
+    from app.models import Person
+
+    with app.app_context():
+        pid = f.person(first_name="Ödön", last_name="Törlendő").id
+    page.goto(f"{server}/login/")
+    page.fill("#username", "staff")
+    page.fill("#password", "staff-pw")
+    with page.expect_navigation():
+        page.click("input[type=submit], button[type=submit]")
+    page.goto(f"{server}/people/list/")
+    page.click(f'a.row-delete[data-href="/people/delete/{pid}"]')
+    page.wait_for_selector("#modal-confirm", state="visible")
+    with page.expect_navigation():
+        page.click("#modal-confirm-ok")
+    with app.app_context():
+        assert db.session.get(Person, pid) is None
