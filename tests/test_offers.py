@@ -26,7 +26,8 @@ def test_a_new_offer_is_pending_whatever_the_form_sends(app, login):
     assert response.status_code == 302, response.get_data(as_text=True)[-800:]
     with app.app_context():
         offer = db.session.scalar(select(Offer))
-        assert (offer.status, offer.partner_id, offer.amount) == ("pending", pid, Decimal("1200000"))
+        assert (offer.status, offer.partner_id) == ("pending", pid)
+        assert offer.amount == Decimal("1200000")
 
 
 def test_a_new_offer_is_pending_whatever_the_api_sends(app, api):

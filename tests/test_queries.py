@@ -1,5 +1,7 @@
 """Query counts of the main pages: bounded, and not growing with the data."""
 
+from datetime import timedelta
+
 from tests import factories as f
 
 MAX_QUERIES = 10
@@ -7,7 +9,7 @@ MAX_QUERIES = 10
 
 def _fill(app, partners: int, notes_each: int) -> int:
     from app.extensions import db
-    from app.models import Code, Note
+    from app.models import Code, Note, Offer, Task, utcnow
     from app.services import acting_as
     with app.app_context():
         with acting_as(None):
@@ -23,6 +25,13 @@ def _fill(app, partners: int, notes_each: int) -> int:
         with acting_as(None):
             for i in range(notes_each):
                 db.session.add(Note(partner_id=target.id, body=f"note {i}", pinned=i < 2))
+            start = utcnow() - timedelta(days=3)
+            for i in range(notes_each):
+                db.session.add(Task(title=f"task {i}", partner_id=target.id, responsible_id=3,
+                                    starts_at=start + timedelta(hours=i),
+                                    due_at=start + timedelta(hours=i + 1)))
+                db.session.add(Offer(name=f"offer {i}", partner_id=target.id, amount=i,
+                                     currency="EUR", owner_id=1))
         return target.id
 
 
@@ -42,7 +51,10 @@ def test_main_pages_use_few_queries_whatever_the_data_size(app, login, api, quer
     def urls(pid):
         return ["/people/list/", "/companies/list/", "/contact-persons/list/",
                 f"/partner/{pid}", f"/partner/{pid}/people", f"/partner/{pid}/history",
-                f"/partner/{pid}/addresses", "/people/list/?_flt_0_display_name=N1"]
+                f"/partner/{pid}/addresses", "/people/list/?_flt_0_display_name=N1",
+                f"/partner/{pid}/tasks", f"/partner/{pid}/offers", "/tasks/list/",
+                "/tasks/list/?quick=mine", "/offers/list/", "/calendar/", "/calendar/week",
+                "/forecast/"]
     small_id = _fill(app, 3, 5)
     small = _count(login, queries, urls(small_id))
     big_id = _fill(app, 30, 60)

@@ -23,7 +23,7 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import selectinload, with_polymorphic
+from sqlalchemy.orm import joinedload, with_polymorphic
 from werkzeug.utils import secure_filename
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.fields import DateTimeLocalField, FloatField
@@ -214,13 +214,12 @@ class DataSheetView(BaseView):
 
     def _partner(self, partner_id: int) -> Partner:
         partner_or_subclass = with_polymorphic(Partner, [Person, Organization])
-        partner = db.session.scalar(
+        partner = db.session.scalars(
             select(partner_or_subclass).where(partner_or_subclass.id == partner_id).options(
-                selectinload(partner_or_subclass.codes),
-                selectinload(partner_or_subclass.address_links).joinedload(
-                    PartnerAddress.address),
+                joinedload(partner_or_subclass.codes),
+                joinedload(partner_or_subclass.address_links).joinedload(PartnerAddress.address),
             )
-        )
+        ).unique().first()
         if partner is None:
             abort(404)
         return partner
