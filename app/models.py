@@ -962,6 +962,10 @@ class Task(Model):
         return not self.done and self.due_at < (now or utcnow())
 
     @property
+    def state(self) -> str:
+        return "done" if self.done else ("overdue" if self.is_overdue() else "open")
+
+    @property
     def priority_label(self) -> str:
         return str(PRIORITY_LABELS.get(self.priority, self.priority))
 

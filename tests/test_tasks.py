@@ -163,3 +163,17 @@ def test_task_api_creates_with_collaborators_and_queues_mails(app, api, mailbox)
         "title": "x", "starts_at": start.isoformat(),
         "due_at": (start - timedelta(hours=1)).isoformat()})
     assert bad.status_code == 400
+
+
+def test_task_list_filters_a_partners_tasks_and_marks_their_state(app, login):
+    with app.app_context():
+        pid = f.company(name="Mátra Bt.").id
+    make_task(app, title="For Mátra", partner_id=pid, start=utcnow() - timedelta(days=2))
+    make_task(app, title="For nobody")
+    staff = login("staff")
+    assert f"/tasks/list/?partner={pid}" in staff.get(f"/partner/{pid}/tasks").get_data(
+        as_text=True)
+    html = staff.get(f"/tasks/list/?partner={pid}").get_data(as_text=True)
+    table = html.split("table table-bordered table-hover")[1].split("</table>")[0]
+    assert "For Mátra" in table and "For nobody" not in table
+    assert "label-danger" in table

@@ -119,6 +119,9 @@ def _quick_filter(query, key: str):
     return query
 
 
+TASK_STATE_LABELS = {"open": _l("Open"), "overdue": _l("Overdue"), "done": _l("Done")}
+
+
 class QuickFilter(BaseFilter):
     """mine / open / overdue / done, as one filter of FAB's list."""
 
@@ -138,9 +141,10 @@ class TaskView(DossierModelView):
     label_columns = {**LABELS, "title": _l("Task title"), "responsible": _l("Responsible"),
                      "due_at": _l("Due"), "starts_at": _l("Start"), "priority": _l("Priority"),
                      "done": _l("Done"), "description": _l("Description"),
-                     "collaborators": _l("Collaborators")}
+                     "collaborators": _l("Collaborators"), "state": _l("State")}
     list_template = "tasks/list.html"
-    list_columns = ["title", "partner", "responsible", "starts_at", "due_at", "priority", "done"]
+    list_columns = ["state", "title", "partner", "responsible", "starts_at", "due_at",
+                    "priority"]
     search_columns = ["title", "responsible", "done", "due_at", "priority"]
     show_columns = ["title", "description", "partner", "responsible", "collaborators",
                     "starts_at", "due_at", "priority", "done"]
@@ -151,6 +155,9 @@ class TaskView(DossierModelView):
         "due_at": lambda d: format_datetime(d, "short") if d else "",
         "priority": label_of(PRIORITY_LABELS),
         "done": lambda v: Markup('<i class="fa fa-check"></i>') if v else "",
+        "state": lambda state: Markup('<span class="label label-{}">{}</span>').format(
+            {"overdue": "danger", "open": "warning", "done": "default"}[state],
+            TASK_STATE_LABELS[state]),
     }
 
     def _get_list_widget(self, filters, **kwargs):
