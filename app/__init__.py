@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 
-from flask import Flask, g, has_request_context
+from flask import Flask, g, has_request_context, session
 from flask_appbuilder import AppBuilder
+from flask_babel import get_babel
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -42,6 +43,23 @@ def _request_user_roles() -> set[str]:
     return set()
 
 
+def _load_preferences() -> None:
+    """Once per login: the user's language and time zone from their profile, into the session."""
+    user = g.get("user")
+    if user is None or not getattr(user, "is_authenticated", False):
+        return
+    if session.get("preferences_of") == user.id:
+        return
+    from app.services.users import profile_or_none
+
+    found = profile_or_none(user.id)
+    if found is not None and found.locale:
+        session["locale"] = found.locale
+    if found is not None and found.timezone:
+        session["timezone"] = found.timezone
+    session["preferences_of"] = user.id
+
+
 def create_app(overrides: dict | None = None) -> Flask:
     from config import Config
 
@@ -68,6 +86,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     from app.views.tasks import bell
 
     app.jinja_env.globals["bell"] = bell
+    app.before_request(_load_preferences)
+    get_babel(app).timezone_selector = lambda: session.get("timezone")
 
     from app.cli import dossier
 

@@ -177,3 +177,17 @@ def test_task_list_filters_a_partners_tasks_and_marks_their_state(app, login):
     table = html.split("table table-bordered table-hover")[1].split("</table>")[0]
     assert "For Mátra" in table and "For nobody" not in table
     assert "label-danger" in table
+
+
+def test_my_settings_choose_the_language_and_time_zone_of_the_screens(app, login):
+    start = datetime(2030, 1, 15, 15, 0)          # 15:00 UTC = 10:00 in New York
+    make_task(app, title="Zoned", start=start)
+    staff = login("staff")
+    saved = staff.post("/settings/", data={"locale": "de", "timezone": "America/New_York"})
+    assert saved.status_code == 302
+    html = staff.get("/tasks/list/").get_data(as_text=True)
+    assert "Aufgabentitel" in html and "15.01.30, 10:00" in html
+    bad = staff.post("/settings/", data={"locale": "de", "timezone": "Mars/Olympus"})
+    assert "Europe/Budapest" in bad.get_data(as_text=True)
+    again = login("staff")                          # a new login takes the profile's choices
+    assert "Aufgabentitel" in again.get("/tasks/list/").get_data(as_text=True)

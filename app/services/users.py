@@ -22,6 +22,10 @@ def profile(user_id: int) -> UserProfile:
     return found
 
 
+def profile_or_none(user_id: int) -> UserProfile | None:
+    return db.session.get(UserProfile, user_id)
+
+
 def profiles(user_ids) -> dict[int, UserProfile]:
     ids = list(set(user_ids))
     if not ids:

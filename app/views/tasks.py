@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import calendar as month_calendar
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Response, abort, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, action, expose, has_access
@@ -32,7 +33,7 @@ from app.models import (
 )
 from app.services.outbox import resend
 from app.services.tasks import conflicting_tasks, mark_done
-from app.services.users import LOCALES, ics_token, profile, renew_ics_token, zone_of
+from app.services.users import LOCALES, ics_token, profile, renew_ics_token
 from app.views.base import DossierModelView, datamodel
 from app.views.fields import PartnerField
 from app.views.labels import LABELS
@@ -67,19 +68,27 @@ def bell():
     return overdue_tasks(user.id)
 
 
+def user_zone() -> ZoneInfo:
+    """The time zone screens show times in (the user's, kept in the session at login)."""
+    from flask import current_app, session
+
+    try:
+        return ZoneInfo(session.get("timezone") or current_app.config["DEFAULT_TIMEZONE"])
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
 def to_local(moment: datetime | None) -> datetime | None:
     """A stored UTC time as the user's wall-clock time, for form fields."""
     if moment is None:
         return None
-    zone = zone_of(db.session.get(UserProfile, g.user.id))
-    return moment.replace(tzinfo=UTC).astimezone(zone).replace(tzinfo=None)
+    return moment.replace(tzinfo=UTC).astimezone(user_zone()).replace(tzinfo=None)
 
 
 def to_utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
-    zone = zone_of(db.session.get(UserProfile, g.user.id))
-    return moment.replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
+    return moment.replace(tzinfo=user_zone()).astimezone(UTC).replace(tzinfo=None)
 
 
 class TaskForm(FlaskForm):
@@ -288,12 +297,12 @@ class CalendarView(BaseView):
             .order_by(Task.starts_at).limit(2000)))
 
     def _by_day(self, first: date, days: int):
-        zone = zone_of(db.session.get(UserProfile, g.user.id))
+        zone = user_zone()
         start = datetime.combine(first, time(0), zone).astimezone(UTC).replace(tzinfo=None)
         end = start + timedelta(days=days)
         by_day: dict[date, list] = {}
         for task in self.tasks_between(g.user.id, start, end):
-            local = task.due_at.replace(tzinfo=UTC).astimezone(zone)
+            local = task.starts_at.replace(tzinfo=UTC).astimezone(zone)
             by_day.setdefault(local.date(), []).append((local, task))
         return by_day
 
@@ -445,7 +454,7 @@ class SettingsView(BaseView):
 
             p.locale, p.timezone = form.locale.data, form.timezone.data
             db.session.commit()
-            session["locale"] = p.locale
+            session["locale"], session["timezone"] = p.locale, p.timezone
             flash(gettext("Your settings were saved."), "success")
             return redirect(url_for(".index"))
         db.session.commit()
