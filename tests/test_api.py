@@ -72,7 +72,18 @@ def test_bad_input_answers_400_with_a_message(app, api):
         assert 400 <= response.status_code < 500, body
         assert response.get_json()["message"]
     ghost = client.post("/api/v1/note/", json={"partner": 999999, "body": "x"})
-    assert 400 <= ghost.status_code < 500
+    assert ghost.status_code == 400
+    assert ghost.get_json()["message"] == {"partner": ["No such record: 999999."]}
+    missing = client.post("/api/v1/note/?_l_=pl", json={"body": "x"})
+    assert missing.status_code == 400 and "partner" in missing.get_json()["message"]
+    assert missing.get_json()["message"]["partner"] != ["Missing data for required field."]
+    ghost_task = client.post("/api/v1/task/", json={
+        "title": "x", "collaborators": [1, 424242], "starts_at": "2030-01-01T10:00:00",
+        "due_at": "2030-01-01T11:00:00"})
+    assert ghost_task.status_code == 400
+    with app.app_context():
+        from app.models import Partner
+        assert db.session.scalar(select(Partner.id)) is None
 
 
 def test_api_messages_follow_the_requested_language(app, api):

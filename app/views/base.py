@@ -7,9 +7,10 @@ from flask_appbuilder import ModelView
 from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import format_currency, format_date, format_datetime, format_decimal
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import generate_csrf
-from sqlalchemy import func, select, text
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import Conflict, DomainError
@@ -107,10 +108,38 @@ class DossierApi(GuardedHooks, ModelRestApi):
 
     def _answer_rule(self, write, *args):
         try:
+            missing = self._missing_links(request.get_json(silent=True))
+            if missing:
+                return self.response_400(message=missing)
             return write(*args)
         except DomainError as error:
             db.session.rollback()
             return self.response(error.status, message=str(error))
+
+    def _missing_links(self, payload) -> dict:
+        """Ids of related records that do not exist (marshmallow-sqlalchemy would try to make
+        them); answered before anything is loaded or stored."""
+        problems = {}
+        for key, value in (payload or {}).items() if isinstance(payload, dict) else ():
+            if value is None or not self.datamodel.is_relation(key):
+                continue
+            ids = value if isinstance(value, list) else [value]
+            model = self.datamodel.get_related_model(key)
+            pk = inspect(model).primary_key[0]
+            try:
+                wanted = {int(i) for i in ids}
+            except (TypeError, ValueError):
+                problems[key] = [gettext("Not a valid id.")]
+                continue
+            found = set(db.session.scalars(select(pk).where(pk.in_(wanted))))
+            if wanted - found:
+                problems[key] = [gettext("No such record: %(ids)s.",
+                                         ids=", ".join(map(str, sorted(wanted - found))))]
+        return problems
+
+    def response_422(self, message=None):
+        # Bad input is a 400 with a message in the user's language, as on the screens.
+        return self.response_400(message=translate_messages(message))
 
     def post_headless(self):
         return self._answer_rule(super().post_headless)
@@ -120,6 +149,23 @@ class DossierApi(GuardedHooks, ModelRestApi):
 
     def delete_headless(self, pk):
         return self._answer_rule(super().delete_headless, pk)
+
+
+# marshmallow's own messages, so that they are in the catalogues and answered translated.
+SCHEMA_MESSAGES = [
+    _l("Missing data for required field."), _l("Unknown field."), _l("Not a valid integer."),
+    _l("Not a valid number."), _l("Not a valid string."), _l("Not a valid boolean."),
+    _l("Not a valid datetime."), _l("Not a valid date."), _l("Not a valid list."),
+    _l("Field may not be null."), _l("Invalid input type."),
+]
+
+
+def translate_messages(messages):
+    if isinstance(messages, dict):
+        return {key: translate_messages(value) for key, value in messages.items()}
+    if isinstance(messages, list):
+        return [translate_messages(value) for value in messages]
+    return gettext(messages) if isinstance(messages, str) else messages
 
 
 def register_error_handlers(app) -> None:
