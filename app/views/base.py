@@ -6,8 +6,7 @@ from flask import current_app, flash, jsonify, redirect, request
 from flask_appbuilder import ModelView
 from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from flask_babel import format_currency, format_date, format_datetime, format_decimal
-from flask_babel import gettext
+from flask_babel import format_currency, format_date, format_datetime, format_decimal, gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import func, inspect, select, text
