@@ -98,6 +98,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 def _register_views(appbuilder: AppBuilder) -> None:
     from app.views.api import APIS
     from app.views.datasheet import DataSheetView
+    from app.views.documents import DocumentView
     from app.views.partners import (
         AddressView,
         AffiliationView,
@@ -148,5 +149,6 @@ def _register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view_no_menu(TaskFormView)
     appbuilder.add_view_no_menu(CalendarFeedView)
     appbuilder.add_view_no_menu(SettingsView)
+    appbuilder.add_view_no_menu(DocumentView)
     for api in APIS:
         appbuilder.add_api(api)

@@ -31,6 +31,7 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
     inspect,
+    or_,
     select,
     update,
 )
@@ -1026,3 +1027,86 @@ class Outbox(Model):
 
 AUDITED.update({Offer: "offer", Task: "task"})
 ENTITY_LABELS.update({"offer": _l("Offer"), "task": _l("Task")})
+
+
+# --- documents -----------------------------------------------------------------------------
+
+DOCUMENT_VISIBILITY_LABELS = {
+    "all": _l("Everyone who sees the partner"),
+    "roles": _l("Chosen roles"),
+    "users": _l("Chosen users"),
+    "uploader": _l("Only the uploader"),
+}
+
+document_role = Table(
+    "document_role",
+    Model.metadata,
+    Column("document_id", ForeignKey("document.id", ondelete="CASCADE"), primary_key=True),
+    Column("role_id", ForeignKey("ab_role.id", ondelete="CASCADE"), primary_key=True),
+)
+
+document_user = Table(
+    "document_user",
+    Model.metadata,
+    Column("document_id", ForeignKey("document.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("ab_user.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_document_user_user", "user_id"),
+)
+
+
+class Document(Model):
+    """A file attached to a partner, with who may see and download it."""
+
+    __tablename__ = "document"
+    __table_args__ = (
+        CheckConstraint("visibility IN ('all', 'roles', 'users', 'uploader')",
+                        name="ck_document_visibility"),
+        CheckConstraint("size > 0", name="ck_document_size"),
+        Index("ix_document_partner_created", "partner_id", "created_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partner.id", ondelete="CASCADE"), nullable=False
+    )
+    filename: Mapped[str] = mapped_column(String(255), nullable=False)
+    stored_name: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    content_type: Mapped[str] = mapped_column(String(120), nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    visibility: Mapped[str] = mapped_column(String(8), nullable=False, default="all")
+    uploader_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+
+    partner: Mapped[Partner] = relationship()
+    uploader = relationship("User", lazy="joined")
+    roles = relationship("Role", secondary=document_role)
+    users = relationship("User", secondary=document_user)
+
+    @validates("visibility")
+    def _visibility(self, key, value):
+        return _check_in(key, value or "all", DOCUMENT_VISIBILITY_LABELS)
+
+    @property
+    def visibility_label(self) -> str:
+        return str(DOCUMENT_VISIBILITY_LABELS.get(self.visibility, self.visibility))
+
+    @classmethod
+    def visible_to(cls, user_id: int | None, role_ids: list[int]):
+        """The one rule of who sees a document, as a SQL condition for every list and count."""
+        if user_id is None:
+            return cls.id.is_(None)
+        by_role = select(document_role.c.document_id).where(document_role.c.role_id.in_(role_ids))
+        by_user = select(document_user.c.document_id).where(document_user.c.user_id == user_id)
+        return or_(
+            cls.visibility == "all",
+            cls.uploader_id == user_id,
+            (cls.visibility == "roles") & cls.id.in_(by_role),
+            (cls.visibility == "users") & cls.id.in_(by_user),
+        )
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+AUDITED[Document] = "document"
+ENTITY_LABELS["document"] = _l("Document")

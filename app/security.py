@@ -27,7 +27,8 @@ READ_WRITE = {
     "api_column_edit": "write", "api_readvalues": "read",
 }
 
-RESOURCES = ("Partner", "Affiliation", "Address", "Code", "Note", "AuditLog", "Offer", "Task")
+RESOURCES = ("Partner", "Affiliation", "Address", "Code", "Note", "AuditLog", "Offer", "Task",
+             "Document")
 MENUS = ("Partners", "People", "Companies", "Contact persons", "Addresses", "Codes",
          "Change log", "Sales", "Offers", "Forecast", "Tasks", "Task list", "Calendar")
 
@@ -55,7 +56,7 @@ def _menus(*menus):
     return [("menu_access", m) for m in menus]
 
 
-CRM = ("Partner", "Affiliation", "Address", "Note", "Offer", "Task")
+CRM = ("Partner", "Affiliation", "Address", "Note", "Offer", "Task", "Document")
 
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     "Manager": _read(*RESOURCES) + _write(*CRM, "Code") + _menus(*MENUS) + OWN_ACCOUNT,

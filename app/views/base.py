@@ -176,6 +176,16 @@ def register_error_handlers(app) -> None:
         flash(str(error), "danger")
         return redirect(request.referrer or "/")
 
+    @app.errorhandler(413)
+    def too_large(error):
+        # Werkzeug stops a body over MAX_CONTENT_LENGTH before anything is read or stored.
+        limit = current_app.config["MAX_UPLOAD_MB"]
+        message = gettext("The file is larger than %(mb)s MB.", mb=limit)
+        if request.path.startswith("/api/"):
+            return jsonify(message=message), 413
+        flash(message, "danger")
+        return redirect(request.referrer or "/")
+
     @app.errorhandler(IntegrityError)
     def integrity_error(error: IntegrityError):
         db.session.rollback()

@@ -39,6 +39,7 @@ from app.models import (
     OFFER_STATUS_LABELS,
     Affiliation,
     AuditLog,
+    Document,
     Note,
     Offer,
     Organization,
@@ -172,10 +173,24 @@ def load_tasks(partner: Partner, page: int) -> dict:
     return {"tasks": _page(query, page), "show": show, "now": utcnow()}
 
 
+def load_documents(partner: Partner, page: int) -> dict:
+    from app.services.documents import visible
+    from app.views.documents import DocumentForm
+
+    query = visible(g.user).where(Document.partner_id == partner.id).order_by(
+        Document.created_at.desc(), Document.id.desc())
+    form = DocumentForm()
+    form.fill_choices()
+    return {"documents": _page(query, page), "form": form,
+            "max_mb": current_app.config["MAX_UPLOAD_MB"]}
+
+
 TABS: list[Tab] = [
     Tab("notes", _l("Notes"), "datasheet/tab_notes.html", load_notes, resource="Note"),
     Tab("offers", _l("Offers"), "datasheet/tab_offers.html", load_offers, resource="Offer"),
     Tab("tasks", _l("Tasks"), "datasheet/tab_tasks.html", load_tasks, resource="Task"),
+    Tab("documents", _l("Documents"), "datasheet/tab_documents.html", load_documents,
+        resource="Document"),
     Tab("people", _l("People"), "datasheet/tab_people.html", load_people,
         applies=lambda p: isinstance(p, Organization), resource="Affiliation"),
     Tab("organizations", _l("Organizations"), "datasheet/tab_organizations.html",
@@ -250,6 +265,8 @@ class DataSheetView(BaseView):
             can_write_addresses=can("write", "Address"),
             note_kinds=NOTE_KIND_LABELS, user_id=g.user.id, upcoming=upcoming,
             can_write_tasks=can("write", "Task"), can_write_offers=can("write", "Offer"),
+            can_write_documents=can("write", "Document"),
+            is_manager=current_app.appbuilder.sm.has_role(g.user, "Admin", "Manager"),
             is_person=isinstance(partner, Person),
             edit_url=url_for(("PersonView" if isinstance(partner, Person) else
                               "OrganizationView") + ".edit", pk=partner.id),

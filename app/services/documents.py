@@ -1,0 +1,160 @@
+"""Documents: checked before anything is stored, kept under instance/ by a generated name,
+and shown only to whom their visibility allows."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+
+from app.errors import InvalidValue
+from app.extensions import db
+from app.models import Document, Partner
+from app.services import acting_as
+
+ALLOWED = {
+    "doc": "application/msword",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xls": "application/vnd.ms-excel",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "ppt": "application/vnd.ms-powerpoint",
+    "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "odt": "application/vnd.oasis.opendocument.text",
+    "ods": "application/vnd.oasis.opendocument.spreadsheet",
+    "odp": "application/vnd.oasis.opendocument.presentation",
+    "rtf": "application/rtf",
+    "txt": "text/plain",
+    "csv": "text/csv",
+    "pdf": "application/pdf",
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "gif": "image/gif",
+    "webp": "image/webp",
+    "tif": "image/tiff",
+    "tiff": "image/tiff",
+    "mp3": "audio/mpeg",
+    "wav": "audio/wav",
+    "ogg": "audio/ogg",
+    "m4a": "audio/mp4",
+}
+# What a file of each kind starts with; a PDF that is really an executable is refused.
+SIGNATURES = {
+    "pdf": (b"%PDF",),
+    "png": (b"\x89PNG",),
+    "jpg": (b"\xff\xd8\xff",),
+    "jpeg": (b"\xff\xd8\xff",),
+    "gif": (b"GIF8",),
+    "docx": (b"PK\x03\x04",),
+    "xlsx": (b"PK\x03\x04",),
+    "pptx": (b"PK\x03\x04",),
+    "odt": (b"PK\x03\x04",),
+    "ods": (b"PK\x03\x04",),
+    "odp": (b"PK\x03\x04",),
+    "doc": (b"\xd0\xcf\x11\xe0",),
+    "xls": (b"\xd0\xcf\x11\xe0",),
+    "ppt": (b"\xd0\xcf\x11\xe0",),
+    "rtf": (b"{\\rtf",),
+}
+
+
+def storage_dir() -> Path:
+    path = Path(current_app.config["INSTANCE_DIR"]) / "documents"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def clean_filename(name: str) -> str:
+    """Keep the user's name for display (any script), never as a path."""
+    base = os.path.basename((name or "").replace("\\", "/")).strip().lstrip(".")
+    base = "".join(c for c in base if c.isprintable() and c not in '<>:"/\\|?*')
+    return base[:200] or "document"
+
+
+def check_upload(filename: str, stream, max_bytes: int) -> tuple[str, str, int]:
+    """(clean name, content type, size) of an acceptable upload; raises InvalidValue."""
+    name = clean_filename(filename)
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if extension not in ALLOWED:
+        raise InvalidValue("file", _l("Files of this type cannot be attached: %(name)s")
+                           % {"name": name})
+    stream.seek(0, os.SEEK_END)
+    size = stream.tell()
+    stream.seek(0)
+    if size == 0:
+        raise InvalidValue("file", _l("The file is empty."))
+    if size > max_bytes:
+        raise InvalidValue("file", _l("The file is larger than %(mb)s MB.")
+                           % {"mb": max_bytes // (1024 * 1024)})
+    head = stream.read(8)
+    stream.seek(0)
+    if extension in SIGNATURES and not head.startswith(SIGNATURES[extension]):
+        raise InvalidValue("file", _l("The content of %(name)s does not match its type.")
+                           % {"name": name})
+    return name, ALLOWED[extension], size
+
+
+def attach(partner_id: int, uploader_id: int | None, filename: str, stream, *,
+           visibility: str = "all", role_ids=(), user_ids=(),
+           description: str | None = None) -> Document:
+    """Check, store and record one file; a refused file leaves nothing behind."""
+    from flask_appbuilder.security.sqla.models import Role, User
+
+    db.get_or_404(Partner, partner_id)
+    max_bytes = current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024
+    name, content_type, size = check_upload(filename, stream, max_bytes)
+    stored = uuid.uuid4().hex
+    target = storage_dir() / stored
+    with open(target, "wb") as out:
+        out.write(stream.read())
+    try:
+        with acting_as(uploader_id):
+            document = Document(
+                partner_id=partner_id, filename=name, stored_name=stored, size=size,
+                content_type=content_type, visibility=visibility, uploader_id=uploader_id,
+                description=description or None)
+            if visibility == "roles":
+                document.roles = list(db.session.scalars(
+                    select(Role).where(Role.id.in_(list(role_ids)))))
+            if visibility == "users":
+                document.users = list(db.session.scalars(
+                    select(User).where(User.id.in_(list(user_ids)))))
+            db.session.add(document)
+    except Exception:
+        target.unlink(missing_ok=True)
+        raise
+    return document
+
+
+def path_of(document: Document) -> Path:
+    return storage_dir() / document.stored_name
+
+
+def visible(user, query=None):
+    """Documents the user may see (lists, counts, search and downloads all go through here)."""
+    role_ids = [r.id for r in user.roles] if user is not None else []
+    query = query if query is not None else select(Document)
+    return query.where(Document.visible_to(getattr(user, "id", None), role_ids))
+
+
+def find_visible(user, document_id: int) -> Document | None:
+    return db.session.scalar(visible(user).where(Document.id == document_id))
+
+
+def count_visible(user, partner_id: int) -> int:
+    return db.session.scalar(visible(user, select(func.count(Document.id)))
+                             .where(Document.partner_id == partner_id))
+
+
+def remove(document: Document) -> None:
+    path = path_of(document)
+    db.session.delete(document)
+    db.session.commit()
+    path.unlink(missing_ok=True)
+
+
+__all__ = ["attach", "visible", "find_visible", "count_visible", "remove"]

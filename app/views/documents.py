@@ -1,0 +1,89 @@
+"""Documents of a partner: upload with visibility, download as attachment, delete."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, g, redirect, request, send_file, url_for
+from flask_appbuilder import BaseView, expose, has_access
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import FileField, SelectField, SelectMultipleField, StringField
+from wtforms.validators import Length
+from wtforms.validators import Optional as OptionalValue
+
+from app.errors import DomainError
+from app.extensions import db
+from app.models import DOCUMENT_VISIBILITY_LABELS
+from app.services.documents import attach, find_visible, path_of, remove
+
+
+class DocumentForm(FlaskForm):
+    file = FileField(_l("File"))
+    description = StringField(_l("Description"), validators=[OptionalValue(), Length(max=500)])
+    visibility = SelectField(_l("Who may see it"), choices=list(DOCUMENT_VISIBILITY_LABELS.items()))
+    roles = SelectMultipleField(_l("Roles"), coerce=int)
+    users = SelectMultipleField(_l("Users"), coerce=int)
+
+    def fill_choices(self) -> None:
+        from flask_appbuilder.security.sqla.models import Role, User
+
+        self.roles.choices = [(r.id, r.name) for r in db.session.scalars(
+            select(Role).where(Role.name.not_in(("Public",))).order_by(Role.name))]
+        self.users.choices = [(u.id, u.get_full_name()) for u in db.session.scalars(
+            select(User).where(User.active.is_(True)).order_by(User.first_name))]
+
+
+class DocumentView(BaseView):
+    route_base = "/documents"
+    class_permission_name = "Document"
+    base_permissions = ["can_read", "can_write"]
+    method_permission_name = {"upload": "write", "download": "read", "delete": "write"}
+
+    @expose("/upload/<int:partner_id>", methods=["POST"])
+    @has_access
+    def upload(self, partner_id: int):
+        form = DocumentForm()
+        form.fill_choices()
+        back = url_for("DataSheetView.tab", partner_id=partner_id, key="documents")
+        if not form.validate():
+            for errors in form.errors.values():
+                for error in errors:
+                    flash(str(error), "danger")
+            return redirect(back)
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            flash(gettext("Choose a file to attach."), "danger")
+            return redirect(back)
+        try:
+            attach(partner_id, g.user.id, upload.filename, upload.stream,
+                   visibility=form.visibility.data, role_ids=form.roles.data or [],
+                   user_ids=form.users.data or [], description=form.description.data)
+        except DomainError as error:
+            flash(str(error), "danger")
+            return redirect(back)
+        flash(gettext("The document was attached."), "success")
+        return redirect(back)
+
+    @expose("/<int:document_id>/download")
+    @has_access
+    def download(self, document_id: int):
+        document = find_visible(g.user, document_id)
+        if document is None:
+            abort(404)
+        return send_file(path_of(document), mimetype=document.content_type, as_attachment=True,
+                         download_name=document.filename, max_age=0)
+
+    @expose("/<int:document_id>/delete", methods=["POST"])
+    @has_access
+    def delete(self, document_id: int):
+        document = find_visible(g.user, document_id)
+        if document is None or not FlaskForm().validate():
+            abort(404 if document is None else 400)
+        is_manager = current_app.appbuilder.sm.has_role(g.user, "Admin", "Manager")
+        if document.uploader_id != g.user.id and not is_manager:
+            abort(403)
+        partner_id = document.partner_id
+        remove(document)
+        flash(gettext("The document was deleted."), "success")
+        return redirect(url_for("DataSheetView.tab", partner_id=partner_id, key="documents"))
