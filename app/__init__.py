@@ -99,6 +99,7 @@ def _register_views(appbuilder: AppBuilder) -> None:
     from app.views.api import APIS
     from app.views.datasheet import DataSheetView
     from app.views.documents import DocumentView
+    from app.views.finance import ProductView
     from app.views.partners import (
         AddressView,
         AffiliationView,
@@ -150,5 +151,8 @@ def _register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view_no_menu(CalendarFeedView)
     appbuilder.add_view_no_menu(SettingsView)
     appbuilder.add_view_no_menu(DocumentView)
+    appbuilder.add_view(ProductView, "Products", label=_l("Products and services"),
+                        icon="fa-cubes", category="Finance", category_label=_l("Finance"),
+                        category_icon="fa-money")
     for api in APIS:
         appbuilder.add_api(api)

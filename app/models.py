@@ -1110,3 +1110,66 @@ class Document(Model):
 
 AUDITED[Document] = "document"
 ENTITY_LABELS["document"] = _l("Document")
+
+
+# --- products ------------------------------------------------------------------------------
+
+partner_product = Table(
+    "partner_product",
+    Model.metadata,
+    Column("partner_id", ForeignKey("partner.id", ondelete="CASCADE"), primary_key=True),
+    Column("product_id", ForeignKey("product.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_partner_product_product", "product_id"),
+)
+
+
+class Product(Model):
+    """A product or service of the catalogue; partners may supply it."""
+
+    __tablename__ = "product"
+    __table_args__ = (
+        CheckConstraint("price >= 0", name="ck_product_price"),
+        CheckConstraint("vat_rate >= 0 AND vat_rate <= 100", name="ck_product_vat"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False, index=True)
+    unit: Mapped[str] = mapped_column(String(20), nullable=False, default="pc")
+    price: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False, default=0)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False, default="HUF")
+    vat_rate: Mapped[Decimal] = mapped_column(Numeric(5, 2), nullable=False, default=27)
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    description: Mapped[str | None] = mapped_column(Text)
+
+    suppliers: Mapped[list[Partner]] = relationship(secondary=partner_product,
+                                                    back_populates="supplied_products")
+
+    @validates("code", "name", "unit")
+    def _required(self, key, value):
+        labels = {"code": _l("Code"), "name": _l("Name"), "unit": _l("Unit")}
+        return required_text(key, value, labels[key])
+
+    @validates("currency")
+    def _currency(self, key, value):
+        return _check_in(key, (value or "HUF").upper(), dict.fromkeys(CURRENCIES))
+
+    @validates("price")
+    def _price(self, key, value):
+        value = Decimal(str(value if value not in (None, "") else 0))
+        if value < 0:
+            raise InvalidValue(key, _l("%(value)s cannot be negative.") % {"value": value})
+        return value
+
+    @validates("vat_rate")
+    def _vat(self, key, value):
+        value = Decimal(str(value if value not in (None, "") else 0))
+        if not 0 <= value <= 100:
+            raise InvalidValue(key, _l("The VAT rate must be between 0 and 100 per cent."))
+        return value
+
+    def __str__(self) -> str:
+        return f"{self.code} – {self.name}"
+
+
+Partner.supplied_products = relationship(
+    Product, secondary=partner_product, back_populates="suppliers", order_by=Product.name)

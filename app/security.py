@@ -28,9 +28,10 @@ READ_WRITE = {
 }
 
 RESOURCES = ("Partner", "Affiliation", "Address", "Code", "Note", "AuditLog", "Offer", "Task",
-             "Document")
+             "Document", "Product")
 MENUS = ("Partners", "People", "Companies", "Contact persons", "Addresses", "Codes",
-         "Change log", "Sales", "Offers", "Forecast", "Tasks", "Task list", "Calendar")
+         "Change log", "Sales", "Offers", "Forecast", "Tasks", "Task list", "Calendar",
+         "Finance", "Products")
 
 # What every logged-in user may do with their own account.
 OWN_ACCOUNT = [
@@ -60,11 +61,12 @@ CRM = ("Partner", "Affiliation", "Address", "Note", "Offer", "Task", "Document")
 
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     "Manager": _read(*RESOURCES) + _write(*CRM, "Code") + _menus(*MENUS) + OWN_ACCOUNT,
-    "Staff": _read(*CRM, "Code") + _write(*CRM)
+    "Staff": _read(*CRM, "Code", "Product") + _write(*CRM)
     + _menus(*(m for m in MENUS if m != "Change log")) + OWN_ACCOUNT,
-    "Finance": _read(*CRM, "Code") + _menus(*(m for m in MENUS if m != "Change log"))
+    "Finance": _read(*CRM, "Code", "Product") + _write("Product")
+    + _menus(*(m for m in MENUS if m != "Change log"))
     + OWN_ACCOUNT,
-    "Read-only": _read(*CRM, "Code") + _menus(*(m for m in MENUS if m != "Change log"))
+    "Read-only": _read(*CRM, "Code", "Product") + _menus(*(m for m in MENUS if m != "Change log"))
     + OWN_ACCOUNT,
     "Client": OWN_ACCOUNT,
     "Partner": OWN_ACCOUNT,

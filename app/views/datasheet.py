@@ -232,6 +232,7 @@ class DataSheetView(BaseView):
         partner = db.session.scalars(
             select(partner_or_subclass).where(partner_or_subclass.id == partner_id).options(
                 joinedload(partner_or_subclass.codes),
+                joinedload(partner_or_subclass.supplied_products),
                 joinedload(partner_or_subclass.address_links).joinedload(PartnerAddress.address),
             )
         ).unique().first()

@@ -58,4 +58,12 @@ LABELS = {
     "pinned": _l("Pinned"),
     "occurred_at": _l("Time of the interaction"),
     "author": _l("Author"),
+    "supplied_products": _l("Supplied products"),
+    "code": _l("Code"),
+    "unit": _l("Unit"),
+    "price": _l("Price"),
+    "currency": _l("Currency"),
+    "vat_rate": _l("VAT rate (%)"),
+    "active": _l("Active"),
+    "suppliers": _l("Suppliers"),
 }

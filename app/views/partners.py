@@ -104,6 +104,8 @@ class PartnerFormMixin:
     formatters_columns = {"status": label_of(STATUS_LABELS)}
     validators_columns = {"picture": [valid_picture]}
     show_exclude_columns = ["notes", "address_links", "affiliations"]
+    add_form_query_rel_fields = edit_form_query_rel_fields = {
+        "supplied_products": [["active", FilterEqual, True]]}
 
     @staticmethod
     def extra_fields():
@@ -119,7 +121,7 @@ class PartnerFormMixin:
 
 
 COMMON = ["status", "owner", "email", "phone", "mobile", "website", "language", "codes",
-          "picture", "description"]
+          "supplied_products", "picture", "description"]
 
 
 class PersonView(PartnerFormMixin, DossierModelView):
