@@ -920,6 +920,7 @@ class Task(Model):
         Index("ix_task_responsible_due", "responsible_id", "done", "due_at"),
         Index("ix_task_partner_due", "partner_id", "due_at"),
         Index("ix_task_open_due", "done", "due_at"),
+        Index("ix_task_due", "due_at", "id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(200), nullable=False)

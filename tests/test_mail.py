@@ -194,3 +194,11 @@ def test_overdue_tasks_are_mailed_once(app, mailbox):
         assert notify_overdue() == 0
     run_jobs(app)
     assert len(mailbox.to("staff@example.com")) == 1
+
+
+def test_the_mails_of_one_change_share_one_smtp_connection(app, login, mailbox):
+    data = new_task_form(app, collaborators=("staff", "finance", "readonly", "admin"))
+    login("admin").post("/task/new", data=data)
+    run_jobs(app)
+    assert len(mailbox.messages) == 5
+    assert mailbox.connections == 1

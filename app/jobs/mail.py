@@ -11,6 +11,13 @@ def send_mail(outbox_id: int) -> str:
 
 
 @in_app_context
+def send_mails(outbox_ids: list[int]) -> dict[int, str]:
+    from app.services.outbox import send_many
+
+    return send_many(outbox_ids)
+
+
+@in_app_context
 def sweep_outbox() -> int:
     """Re-queue mails that never reached Redis, are due for a retry, or got stuck."""
     from app.extensions import db
@@ -24,4 +31,7 @@ def sweep_outbox() -> int:
         if row.status == "sending":
             row.status = "failed"
     db.session.commit()
-    return sum(enqueue(send_mail, outbox_id) for outbox_id in ids)
+    from app.services.outbox import BATCH
+
+    return sum(len(ids[i:i + BATCH]) for i in range(0, len(ids), BATCH)
+               if enqueue(send_mails, ids[i:i + BATCH]))

@@ -29,27 +29,36 @@ def dispatch_digests(now: datetime | None = None) -> int:
     """Queue the digest of every user whose local time has passed DIGEST_TIME today."""
     now = now or utcnow()
     at = digest_time()
-    rows = db.session.execute(
-        select(Task).where(Task.done.is_(False), Task.responsible_id.is_not(None),
-                           Task.due_at >= now - WINDOW, Task.due_at < now + WINDOW)
-        .order_by(Task.due_at)
-    ).scalars().all()
-    by_user: dict[int, list[Task]] = defaultdict(list)
-    for task in rows:
-        by_user[task.responsible_id].append(task)
-    prefs = profiles(by_user)
-    planned = []
-    for user_id, tasks in by_user.items():
+    in_window = (Task.done.is_(False), Task.due_at >= now - WINDOW, Task.due_at < now + WINDOW)
+    # First who is due (a small query and the profiles), then only their tasks: a run with
+    # nothing left to send stays cheap, and it runs every few minutes.
+    candidates = list(db.session.scalars(
+        select(Task.responsible_id).where(Task.responsible_id.is_not(None), *in_window)
+        .distinct()))
+    prefs = profiles(candidates)
+    due: dict[int, tuple] = {}
+    for user_id in candidates:
         p = prefs.get(user_id)
         zone = zone_of(p)
         local_now = now.replace(tzinfo=UTC).astimezone(zone)
         if local_now.time() < at or (p is not None and p.digest_sent_on == local_now.date()):
             continue
         start = datetime.combine(local_now.date(), time(0), zone).astimezone(UTC)
-        start = start.replace(tzinfo=None)
-        today = [t for t in tasks if start <= t.due_at < start + timedelta(days=1)]
-        if today:
-            planned.append((user_id, p, local_now.date(), today))
+        due[user_id] = (p, local_now.date(), start.replace(tzinfo=None))
+    planned = []
+    ids = list(due)
+    for chunk in range(0, len(ids), 500):
+        by_user: dict[int, list[Task]] = defaultdict(list)
+        for task in db.session.scalars(
+            select(Task).where(Task.responsible_id.in_(ids[chunk:chunk + 500]), *in_window)
+            .order_by(Task.due_at)
+        ):
+            by_user[task.responsible_id].append(task)
+        for user_id, tasks in by_user.items():
+            p, day, start = due[user_id]
+            today = [t for t in tasks if start <= t.due_at < start + timedelta(days=1)]
+            if today:
+                planned.append((user_id, p, day, today))
     keys = {f"digest:{uid}:{day.isoformat()}": (uid, p, day, ts) for uid, p, day, ts in planned}
     known = set(db.session.scalars(select(Outbox.key).where(Outbox.key.in_(list(keys)))))
     sent = 0

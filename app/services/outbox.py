@@ -16,6 +16,7 @@ from app.models import Outbox, utcnow
 
 log = logging.getLogger(__name__)
 STUCK_AFTER = timedelta(minutes=10)
+BATCH = 50  # mails sent over one SMTP connection by one job
 
 
 def queue_mail(session: Session, key: str, recipient: str, subject: str, body: str,
@@ -36,11 +37,11 @@ def _send_after_commit(session: Session) -> None:
     # No SQL after a commit: the ids come from the identity map.
     ids = [inspect(row).identity[0] for row in rows if inspect(row).identity]
     if ids:
-        from app.jobs.mail import send_mail
+        from app.jobs.mail import send_mails
         from app.jobs.queue import enqueue
 
-        for outbox_id in ids:
-            enqueue(send_mail, outbox_id)
+        for first in range(0, len(ids), BATCH):
+            enqueue(send_mails, ids[first:first + BATCH])
 
 
 @event.listens_for(Session, "after_rollback")
@@ -53,39 +54,60 @@ def backoff(attempts: int) -> timedelta:
 
 
 def send(outbox_id: int) -> str:
-    """Send one outbox row once: claim it, talk to SMTP, record the outcome."""
+    """Send one outbox row once (see send_many)."""
+    return send_many([outbox_id]).get(outbox_id, "skipped")
+
+
+def _message(row: Outbox) -> Message:
+    return Message(subject=row.subject, recipients=[row.recipient], body=row.body,
+                   html=row.html, sender=current_app.config["MAIL_DEFAULT_SENDER"])
+
+
+def _failed(row: Outbox, error: Exception) -> None:
+    row.status, row.last_error = "failed", f"{type(error).__name__}: {error}"[:2000]
+    row.next_attempt_at = utcnow() + backoff(row.attempts)
+    log.warning("mail %s failed (%s), retry at %s", row.id, error, row.next_attempt_at)
+
+
+def send_many(ids: list[int]) -> dict[int, str]:
+    """Send outbox rows over one SMTP connection. Each row is claimed first, so a retried or
+    doubled job never sends a mail twice; a failure is recorded and retried with back-off."""
     if not current_app.config.get("MAIL_SERVER"):
-        db.session.execute(update(Outbox).where(Outbox.id == outbox_id,
-                                                Outbox.status == "queued")
+        db.session.execute(update(Outbox).where(Outbox.id.in_(ids), Outbox.status == "queued")
                            .values(status="unsent"))
         db.session.commit()
-        return "unsent"
-    claimed = db.session.execute(
+        return dict.fromkeys(ids, "unsent")
+    claimed = list(db.session.scalars(
         update(Outbox)
-        .where(Outbox.id == outbox_id, Outbox.status.in_(("queued", "failed", "unsent")))
+        .where(Outbox.id.in_(ids), Outbox.status.in_(("queued", "failed", "unsent")))
         .values(status="sending", attempts=Outbox.attempts + 1, next_attempt_at=None)
-    ).rowcount
+        .returning(Outbox.id)))
     db.session.commit()
-    if not claimed:
-        return "skipped"
-    row = db.session.get(Outbox, outbox_id)
+    rows = list(db.session.scalars(select(Outbox).where(Outbox.id.in_(claimed))
+                                   .order_by(Outbox.id)))
+    results = dict.fromkeys(ids, "skipped")
     try:
-        mail.send(Message(subject=row.subject, recipients=[row.recipient], body=row.body,
-                          html=row.html, sender=current_app.config["MAIL_DEFAULT_SENDER"]))
-    except Exception as error:  # SMTP refused, timed out, or is not there: retry later
-        delay = backoff(row.attempts)
-        row.status, row.last_error = "failed", f"{type(error).__name__}: {error}"[:2000]
-        row.next_attempt_at = utcnow() + delay
-        db.session.commit()
-        log.warning("mail %s failed (%s), retry in %s", outbox_id, error, delay)
-        from app.jobs.mail import send_mail
-        from app.jobs.queue import enqueue
-
-        enqueue(send_mail, outbox_id, delay=delay)
-        return "failed"
-    row.status, row.sent_at, row.last_error = "sent", utcnow(), None
+        with mail.connect() as connection:
+            for row in rows:
+                try:
+                    connection.send(_message(row))
+                except Exception as error:  # this recipient or message was refused
+                    _failed(row, error)
+                else:
+                    row.status, row.sent_at, row.last_error = "sent", utcnow(), None
+    except Exception as error:  # SMTP is down or went away: what is not sent waits
+        for row in rows:
+            if row.status == "sending":
+                _failed(row, error)
     db.session.commit()
-    return "sent"
+    from app.jobs.mail import send_mail
+    from app.jobs.queue import enqueue
+
+    for row in rows:
+        results[row.id] = row.status
+        if row.status == "failed":
+            enqueue(send_mail, row.id, delay=row.next_attempt_at - utcnow())
+    return results
 
 
 def due_for_sending() -> list[int]:

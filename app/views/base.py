@@ -72,7 +72,7 @@ class DossierInterface(SQLAInterface):
     """FAB's interface with a planner estimate instead of count(*) for huge unfiltered lists."""
 
     LARGE_TABLES = {"partner", "person", "organization", "affiliation", "address", "note",
-                    "audit_log"}
+                    "audit_log", "task", "offer", "outbox"}
 
     def query_count(self, query, filters=None, select_columns=None) -> int:
         # A filter on the discriminator only (a view's base filter) selects the whole table.

@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from icalendar import Calendar, Event
 from markupsafe import Markup
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, select, union
 from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields import DateTimeLocalField
 from wtforms.validators import DataRequired, Length, ValidationError
@@ -114,11 +114,19 @@ class TaskForm(FlaskForm):
             raise ValidationError(_l("The due time cannot be before the start."))
 
 
+def tasks_of(user_id: int):
+    """Ids of the tasks a user is responsible for or collaborates on: a union of two index
+    lookups (an OR across the two would make PostgreSQL scan every task)."""
+    return union(
+        select(Task.id).where(Task.responsible_id == user_id),
+        select(task_collaborator.c.task_id).where(task_collaborator.c.user_id == user_id),
+    )
+
+
 def _quick_filter(query, key: str):
     now = utcnow()
     if key == "mine":
-        mine = select(task_collaborator.c.task_id).where(task_collaborator.c.user_id == g.user.id)
-        return query.filter(or_(Task.responsible_id == g.user.id, Task.id.in_(mine)))
+        return query.filter(Task.id.in_(tasks_of(g.user.id)))
     if key == "open":
         return query.filter(Task.done.is_(False))
     if key == "overdue":
@@ -290,9 +298,8 @@ class CalendarView(BaseView):
 
     @staticmethod
     def tasks_between(user_id: int, start: datetime, end: datetime) -> list[Task]:
-        mine = select(task_collaborator.c.task_id).where(task_collaborator.c.user_id == user_id)
         return list(db.session.scalars(
-            select(Task).where(or_(Task.responsible_id == user_id, Task.id.in_(mine)),
+            select(Task).where(Task.id.in_(tasks_of(user_id)),
                                and_(Task.starts_at < end, Task.due_at >= start))
             .order_by(Task.starts_at).limit(2000)))
 
