@@ -99,7 +99,7 @@ def _register_views(appbuilder: AppBuilder) -> None:
     from app.views.api import APIS
     from app.views.datasheet import DataSheetView
     from app.views.documents import DocumentView
-    from app.views.finance import ProductView
+    from app.views.finance import InvoiceLineView, InvoiceView, ProductView
     from app.views.partners import (
         AddressView,
         AffiliationView,
@@ -154,5 +154,8 @@ def _register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view(ProductView, "Products", label=_l("Products and services"),
                         icon="fa-cubes", category="Finance", category_label=_l("Finance"),
                         category_icon="fa-money")
+    appbuilder.add_view(InvoiceView, "Invoices", label=_l("Invoices"), icon="fa-file-text-o",
+                        category="Finance")
+    appbuilder.add_view_no_menu(InvoiceLineView)
     for api in APIS:
         appbuilder.add_api(api)

@@ -67,3 +67,8 @@ class BulkNoteChange(DomainError):
 class OfferStatusError(DomainError):
     status = 403
     message = _l("Only a manager can set a won or lost offer back to pending.")
+
+
+class InvoiceLocked(DomainError):
+    status = 409
+    message = _l("An invoice that is %(status)s cannot be changed; cancel it instead.")

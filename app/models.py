@@ -46,6 +46,7 @@ from sqlalchemy.orm import (
 from app.errors import (
     BulkNoteChange,
     InvalidValue,
+    InvoiceLocked,
     NotAuthor,
     NoteLocked,
     OfferStatusError,
@@ -1174,3 +1175,167 @@ class Product(Model):
 
 Partner.supplied_products = relationship(
     Product, secondary=partner_product, back_populates="suppliers", order_by=Product.name)
+
+
+# --- invoices ------------------------------------------------------------------------------
+
+INVOICE_STATUS_LABELS = {
+    "draft": _l("Draft"),
+    "issued": _l("Issued"),
+    "sent": _l("Sent"),
+    "paid": _l("Paid"),
+    "partly_paid": _l("Partly paid"),
+    "cancelled": _l("Cancelled"),
+}
+# What an invoice may become once issued; its content never changes again.
+INVOICE_TRANSITIONS = {
+    "draft": {"issued"},
+    "issued": {"sent", "paid", "partly_paid", "cancelled"},
+    "sent": {"paid", "partly_paid", "cancelled"},
+    "partly_paid": {"paid", "cancelled"},
+    "paid": set(),
+    "cancelled": set(),
+}
+INVOICE_CONTENT = ("partner_id", "currency", "issue_date", "due_date", "language", "notes",
+                   "billing_name", "billing_address", "billing_tax_number", "number", "year")
+
+
+class Invoice(Model):
+    """An invoice: edited as a draft, then issued with the next number of its year."""
+
+    __tablename__ = "invoice"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('draft', 'issued', 'sent', 'paid', 'partly_paid', 'cancelled')",
+            name="ck_invoice_status"),
+        CheckConstraint("status = 'draft' OR number IS NOT NULL", name="ck_invoice_number"),
+        UniqueConstraint("number", name="uq_invoice_number"),
+        Index("ix_invoice_partner_issue", "partner_id", "issue_date"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str | None] = mapped_column(String(20), active_history=True)
+    year: Mapped[int | None] = mapped_column(Integer)
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partner.id", ondelete="RESTRICT"), nullable=False)
+    status: Mapped[str] = mapped_column(String(12), nullable=False, default="draft",
+                                        active_history=True)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False, default="HUF")
+    language: Mapped[str | None] = mapped_column(String(5))
+    issue_date: Mapped[date | None] = mapped_column(Date)
+    due_date: Mapped[date | None] = mapped_column(Date)
+    billing_name: Mapped[str | None] = mapped_column(String(250))
+    billing_address: Mapped[str | None] = mapped_column(Text)
+    billing_tax_number: Mapped[str | None] = mapped_column(String(40))
+    notes: Mapped[str | None] = mapped_column(Text)
+    net_total: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False, default=0)
+    vat_total: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False, default=0)
+    gross_total: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+
+    partner: Mapped[Partner] = relationship(lazy="joined")
+    lines: Mapped[list[InvoiceLine]] = relationship(
+        back_populates="invoice", cascade="all, delete-orphan", order_by="InvoiceLine.position")
+
+    @validates("currency")
+    def _currency(self, key, value):
+        return _check_in(key, (value or "HUF").upper(), dict.fromkeys(CURRENCIES))
+
+    @property
+    def status_label(self) -> str:
+        return str(INVOICE_STATUS_LABELS.get(self.status, self.status))
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == "draft"
+
+    def recompute(self) -> None:
+        net = sum((line.net for line in self.lines), Decimal(0))
+        vat = sum((line.vat for line in self.lines), Decimal(0))
+        self.net_total, self.vat_total, self.gross_total = net, vat, net + vat
+
+    def __str__(self) -> str:
+        return self.number or str(_l("Draft invoice"))
+
+
+class InvoiceLine(Model):
+    __tablename__ = "invoice_line"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="ck_invoice_line_quantity"),
+        CheckConstraint("vat_rate >= 0 AND vat_rate <= 100", name="ck_invoice_line_vat"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(
+        ForeignKey("invoice.id", ondelete="CASCADE"), nullable=False, index=True)
+    position: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("product.id", ondelete="SET NULL"))
+    description: Mapped[str] = mapped_column(String(500), nullable=False)
+    quantity: Mapped[Decimal] = mapped_column(Numeric(12, 3), nullable=False, default=1)
+    unit: Mapped[str] = mapped_column(String(20), nullable=False, default="pc")
+    unit_price: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False, default=0)
+    vat_rate: Mapped[Decimal] = mapped_column(Numeric(5, 2), nullable=False, default=27)
+
+    invoice: Mapped[Invoice] = relationship(back_populates="lines")
+    product: Mapped[Product | None] = relationship()
+
+    @validates("description")
+    def _description(self, key, value):
+        return required_text(key, value, _l("Description"))
+
+    @validates("quantity")
+    def _quantity(self, key, value):
+        value = Decimal(str(value))
+        if value <= 0:
+            raise InvalidValue(key, _l("The quantity must be more than zero."))
+        return value
+
+    @validates("unit_price")
+    def _price(self, key, value):
+        return Decimal(str(value if value not in (None, "") else 0))
+
+    @validates("vat_rate")
+    def _vat(self, key, value):
+        value = Decimal(str(value if value not in (None, "") else 0))
+        if not 0 <= value <= 100:
+            raise InvalidValue(key, _l("The VAT rate must be between 0 and 100 per cent."))
+        return value
+
+    @property
+    def net(self) -> Decimal:
+        return (self.quantity * self.unit_price).quantize(Decimal("0.01"))
+
+    @property
+    def vat(self) -> Decimal:
+        return (self.net * self.vat_rate / 100).quantize(Decimal("0.01"))
+
+
+@event.listens_for(Invoice, "before_update")
+def _guard_invoice(mapper, connection, target: Invoice) -> None:
+    state = inspect(target)
+    hist = state.attrs.status.history
+    before = hist.deleted[0] if hist.deleted else target.status
+    if before != target.status and target.status not in INVOICE_TRANSITIONS.get(before, set()):
+        raise InvoiceLocked(status=INVOICE_STATUS_LABELS.get(before, before))
+    if before != "draft" and any(state.attrs[c].history.has_changes() for c in INVOICE_CONTENT):
+        raise InvoiceLocked(status=INVOICE_STATUS_LABELS.get(before, before))
+
+
+@event.listens_for(Invoice, "before_delete")
+def _guard_invoice_delete(mapper, connection, target: Invoice) -> None:
+    committed = inspect(target).attrs.status.history
+    status = committed.deleted[0] if committed.deleted else target.status
+    if status != "draft":
+        raise InvoiceLocked(status=INVOICE_STATUS_LABELS.get(status, status))
+
+
+def _guard_line(mapper, connection, target: InvoiceLine) -> None:
+    status = connection.execute(
+        select(Invoice.status).where(Invoice.id == target.invoice_id)).scalar()
+    if status not in (None, "draft"):
+        raise InvoiceLocked(status=INVOICE_STATUS_LABELS.get(status, status))
+
+
+for _event in ("before_insert", "before_update", "before_delete"):
+    event.listen(InvoiceLine, _event, _guard_line)
+
+AUDITED.update({Invoice: "invoice"})
+ENTITY_LABELS["invoice"] = _l("Invoice")

@@ -25,13 +25,14 @@ READ_WRITE = {
     "action": "write", "action_post": "write", "api_create": "write",
     "api_update": "write", "api_delete": "write", "api_column_add": "write",
     "api_column_edit": "write", "api_readvalues": "read",
+    "issue": "write", "change_status": "write", "pdf": "read",
 }
 
 RESOURCES = ("Partner", "Affiliation", "Address", "Code", "Note", "AuditLog", "Offer", "Task",
-             "Document", "Product")
+             "Document", "Product", "Invoice")
 MENUS = ("Partners", "People", "Companies", "Contact persons", "Addresses", "Codes",
          "Change log", "Sales", "Offers", "Forecast", "Tasks", "Task list", "Calendar",
-         "Finance", "Products")
+         "Finance", "Products", "Invoices")
 
 # What every logged-in user may do with their own account.
 OWN_ACCOUNT = [
@@ -59,15 +60,14 @@ def _menus(*menus):
 
 CRM = ("Partner", "Affiliation", "Address", "Note", "Offer", "Task", "Document")
 
+STAFF_MENUS = tuple(m for m in MENUS if m != "Change log")
+READ_CRM = _read(*CRM, "Code", "Product", "Invoice")
+
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     "Manager": _read(*RESOURCES) + _write(*CRM, "Code") + _menus(*MENUS) + OWN_ACCOUNT,
-    "Staff": _read(*CRM, "Code", "Product") + _write(*CRM)
-    + _menus(*(m for m in MENUS if m != "Change log")) + OWN_ACCOUNT,
-    "Finance": _read(*CRM, "Code", "Product") + _write("Product")
-    + _menus(*(m for m in MENUS if m != "Change log"))
-    + OWN_ACCOUNT,
-    "Read-only": _read(*CRM, "Code", "Product") + _menus(*(m for m in MENUS if m != "Change log"))
-    + OWN_ACCOUNT,
+    "Staff": READ_CRM + _write(*CRM) + _menus(*STAFF_MENUS) + OWN_ACCOUNT,
+    "Finance": READ_CRM + _write("Product", "Invoice") + _menus(*STAFF_MENUS) + OWN_ACCOUNT,
+    "Read-only": READ_CRM + _menus(*STAFF_MENUS) + OWN_ACCOUNT,
     "Client": OWN_ACCOUNT,
     "Partner": OWN_ACCOUNT,
 }

@@ -112,10 +112,10 @@ def smtp_server():
     yield box
     box.stop()
 ROLES = ["Admin", "Manager", "Staff", "Finance", "Read-only", "Client", "Partner"]
-DATA_TABLES = ["partner_product", "product", "document_user", "document_role", "document",
-               "outbox", "user_profile", "task_collaborator", "task", "offer", "audit_log",
-               "note", "affiliation", "partner_code", "partner_address", "person",
-               "organization", "partner", "address", "code"]
+DATA_TABLES = ["invoice_line", "invoice", "partner_product", "product", "document_user",
+               "document_role", "document", "outbox", "user_profile", "task_collaborator",
+               "task", "offer", "audit_log", "note", "affiliation", "partner_code",
+               "partner_address", "person", "organization", "partner", "address", "code"]
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
                      r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"|'
                      r'name="csrf_token" value="([^"]+)"')
@@ -168,6 +168,7 @@ def clean(app):
                               "(SELECT id FROM ab_user WHERE username LIKE 'tmp-%')"))
             conn.execute(text("DELETE FROM ab_user WHERE username LIKE 'tmp-%'"))
             conn.execute(text("UPDATE ab_user SET active = :t"), {"t": True})
+            conn.execute(text("DELETE FROM counter WHERE name LIKE 'invoice:%'"))
 
 
 @pytest.fixture

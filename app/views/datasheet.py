@@ -267,6 +267,7 @@ class DataSheetView(BaseView):
             note_kinds=NOTE_KIND_LABELS, user_id=g.user.id, upcoming=upcoming,
             can_write_tasks=can("write", "Task"), can_write_offers=can("write", "Offer"),
             can_write_documents=can("write", "Document"),
+            can_write_invoices=can("write", "Invoice"),
             is_manager=current_app.appbuilder.sm.has_role(g.user, "Admin", "Manager"),
             is_person=isinstance(partner, Person),
             edit_url=url_for(("PersonView" if isinstance(partner, Person) else

@@ -1,14 +1,23 @@
-"""Finance: the products and services catalogue."""
+"""Finance: the products and services catalogue, invoices and their PDF."""
 
 from __future__ import annotations
 
-from flask_babel import format_decimal
-from flask_babel import lazy_gettext as _l
+import io
 
-from app.models import CURRENCIES, Product
+from flask import abort, flash, g, redirect, request, send_file, url_for
+from flask_appbuilder import expose, has_access
+from flask_appbuilder.models.sqla.filters import FilterEqual
+from flask_babel import format_date, format_decimal, gettext
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+
+from app.extensions import db
+from app.models import CURRENCIES, INVOICE_STATUS_LABELS, Invoice, InvoiceLine, Product
+from app.services import invoicing
 from app.views.base import DossierModelView, datamodel
+from app.views.fields import PartnerField
 from app.views.labels import LABELS
-from app.views.partners import choice_field, yes_no
+from app.views.partners import choice_field, label_of, yes_no
 
 
 class ProductView(DossierModelView):
@@ -35,3 +44,106 @@ class ProductView(DossierModelView):
     add_form_extra_fields = edit_form_extra_fields = {
         "currency": choice_field(_l("Currency"), dict(zip(CURRENCIES, CURRENCIES, strict=True))),
     }
+
+
+class InvoiceLineView(DossierModelView):
+    """Lines of a draft invoice (a related list on the invoice's page)."""
+
+    datamodel = datamodel(InvoiceLine)
+    route_base = "/invoice-lines"
+    class_permission_name = "Invoice"
+    list_title = _l("Lines")
+    label_columns = {**LABELS, "description": _l("Description"), "quantity": _l("Quantity"),
+                     "unit_price": _l("Unit price"), "product": _l("Product"),
+                     "net": _l("Net"), "invoice": _l("Invoice")}
+    list_columns = ["position", "description", "quantity", "unit", "unit_price", "vat_rate",
+                    "net"]
+    add_columns = ["invoice", "product", "description", "quantity", "unit", "unit_price",
+                   "vat_rate"]
+    edit_columns = add_columns
+    show_columns = add_columns
+    base_order = ("position", "asc")
+    add_form_query_rel_fields = edit_form_query_rel_fields = {
+        "product": [["active", FilterEqual, True]],
+        "invoice": [["status", FilterEqual, "draft"]]}
+
+    def pre_add(self, item):
+        # A line from a product takes the product's text, unit, price and VAT unless typed in.
+        product = item.product
+        if product is not None:
+            item.description = item.description or product.name
+            item.unit_price = item.unit_price or product.price
+        item.position = len(item.invoice.lines) + 1 if item.invoice else 1
+        super().pre_add(item)
+        item.invoice.recompute()
+
+    def pre_update(self, item):
+        super().pre_update(item)
+        item.invoice.recompute()
+
+
+class InvoiceView(DossierModelView):
+    datamodel = datamodel(Invoice)
+    route_base = "/invoices"
+    class_permission_name = "Invoice"
+    list_title = _l("Invoices")
+    show_title = _l("Invoice")
+    add_title = _l("New invoice")
+    edit_title = _l("Edit invoice")
+    show_template = "finance/invoice_show.html"
+    extra_args = {"invoice_statuses": INVOICE_STATUS_LABELS}
+    label_columns = {**LABELS, "number": _l("Number"), "issue_date": _l("Issue date"),
+                     "due_date": _l("Due date"), "gross_total": _l("Total"),
+                     "net_total": _l("Net total"), "vat_total": _l("VAT"),
+                     "notes": _l("Notes"), "billing_name": _l("Billed to"),
+                     "billing_address": _l("Billing address")}
+    list_columns = ["number", "partner", "issue_date", "due_date", "gross_total", "currency",
+                    "status"]
+    search_columns = ["number", "status", "issue_date", "due_date", "currency"]
+    add_columns = ["partner", "currency", "issue_date", "due_date", "notes"]
+    edit_columns = add_columns
+    show_columns = ["number", "partner", "status", "billing_name", "billing_address",
+                    "issue_date", "due_date", "currency", "net_total", "vat_total",
+                    "gross_total", "notes"]
+    base_order = ("id", "desc")
+    related_views = [InvoiceLineView]
+    formatters_columns = {
+        "status": label_of(INVOICE_STATUS_LABELS),
+        "gross_total": lambda v: format_decimal(v, "#,##0.00") if v is not None else "",
+        "issue_date": lambda d: format_date(d) if d else "",
+        "due_date": lambda d: format_date(d) if d else "",
+    }
+    add_form_extra_fields = edit_form_extra_fields = {
+        "partner": PartnerField(_l("Partner")),
+        "currency": choice_field(_l("Currency"), dict(zip(CURRENCIES, CURRENCIES, strict=True))),
+    }
+
+    def pre_add(self, item):
+        item.language = item.partner.language if item.partner else None
+        super().pre_add(item)
+
+    @expose("/<int:invoice_id>/issue", methods=["POST"])
+    @has_access
+    def issue(self, invoice_id: int):
+        if not FlaskForm().validate():
+            abort(400)
+        invoice = invoicing.issue(invoice_id, g.user.id)
+        flash(gettext("Invoice %(number)s was issued.", number=invoice.number), "success")
+        return redirect(url_for(".show", pk=invoice_id))
+
+    @expose("/<int:invoice_id>/status", methods=["POST"])
+    @has_access
+    def change_status(self, invoice_id: int):
+        if not FlaskForm().validate() or request.form.get("status") not in INVOICE_STATUS_LABELS:
+            abort(400)
+        invoicing.set_status(invoice_id, g.user.id, request.form["status"])
+        flash(gettext("The invoice was saved."), "success")
+        return redirect(url_for(".show", pk=invoice_id))
+
+    @expose("/<int:invoice_id>/pdf")
+    @has_access
+    def pdf(self, invoice_id: int):
+        invoice = db.get_or_404(Invoice, invoice_id)
+        name = (invoice.number or f"draft-{invoice.id}").replace("/", "-")
+        return send_file(io.BytesIO(invoicing.render_pdf(invoice)), mimetype="application/pdf",
+                         as_attachment=True, download_name=f"invoice-{name}.pdf")

@@ -1,0 +1,152 @@
+"""Invoices: gapless numbers per year, frozen once issued, PDF in the partner's language."""
+
+import io
+import threading
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from app.errors import InvoiceLocked
+from app.extensions import db
+from app.models import Invoice, InvoiceLine
+from app.services import invoicing
+from tests import factories as f
+from tests.conftest import user_id
+
+
+def draft(app, language="hu", lines=1, **partner):
+    with app.app_context():
+        p = f.company(name=partner.pop("name", "Duna Építő Kft."), language=language,
+                      tax_number=partner.pop("tax_number", None))
+        f.address(p, type="billing", street="Váci utca 1", city="Budapest")
+        invoice = invoicing.new_draft(p.id, None, currency="HUF")
+        for i in range(lines):
+            invoicing.add_line(invoice.id, None, description=f"Könyvelés {i + 1}. hó",
+                               quantity=2, unit_price=Decimal("1000.50"), vat_rate=27)
+        return invoice.id
+
+
+def test_issuing_numbers_snapshots_and_totals(app, ctx):
+    first = draft(app, lines=2)
+    second = draft(app, name="Tisza Zrt.")
+    invoicing.issue(first, None, today=date(2026, 3, 1))
+    invoicing.issue(second, None, today=date(2026, 3, 2))
+    a, b = db.session.get(Invoice, first), db.session.get(Invoice, second)
+    assert (a.number, b.number) == ("2026/000001", "2026/000002")
+    assert a.billing_name == "Duna Építő Kft." and "Váci utca 1" in a.billing_address
+    assert (a.net_total, a.vat_total, a.gross_total) == (
+        Decimal("4002.00"), Decimal("1080.54"), Decimal("5082.54"))
+    assert a.due_date == date(2026, 3, 9)
+    third = draft(app, name="Mátra Bt.")
+    assert invoicing.issue(third, None, today=date(2027, 1, 2)).number == "2027/000001"
+
+
+def test_an_issued_invoice_cannot_be_edited_only_cancelled(app, ctx):
+    iid = draft(app)
+    invoicing.issue(iid, None, today=date(2026, 3, 1))
+    invoice = db.session.get(Invoice, iid)
+    invoice.notes = "changed"
+    with pytest.raises(InvoiceLocked):
+        db.session.commit()
+    db.session.rollback()
+    line = db.session.scalar(select(InvoiceLine).where(InvoiceLine.invoice_id == iid))
+    line.unit_price = Decimal(1)
+    with pytest.raises(InvoiceLocked):
+        db.session.commit()
+    db.session.rollback()
+    with pytest.raises(InvoiceLocked):
+        invoicing.add_line(iid, None, description="more", quantity=1, unit_price=1)
+    db.session.rollback()
+    with pytest.raises(InvoiceLocked):
+        invoicing.issue(iid, None)
+    assert invoicing.set_status(iid, None, "cancelled").status == "cancelled"
+    with pytest.raises(InvoiceLocked):
+        invoicing.set_status(iid, None, "paid")
+
+
+def test_an_empty_draft_cannot_be_issued_and_keeps_no_number(app, ctx):
+    iid = draft(app, lines=0)
+    from app.errors import InvalidValue
+    with pytest.raises(InvalidValue):
+        invoicing.issue(iid, None)
+    db.session.rollback()
+    other = draft(app, name="Other Kft.")
+    assert invoicing.issue(other, None, today=date(2026, 5, 1)).number == "2026/000001"
+
+
+def test_invoices_issued_at_the_same_moment_never_share_or_skip_a_number(app):
+    ids = [draft(app, name=f"Cég {i}") for i in range(6)]
+    numbers, errors = [], []
+    barrier = threading.Barrier(len(ids))
+
+    def work(invoice_id):
+        with app.app_context():
+            barrier.wait()
+            for _attempt in range(20):
+                try:
+                    numbers.append(invoicing.issue(invoice_id, None, date(2026, 6, 1)).number)
+                    return
+                except Exception as error:  # SQLite: "database is locked" — try again
+                    db.session.rollback()
+                    if "locked" not in str(error):
+                        errors.append(error)
+                        return
+            errors.append(RuntimeError("gave up"))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert sorted(numbers) == [f"2026/{n:06d}" for n in range(1, len(ids) + 1)]
+
+
+@pytest.mark.parametrize("language, words", [
+    ("hu", ["Számla", "Könyvelés", "Építő"]), ("pl", ["Faktura", "Łódź"]),
+    ("de", ["Rechnung", "Größe"]), ("ru", ["Счёт", "Иван"])])
+def test_pdf_in_the_partners_language_with_its_letters(app, ctx, language, words):
+    name = {"hu": "Duna Építő Kft.", "pl": "Łódź Sp. z o.o.", "de": "Größe GmbH",
+            "ru": "ООО «Иван»"}[language]
+    iid = draft(app, language=language, name=name)
+    invoicing.issue(iid, None, today=date(2026, 3, 1))
+    with app.test_request_context():
+        pdf = invoicing.render_pdf(db.session.get(Invoice, iid))
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    for word in words:
+        assert word in text, (language, word, text[:300])
+    assert "2026/000001" in text
+
+
+def test_finance_issues_from_the_screen_and_staff_only_reads(app, login):
+    with app.app_context():
+        p = f.company(name="Pannon Kft.")
+        pid, number = p.id, p.customer_number
+    finance = login("finance")
+    sheet = finance.get(f"/partner/{pid}").get_data(as_text=True)
+    assert f"/invoices/add?partner={number}" in sheet
+    assert f'value="{number}"' in finance.get(f"/invoices/add?partner={number}").get_data(
+        as_text=True)
+    assert finance.post("/invoices/add", data={"partner": number, "currency": "EUR"}
+                        ).status_code == 302
+    with app.app_context():
+        iid = db.session.scalar(select(Invoice.id))
+    finance.post("/invoice-lines/add", data={"invoice": iid, "description": "Audit",
+                                             "quantity": "1", "unit": "pc",
+                                             "unit_price": "100", "vat_rate": "20"})
+    assert finance.post(f"/invoices/{iid}/issue").status_code == 302
+    with app.app_context():
+        invoice = db.session.get(Invoice, iid)
+        assert invoice.status == "issued" and invoice.gross_total == Decimal("120.00")
+    pdf = finance.get(f"/invoices/{iid}/pdf")
+    assert pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
+    staff = login("staff")
+    assert staff.get(f"/invoices/show/{iid}").status_code == 200
+    assert staff.post(f"/invoices/{iid}/status", data={"status": "paid"}).status_code == 403
+    refused = finance.post(f"/invoices/edit/{iid}", data={"partner": number, "currency": "HUF"},
+                           follow_redirects=True)
+    assert "cannot be changed" in refused.get_data(as_text=True)
+    assert user_id(app, "finance")
