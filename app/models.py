@@ -1339,3 +1339,37 @@ for _event in ("before_insert", "before_update", "before_delete"):
 
 AUDITED.update({Invoice: "invoice"})
 ENTITY_LABELS["invoice"] = _l("Invoice")
+
+
+class Payment(Model):
+    """Money received from a partner, settling an invoice in full or in part."""
+
+    __tablename__ = "payment"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="ck_payment_amount"),
+        Index("ix_payment_partner_paid", "partner_id", "paid_on"),
+        Index("ix_payment_invoice", "invoice_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partner.id", ondelete="RESTRICT"), nullable=False)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id", ondelete="RESTRICT"))
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    paid_on: Mapped[date] = mapped_column(Date, nullable=False)
+    method: Mapped[str | None] = mapped_column(String(16))
+    reference: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+
+    invoice: Mapped[Invoice | None] = relationship()
+
+    @validates("amount")
+    def _amount(self, key, value):
+        value = Decimal(str(value))
+        if value <= 0:
+            raise InvalidValue(key, _l("A payment must be more than zero."))
+        return value
+
+
+AUDITED.update({Payment: "payment"})
+ENTITY_LABELS["payment"] = _l("Payment")

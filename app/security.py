@@ -25,7 +25,7 @@ READ_WRITE = {
     "action": "write", "action_post": "write", "api_create": "write",
     "api_update": "write", "api_delete": "write", "api_column_add": "write",
     "api_column_edit": "write", "api_readvalues": "read",
-    "issue": "write", "change_status": "write", "pdf": "read",
+    "issue": "write", "change_status": "write", "pdf": "read", "payment": "write",
 }
 
 RESOURCES = ("Partner", "Affiliation", "Address", "Code", "Note", "AuditLog", "Offer", "Task",

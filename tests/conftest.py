@@ -112,7 +112,7 @@ def smtp_server():
     yield box
     box.stop()
 ROLES = ["Admin", "Manager", "Staff", "Finance", "Read-only", "Client", "Partner"]
-DATA_TABLES = ["invoice_line", "invoice", "partner_product", "product", "document_user",
+DATA_TABLES = ["payment", "invoice_line", "invoice", "partner_product", "product", "document_user",
                "document_role", "document", "outbox", "user_profile", "task_collaborator",
                "task", "offer", "audit_log", "note", "affiliation", "partner_code",
                "partner_address", "person", "organization", "partner", "address", "code"]

@@ -150,3 +150,40 @@ def test_finance_issues_from_the_screen_and_staff_only_reads(app, login):
                            follow_redirects=True)
     assert "cannot be changed" in refused.get_data(as_text=True)
     assert user_id(app, "finance")
+
+
+def test_payments_settle_invoices_and_the_current_account_adds_up(app, login):
+    first, second = draft(app, lines=1), draft(app, name="Second Kft.", lines=1)
+    with app.app_context():
+        invoicing.issue(first, None, today=date(2026, 1, 10))   # overdue by now
+        invoice = db.session.get(Invoice, first)
+        pid, gross = invoice.partner_id, invoice.gross_total
+        db.session.get(Invoice, second).partner_id = pid
+        db.session.commit()
+        invoicing.issue(second, None, today=date.today())
+    finance = login("finance")
+    part = finance.post(f"/invoices/{first}/payment", data={"amount": "1000",
+                                                          "paid_on": "2026-02-01"})
+    assert part.status_code == 302
+    too_much = finance.post(f"/invoices/{first}/payment", data={
+        "amount": str(gross), "paid_on": "2026-02-02"}, follow_redirects=True)
+    assert "still due" in too_much.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Invoice, first).status == "partly_paid"
+    staff = login("staff")
+    tab = staff.get(f"/partner/{pid}/account").get_data(as_text=True)
+    assert "record-payment" not in tab                     # staff reads, finance records
+    assert "label-danger" in tab and "HUF1,000.00" in tab.replace("\xa0", "")
+    assert staff.post(f"/invoices/{first}/payment", data={"amount": "1",
+                                                          "paid_on": "2026-02-03"}
+                      ).status_code == 403
+    rest = gross - Decimal(1000)
+    finance.post(f"/invoices/{first}/payment", data={"amount": str(rest),
+                                                   "paid_on": "2026-02-04"})
+    with app.app_context():
+        assert db.session.get(Invoice, first).status == "paid"
+        account = invoicing.current_account(pid)
+        totals = account["totals"]["HUF"]
+        assert totals["paid"] == gross and totals["overdue"] == 0
+        assert totals["outstanding"] == db.session.get(Invoice, second).gross_total
+        assert len(account["payments"]) == 2

@@ -10,7 +10,7 @@ from pathlib import Path
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from app.errors import InvalidValue, InvoiceLocked
 from app.extensions import db
@@ -20,6 +20,7 @@ from app.models import (
     Invoice,
     InvoiceLine,
     Partner,
+    Payment,
     Product,
     next_counter_value,
 )
@@ -120,3 +121,67 @@ def render_pdf(invoice: Invoice) -> bytes:
     if result.err:
         raise RuntimeError("the invoice PDF could not be made")
     return out.getvalue()
+
+
+OPEN_STATUSES = ("issued", "sent", "partly_paid")
+
+
+def record_payment(invoice_id: int, actor_id: int | None, amount, paid_on: date | None = None,
+                   method: str | None = None, reference: str | None = None) -> Payment:
+    """Record money received against an issued invoice; the invoice becomes partly paid or
+    paid. Paying more than is outstanding is refused."""
+    with acting_as(actor_id):
+        invoice = db.session.scalar(
+            select(Invoice).where(Invoice.id == invoice_id).with_for_update(of=Invoice))
+        if invoice is None:
+            raise InvalidValue("invoice", _l("No such invoice."))
+        if invoice.status not in OPEN_STATUSES:
+            raise InvalidValue("invoice", _l("Only an issued, unpaid invoice can be paid."))
+        payment = Payment(partner_id=invoice.partner_id, invoice_id=invoice.id, amount=amount,
+                          currency=invoice.currency, paid_on=paid_on or date.today(),
+                          method=method, reference=reference)
+        outstanding = invoice.gross_total - paid_amount(invoice.id)
+        if payment.amount > outstanding:
+            raise InvalidValue("amount", _l("The payment is more than the %(amount)s still due.")
+                               % {"amount": outstanding})
+        db.session.add(payment)
+        invoice.status = "paid" if payment.amount == outstanding else "partly_paid"
+    return payment
+
+
+def paid_amount(invoice_id: int) -> Decimal:
+    return db.session.scalar(select(func.coalesce(func.sum(Payment.amount), 0))
+                             .where(Payment.invoice_id == invoice_id)) or Decimal(0)
+
+
+def current_account(partner_id: int, today: date | None = None) -> dict:
+    """Invoices with what is paid and still due, payments, and per currency the invoiced,
+    paid, outstanding and overdue sums — in three queries whatever the history."""
+    today = today or date.today()
+    invoices = list(db.session.scalars(
+        select(Invoice).where(Invoice.partner_id == partner_id, Invoice.status != "draft")
+        .order_by(Invoice.issue_date.desc(), Invoice.id.desc())))
+    paid = dict(db.session.execute(
+        select(Payment.invoice_id, func.sum(Payment.amount))
+        .where(Payment.partner_id == partner_id, Payment.invoice_id.is_not(None))
+        .group_by(Payment.invoice_id)).all())
+    payments = list(db.session.scalars(
+        select(Payment).where(Payment.partner_id == partner_id)
+        .order_by(Payment.paid_on.desc(), Payment.id.desc())))
+    rows, totals = [], {}
+    for invoice in invoices:
+        settled = Decimal(paid.get(invoice.id) or 0)
+        due = invoice.gross_total - settled if invoice.status in OPEN_STATUSES else Decimal(0)
+        overdue = due > 0 and invoice.due_date is not None and invoice.due_date < today
+        rows.append({"invoice": invoice, "paid": settled, "due": due, "overdue": overdue})
+        t = totals.setdefault(invoice.currency, dict.fromkeys(
+            ("invoiced", "paid", "outstanding", "overdue"), Decimal(0)))
+        if invoice.status != "cancelled":
+            t["invoiced"] += invoice.gross_total
+        t["outstanding"] += due
+        t["overdue"] += due if overdue else 0
+    for payment in payments:
+        t = totals.setdefault(payment.currency, dict.fromkeys(
+            ("invoiced", "paid", "outstanding", "overdue"), Decimal(0)))
+        t["paid"] += payment.amount
+    return {"rows": rows, "payments": payments, "totals": totals}

@@ -185,6 +185,12 @@ def load_documents(partner: Partner, page: int) -> dict:
             "max_mb": current_app.config["MAX_UPLOAD_MB"]}
 
 
+def load_account(partner: Partner, page: int) -> dict:
+    from app.services.invoicing import current_account
+
+    return {"account": current_account(partner.id), "today": date.today()}
+
+
 TABS: list[Tab] = [
     Tab("notes", _l("Notes"), "datasheet/tab_notes.html", load_notes, resource="Note"),
     Tab("offers", _l("Offers"), "datasheet/tab_offers.html", load_offers, resource="Offer"),
@@ -197,6 +203,8 @@ TABS: list[Tab] = [
         load_organizations, applies=lambda p: isinstance(p, Person), resource="Affiliation"),
     Tab("addresses", _l("Addresses"), "datasheet/tab_addresses.html", load_addresses,
         resource="Address"),
+    Tab("account", _l("Current account"), "datasheet/tab_account.html", load_account,
+        resource="Invoice"),
     Tab("history", _l("History"), "datasheet/tab_history.html", load_history),
 ]
 

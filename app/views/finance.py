@@ -10,6 +10,9 @@ from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_babel import format_date, format_decimal, gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from wtforms import DateField, DecimalField, StringField
+from wtforms.validators import DataRequired, Length, NumberRange
+from wtforms.validators import Optional as OptionalValue
 
 from app.extensions import db
 from app.models import CURRENCIES, INVOICE_STATUS_LABELS, Invoice, InvoiceLine, Product
@@ -44,6 +47,13 @@ class ProductView(DossierModelView):
     add_form_extra_fields = edit_form_extra_fields = {
         "currency": choice_field(_l("Currency"), dict(zip(CURRENCIES, CURRENCIES, strict=True))),
     }
+
+
+class PaymentForm(FlaskForm):
+    amount = DecimalField(_l("Amount"), places=2, validators=[DataRequired(),
+                                                              NumberRange(min=0.01)])
+    paid_on = DateField(_l("Paid on"), validators=[DataRequired()])
+    reference = StringField(_l("Reference"), validators=[OptionalValue(), Length(max=120)])
 
 
 class InvoiceLineView(DossierModelView):
@@ -139,6 +149,22 @@ class InvoiceView(DossierModelView):
         invoicing.set_status(invoice_id, g.user.id, request.form["status"])
         flash(gettext("The invoice was saved."), "success")
         return redirect(url_for(".show", pk=invoice_id))
+
+    @expose("/<int:invoice_id>/payment", methods=["POST"])
+    @has_access
+    def payment(self, invoice_id: int):
+        form = PaymentForm()
+        invoice = db.get_or_404(Invoice, invoice_id)
+        if form.validate():
+            invoicing.record_payment(invoice_id, g.user.id, form.amount.data,
+                                     paid_on=form.paid_on.data, reference=form.reference.data)
+            flash(gettext("The payment was recorded."), "success")
+        else:
+            for errors in form.errors.values():
+                for error in errors:
+                    flash(str(error), "danger")
+        return redirect(request.referrer or url_for("DataSheetView.tab",
+                                                    partner_id=invoice.partner_id, key="account"))
 
     @expose("/<int:invoice_id>/pdf")
     @has_access
