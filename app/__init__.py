@@ -99,7 +99,13 @@ def _register_views(appbuilder: AppBuilder) -> None:
     from app.views.api import APIS
     from app.views.datasheet import DataSheetView
     from app.views.documents import DocumentView
-    from app.views.finance import InvoiceLineView, InvoiceView, ProductView
+    from app.views.finance import (
+        ContractView,
+        InvoiceLineView,
+        InvoiceView,
+        ProductView,
+        QuotaView,
+    )
     from app.views.partners import (
         AddressView,
         AffiliationView,
@@ -157,5 +163,8 @@ def _register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view(InvoiceView, "Invoices", label=_l("Invoices"), icon="fa-file-text-o",
                         category="Finance")
     appbuilder.add_view_no_menu(InvoiceLineView)
+    appbuilder.add_view(ContractView, "Contracts", label=_l("Contracts"), icon="fa-handshake-o",
+                        category="Finance")
+    appbuilder.add_view_no_menu(QuotaView)
     for api in APIS:
         appbuilder.add_api(api)

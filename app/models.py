@@ -706,6 +706,8 @@ def _audit_partners(obj) -> list[int | None]:
         return [obj.organization_id, obj.person_id]
     if isinstance(obj, (Note, PartnerAddress)) or hasattr(obj, "partner_id"):
         return [obj.partner_id]
+    if hasattr(obj, "contract"):
+        return [obj.contract.partner_id if obj.contract else None]
     return [None]
 
 
@@ -1373,3 +1375,105 @@ class Payment(Model):
 
 AUDITED.update({Payment: "payment"})
 ENTITY_LABELS["payment"] = _l("Payment")
+
+
+# --- contracts and quotas ------------------------------------------------------------------
+
+CONTRACT_STATUS_LABELS = {"draft": _l("Draft"), "active": _l("Active"),
+                          "ended": _l("Ended"), "cancelled": _l("Cancelled")}
+
+
+class Contract(Model):
+    """A contract of a partner (a plan, its price and period), with the quotas it buys."""
+
+    __tablename__ = "contract"
+    __table_args__ = (
+        CheckConstraint("status IN ('draft', 'active', 'ended', 'cancelled')",
+                        name="ck_contract_status"),
+        CheckConstraint("ends_on IS NULL OR ends_on >= starts_on", name="ck_contract_period"),
+        Index("ix_contract_partner_status", "partner_id", "status"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partner.id", ondelete="CASCADE"), nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    plan: Mapped[str | None] = mapped_column(String(120))
+    price: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False, default=0)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False, default="HUF")
+    starts_on: Mapped[date] = mapped_column(Date, nullable=False)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10), nullable=False, default="active")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+
+    partner: Mapped[Partner] = relationship()
+    quotas: Mapped[list[Quota]] = relationship(back_populates="contract",
+                                                 cascade="all, delete-orphan")
+
+    @validates("name")
+    def _name(self, key, value):
+        return required_text(key, value, _l("Name"))
+
+    @validates("status")
+    def _status(self, key, value):
+        return _check_in(key, value or "active", CONTRACT_STATUS_LABELS)
+
+    @validates("currency")
+    def _currency(self, key, value):
+        return _check_in(key, (value or "HUF").upper(), dict.fromkeys(CURRENCIES))
+
+    def is_active(self, today: date) -> bool:
+        return self.status == "active" and self.starts_on <= today and (
+            self.ends_on is None or self.ends_on >= today)
+
+    @property
+    def status_label(self) -> str:
+        return str(CONTRACT_STATUS_LABELS.get(self.status, self.status))
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Quota(Model):
+    """Units bought under a contract (hours, visits, licences …) and how many are used."""
+
+    __tablename__ = "quota"
+    __table_args__ = (
+        CheckConstraint("bought >= 0 AND used >= 0", name="ck_quota_units"),
+        CheckConstraint("used <= bought", name="ck_quota_used"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contract_id: Mapped[int] = mapped_column(
+        ForeignKey("contract.id", ondelete="CASCADE"), nullable=False, index=True)
+    name: Mapped[str] = mapped_column(String(120), nullable=False)
+    unit: Mapped[str] = mapped_column(String(20), nullable=False, default="pc")
+    bought: Mapped[Decimal] = mapped_column(Numeric(12, 2), nullable=False, default=0)
+    used: Mapped[Decimal] = mapped_column(Numeric(12, 2), nullable=False, default=0)
+
+    contract: Mapped[Contract] = relationship(back_populates="quotas")
+
+    @validates("bought", "used")
+    def _units(self, key, value):
+        value = Decimal(str(value if value not in (None, "") else 0))
+        if value < 0:
+            raise InvalidValue(key, _l("%(value)s cannot be negative.") % {"value": value})
+        return value
+
+    @property
+    def left(self) -> Decimal:
+        return (self.bought or 0) - (self.used or 0)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@event.listens_for(Quota, "before_insert")
+@event.listens_for(Quota, "before_update")
+def _quota_within_bought(mapper, connection, target: Quota) -> None:
+    if target.used > target.bought:
+        raise InvalidValue("used", _l("More units are used than were bought."))
+
+
+AUDITED.update({Contract: "contract"})
+ENTITY_LABELS["contract"] = _l("Contract")
+AUDITED.update({Quota: "quota"})
+ENTITY_LABELS["quota"] = _l("Quota")

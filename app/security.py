@@ -29,10 +29,10 @@ READ_WRITE = {
 }
 
 RESOURCES = ("Partner", "Affiliation", "Address", "Code", "Note", "AuditLog", "Offer", "Task",
-             "Document", "Product", "Invoice")
+             "Document", "Product", "Invoice", "Contract")
 MENUS = ("Partners", "People", "Companies", "Contact persons", "Addresses", "Codes",
          "Change log", "Sales", "Offers", "Forecast", "Tasks", "Task list", "Calendar",
-         "Finance", "Products", "Invoices")
+         "Finance", "Products", "Invoices", "Contracts")
 
 # What every logged-in user may do with their own account.
 OWN_ACCOUNT = [
@@ -61,12 +61,14 @@ def _menus(*menus):
 CRM = ("Partner", "Affiliation", "Address", "Note", "Offer", "Task", "Document")
 
 STAFF_MENUS = tuple(m for m in MENUS if m != "Change log")
-READ_CRM = _read(*CRM, "Code", "Product", "Invoice")
+READ_CRM = _read(*CRM, "Code", "Product", "Invoice", "Contract")
 
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
-    "Manager": _read(*RESOURCES) + _write(*CRM, "Code") + _menus(*MENUS) + OWN_ACCOUNT,
+    "Manager": _read(*RESOURCES) + _write(*CRM, "Code", "Contract") + _menus(*MENUS)
+    + OWN_ACCOUNT,
     "Staff": READ_CRM + _write(*CRM) + _menus(*STAFF_MENUS) + OWN_ACCOUNT,
-    "Finance": READ_CRM + _write("Product", "Invoice") + _menus(*STAFF_MENUS) + OWN_ACCOUNT,
+    "Finance": READ_CRM + _write("Product", "Invoice", "Contract") + _menus(*STAFF_MENUS)
+    + OWN_ACCOUNT,
     "Read-only": READ_CRM + _menus(*STAFF_MENUS) + OWN_ACCOUNT,
     "Client": OWN_ACCOUNT,
     "Partner": OWN_ACCOUNT,

@@ -23,7 +23,7 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import joinedload, with_polymorphic
+from sqlalchemy.orm import joinedload, selectinload, with_polymorphic
 from werkzeug.utils import secure_filename
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.fields import DateTimeLocalField, FloatField
@@ -34,11 +34,13 @@ from app.extensions import db
 from app.models import (
     ADDRESS_TYPE_LABELS,
     AUDIT_ACTION_LABELS,
+    CONTRACT_STATUS_LABELS,
     ENTITY_LABELS,
     NOTE_KIND_LABELS,
     OFFER_STATUS_LABELS,
     Affiliation,
     AuditLog,
+    Contract,
     Document,
     Note,
     Offer,
@@ -191,6 +193,34 @@ def load_account(partner: Partner, page: int) -> dict:
     return {"account": current_account(partner.id), "today": date.today()}
 
 
+def load_contracts(partner: Partner, page: int) -> dict:
+    name = (request.args.get("name") or "").strip()
+    status = request.args.get("status") or ""
+    since = _date_arg("since")
+    until = _date_arg("until")
+    query = select(Contract).where(Contract.partner_id == partner.id)
+    if name:
+        query = query.where(Contract.name.ilike(f"%{name}%"))
+    if status in CONTRACT_STATUS_LABELS:
+        query = query.where(Contract.status == status)
+    if since:
+        query = query.where(or_(Contract.ends_on.is_(None), Contract.ends_on >= since))
+    if until:
+        query = query.where(Contract.starts_on <= until)
+    query = query.options(selectinload(Contract.quotas)).order_by(Contract.starts_on.desc(),
+                                                                   Contract.id.desc())
+    return {"contracts": _page(query, page), "filters": {"name": name, "status": status,
+            "since": request.args.get("since", ""), "until": request.args.get("until", "")},
+            "contract_statuses": CONTRACT_STATUS_LABELS, "today": date.today()}
+
+
+def _date_arg(key: str):
+    try:
+        return date.fromisoformat(request.args.get(key, ""))
+    except ValueError:
+        return None
+
+
 TABS: list[Tab] = [
     Tab("notes", _l("Notes"), "datasheet/tab_notes.html", load_notes, resource="Note"),
     Tab("offers", _l("Offers"), "datasheet/tab_offers.html", load_offers, resource="Offer"),
@@ -203,6 +233,8 @@ TABS: list[Tab] = [
         load_organizations, applies=lambda p: isinstance(p, Person), resource="Affiliation"),
     Tab("addresses", _l("Addresses"), "datasheet/tab_addresses.html", load_addresses,
         resource="Address"),
+    Tab("contracts", _l("Contracts"), "datasheet/tab_contracts.html", load_contracts,
+        resource="Contract"),
     Tab("account", _l("Current account"), "datasheet/tab_account.html", load_account,
         resource="Invoice"),
     Tab("history", _l("History"), "datasheet/tab_history.html", load_history),
@@ -256,6 +288,10 @@ class DataSheetView(BaseView):
             .order_by(Note.created_at.desc()).limit(5)
         ).all()
         tabs = [t for t in TABS if t.applies(partner) and can("read", t.resource)]
+        contracts = [c for c in db.session.scalars(
+            select(Contract).where(Contract.partner_id == partner.id, Contract.status == "active")
+            .options(selectinload(Contract.quotas)).order_by(Contract.starts_on).limit(10)
+        ) if c.is_active(today)] if can("read", "Contract") else []
         upcoming = db.session.scalars(
             select(Task).where(Task.partner_id == partner.id, Task.done.is_(False),
                                Task.due_at >= utcnow() - timedelta(days=1))
@@ -273,6 +309,7 @@ class DataSheetView(BaseView):
             can_write_people=can("write", "Affiliation"),
             can_write_addresses=can("write", "Address"),
             note_kinds=NOTE_KIND_LABELS, user_id=g.user.id, upcoming=upcoming,
+            active_contracts=contracts, can_write_contracts=can("write", "Contract"),
             can_write_tasks=can("write", "Task"), can_write_offers=can("write", "Offer"),
             can_write_documents=can("write", "Document"),
             can_write_invoices=can("write", "Invoice"),

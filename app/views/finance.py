@@ -15,7 +15,16 @@ from wtforms.validators import DataRequired, Length, NumberRange
 from wtforms.validators import Optional as OptionalValue
 
 from app.extensions import db
-from app.models import CURRENCIES, INVOICE_STATUS_LABELS, Invoice, InvoiceLine, Product
+from app.models import (
+    CONTRACT_STATUS_LABELS,
+    CURRENCIES,
+    INVOICE_STATUS_LABELS,
+    Contract,
+    Invoice,
+    InvoiceLine,
+    Product,
+    Quota,
+)
 from app.services import invoicing
 from app.views.base import DossierModelView, datamodel
 from app.views.fields import PartnerField
@@ -173,3 +182,48 @@ class InvoiceView(DossierModelView):
         name = (invoice.number or f"draft-{invoice.id}").replace("/", "-")
         return send_file(io.BytesIO(invoicing.render_pdf(invoice)), mimetype="application/pdf",
                          as_attachment=True, download_name=f"invoice-{name}.pdf")
+
+
+class QuotaView(DossierModelView):
+    datamodel = datamodel(Quota)
+    route_base = "/quotas"
+    class_permission_name = "Contract"
+    list_title = _l("Quotas")
+    label_columns = {**LABELS, "bought": _l("Bought"), "used": _l("Used"), "left": _l("Left"),
+                     "contract": _l("Contract")}
+    list_columns = ["name", "unit", "bought", "used", "left"]
+    add_columns = ["contract", "name", "unit", "bought", "used"]
+    edit_columns = add_columns
+    show_columns = add_columns + ["left"]
+
+
+class ContractView(DossierModelView):
+    datamodel = datamodel(Contract)
+    route_base = "/contracts"
+    class_permission_name = "Contract"
+    list_title = _l("Contracts")
+    show_title = _l("Contract")
+    add_title = _l("New contract")
+    edit_title = _l("Edit contract")
+    label_columns = {**LABELS, "plan": _l("Plan"), "starts_on": _l("Starts on"),
+                     "ends_on": _l("Ends on")}
+    list_columns = ["name", "partner", "plan", "price", "currency", "starts_on", "ends_on",
+                    "status"]
+    search_columns = ["name", "status", "starts_on", "ends_on", "plan"]
+    add_columns = ["partner", "name", "plan", "price", "currency", "starts_on", "ends_on",
+                   "status"]
+    edit_columns = add_columns
+    show_columns = add_columns
+    base_order = ("starts_on", "desc")
+    related_views = [QuotaView]
+    formatters_columns = {
+        "status": label_of(CONTRACT_STATUS_LABELS),
+        "price": lambda v: format_decimal(v, "#,##0.00") if v is not None else "",
+        "starts_on": lambda d: format_date(d) if d else "",
+        "ends_on": lambda d: format_date(d) if d else "",
+    }
+    add_form_extra_fields = edit_form_extra_fields = {
+        "partner": PartnerField(_l("Partner")),
+        "currency": choice_field(_l("Currency"), dict(zip(CURRENCIES, CURRENCIES, strict=True))),
+        "status": choice_field(_l("Status"), CONTRACT_STATUS_LABELS),
+    }
