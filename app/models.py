@@ -1017,6 +1017,8 @@ class Outbox(Model):
     subject: Mapped[str] = mapped_column(String(250), nullable=False)
     body: Mapped[str] = mapped_column(Text, nullable=False)
     html: Mapped[str | None] = mapped_column(Text)
+    # JSON list of {"name", "type", "file"}: the files live under instance/outbox/.
+    attachments: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(8), nullable=False, default="queued")
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)

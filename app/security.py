@@ -26,6 +26,7 @@ READ_WRITE = {
     "api_update": "write", "api_delete": "write", "api_column_add": "write",
     "api_column_edit": "write", "api_readvalues": "read",
     "issue": "write", "change_status": "write", "pdf": "read", "payment": "write",
+    "email": "write",
 }
 
 RESOURCES = ("Partner", "Affiliation", "Address", "Code", "Note", "AuditLog", "Offer", "Task",

@@ -187,3 +187,27 @@ def test_payments_settle_invoices_and_the_current_account_adds_up(app, login):
         assert totals["paid"] == gross and totals["overdue"] == 0
         assert totals["outstanding"] == db.session.get(Invoice, second).gross_total
         assert len(account["payments"]) == 2
+
+
+def test_an_issued_invoice_is_mailed_with_its_pdf_in_the_partners_language(app, login, mailbox):
+    from tests.conftest import run_jobs
+
+    iid = draft(app, language="de", name="Größe GmbH")
+    with app.app_context():
+        invoice = db.session.get(Invoice, iid)
+        invoice.partner.email = "buchhaltung@groesse.example"
+        db.session.commit()
+    finance = login("finance")
+    refused = finance.post(f"/invoices/{iid}/email", follow_redirects=True)
+    assert "Only an issued invoice can be sent." in refused.get_data(as_text=True)
+    finance.post(f"/invoices/{iid}/issue")
+    assert finance.post(f"/invoices/{iid}/email").status_code == 302
+    run_jobs(app)
+    [message] = mailbox.to("buchhaltung@groesse.example")
+    assert message["Subject"] == "Rechnung 2026/000001".replace("2026", str(date.today().year))
+    [attachment] = list(message.iter_attachments())
+    assert attachment.get_content_type() == "application/pdf"
+    text = PdfReader(io.BytesIO(attachment.get_content())).pages[0].extract_text()
+    assert "Größe GmbH" in text and "Rechnung" in text
+    with app.app_context():
+        assert db.session.get(Invoice, iid).status == "sent"

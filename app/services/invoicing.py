@@ -19,6 +19,7 @@ from app.models import (
     Counter,
     Invoice,
     InvoiceLine,
+    Outbox,
     Partner,
     Payment,
     Product,
@@ -147,6 +148,31 @@ def record_payment(invoice_id: int, actor_id: int | None, amount, paid_on: date 
         db.session.add(payment)
         invoice.status = "paid" if payment.amount == outstanding else "partly_paid"
     return payment
+
+
+def email_invoice(invoice_id: int, actor_id: int | None) -> Invoice:
+    """Queue the invoice with its PDF to the partner, in the partner's language; an issued
+    invoice becomes sent. Sending it again makes a new mail (the admin may resend too)."""
+    from app.services.outbox import queue_mail
+    from app.services.tasks import render_mail
+
+    with acting_as(actor_id):
+        invoice = db.get_or_404(Invoice, invoice_id)
+        if invoice.status == "draft" or invoice.status == "cancelled":
+            raise InvalidValue("invoice", _l("Only an issued invoice can be sent."))
+        recipient = invoice.partner.email
+        if not recipient:
+            raise InvalidValue("email", _l("The partner has no e-mail address."))
+        locale = invoice.language or current_app.config["DEFAULT_LOCALE"]
+        subject, body = render_mail("invoice", locale, invoice=invoice)
+        name = f"invoice-{invoice.number.replace('/', '-')}.pdf"
+        sent_before = db.session.scalar(select(func.count(Outbox.id)).where(
+            Outbox.key.startswith(f"invoice:{invoice.id}:")))
+        queue_mail(db.session, f"invoice:{invoice.id}:{sent_before + 1}", recipient, subject,
+                   body, attachments=[(name, "application/pdf", render_pdf(invoice))])
+        if invoice.status == "issued":
+            invoice.status = "sent"
+    return invoice
 
 
 def paid_amount(invoice_id: int) -> Decimal:

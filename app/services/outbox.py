@@ -3,8 +3,11 @@ sent by a job after the commit; a sweeper re-queues what Redis or SMTP could not
 
 from __future__ import annotations
 
+import json
 import logging
+import uuid
 from datetime import timedelta
+from pathlib import Path
 
 from flask import current_app
 from flask_mail import Message
@@ -20,12 +23,20 @@ BATCH = 50  # mails sent over one SMTP connection by one job
 
 
 def queue_mail(session: Session, key: str, recipient: str, subject: str, body: str,
-               html: str | None = None, check: bool = True) -> Outbox | None:
+               html: str | None = None, check: bool = True,
+               attachments: list[tuple[str, str, bytes]] = ()) -> Outbox | None:
     """Add a mail to the session's transaction; a key already in the outbox is skipped
-    (`check=False` when the caller has looked the keys up in bulk)."""
+    (`check=False` when the caller has looked the keys up in bulk). Attachments are
+    (file name, content type, bytes), kept as files beside the outbox (a resend needs them)."""
     if check and session.scalar(select(Outbox.id).where(Outbox.key == key)) is not None:
         return None
-    row = Outbox(key=key, recipient=recipient, subject=subject[:250], body=body, html=html)
+    files = []
+    for name, content_type, content in attachments:
+        stored = attachment_dir() / uuid.uuid4().hex
+        stored.write_bytes(content)
+        files.append({"name": name, "type": content_type, "file": stored.name})
+    row = Outbox(key=key, recipient=recipient, subject=subject[:250], body=body, html=html,
+                 attachments=json.dumps(files) if files else None)
     session.add(row)
     session.info.setdefault("outbox_new", []).append(row)
     return row
@@ -58,9 +69,19 @@ def send(outbox_id: int) -> str:
     return send_many([outbox_id]).get(outbox_id, "skipped")
 
 
+def attachment_dir() -> Path:
+    path = Path(current_app.config["INSTANCE_DIR"]) / "outbox"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def _message(row: Outbox) -> Message:
-    return Message(subject=row.subject, recipients=[row.recipient], body=row.body,
-                   html=row.html, sender=current_app.config["MAIL_DEFAULT_SENDER"])
+    message = Message(subject=row.subject, recipients=[row.recipient], body=row.body,
+                      html=row.html, sender=current_app.config["MAIL_DEFAULT_SENDER"])
+    for item in json.loads(row.attachments or "[]"):
+        message.attach(item["name"], item["type"],
+                       (attachment_dir() / item["file"]).read_bytes())
+    return message
 
 
 def _failed(row: Outbox, error: Exception) -> None:

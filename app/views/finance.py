@@ -175,6 +175,16 @@ class InvoiceView(DossierModelView):
         return redirect(request.referrer or url_for("DataSheetView.tab",
                                                     partner_id=invoice.partner_id, key="account"))
 
+    @expose("/<int:invoice_id>/email", methods=["POST"])
+    @has_access
+    def email(self, invoice_id: int):
+        if not FlaskForm().validate():
+            abort(400)
+        invoice = invoicing.email_invoice(invoice_id, g.user.id)
+        flash(gettext("The invoice was queued for e-mail to %(email)s.",
+                      email=invoice.partner.email), "success")
+        return redirect(url_for(".show", pk=invoice_id))
+
     @expose("/<int:invoice_id>/pdf")
     @has_access
     def pdf(self, invoice_id: int):
