@@ -102,6 +102,7 @@ def _register_views(appbuilder: AppBuilder) -> None:
     from app.views.finance import (
         ContractView,
         InvoiceLineView,
+        InvoicePdfView,
         InvoiceView,
         ProductView,
         QuotaView,
@@ -163,6 +164,7 @@ def _register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view(InvoiceView, "Invoices", label=_l("Invoices"), icon="fa-file-text-o",
                         category="Finance")
     appbuilder.add_view_no_menu(InvoiceLineView)
+    appbuilder.add_view_no_menu(InvoicePdfView)
     appbuilder.add_view(ContractView, "Contracts", label=_l("Contracts"), icon="fa-handshake-o",
                         category="Finance")
     appbuilder.add_view_no_menu(QuotaView)

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from pypdf import PdfReader
+from pypdf.generic import ContentStream
 from sqlalchemy import select
 
 from app.errors import InvoiceLocked
@@ -15,6 +16,18 @@ from app.models import Invoice, InvoiceLine
 from app.services import invoicing
 from tests import factories as f
 from tests.conftest import user_id
+
+
+def fonts_drawing_text(page) -> set[str]:
+    names = {key: str(font.get_object()["/BaseFont"])
+             for key, font in page["/Resources"]["/Font"].items()}
+    used, current = set(), None
+    for operands, operator in ContentStream(page.get_contents(), page.pdf).operations:
+        if operator == b"Tf":
+            current = names.get(str(operands[0]))
+        elif operator in (b"Tj", b"TJ", b"'", b'"') and current:
+            used.add(current)
+    return used
 
 
 def draft(app, language="hu", lines=1, **partner):
@@ -115,7 +128,12 @@ def test_pdf_in_the_partners_language_with_its_letters(app, ctx, language, words
     invoicing.issue(iid, None, today=date(2026, 3, 1))
     with app.test_request_context():
         pdf = invoicing.render_pdf(db.session.get(Invoice, iid))
-    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    pages = PdfReader(io.BytesIO(pdf)).pages
+    text = "".join(page.extract_text() for page in pages)
+    # Text extraction alone would pass with Helvetica's black boxes: every string drawn is
+    # drawn in the embedded DejaVu font.
+    fonts = set().union(*(fonts_drawing_text(page) for page in pages))
+    assert fonts and all("DejaVu" in name for name in fonts), fonts
     for word in words:
         assert word in text, (language, word, text[:300])
     assert "2026/000001" in text
@@ -141,7 +159,7 @@ def test_finance_issues_from_the_screen_and_staff_only_reads(app, login):
     with app.app_context():
         invoice = db.session.get(Invoice, iid)
         assert invoice.status == "issued" and invoice.gross_total == Decimal("120.00")
-    pdf = finance.get(f"/invoices/{iid}/pdf")
+    pdf = finance.get(f"/invoice/{iid}/pdf")
     assert pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
     staff = login("staff")
     assert staff.get(f"/invoices/show/{iid}").status_code == 200

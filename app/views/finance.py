@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from flask import abort, flash, g, redirect, request, send_file, url_for
-from flask_appbuilder import expose, has_access
+from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_babel import format_date, format_decimal, gettext
 from flask_babel import lazy_gettext as _l
@@ -184,6 +184,16 @@ class InvoiceView(DossierModelView):
         flash(gettext("The invoice was queued for e-mail to %(email)s.",
                       email=invoice.partner.email), "success")
         return redirect(url_for(".show", pk=invoice_id))
+
+
+
+class InvoicePdfView(BaseView):
+    """`GET /invoice/<id>/pdf`: the invoice's PDF, for whoever may read invoices."""
+
+    route_base = "/invoice"
+    class_permission_name = "Invoice"
+    base_permissions = ["can_read", "can_write"]
+    method_permission_name = {"pdf": "read"}
 
     @expose("/<int:invoice_id>/pdf")
     @has_access
