@@ -101,6 +101,7 @@ def _register_views(appbuilder: AppBuilder) -> None:
     from app.views.documents import DocumentView
     from app.views.finance import (
         ContractView,
+        DocumentTemplateView,
         InvoiceLineView,
         InvoicePdfView,
         InvoiceView,
@@ -168,5 +169,8 @@ def _register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view(ContractView, "Contracts", label=_l("Contracts"), icon="fa-handshake-o",
                         category="Finance")
     appbuilder.add_view_no_menu(QuotaView)
+    appbuilder.add_view(DocumentTemplateView, "Document templates",
+                        label=_l("Document templates"), icon="fa-file-code-o",
+                        category="Settings")
     for api in APIS:
         appbuilder.add_api(api)

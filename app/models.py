@@ -1479,3 +1479,33 @@ AUDITED.update({Contract: "contract"})
 ENTITY_LABELS["contract"] = _l("Contract")
 AUDITED.update({Quota: "quota"})
 ENTITY_LABELS["quota"] = _l("Quota")
+
+
+class DocumentTemplate(Model):
+    """An HTML template with variables ({{ partner.name }}, {{ representative.name }} …)
+    that the document generator fills for a partner and turns into a PDF."""
+
+    __tablename__ = "document_template"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), nullable=False, unique=True)
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+
+    @validates("name")
+    def _name(self, key, value):
+        return required_text(key, value, _l("Name"))
+
+    @validates("body")
+    def _body(self, key, value):
+        from jinja2 import TemplateSyntaxError
+        from jinja2.sandbox import SandboxedEnvironment
+
+        value = required_text(key, value, _l("Template"))
+        try:
+            SandboxedEnvironment().parse(value)
+        except TemplateSyntaxError as error:
+            raise InvalidValue(key, _l("The template has an error on line %(line)s: %(error)s")
+                               % {"line": error.lineno, "error": error.message}) from error
+        return value
+
+    def __str__(self) -> str:
+        return self.name

@@ -30,7 +30,7 @@ READ_WRITE = {
 }
 
 RESOURCES = ("Partner", "Affiliation", "Address", "Code", "Note", "AuditLog", "Offer", "Task",
-             "Document", "Product", "Invoice", "Contract")
+             "Document", "Product", "Invoice", "Contract", "DocumentTemplate")
 MENUS = ("Partners", "People", "Companies", "Contact persons", "Addresses", "Codes",
          "Change log", "Sales", "Offers", "Forecast", "Tasks", "Task list", "Calendar",
          "Finance", "Products", "Invoices", "Contracts")
@@ -62,7 +62,7 @@ def _menus(*menus):
 CRM = ("Partner", "Affiliation", "Address", "Note", "Offer", "Task", "Document")
 
 STAFF_MENUS = tuple(m for m in MENUS if m != "Change log")
-READ_CRM = _read(*CRM, "Code", "Product", "Invoice", "Contract")
+READ_CRM = _read(*CRM, "Code", "Product", "Invoice", "Contract", "DocumentTemplate")
 
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     "Manager": _read(*RESOURCES) + _write(*CRM, "Code", "Contract") + _menus(*MENUS)

@@ -115,3 +115,67 @@ def test_only_the_uploader_or_a_manager_deletes(app, login):
     with app.app_context():
         assert db.session.get(Document, did) is None
     assert stored not in stored_files(app)
+
+
+POWER_OF_ATTORNEY = """<h1>Pełnomocnictwo</h1>
+<p>{{ partner.name }} ({{ partner.address }}) upoważnia {{ representative.name }},
+{{ representative.role }}, do reprezentacji. {{ today }}</p>"""
+
+
+def _template(app, body=POWER_OF_ATTORNEY, name="Pełnomocnictwo"):
+    from app.models import DocumentTemplate
+    from app.services import acting_as
+
+    with app.app_context(), acting_as(None):
+        template = DocumentTemplate(name=name, body=body)
+        db.session.add(template)
+        db.session.flush()
+        return template.id
+
+
+def test_generate_a_power_of_attorney_naming_the_representative(app, login):
+    from pypdf import PdfReader
+
+    with app.app_context():
+        company = f.company(name="Wisła Transport Sp. z o.o.")
+        f.address(company, type="seat", street="ul. Marszałkowska 1", city="Warszawa")
+        f.affiliation(f.person(first_name="Łukasz", last_name="Nowak"), company,
+                      role="prezes zarządu", may_represent=True)
+        f.affiliation(f.person(first_name="Anna", last_name="Zielińska"), company,
+                      may_collect_mail=True)
+        pid = company.id
+    tid = _template(app)
+    staff = login("staff")
+    assert "Pełnomocnictwo" in staff.get(f"/partner/{pid}/documents").get_data(as_text=True)
+    pdf = staff.post(f"/documents/generate/{pid}", data={"template": tid})
+    assert pdf.mimetype == "application/pdf"
+    text = PdfReader(io.BytesIO(pdf.data)).pages[0].extract_text()
+    assert "Łukasz Nowak" in text and "Anna" not in text and "Marszałkowska" in text
+    staff.post(f"/documents/generate/{pid}", data={"template": tid, "save": "y"})
+    with app.app_context():
+        saved = db.session.scalar(select(Document))
+        assert saved.content_type == "application/pdf" and "Pełnomocnictwo" in saved.filename
+
+
+def test_a_template_with_a_missing_value_gets_a_clear_message(app, login):
+    with app.app_context():
+        pid = f.company(name="Bez Reprezentanta Sp. z o.o.").id
+    tid = _template(app)
+    missing = login("staff").post(f"/documents/generate/{pid}", data={"template": tid},
+                                  follow_redirects=True)
+    assert "does not have" in missing.get_data(as_text=True)
+    tid2 = _template(app, body="{{ partner.nickname }}", name="Typo")
+    typo = login("staff").post(f"/documents/generate/{pid}", data={"template": tid2},
+                               follow_redirects=True)
+    assert "nickname" in typo.get_data(as_text=True)
+
+
+def test_the_admin_keeps_templates_and_a_broken_one_is_refused(app, login):
+    admin = login("admin")
+    broken = admin.post("/document-templates/add", data={"name": "Broken",
+                                                         "body": "{{ partner.name "},
+                        follow_redirects=True)
+    assert "The template has an error on line 1" in broken.get_data(as_text=True)
+    assert admin.post("/document-templates/add", data={
+        "name": "Ok", "body": "<p>{{ partner.name }}</p>"}).status_code == 302
+    assert login("staff").get("/document-templates/add").status_code == 403

@@ -42,6 +42,7 @@ from app.models import (
     AuditLog,
     Contract,
     Document,
+    DocumentTemplate,
     Note,
     Offer,
     Organization,
@@ -183,7 +184,8 @@ def load_documents(partner: Partner, page: int) -> dict:
         Document.created_at.desc(), Document.id.desc())
     form = DocumentForm()
     form.fill_choices()
-    return {"documents": _page(query, page), "form": form,
+    templates = db.session.scalars(select(DocumentTemplate).order_by(DocumentTemplate.name))
+    return {"documents": _page(query, page), "form": form, "templates": list(templates),
             "max_mb": current_app.config["MAX_UPLOAD_MB"]}
 
 

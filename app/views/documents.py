@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 from flask import abort, current_app, flash, g, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext
@@ -38,7 +40,8 @@ class DocumentView(BaseView):
     route_base = "/documents"
     class_permission_name = "Document"
     base_permissions = ["can_read", "can_write"]
-    method_permission_name = {"upload": "write", "download": "read", "delete": "write"}
+    method_permission_name = {"upload": "write", "download": "read", "delete": "write",
+                              "generate": "read"}
 
     @expose("/upload/<int:partner_id>", methods=["POST"])
     @has_access
@@ -64,6 +67,31 @@ class DocumentView(BaseView):
             return redirect(back)
         flash(gettext("The document was attached."), "success")
         return redirect(back)
+
+    @expose("/generate/<int:partner_id>", methods=["POST"])
+    @has_access
+    def generate(self, partner_id: int):
+        from app.services.generator import generate_pdf
+
+        back = url_for("DataSheetView.tab", partner_id=partner_id, key="documents")
+        template_id = request.form.get("template", type=int)
+        if not FlaskForm().validate() or not template_id:
+            flash(gettext("Choose a template."), "danger")
+            return redirect(back)
+        try:
+            name, pdf = generate_pdf(template_id, partner_id)
+            if request.form.get("save"):
+                if not current_app.appbuilder.sm.has_access("can_write", "Document"):
+                    abort(403)
+                attach(partner_id, g.user.id, name, io.BytesIO(pdf),
+                       description=gettext("Generated from a template"))
+                flash(gettext("The document was attached."), "success")
+                return redirect(back)
+        except DomainError as error:
+            flash(str(error), "danger")
+            return redirect(back)
+        return send_file(io.BytesIO(pdf), mimetype="application/pdf", as_attachment=True,
+                         download_name=name)
 
     @expose("/<int:document_id>/download")
     @has_access

@@ -20,6 +20,7 @@ from app.models import (
     CURRENCIES,
     INVOICE_STATUS_LABELS,
     Contract,
+    DocumentTemplate,
     Invoice,
     InvoiceLine,
     Product,
@@ -247,3 +248,24 @@ class ContractView(DossierModelView):
         "currency": choice_field(_l("Currency"), dict(zip(CURRENCIES, CURRENCIES, strict=True))),
         "status": choice_field(_l("Status"), CONTRACT_STATUS_LABELS),
     }
+
+
+class DocumentTemplateView(DossierModelView):
+    """Templates of the document generator, kept by the admin."""
+
+    datamodel = datamodel(DocumentTemplate)
+    route_base = "/document-templates"
+    class_permission_name = "DocumentTemplate"
+    list_title = _l("Document templates")
+    show_title = _l("Document template")
+    add_title = _l("New document template")
+    edit_title = _l("Edit document template")
+    label_columns = {"name": _l("Name"), "body": _l("Template")}
+    description_columns = {"body": _l(
+        "HTML with variables: {{ partner.name }}, {{ partner.address }}, "
+        "{{ partner.customer_number }}, {{ partner.tax_number }}, {{ representative.name }}, "
+        "{{ representative.role }}, {{ owner.name }}, {{ today }}.")}
+    list_columns = ["name"]
+    add_columns = ["name", "body"]
+    edit_columns = add_columns
+    show_columns = add_columns
