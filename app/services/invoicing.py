@@ -138,16 +138,25 @@ def record_payment(invoice_id: int, actor_id: int | None, amount, paid_on: date 
             raise InvalidValue("invoice", _l("No such invoice."))
         if invoice.status not in OPEN_STATUSES:
             raise InvalidValue("invoice", _l("Only an issued, unpaid invoice can be paid."))
-        payment = Payment(partner_id=invoice.partner_id, invoice_id=invoice.id, amount=amount,
-                          currency=invoice.currency, paid_on=paid_on or date.today(),
+        payment = Payment(invoice_id=invoice.id, amount=amount, paid_on=paid_on,
                           method=method, reference=reference)
-        outstanding = invoice.gross_total - paid_amount(invoice.id)
-        if payment.amount > outstanding:
-            raise InvalidValue("amount", _l("The payment is more than the %(amount)s still due.")
-                               % {"amount": outstanding})
+        settle(payment, invoice)
         db.session.add(payment)
-        invoice.status = "paid" if payment.amount == outstanding else "partly_paid"
     return payment
+
+
+def settle(payment: Payment, invoice: Invoice) -> None:
+    """Tie a payment to its invoice (partner, currency) and move the invoice to partly paid
+    or paid; more than is still due is refused. One rule for the screen and the API."""
+    if invoice.status not in OPEN_STATUSES:
+        raise InvalidValue("invoice", _l("Only an issued, unpaid invoice can be paid."))
+    outstanding = invoice.gross_total - paid_amount(invoice.id)
+    if payment.amount > outstanding:
+        raise InvalidValue("amount", _l("The payment is more than the %(amount)s still due.")
+                           % {"amount": outstanding})
+    payment.partner_id, payment.currency = invoice.partner_id, invoice.currency
+    payment.paid_on = payment.paid_on or date.today()
+    invoice.status = "paid" if payment.amount == outstanding else "partly_paid"
 
 
 def email_invoice(invoice_id: int, actor_id: int | None) -> Invoice:

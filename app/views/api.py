@@ -1,7 +1,33 @@
 """REST resources (FAB ModelRestApi) under /api/v1/<resource>/, same rules as the screens."""
 
 
-from app.models import Address, Affiliation, Code, Note, Offer, Organization, Person, Task
+from decimal import InvalidOperation
+
+from flask import g, request, send_file
+from flask_appbuilder.api import expose, protect
+from flask_appbuilder.models.filters import BaseFilter
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+
+from app.errors import DomainError, InvalidValue
+from app.extensions import db
+from app.models import (
+    Address,
+    Affiliation,
+    Code,
+    Document,
+    Invoice,
+    Note,
+    Offer,
+    Organization,
+    Partner,
+    Payment,
+    Person,
+    Product,
+    Task,
+)
+from app.services import invoicing
+from app.services.documents import attach, find_visible, path_of
 from app.views.base import DossierApi, datamodel
 
 PARTNER_COMMON = ["status", "owner", "email", "phone", "mobile", "website", "language",
@@ -123,5 +149,146 @@ class TaskApi(DossierApi):
     order_columns = ["title", "starts_at", "due_at", "priority"]
 
 
+class ProductApi(DossierApi):
+    resource_name = "product"
+    class_permission_name = "Product"
+    datamodel = datamodel(Product)
+    add_columns = ["code", "name", "unit", "price", "currency", "vat_rate", "active",
+                   "description"]
+    edit_columns = add_columns
+    list_columns = ["id"] + add_columns
+    show_columns = list_columns
+    search_columns = ["code", "name", "active"]
+
+
+class PaymentApi(DossierApi):
+    resource_name = "payment"
+    class_permission_name = "Invoice"
+    datamodel = datamodel(Payment)
+    include_route_methods = {"get", "get_list", "post", "info"}
+    add_columns = ["invoice", "amount", "paid_on", "method", "reference"]
+    list_columns = ["id", "invoice.id", "invoice.number", "partner_id", "amount", "currency",
+                    "paid_on", "method", "reference"]
+    show_columns = list_columns
+    search_columns = ["invoice", "paid_on"]
+
+    def pre_add(self, item):
+        if item.invoice is None:
+            raise InvalidValue("invoice", _l("Choose an invoice."))
+        invoicing.settle(item, item.invoice)
+        super().pre_add(item)
+
+
+class VisibleDocuments(BaseFilter):
+    """Documents list, count and show only what the user may see (the one rule)."""
+
+    name = "visible"
+
+    def apply(self, query, value):
+        user = g.user
+        return query.filter(Document.visible_to(user.id, [r.id for r in user.roles]))
+
+
+class DocumentApi(DossierApi):
+    resource_name = "document"
+    class_permission_name = "Document"
+    datamodel = datamodel(Document)
+    include_route_methods = {"get", "get_list", "post", "info", "download"}
+    base_filters = [["id", VisibleDocuments, None]]
+    list_columns = ["id", "partner_id", "filename", "content_type", "size", "description",
+                    "visibility", "uploader_id", "created_at"]
+    show_columns = list_columns
+    add_columns = ["partner", "description", "visibility"]
+    search_columns = ["partner", "filename", "visibility"]
+
+    def post_headless(self):
+        """multipart/form-data with `file`, `partner` (id) and optional `visibility`."""
+        upload = request.files.get("file")
+        partner_id = request.form.get("partner", type=int)
+        if upload is None or not partner_id:
+            return self.response_400(message=gettext("Send a file and a partner."))
+        if db.session.get(Partner, partner_id) is None:
+            return self.response_400(message={"partner": [gettext(
+                "No such record: %(ids)s.", ids=partner_id)]})
+        try:
+            document = attach(partner_id, g.user.id, upload.filename, upload.stream,
+                              visibility=request.form.get("visibility") or "all",
+                              role_ids=request.form.getlist("roles", type=int),
+                              user_ids=request.form.getlist("users", type=int),
+                              description=request.form.get("description"))
+        except DomainError as error:
+            db.session.rollback()
+            return self.response(error.status, message=str(error))
+        return self.response(201, id=document.id,
+                             result={c: getattr(document, c) for c in ("filename", "size",
+                                                                        "visibility")})
+
+    @expose("/<int:pk>/download", methods=["GET"])
+    @protect()
+    def download(self, pk: int):
+        document = find_visible(g.user, pk)
+        if document is None:
+            return self.response_404()
+        return send_file(path_of(document), mimetype=document.content_type,
+                         as_attachment=True, download_name=document.filename)
+
+
+class InvoiceApi(DossierApi):
+    resource_name = "invoice"
+    class_permission_name = "Invoice"
+    datamodel = datamodel(Invoice)
+    include_route_methods = {"get", "get_list", "post", "info", "issue"}
+    list_columns = ["id", "number", "partner_id", "status", "currency", "issue_date",
+                    "due_date", "net_total", "vat_total", "gross_total"]
+    show_columns = list_columns + ["billing_name", "billing_address", "lines.description",
+                                   "lines.quantity", "lines.unit_price", "lines.vat_rate"]
+    label_columns = {"gross_total": "total"}
+    add_columns = ["partner", "currency", "issue_date", "due_date", "notes"]
+    search_columns = ["number", "status", "partner", "issue_date"]
+
+    def post_headless(self):
+        """A draft from `partner` and `lines` ([{description, quantity, unit_price,
+        vat_rate}]); `number`, `total` and `status` are the server's to set."""
+        payload = request.get_json(silent=True) or {}
+        partner_id, lines = payload.get("partner"), payload.get("lines") or []
+        if not isinstance(partner_id, int) or db.session.get(Partner, partner_id) is None:
+            return self.response_400(message={"partner": [gettext(
+                "No such record: %(ids)s.", ids=partner_id)]})
+        if not isinstance(lines, list) or not all(isinstance(x, dict) for x in lines):
+            return self.response_400(message={"lines": [gettext("Not a valid list.")]})
+        try:
+            invoice = invoicing.new_draft(partner_id, g.user.id,
+                                          currency=payload.get("currency") or "HUF",
+                                          notes=payload.get("notes"))
+            for line in lines:
+                invoicing.add_line(invoice.id, g.user.id,
+                                   description=line.get("description"),
+                                   quantity=line.get("quantity", 1),
+                                   unit_price=line.get("unit_price"),
+                                   vat_rate=line.get("vat_rate"),
+                                   unit=line.get("unit"), product_id=line.get("product"))
+        except (DomainError, InvalidOperation, TypeError, ValueError) as error:
+            db.session.rollback()
+            message = str(error) if isinstance(error, DomainError) else gettext(
+                "Not a valid number.")
+            return self.response_400(message=message)
+        return self.response(201, id=invoice.id, result=self._result(invoice))
+
+    @staticmethod
+    def _result(invoice: Invoice) -> dict:
+        return {"number": invoice.number, "status": invoice.status,
+                "total": str(invoice.gross_total), "currency": invoice.currency}
+
+    @expose("/<int:pk>/issue", methods=["POST"])
+    @protect()
+    def issue(self, pk: int):
+        try:
+            invoice = invoicing.issue(pk, g.user.id)
+        except DomainError as error:
+            db.session.rollback()
+            return self.response(error.status, message=str(error))
+        return self.response(200, id=invoice.id, result=self._result(invoice))
+
+
 APIS = [PersonApi, OrganizationApi, AffiliationApi, AddressApi, CodeApi, NoteApi, OfferApi,
-        TaskApi]
+        TaskApi, ProductApi, PaymentApi, DocumentApi, InvoiceApi]
