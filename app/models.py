@@ -165,6 +165,38 @@ def required_text(field: str, value: str | None, label) -> str:
     return value
 
 
+def clean_currency(field: str, value: str | None) -> str:
+    return _check_in(field, (value or "HUF").upper(), dict.fromkeys(CURRENCIES))
+
+
+def non_negative(field: str, value, empty=Decimal(0)) -> Decimal | None:
+    if value in (None, ""):
+        return empty
+    value = Decimal(str(value))
+    if value < 0:
+        raise InvalidValue(field, _l("%(value)s cannot be negative.") % {"value": value})
+    return value
+
+
+def clean_vat_rate(field: str, value) -> Decimal:
+    value = Decimal(str(value if value not in (None, "") else 0))
+    if not 0 <= value <= 100:
+        raise InvalidValue(field, _l("The VAT rate must be between 0 and 100 per cent."))
+    return value
+
+
+def association(name: str, left: str, right: str) -> Table:
+    """A many-to-many link table, indexed from its second side too."""
+    return Table(
+        name,
+        Model.metadata,
+        Column(f"{left}_id", ForeignKey(f"{left}.id", ondelete="CASCADE"), primary_key=True),
+        Column(f"{right.removeprefix('ab_')}_id",
+               ForeignKey(f"{right}.id", ondelete="CASCADE"), primary_key=True),
+        Index(f"ix_{name}_{right.removeprefix('ab_')}", f"{right.removeprefix('ab_')}_id"),
+    )
+
+
 class Counter(Model):
     """Named counters behind generated numbers; a row lock makes them safe under concurrency."""
 
@@ -183,13 +215,7 @@ def next_counter_value(connection, name: str) -> int:
     ).scalar_one()
 
 
-partner_code = Table(
-    "partner_code",
-    Model.metadata,
-    Column("partner_id", ForeignKey("partner.id", ondelete="CASCADE"), primary_key=True),
-    Column("code_id", ForeignKey("code.id", ondelete="CASCADE"), primary_key=True),
-    Index("ix_partner_code_code", "code_id"),
-)
+partner_code = association("partner_code", "partner", "code")
 
 
 class Code(Model):
@@ -857,16 +883,11 @@ class Offer(Model):
 
     @validates("currency")
     def _currency(self, key, value):
-        return _check_in(key, (value or "HUF").upper(), dict.fromkeys(CURRENCIES))
+        return clean_currency(key, value)
 
     @validates("amount", "commission")
     def _money(self, key, value):
-        if value in (None, ""):
-            return None if key == "commission" else Decimal(0)
-        value = Decimal(str(value))
-        if value < 0:
-            raise InvalidValue(key, _l("%(value)s cannot be negative.") % {"value": value})
-        return value
+        return non_negative(key, value, None if key == "commission" else Decimal(0))
 
     @validates("chance")
     def _chance(self, key, value):
@@ -904,13 +925,7 @@ def _guard_offer_status(mapper, connection, target: Offer) -> None:
         raise OfferStatusError()
 
 
-task_collaborator = Table(
-    "task_collaborator",
-    Model.metadata,
-    Column("task_id", ForeignKey("task.id", ondelete="CASCADE"), primary_key=True),
-    Column("user_id", ForeignKey("ab_user.id", ondelete="CASCADE"), primary_key=True),
-    Index("ix_task_collaborator_user", "user_id"),
-)
+task_collaborator = association("task_collaborator", "task", "ab_user")
 
 
 class Task(Model):
@@ -1044,20 +1059,9 @@ DOCUMENT_VISIBILITY_LABELS = {
     "uploader": _l("Only the uploader"),
 }
 
-document_role = Table(
-    "document_role",
-    Model.metadata,
-    Column("document_id", ForeignKey("document.id", ondelete="CASCADE"), primary_key=True),
-    Column("role_id", ForeignKey("ab_role.id", ondelete="CASCADE"), primary_key=True),
-)
+document_role = association("document_role", "document", "ab_role")
 
-document_user = Table(
-    "document_user",
-    Model.metadata,
-    Column("document_id", ForeignKey("document.id", ondelete="CASCADE"), primary_key=True),
-    Column("user_id", ForeignKey("ab_user.id", ondelete="CASCADE"), primary_key=True),
-    Index("ix_document_user_user", "user_id"),
-)
+document_user = association("document_user", "document", "ab_user")
 
 
 class Document(Model):
@@ -1120,13 +1124,7 @@ ENTITY_LABELS["document"] = _l("Document")
 
 # --- products ------------------------------------------------------------------------------
 
-partner_product = Table(
-    "partner_product",
-    Model.metadata,
-    Column("partner_id", ForeignKey("partner.id", ondelete="CASCADE"), primary_key=True),
-    Column("product_id", ForeignKey("product.id", ondelete="CASCADE"), primary_key=True),
-    Index("ix_partner_product_product", "product_id"),
-)
+partner_product = association("partner_product", "partner", "product")
 
 
 class Product(Model):
@@ -1157,21 +1155,15 @@ class Product(Model):
 
     @validates("currency")
     def _currency(self, key, value):
-        return _check_in(key, (value or "HUF").upper(), dict.fromkeys(CURRENCIES))
+        return clean_currency(key, value)
 
     @validates("price")
     def _price(self, key, value):
-        value = Decimal(str(value if value not in (None, "") else 0))
-        if value < 0:
-            raise InvalidValue(key, _l("%(value)s cannot be negative.") % {"value": value})
-        return value
+        return non_negative(key, value)
 
     @validates("vat_rate")
     def _vat(self, key, value):
-        value = Decimal(str(value if value not in (None, "") else 0))
-        if not 0 <= value <= 100:
-            raise InvalidValue(key, _l("The VAT rate must be between 0 and 100 per cent."))
-        return value
+        return clean_vat_rate(key, value)
 
     def __str__(self) -> str:
         return f"{self.code} – {self.name}"
@@ -1242,7 +1234,7 @@ class Invoice(Model):
 
     @validates("currency")
     def _currency(self, key, value):
-        return _check_in(key, (value or "HUF").upper(), dict.fromkeys(CURRENCIES))
+        return clean_currency(key, value)
 
     @property
     def status_label(self) -> str:
@@ -1298,10 +1290,7 @@ class InvoiceLine(Model):
 
     @validates("vat_rate")
     def _vat(self, key, value):
-        value = Decimal(str(value if value not in (None, "") else 0))
-        if not 0 <= value <= 100:
-            raise InvalidValue(key, _l("The VAT rate must be between 0 and 100 per cent."))
-        return value
+        return clean_vat_rate(key, value)
 
     @property
     def net(self) -> Decimal:
@@ -1421,7 +1410,7 @@ class Contract(Model):
 
     @validates("currency")
     def _currency(self, key, value):
-        return _check_in(key, (value or "HUF").upper(), dict.fromkeys(CURRENCIES))
+        return clean_currency(key, value)
 
     def is_active(self, today: date) -> bool:
         return self.status == "active" and self.starts_on <= today and (
@@ -1455,10 +1444,7 @@ class Quota(Model):
 
     @validates("bought", "used")
     def _units(self, key, value):
-        value = Decimal(str(value if value not in (None, "") else 0))
-        if value < 0:
-            raise InvalidValue(key, _l("%(value)s cannot be negative.") % {"value": value})
-        return value
+        return non_negative(key, value)
 
     @property
     def left(self) -> Decimal:
