@@ -1,15 +1,13 @@
 """The job machinery: the scheduler's entries, the CLI commands, the worker's fork."""
 
-from datetime import timedelta
 
 from sqlalchemy import select
 
 from app.extensions import db
 from app.jobs.queue import queue
 from app.jobs.schedule import ENTRIES, register
-from app.models import Outbox, Task, utcnow
-from app.services import acting_as
-from tests.conftest import user_id
+from app.models import Outbox
+from tests.test_mail import overdue_task_without_mail
 
 
 def test_scheduler_entries_are_registered_once_whatever_the_restarts(app, mailbox):
@@ -22,13 +20,7 @@ def test_scheduler_entries_are_registered_once_whatever_the_restarts(app, mailbo
 
 
 def test_worker_and_job_commands(app, mailbox):
-    with app.app_context(), acting_as(None):
-        db.session.add(Task(title="Late", responsible_id=user_id(app, "staff"),
-                            starts_at=utcnow() - timedelta(days=2),
-                            due_at=utcnow() - timedelta(days=1)))
-    with app.app_context():
-        db.session.execute(Outbox.__table__.delete())
-        db.session.commit()
+    overdue_task_without_mail(app)
     runner = app.test_cli_runner()
     assert "1 overdue tasks noted." in runner.invoke(args=["dossier", "overdue"]).output
     assert "0 digests queued." in runner.invoke(args=["dossier", "digest"]).output

@@ -182,7 +182,8 @@ def test_a_retried_digest_job_sends_nothing_twice(app, mailbox):
     assert len(mailbox.messages) == 2
 
 
-def test_overdue_tasks_are_mailed_once(app, mailbox):
+def overdue_task_without_mail(app) -> None:
+    """A task of the staff user, due yesterday, with nothing in the outbox yet."""
     with app.app_context(), acting_as(None):
         db.session.add(Task(title="Late", responsible_id=user_id(app, "staff"),
                             starts_at=utcnow() - timedelta(days=2),
@@ -190,6 +191,11 @@ def test_overdue_tasks_are_mailed_once(app, mailbox):
     with app.app_context():
         db.session.execute(Outbox.__table__.delete())
         db.session.commit()
+
+
+def test_overdue_tasks_are_mailed_once(app, mailbox):
+    overdue_task_without_mail(app)
+    with app.app_context():
         assert notify_overdue() == 1
         assert notify_overdue() == 0
     run_jobs(app)
