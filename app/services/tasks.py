@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from babel.dates import format_datetime
 from flask import has_app_context, render_template
-from flask_babel import force_locale, gettext
+from flask_babel import force_locale
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
@@ -130,4 +130,4 @@ def mark_done(task_id: int, done: bool = True) -> Task:
     return task
 
 
-__all__ = ["conflicting_tasks", "overdue_tasks", "notify_overdue", "mark_done", "gettext"]
+__all__ = ["conflicting_tasks", "overdue_tasks", "notify_overdue", "mark_done"]

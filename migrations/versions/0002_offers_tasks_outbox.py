@@ -91,7 +91,6 @@ def upgrade():
     sa.Column('done', sa.Boolean(), nullable=False),
     sa.Column('done_at', sa.DateTime(), nullable=True),
     sa.Column('notified_at', sa.DateTime(), nullable=True),
-    sa.Column('mails_queued', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.CheckConstraint('due_at >= starts_at', name='ck_task_times'),
