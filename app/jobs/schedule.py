@@ -5,11 +5,16 @@ user's own DIGEST_TIME is decided in the database (app/services/digest.py)."""
 
 from __future__ import annotations
 
+import warnings
+
 from rq_scheduler import Scheduler
 
 from app.jobs.digest import check_overdue, dispatch_digests
 from app.jobs.mail import sweep_outbox
 from app.jobs.queue import QUEUE_NAME
+
+# rq-scheduler's crontab dependency announces a future change of default on every tick.
+warnings.filterwarnings("ignore", category=FutureWarning, module="rq_scheduler")
 
 ENTRIES = [
     ("dossier-digest", "*/5 * * * *", dispatch_digests),
