@@ -17,6 +17,10 @@ def test_demo_loads_once_on_first_start(app):
         partners = db.session.scalar(select(func.count(Partner.id)))
         assert partners >= 24
         assert db.session.scalar(select(func.count(Note.id))) > 0
+        from app.models import Contract, Invoice, Offer, Task
+        for model in (Offer, Task, Invoice, Contract):
+            assert db.session.scalar(select(func.count(model.id))) > 0, model
+        assert db.session.scalar(select(Invoice.status)) == "issued"
     second = runner.invoke(args=["dossier", "demo"])
     assert "nothing loaded" in second.output
     with app.app_context():

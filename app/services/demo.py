@@ -229,4 +229,65 @@ def load_demo(force: bool = False, seed: int = 7) -> int:
                                 - timedelta(days=days + 1, hours=rng.randrange(8)),
                             )
                         )
+    if created:
+        load_sales_demo(rng, admin_id)
     return created
+
+
+PRODUCTS = [
+    ("SRV-ACC", "Könyvelés / Accounting", "month", 45000, 27),
+    ("SRV-PAY", "Bérszámfejtés / Payroll", "month", 25000, 27),
+    ("LIC-CRM", "Dossier licence", "user", 9900, 27),
+]
+
+
+def load_sales_demo(rng: random.Random, admin_id: int | None) -> None:
+    """Offers, tasks, products, a contract and an issued invoice, so every tab shows data."""
+    from app.models import Contract, Offer, Product, Quota, Task
+    from app.services import invoicing
+
+    companies = db.session.scalars(select(Organization).order_by(Organization.id)).all()
+    with acting_as(admin_id):
+        products = [
+            Product(code=c, name=n, unit=u, price=p, vat_rate=v) for c, n, u, p, v in PRODUCTS
+        ]
+        db.session.add_all(products)
+        now = utcnow().replace(minute=0, second=0, microsecond=0)
+        for i, company in enumerate(companies):
+            company.supplied_products = [products[i % len(products)]]
+            db.session.add(
+                Offer(
+                    name=f"{company.name} – {rng.choice(['CRM', 'Audit', 'Support'])}",
+                    partner=company,
+                    owner_id=admin_id,
+                    amount=rng.randrange(5, 90) * 10000,
+                    currency="HUF",
+                    payment_frequency=rng.choice(["once", "monthly"]),
+                    chance=rng.choice([25, 50, 75]),
+                    deadline=(now + timedelta(days=30)).date(),
+                )
+            )
+            start = now + timedelta(hours=rng.randrange(-72, 240))
+            db.session.add(
+                Task(
+                    title=rng.choice(["Call back", "Send the contract", "Visit"]),
+                    partner=company,
+                    responsible_id=admin_id,
+                    starts_at=start,
+                    due_at=start + timedelta(hours=1),
+                    priority=rng.choice([1, 2, 3]),
+                )
+            )
+        first = companies[0]
+        contract = Contract(
+            partner=first,
+            name="Support 2026",
+            plan="Premium",
+            price=490000,
+            starts_on=(now - timedelta(days=60)).date(),
+        )
+        contract.quotas = [Quota(name="On-site visits", unit="visits", bought=12, used=4)]
+        db.session.add(contract)
+    invoice = invoicing.new_draft(first.id, admin_id, currency="HUF")
+    invoicing.add_line(invoice.id, admin_id, product_id=products[0].id, quantity=1)
+    invoicing.issue(invoice.id, admin_id)
