@@ -88,13 +88,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def configure_environment(args) -> str:
-    """Environment read by config.py at import time; returns the database URL."""
+def configure_environment(args, sqlite_name: str | None = None) -> str:
+    """Environment read by config.py at import time; returns the database URL (DATABASE_URL,
+    else a SQLite file `sqlite_name` under --instance)."""
     instance = Path(args.instance).resolve()
     instance.mkdir(parents=True, exist_ok=True)
     url = os.environ.get("DATABASE_URL")
     if not url:
-        url = f"sqlite:///{instance / f'bench_p{args.partners}_n{args.notes}.sqlite'}"
+        name = sqlite_name or f"bench_p{args.partners}_n{args.notes}.sqlite"
+        url = f"sqlite:///{instance / name}"
     os.environ["DATABASE_URL"] = url
     os.environ["DOSSIER_INSTANCE"] = str(instance)
     os.environ["DOSSIER_ADMIN_USER"] = ADMIN_USER

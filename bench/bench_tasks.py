@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import random
 import re
@@ -43,8 +42,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_partners import (  # noqa: E402
-    ADMIN_PASSWORD,
+from bench_partners import (
     ADMIN_USER,
     ASCII,
     FIRST,
@@ -60,6 +58,9 @@ from bench_partners import (  # noqa: E402
     measure,
     normalise,
     reset_database,
+)
+from bench_partners import (  # noqa: E402
+    configure_environment as configure_partner_bench_environment,
 )
 
 BENCH = ROOT / "bench"
@@ -124,20 +125,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def configure_environment(args) -> str:
-    """Environment read by config.py at import time; returns the database URL."""
-    instance = Path(args.instance).resolve()
-    instance.mkdir(parents=True, exist_ok=True)
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        name = f"bench_tasks_u{args.users}_t{args.tasks}_p{args.partners}_{args.day}.sqlite"
-        url = f"sqlite:///{instance / name}"
-    os.environ["DATABASE_URL"] = url
-    os.environ["DOSSIER_INSTANCE"] = str(instance)
-    os.environ["DOSSIER_ADMIN_USER"] = ADMIN_USER
-    os.environ["DOSSIER_ADMIN_PASSWORD"] = ADMIN_PASSWORD
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    return url
+    name = f"bench_tasks_u{args.users}_t{args.tasks}_p{args.partners}_{args.day}.sqlite"
+    return configure_partner_bench_environment(args, name)
 
 
 def local_to_utc(day: date, at: clock_time, zone: str) -> datetime:
