@@ -100,6 +100,7 @@ def _register_views(appbuilder: AppBuilder) -> None:
     from app.views.datasheet import DataSheetView
     from app.views.documents import DocumentView
     from app.views.finance import (
+        AutomaticInvoicingView,
         ContractView,
         DocumentTemplateView,
         InvoiceLineView,
@@ -107,6 +108,7 @@ def _register_views(appbuilder: AppBuilder) -> None:
         InvoiceView,
         ProductView,
         QuotaView,
+        RecurringInvoiceView,
     )
     from app.views.partners import (
         AddressView,
@@ -168,6 +170,9 @@ def _register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view_no_menu(InvoicePdfView)
     appbuilder.add_view(ContractView, "Contracts", label=_l("Contracts"), icon="fa-handshake-o",
                         category="Finance")
+    appbuilder.add_view(AutomaticInvoicingView, "Automatic invoicing",
+                        label=_l("Automatic invoicing"), icon="fa-refresh", category="Finance")
+    appbuilder.add_view_no_menu(RecurringInvoiceView)
     appbuilder.add_view_no_menu(QuotaView)
     appbuilder.add_view(DocumentTemplateView, "Document templates",
                         label=_l("Document templates"), icon="fa-file-code-o",

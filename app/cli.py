@@ -97,6 +97,24 @@ def sweep_command():
     click.echo(f"{sweep_outbox()} mails queued.")
 
 
+@dossier.command("invoicing")
+@click.option("--date", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Invoice what is due up to this day (default: today).")
+@with_appcontext
+def invoicing_command(as_of):
+    """Run automatic invoicing now, in this process (or finish the unfinished run)."""
+    from datetime import date
+
+    from app.services import recurring
+
+    pending = recurring.unfinished_run()
+    day = as_of.date() if as_of else date.today()
+    run_id = pending.id if pending else recurring.start(None, day, queue_job=False).id
+    result = recurring.run(run_id)
+    click.echo(f"Run {result.id}: {result.made} invoices made, {result.emailed} e-mailed, "
+               f"{result.printed} in {len(result.batches)} print files ({result.status}).")
+
+
 @dossier.command("serve")
 @click.option("--port", default=5000, type=int, envvar="PORT")
 @with_appcontext

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -1192,7 +1193,9 @@ INVOICE_TRANSITIONS = {
     "cancelled": set(),
 }
 INVOICE_CONTENT = ("partner_id", "currency", "issue_date", "due_date", "language", "notes",
-                   "billing_name", "billing_address", "billing_tax_number", "number", "year")
+                   "billing_name", "billing_address", "billing_tax_number", "number", "year",
+                   "recurring_id", "period_start", "period_end")
+DELIVERY_LABELS = {"email": _l("By e-mail"), "post": _l("By post")}
 
 
 class Invoice(Model):
@@ -1205,7 +1208,12 @@ class Invoice(Model):
             name="ck_invoice_status"),
         CheckConstraint("status = 'draft' OR number IS NOT NULL", name="ck_invoice_number"),
         UniqueConstraint("number", name="uq_invoice_number"),
+        # One invoice per period of an automatic invoicing: running a period twice is a no-op.
+        UniqueConstraint("recurring_id", "period_start", name="uq_invoice_recurring_period"),
+        CheckConstraint("delivery IS NULL OR delivery IN ('email', 'post')",
+                        name="ck_invoice_delivery"),
         Index("ix_invoice_partner_issue", "partner_id", "issue_date"),
+        Index("ix_invoice_run", "run_id", "delivery", "id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str | None] = mapped_column(String(20), active_history=True)
@@ -1226,6 +1234,15 @@ class Invoice(Model):
     vat_total: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False, default=0)
     gross_total: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    # Made by automatic invoicing: which setting, for which period, in which run, sent how.
+    recurring_id: Mapped[int | None] = mapped_column(
+        ForeignKey("recurring_invoice.id", ondelete="SET NULL", name="fk_invoice_recurring",
+                   use_alter=True))
+    period_start: Mapped[date | None] = mapped_column(Date)
+    period_end: Mapped[date | None] = mapped_column(Date)
+    run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("invoice_run.id", ondelete="SET NULL", name="fk_invoice_run"))
+    delivery: Mapped[str | None] = mapped_column(String(8))
 
     partner: Mapped[Partner] = relationship(lazy="joined")
     lines: Mapped[list[InvoiceLine]] = relationship(
@@ -1365,6 +1382,155 @@ class Payment(Model):
 
 AUDITED.update({Payment: "payment"})
 ENTITY_LABELS["payment"] = _l("Payment")
+
+
+# --- automatic invoicing ------------------------------------------------------------------
+
+RECURRING_MONTHS = {"monthly": 1, "quarterly": 3, "yearly": 12}
+RUN_STATUS_LABELS = {"queued": _l("Waiting to start"), "running": _l("Running"),
+                     "done": _l("Finished"), "failed": _l("Stopped")}
+
+
+def add_months(day: date, months: int, anchor: int | None = None) -> date:
+    """The same day of the month `months` later (the 31st becomes the month's last day)."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(anchor or day.day, calendar.monthrange(year, month)[1]))
+
+
+class RecurringInvoice(Model):
+    """A partner's automatic invoicing: a template invoice repeated every month, quarter or
+    year from `next_date`, delivered by e-mail or by post."""
+
+    __tablename__ = "recurring_invoice"
+    __table_args__ = (
+        CheckConstraint("frequency IN ('monthly', 'quarterly', 'yearly')",
+                        name="ck_recurring_frequency"),
+        CheckConstraint("delivery IN ('email', 'post')", name="ck_recurring_delivery"),
+        CheckConstraint("anchor_day BETWEEN 1 AND 31", name="ck_recurring_anchor"),
+        Index("ix_recurring_due", "active", "next_date"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partner.id", ondelete="CASCADE"), nullable=False, unique=True)
+    template_id: Mapped[int] = mapped_column(
+        ForeignKey("invoice.id", ondelete="RESTRICT"), nullable=False)
+    frequency: Mapped[str] = mapped_column(String(10), nullable=False, default="monthly")
+    next_date: Mapped[date] = mapped_column(Date, nullable=False)
+    # The day of the month periods start on, so that 31 January, 28 February, 31 March …
+    anchor_day: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    delivery: Mapped[str] = mapped_column(String(8), nullable=False, default="email")
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime, default=utcnow, onupdate=utcnow, nullable=False)
+
+    partner: Mapped[Partner] = relationship()
+    template: Mapped[Invoice] = relationship(foreign_keys=[template_id])
+
+    @validates("frequency")
+    def _frequency(self, key, value):
+        return _check_in(key, value, RECURRING_MONTHS)
+
+    @validates("delivery")
+    def _delivery(self, key, value):
+        return _check_in(key, value, DELIVERY_LABELS)
+
+    @validates("next_date")
+    def _next_date(self, key, value):
+        if value is None:
+            raise InvalidValue(key, _l("%(field)s is required.") % {"field": _l("Next date")})
+        return value
+
+    def period_after(self, start: date) -> date:
+        return add_months(start, RECURRING_MONTHS[self.frequency], self.anchor_day)
+
+    @property
+    def frequency_label(self) -> str:
+        return str(PAYMENT_FREQUENCY_LABELS.get(self.frequency, self.frequency))
+
+    @property
+    def delivery_label(self) -> str:
+        return str(DELIVERY_LABELS.get(self.delivery, self.delivery))
+
+
+@event.listens_for(RecurringInvoice, "before_insert")
+@event.listens_for(RecurringInvoice, "before_update")
+def _recurring_template(mapper, connection, target: RecurringInvoice) -> None:
+    """The template is an issued invoice of the same partner: the first one is made by hand."""
+    row = connection.execute(select(Invoice.partner_id, Invoice.status)
+                             .where(Invoice.id == target.template_id)).first()
+    if row is None or row.partner_id != target.partner_id or row.status in ("draft",
+                                                                            "cancelled"):
+        raise InvalidValue("template", _l("Choose an issued invoice of this partner as the "
+                                          "template."))
+
+
+class InvoiceRun(Model):
+    """One start of automatic invoicing: every setting due up to `as_of` gets its invoices;
+    a run that stopped half-way is started again and finishes the rest."""
+
+    __tablename__ = "invoice_run"
+    __table_args__ = (
+        CheckConstraint("status IN ('queued', 'running', 'done', 'failed')",
+                        name="ck_invoice_run_status"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    as_of: Mapped[date] = mapped_column(Date, nullable=False)
+    status: Mapped[str] = mapped_column(String(8), nullable=False, default="queued")
+    total: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    made: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    emailed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    printed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ab_user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    started_by = relationship("User")
+    batches: Mapped[list[InvoicePrintBatch]] = relationship(
+        back_populates="run", cascade="all, delete-orphan",
+        order_by="InvoicePrintBatch.position")
+
+    @property
+    def status_label(self) -> str:
+        return str(RUN_STATUS_LABELS.get(self.status, self.status))
+
+    @property
+    def percent(self) -> int:
+        """Invoices made of those due; the print files are the last per cent."""
+        if self.status == "done":
+            return 100
+        return min(99, 100 * self.made // self.total) if self.total else 0
+
+
+class InvoicePrintBatch(Model):
+    """One PDF of up to INVOICE_PRINT_BATCH invoices of a run, for printing and posting."""
+
+    __tablename__ = "invoice_print_batch"
+    __table_args__ = (UniqueConstraint("run_id", "position", name="uq_print_batch_position"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("invoice_run.id", ondelete="CASCADE"), nullable=False)
+    position: Mapped[int] = mapped_column(Integer, nullable=False)
+    invoices: Mapped[int] = mapped_column(Integer, nullable=False)
+    first_number: Mapped[str] = mapped_column(String(20), nullable=False)
+    last_number: Mapped[str] = mapped_column(String(20), nullable=False)
+    stored_name: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+
+    run: Mapped[InvoiceRun] = relationship(back_populates="batches")
+
+    @property
+    def filename(self) -> str:
+        return f"invoices-run{self.run_id}-{self.position:03d}.pdf"
+
+
+AUDITED[RecurringInvoice] = "recurring_invoice"
+ENTITY_LABELS["recurring_invoice"] = _l("Automatic invoicing")
 
 
 # --- contracts and quotas ------------------------------------------------------------------

@@ -30,10 +30,10 @@ READ_WRITE = {
 }
 
 RESOURCES = ("Partner", "Affiliation", "Address", "Code", "Note", "AuditLog", "Offer", "Task",
-             "Document", "Product", "Invoice", "Contract", "DocumentTemplate")
+             "Document", "Product", "Invoice", "Contract", "DocumentTemplate", "RecurringInvoice")
 MENUS = ("Partners", "People", "Companies", "Contact persons", "Addresses", "Codes",
          "Change log", "Sales", "Offers", "Forecast", "Tasks", "Task list", "Calendar",
-         "Finance", "Products", "Invoices", "Contracts")
+         "Finance", "Products", "Invoices", "Contracts", "Automatic invoicing")
 
 # What every logged-in user may do with their own account.
 OWN_ACCOUNT = [
@@ -61,15 +61,16 @@ def _menus(*menus):
 
 CRM = ("Partner", "Affiliation", "Address", "Note", "Offer", "Task", "Document")
 
-STAFF_MENUS = tuple(m for m in MENUS if m != "Change log")
-READ_CRM = _read(*CRM, "Code", "Product", "Invoice", "Contract", "DocumentTemplate")
+STAFF_MENUS = tuple(m for m in MENUS if m not in ("Change log", "Automatic invoicing"))
+READ_CRM = _read(*CRM, "Code", "Product", "Invoice", "Contract", "DocumentTemplate",
+                 "RecurringInvoice")
 
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     "Manager": _read(*RESOURCES) + _write(*CRM, "Code", "Contract") + _menus(*MENUS)
     + OWN_ACCOUNT,
     "Staff": READ_CRM + _write(*CRM) + _menus(*STAFF_MENUS) + OWN_ACCOUNT,
-    "Finance": READ_CRM + _write("Product", "Invoice", "Contract") + _menus(*STAFF_MENUS)
-    + OWN_ACCOUNT,
+    "Finance": READ_CRM + _write("Product", "Invoice", "Contract", "RecurringInvoice")
+    + _menus(*STAFF_MENUS, "Automatic invoicing") + OWN_ACCOUNT,
     "Read-only": READ_CRM + _menus(*STAFF_MENUS) + OWN_ACCOUNT,
     "Client": OWN_ACCOUNT,
     "Partner": OWN_ACCOUNT,

@@ -112,11 +112,12 @@ def smtp_server():
     yield box
     box.stop()
 ROLES = ["Admin", "Manager", "Staff", "Finance", "Read-only", "Client", "Partner"]
-DATA_TABLES = ["document_template", "quota", "contract", "payment", "invoice_line",
-               "invoice", "partner_product", "product", "document_user", "document_role",
-               "document", "outbox", "user_profile", "task_collaborator", "task", "offer",
-               "audit_log", "note", "affiliation", "partner_code", "partner_address", "person",
-               "organization", "partner", "address", "code"]
+DATA_TABLES = ["document_template", "quota", "contract", "payment", "invoice_print_batch",
+               "recurring_invoice", "invoice_line", "invoice", "invoice_run", "partner_product",
+               "product", "document_user", "document_role", "document", "outbox",
+               "user_profile", "task_collaborator", "task", "offer", "audit_log", "note",
+               "affiliation", "partner_code", "partner_address", "person", "organization",
+               "partner", "address", "code"]
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
                      r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"|'
                      r'name="csrf_token" value="([^"]+)"')

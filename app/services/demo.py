@@ -291,3 +291,8 @@ def load_sales_demo(rng: random.Random, admin_id: int | None) -> None:
     invoice = invoicing.new_draft(first.id, admin_id, currency="HUF")
     invoicing.add_line(invoice.id, admin_id, product_id=products[0].id, quantity=1)
     invoicing.issue(invoice.id, admin_id)
+    from app.services.recurring import first_of_next_month, save_settings
+
+    save_settings(first.id, admin_id, template_id=invoice.id, frequency="monthly",
+                  next_date=first_of_next_month(utcnow().date()),
+                  delivery="email" if first.email else "post")

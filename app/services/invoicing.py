@@ -10,6 +10,7 @@ from pathlib import Path
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 from sqlalchemy import func, insert, select
 
 from app.errors import InvalidValue, InvoiceLocked
@@ -82,23 +83,29 @@ def issue(invoice_id: int, actor_id: int | None, today: date | None = None) -> I
             select(Invoice).where(Invoice.id == invoice_id).with_for_update(of=Invoice))
         if invoice is None:
             raise InvalidValue("invoice", _l("No such invoice."))
-        if invoice.status != "draft":
-            raise InvoiceLocked(status=INVOICE_STATUS_LABELS[invoice.status])
-        if not invoice.lines:
-            raise InvalidValue("lines", _l("An invoice needs at least one line."))
-        partner = invoice.partner
-        issued_on = invoice.issue_date or today
-        invoice.number = next_invoice_number(db.session.connection(), issued_on.year)
-        invoice.year, invoice.issue_date = issued_on.year, issued_on
-        invoice.due_date = invoice.due_date or issued_on + timedelta(days=PAYMENT_DAYS)
-        invoice.billing_name = partner.display_name
-        invoice.billing_address = str(partner.billing_address or "")
-        invoice.billing_tax_number = getattr(partner, "tax_number", None)
-        invoice.language = (invoice.language or partner.language
-                            or current_app.config["DEFAULT_LOCALE"])
-        invoice.recompute()
-        invoice.status = "issued"
+        number(invoice, today)
     return invoice
+
+
+def number(invoice: Invoice, today: date) -> None:
+    """Give a draft its number and freeze the partner's billing data, inside the caller's
+    transaction (one rule for the screen, the API and automatic invoicing)."""
+    if invoice.status != "draft":
+        raise InvoiceLocked(status=INVOICE_STATUS_LABELS[invoice.status])
+    if not invoice.lines:
+        raise InvalidValue("lines", _l("An invoice needs at least one line."))
+    partner = invoice.partner
+    issued_on = invoice.issue_date or today
+    invoice.number = next_invoice_number(db.session.connection(), issued_on.year)
+    invoice.year, invoice.issue_date = issued_on.year, issued_on
+    invoice.due_date = invoice.due_date or issued_on + timedelta(days=PAYMENT_DAYS)
+    invoice.billing_name = partner.display_name
+    invoice.billing_address = str(partner.billing_address or "")
+    invoice.billing_tax_number = getattr(partner, "tax_number", None)
+    invoice.language = (invoice.language or partner.language
+                        or current_app.config["DEFAULT_LOCALE"])
+    invoice.recompute()
+    invoice.status = "issued"
 
 
 def set_status(invoice_id: int, actor_id: int | None, status: str) -> Invoice:
@@ -110,13 +117,23 @@ def set_status(invoice_id: int, actor_id: int | None, status: str) -> Invoice:
 
 def render_pdf(invoice: Invoice) -> bytes:
     """The invoice as PDF in its language, with an embedded Unicode font."""
+    return render_pdf_of([invoice])
+
+
+def render_pdf_of(invoices: list[Invoice]) -> bytes:
+    """Invoices in one PDF, each in its partner's language and starting on a new page (a
+    page-break wrapper per invoice: xhtml2pdf's <pdf:nextpage/> recurses itself to death
+    at a few hundred invoices)."""
     from xhtml2pdf import pisa
 
-    locale = invoice.language or current_app.config["DEFAULT_LOCALE"]
-    with force_locale(locale):
-        html = render_template("pdf/invoice.html", invoice=invoice,
-                               font=str(FONTS / "DejaVuSans.ttf"),
-                               bold=str(FONTS / "DejaVuSans-Bold.ttf"))
+    default = current_app.config["DEFAULT_LOCALE"]
+    bodies = []
+    for invoice in invoices:
+        with force_locale(invoice.language or default):
+            bodies.append(Markup(render_template("pdf/_invoice.html", invoice=invoice)))
+    html = render_template("pdf/invoices.html", bodies=bodies,
+                           font=str(FONTS / "DejaVuSans.ttf"),
+                           bold=str(FONTS / "DejaVuSans-Bold.ttf"))
     out = io.BytesIO()
     result = pisa.CreatePDF(html, dest=out, encoding="utf-8")
     if result.err:

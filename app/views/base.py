@@ -90,6 +90,16 @@ class DossierInterface(SQLAInterface):
         return self.session.scalar(select(func.count()).select_from(table))
 
 
+PAGE_SIZE = 25
+
+
+def page_of(query, page: int, size: int = PAGE_SIZE) -> dict:
+    """One page of a select for the hand-made lists (data sheet tabs, run pages)."""
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    rows = db.session.scalars(query.limit(size).offset((page - 1) * size)).unique().all()
+    return {"rows": rows, "total": total, "page": page, "pages": max(1, -(-total // size))}
+
+
 def datamodel(model) -> DossierInterface:
     return DossierInterface(model, db.session)
 

@@ -22,7 +22,7 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload, selectinload, with_polymorphic
 from werkzeug.utils import secure_filename
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
@@ -55,10 +55,9 @@ from app.models import (
 from app.services.notes import change_note, delete_note, write_note
 from app.services.partners import add_contact_person, birthday_soon, link_address
 from app.services.sales import totals_by_status
+from app.views.base import page_of
 from app.views.fields import lookup_partners
 from app.views.labels import LABELS
-
-PAGE_SIZE = 25
 
 
 class NoteForm(FlaskForm):
@@ -104,20 +103,13 @@ class Tab:
     resource: str = "Partner"
 
 
-def _page(query, page: int):
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = db.session.scalars(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).unique().all()
-    pages = max(1, -(-total // PAGE_SIZE))
-    return {"rows": rows, "total": total, "page": page, "pages": pages}
-
-
 def load_notes(partner: Partner, page: int) -> dict:
     kind = request.args.get("kind") or None
     query = select(Note).where(Note.partner_id == partner.id)
     if kind in NOTE_KIND_LABELS:
         query = query.where(Note.kind == kind)
     query = query.order_by(Note.created_at.desc(), Note.id.desc())
-    return {"notes": _page(query, page), "kind": kind, "form": NoteForm()}
+    return {"notes": page_of(query, page), "kind": kind, "form": NoteForm()}
 
 
 def load_people(partner: Partner, page: int) -> dict:
@@ -127,20 +119,20 @@ def load_people(partner: Partner, page: int) -> dict:
         query = query.where(getattr(Affiliation, flag).is_(True))
     query = query.join(Person, Affiliation.person_id == Person.id).order_by(
         Person.last_name, Person.first_name)
-    return {"affiliations": _page(query, page), "flag": flag}
+    return {"affiliations": page_of(query, page), "flag": flag}
 
 
 def load_organizations(partner: Partner, page: int) -> dict:
     query = (select(Affiliation).where(Affiliation.person_id == partner.id)
              .join(Organization, Affiliation.organization_id == Organization.id)
              .order_by(Organization.name))
-    return {"affiliations": _page(query, page)}
+    return {"affiliations": page_of(query, page)}
 
 
 def load_addresses(partner: Partner, page: int) -> dict:
     query = (select(PartnerAddress).where(PartnerAddress.partner_id == partner.id)
              .order_by(PartnerAddress.type, PartnerAddress.id))
-    return {"links": _page(query, page), "form": AddressForm()}
+    return {"links": page_of(query, page), "form": AddressForm()}
 
 
 def load_history(partner: Partner, page: int) -> dict:
@@ -149,7 +141,7 @@ def load_history(partner: Partner, page: int) -> dict:
              .where(or_(AuditLog.partner_id == partner.id,
                         (AuditLog.entity == "address") & AuditLog.entity_id.in_(address_ids)))
              .order_by(AuditLog.at.desc(), AuditLog.id.desc()))
-    return {"entries": _page(query, page), "labels": LABELS, "entities": ENTITY_LABELS,
+    return {"entries": page_of(query, page), "labels": LABELS, "entities": ENTITY_LABELS,
             "actions": AUDIT_ACTION_LABELS}
 
 
@@ -159,7 +151,7 @@ def load_offers(partner: Partner, page: int) -> dict:
     if status in OFFER_STATUS_LABELS:
         query = query.where(Offer.status == status)
     query = query.order_by(Offer.deadline.desc().nulls_last(), Offer.id.desc())
-    return {"offers": _page(query, page), "status": status,
+    return {"offers": page_of(query, page), "status": status,
             "totals": totals_by_status(partner.id), "statuses": OFFER_STATUS_LABELS}
 
 
@@ -173,7 +165,7 @@ def load_tasks(partner: Partner, page: int) -> dict:
     elif show == "done":
         query = query.where(Task.done.is_(True))
     query = query.order_by(Task.due_at.desc() if show == "done" else Task.due_at)
-    return {"tasks": _page(query, page), "show": show, "now": utcnow()}
+    return {"tasks": page_of(query, page), "show": show, "now": utcnow()}
 
 
 def load_documents(partner: Partner, page: int) -> dict:
@@ -185,14 +177,21 @@ def load_documents(partner: Partner, page: int) -> dict:
     form = DocumentForm()
     form.fill_choices()
     templates = db.session.scalars(select(DocumentTemplate).order_by(DocumentTemplate.name))
-    return {"documents": _page(query, page), "form": form, "templates": list(templates),
+    return {"documents": page_of(query, page), "form": form, "templates": list(templates),
             "max_mb": current_app.config["MAX_UPLOAD_MB"]}
 
 
 def load_account(partner: Partner, page: int) -> dict:
     from app.services.invoicing import current_account
+    from app.services.recurring import settings_of
 
-    return {"account": current_account(partner.id), "today": date.today()}
+    account = current_account(partner.id)
+    return {"account": account, "today": date.today(),
+            "recurring": settings_of(partner.id) if can("read", "RecurringInvoice") else None,
+            "can_read_recurring": can("read", "RecurringInvoice"),
+            "can_write_recurring": can("write", "RecurringInvoice"),
+            "has_first_invoice": any(row["invoice"].status != "cancelled"
+                                     for row in account["rows"])}
 
 
 def load_contracts(partner: Partner, page: int) -> dict:
@@ -211,7 +210,7 @@ def load_contracts(partner: Partner, page: int) -> dict:
         query = query.where(Contract.starts_on <= until)
     query = query.options(selectinload(Contract.quotas)).order_by(Contract.starts_on.desc(),
                                                                    Contract.id.desc())
-    return {"contracts": _page(query, page), "filters": {"name": name, "status": status,
+    return {"contracts": page_of(query, page), "filters": {"name": name, "status": status,
             "since": request.args.get("since", ""), "until": request.args.get("until", "")},
             "contract_statuses": CONTRACT_STATUS_LABELS, "today": date.today()}
 

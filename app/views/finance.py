@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import io
+from datetime import date
 
-from flask import abort, flash, g, redirect, request, send_file, url_for
+from flask import abort, flash, g, jsonify, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_babel import format_date, format_decimal, gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, DecimalField, StringField
+from sqlalchemy import select
+from wtforms import BooleanField, DateField, DecimalField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange
 from wtforms.validators import Optional as OptionalValue
 
@@ -18,16 +20,23 @@ from app.extensions import db
 from app.models import (
     CONTRACT_STATUS_LABELS,
     CURRENCIES,
+    DELIVERY_LABELS,
     INVOICE_STATUS_LABELS,
+    PAYMENT_FREQUENCY_LABELS,
+    RECURRING_MONTHS,
     Contract,
     DocumentTemplate,
     Invoice,
     InvoiceLine,
+    InvoicePrintBatch,
+    InvoiceRun,
+    Partner,
     Product,
     Quota,
+    RecurringInvoice,
 )
-from app.services import invoicing
-from app.views.base import DossierModelView, datamodel
+from app.services import invoicing, recurring
+from app.views.base import DossierModelView, datamodel, page_of
 from app.views.fields import PartnerField
 from app.views.labels import LABELS
 from app.views.partners import choice_field, label_of, yes_no
@@ -187,7 +196,6 @@ class InvoiceView(DossierModelView):
         return redirect(url_for(".show", pk=invoice_id))
 
 
-
 class InvoicePdfView(BaseView):
     """`GET /invoice/<id>/pdf`: the invoice's PDF, for whoever may read invoices."""
 
@@ -269,3 +277,176 @@ class DocumentTemplateView(DossierModelView):
     add_columns = ["name", "body"]
     edit_columns = add_columns
     show_columns = add_columns
+
+
+FREQUENCY_CHOICES = {key: PAYMENT_FREQUENCY_LABELS[key] for key in RECURRING_MONTHS}
+
+
+class RecurringForm(FlaskForm):
+    template = SelectField(_l("Template invoice"), coerce=int, validators=[DataRequired()])
+    frequency = SelectField(_l("Frequency"), choices=list(FREQUENCY_CHOICES.items()))
+    next_date = DateField(_l("Next date"), validators=[DataRequired()])
+    delivery = SelectField(_l("Delivery"), choices=list(DELIVERY_LABELS.items()))
+    active = BooleanField(_l("Active"), default=True)
+
+
+class RunForm(FlaskForm):
+    as_of = DateField(_l("Invoice what is due up to"), validators=[DataRequired()])
+
+
+class AutomaticInvoicingView(BaseView):
+    """Finance → Automatic invoicing: what is due, runs with their progress and print files,
+    and each partner's settings (reached from its Current account tab)."""
+
+    route_base = "/automatic-invoicing"
+    class_permission_name = "RecurringInvoice"
+    base_permissions = ["can_read", "can_write"]
+    method_permission_name = {"index": "read", "run_page": "read", "progress": "read",
+                              "print_file": "read", "start": "write", "restart": "write",
+                              "settings": "write"}
+    default_view = "index"
+
+    @expose("/")
+    @has_access
+    def index(self):
+        form = RunForm()
+        as_of = _date_arg("date") or date.today()
+        form.as_of.data = as_of
+        count, due = recurring.due_list(as_of)
+        runs = db.session.scalars(select(InvoiceRun).order_by(InvoiceRun.id.desc()).limit(10))
+        return self.render_template(
+            "finance/recurring_index.html", form=form, as_of=as_of, due=due, due_count=count,
+            periods=recurring.periods_due(as_of), runs=list(runs),
+            unfinished=recurring.unfinished_run(),
+            can_start=self.appbuilder.sm.has_access("can_write", "RecurringInvoice"))
+
+    @expose("/start", methods=["POST"])
+    @has_access
+    def start(self):
+        form = RunForm()
+        if not form.validate():
+            for errors in form.errors.values():
+                for error in errors:
+                    flash(str(error), "danger")
+            return redirect(url_for(".index"))
+        run = recurring.start(g.user.id, form.as_of.data)
+        flash(gettext("The run was started."), "success")
+        return redirect(url_for(".run_page", run_id=run.id))
+
+    @expose("/run/<int:run_id>")
+    @has_access
+    def run_page(self, run_id: int):
+        run = db.get_or_404(InvoiceRun, run_id)
+        page = max(1, request.args.get("page", 1, type=int))
+        invoices = page_of(select(Invoice).where(Invoice.run_id == run_id)
+                           .order_by(Invoice.id), page)
+        return self.render_template(
+            "finance/recurring_run.html", run=run, invoices=invoices,
+            deliveries=DELIVERY_LABELS, stale=recurring.is_stale(run),
+            can_start=self.appbuilder.sm.has_access("can_write", "RecurringInvoice"))
+
+    @expose("/run/<int:run_id>/progress")
+    @has_access
+    def progress(self, run_id: int):
+        run = db.get_or_404(InvoiceRun, run_id)
+        return jsonify(
+            status=run.status, status_label=run.status_label, percent=run.percent,
+            total=run.total, made=run.made, emailed=run.emailed, printed=run.printed,
+            error=run.error,
+            counts=gettext("%(made)s of %(total)s invoices made, %(emailed)s e-mailed, "
+                           "%(printed)s in print files", made=run.made, total=run.total,
+                           emailed=run.emailed, printed=run.printed),
+            files=[{"name": b.filename, "invoices": b.invoices, "first": b.first_number,
+                    "last": b.last_number,
+                    "url": url_for(".print_file", run_id=run.id, position=b.position)}
+                   for b in run.batches])
+
+    @expose("/run/<int:run_id>/restart", methods=["POST"])
+    @has_access
+    def restart(self, run_id: int):
+        if not FlaskForm().validate():
+            abort(400)
+        recurring.restart(run_id)
+        flash(gettext("The run was started again; it makes only what is left."), "success")
+        return redirect(url_for(".run_page", run_id=run_id))
+
+    @expose("/run/<int:run_id>/print/<int:position>.pdf")
+    @has_access
+    def print_file(self, run_id: int, position: int):
+        batch = db.session.scalar(select(InvoicePrintBatch).where(
+            InvoicePrintBatch.run_id == run_id, InvoicePrintBatch.position == position))
+        if batch is None or not recurring.batch_path(batch).is_file():
+            abort(404)
+        return send_file(recurring.batch_path(batch), mimetype="application/pdf",
+                         as_attachment=True, download_name=batch.filename)
+
+    @expose("/partner/<int:partner_id>", methods=["GET", "POST"])
+    @has_access
+    def settings(self, partner_id: int):
+        partner = db.get_or_404(Partner, partner_id)
+        current = recurring.settings_of(partner_id)
+        templates = recurring.template_choices(partner_id)
+        if not templates:
+            flash(gettext("Automatic invoicing starts from a first invoice made by hand."),
+                  "warning")
+            return redirect(url_for("DataSheetView.tab", partner_id=partner_id, key="account"))
+        form = RecurringForm(obj=current) if request.method == "GET" else RecurringForm()
+        form.template.choices = [(i.id, f"{i.number} – {format_date(i.issue_date)}")
+                                 for i in templates]
+        if request.method == "GET":
+            form.template.data = current.template_id if current else templates[0].id
+            if current is None:
+                form.next_date.data = recurring.first_of_next_month(date.today())
+                form.delivery.data = "email" if partner.email else "post"
+        elif form.validate():
+            recurring.save_settings(
+                partner_id, g.user.id, template_id=form.template.data,
+                frequency=form.frequency.data, next_date=form.next_date.data,
+                delivery=form.delivery.data, active=form.active.data)
+            flash(gettext("The automatic invoicing settings were saved."), "success")
+            return redirect(url_for("DataSheetView.tab", partner_id=partner_id, key="account"))
+        return self.render_template("finance/recurring_settings.html", form=form,
+                                    partner=partner, current=current)
+
+
+def _date_arg(key: str) -> date | None:
+    try:
+        return date.fromisoformat(request.args.get(key, ""))
+    except ValueError:
+        return None
+
+
+class RecurringInvoiceView(DossierModelView):
+    """Every partner's automatic invoicing settings; changed on the partner's settings page."""
+
+    datamodel = datamodel(RecurringInvoice)
+    route_base = "/recurring-invoices"
+    class_permission_name = "RecurringInvoice"
+    list_title = _l("Automatic invoicing settings")
+    show_title = _l("Automatic invoicing settings")
+    label_columns = {**LABELS, "template": _l("Template invoice"), "frequency": _l("Frequency"),
+                     "next_date": _l("Next date"), "delivery": _l("Delivery"),
+                     "active": _l("Active")}
+    list_columns = ["partner", "template", "frequency", "next_date", "delivery", "active"]
+    show_columns = list_columns
+    search_columns = ["frequency", "next_date", "delivery", "active"]
+    base_order = ("next_date", "asc")
+    formatters_columns = {
+        "frequency": label_of(PAYMENT_FREQUENCY_LABELS),
+        "delivery": label_of(DELIVERY_LABELS),
+        "next_date": lambda d: format_date(d) if d else "",
+        "active": yes_no,
+    }
+
+    @expose("/add", methods=["GET", "POST"])
+    @has_access
+    def add(self):
+        flash(gettext("Automatic invoicing is set up on a partner's Current account tab, "
+                      "after its first invoice."), "info")
+        return redirect(url_for("InvoiceView.list"))
+
+    @expose("/edit/<pk>", methods=["GET", "POST"])
+    @has_access
+    def edit(self, pk):
+        item = db.get_or_404(RecurringInvoice, int(pk))
+        return redirect(url_for("AutomaticInvoicingView.settings", partner_id=item.partner_id))
