@@ -91,6 +91,8 @@ class Config:
     DEFAULT_LOCALE = BABEL_DEFAULT_LOCALE
     MAP_TILE_URL = os.environ.get("MAP_TILE_URL", OSM_TILES)
     INVOICE_PRINT_BATCH = int(os.environ.get("INVOICE_PRINT_BATCH", "500"))
+    # Links in e-mails (invitations, zone news): the address users reach the app at.
+    PUBLIC_URL = os.environ.get("PUBLIC_URL")
 
     ADMIN_USER = os.environ.get("DOSSIER_ADMIN_USER", "admin")
     ADMIN_PASSWORD = os.environ.get("DOSSIER_ADMIN_PASSWORD")

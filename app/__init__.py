@@ -86,6 +86,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     from app.views.tasks import bell
 
     app.jinja_env.globals["bell"] = bell
+    from app.views.portal import log_refusals, zone_panel
+
+    app.jinja_env.globals["zone_panel"] = zone_panel
+    log_refusals(app)
     app.before_request(_load_preferences)
     get_babel(app).timezone_selector = lambda: session.get("timezone")
 
@@ -177,5 +181,14 @@ def _register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view(DocumentTemplateView, "Document templates",
                         label=_l("Document templates"), icon="fa-file-code-o",
                         category="Settings")
+    from app.views.portal import NewsView, PortalView, ZoneMemberView, ZoneStaffView
+
+    appbuilder.add_view(NewsView, "Portal news", label=_l("News"), icon="fa-newspaper-o",
+                        category="Portal", category_label=_l("Portal"),
+                        category_icon="fa-globe")
+    appbuilder.add_view(ZoneMemberView, "Zone users", label=_l("Zone users"),
+                        icon="fa-users", category="Portal")
+    appbuilder.add_view_no_menu(ZoneStaffView)
+    appbuilder.add_view(PortalView, "My zone", label=_l("My zone"), icon="fa-globe")
     for api in APIS:
         appbuilder.add_api(api)

@@ -72,3 +72,8 @@ class OfferStatusError(DomainError):
 class InvoiceLocked(DomainError):
     status = 409
     message = _l("An invoice that is %(status)s cannot be changed; cancel it instead.")
+
+
+class ZoneForbidden(DomainError):
+    status = 403
+    message = _l("This is not possible in the zone.")

@@ -26,14 +26,16 @@ READ_WRITE = {
     "api_update": "write", "api_delete": "write", "api_column_add": "write",
     "api_column_edit": "write", "api_readvalues": "read",
     "issue": "write", "change_status": "write", "pdf": "read", "payment": "write",
-    "email": "write",
+    "email": "write", "zone_invite": "write",
 }
 
 RESOURCES = ("Partner", "Affiliation", "Address", "Code", "Note", "AuditLog", "Offer", "Task",
-             "Document", "Product", "Invoice", "Contract", "DocumentTemplate", "RecurringInvoice")
+             "Document", "Product", "Invoice", "Contract", "DocumentTemplate", "RecurringInvoice",
+             "News")
 MENUS = ("Partners", "People", "Companies", "Contact persons", "Addresses", "Codes",
          "Change log", "Sales", "Offers", "Forecast", "Tasks", "Task list", "Calendar",
-         "Finance", "Products", "Invoices", "Contracts", "Automatic invoicing")
+         "Finance", "Products", "Invoices", "Contracts", "Automatic invoicing", "Portal",
+         "Portal news", "Zone users")
 
 # What every logged-in user may do with their own account.
 OWN_ACCOUNT = [
@@ -59,8 +61,10 @@ def _menus(*menus):
     return [("menu_access", m) for m in menus]
 
 
-CRM = ("Partner", "Affiliation", "Address", "Note", "Offer", "Task", "Document")
+CRM = ("Partner", "Affiliation", "Address", "Note", "Offer", "Task", "Document", "News")
 
+# Zone users reach the portal and their own account, nothing else.
+ZONE = _read("Zone") + _write("Zone") + _menus("My zone") + OWN_ACCOUNT
 STAFF_MENUS = tuple(m for m in MENUS if m not in ("Change log", "Automatic invoicing"))
 READ_CRM = _read(*CRM, "Code", "Product", "Invoice", "Contract", "DocumentTemplate",
                  "RecurringInvoice")
@@ -72,8 +76,8 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     "Finance": READ_CRM + _write("Product", "Invoice", "Contract", "RecurringInvoice")
     + _menus(*STAFF_MENUS, "Automatic invoicing") + OWN_ACCOUNT,
     "Read-only": READ_CRM + _menus(*STAFF_MENUS) + OWN_ACCOUNT,
-    "Client": OWN_ACCOUNT,
-    "Partner": OWN_ACCOUNT,
+    "Client": ZONE,
+    "Partner": ZONE,
 }
 
 

@@ -112,7 +112,8 @@ def smtp_server():
     yield box
     box.stop()
 ROLES = ["Admin", "Manager", "Staff", "Finance", "Read-only", "Client", "Partner"]
-DATA_TABLES = ["document_template", "quota", "contract", "payment", "invoice_print_batch",
+DATA_TABLES = ["zone_share", "comment", "news", "zone_invitation", "zone_member",
+               "document_template", "quota", "contract", "payment", "invoice_print_batch",
                "recurring_invoice", "invoice_line", "invoice", "invoice_run", "partner_product",
                "product", "document_user", "document_role", "document", "outbox",
                "user_profile", "task_collaborator", "task", "offer", "audit_log", "note",
@@ -164,8 +165,13 @@ def clean(app):
     with app.app_context():
         db.session.rollback()
         with db.engine.begin() as conn:
+            # Zone users are made by invitations; they go with the test that made them.
+            zone_users = [row[0] for row in conn.execute(text("SELECT user_id FROM zone_member"))]
             for table in DATA_TABLES:
                 conn.execute(text(f"DELETE FROM {table}"))
+            for user in zone_users:
+                conn.execute(text("DELETE FROM ab_user_role WHERE user_id = :u"), {"u": user})
+                conn.execute(text("DELETE FROM ab_user WHERE id = :u"), {"u": user})
             conn.execute(text("DELETE FROM ab_user_role WHERE user_id IN "
                               "(SELECT id FROM ab_user WHERE username LIKE 'tmp-%')"))
             conn.execute(text("DELETE FROM ab_user WHERE username LIKE 'tmp-%'"))

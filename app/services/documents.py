@@ -131,7 +131,12 @@ def attach(partner_id: int, uploader_id: int | None, filename: str, stream, *,
 
 
 def path_of(document: Document) -> Path:
-    return storage_dir() / document.stored_name
+    return path_of_stored(document.stored_name)
+
+
+def path_of_stored(stored_name: str) -> Path:
+    """Where a stored upload lives: generated names only, never the user's."""
+    return storage_dir() / stored_name
 
 
 def visible(user, query=None):

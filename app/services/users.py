@@ -17,7 +17,7 @@ LOCALES = ("en", "hu", "pl", "de", "ru")
 def profile(user_id: int) -> UserProfile:
     found = db.session.get(UserProfile, user_id)
     if found is None:
-        found = UserProfile(user_id=user_id)
+        found = UserProfile(user_id=user_id, zone_mail=True)
         db.session.add(found)
     return found
 

@@ -49,6 +49,26 @@ class PersonApi(DossierApi):
                       "customer_number"]
     order_columns = ["display_name", "last_name", "customer_number", "created_at"]
 
+    @expose("/<int:pk>/zone_invite", methods=["POST"])
+    @protect()
+    def zone_invite(self, pk: int):
+        """Give the person, a contact person of `organization`, access to the Client or
+        Partner Zone (`zone`) and mail the invitation; answers the new user's id."""
+        from app.services import zone
+
+        payload = request.get_json(silent=True) or {}
+        if db.session.get(Person, pk) is None:
+            return self.response_404()
+        organization = payload.get("organization")
+        if not isinstance(organization, int) or isinstance(organization, bool):
+            return self.response_400(message={"organization": [gettext("Not a valid id.")]})
+        try:
+            user = zone.invite(pk, organization, payload.get("zone") or "", g.user.id)
+        except DomainError as error:
+            db.session.rollback()
+            return self.response(error.status, message=str(error))
+        return self.response(201, id=user.id)
+
 
 class OrganizationApi(DossierApi):
     resource_name = "organization"
@@ -240,7 +260,8 @@ class InvoiceApi(DossierApi):
     include_route_methods = {"get", "get_list", "post", "info", "issue"}
     list_columns = ["id", "number", "partner_id", "status", "currency", "issue_date",
                     "due_date", "net_total", "vat_total", "gross_total"]
-    show_columns = list_columns + ["billing_name", "billing_address", "lines.description",
+    show_columns = list_columns + ["billing_name", "billing_address", "period_start",
+                                   "period_end", "delivery", "lines.description",
                                    "lines.quantity", "lines.unit_price", "lines.vat_rate"]
     label_columns = {"gross_total": "total"}
     add_columns = ["partner", "currency", "issue_date", "due_date", "notes"]

@@ -11,8 +11,9 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import Forbidden
 
-from app.errors import Conflict, DomainError
+from app.errors import Conflict, DomainError, ZoneForbidden
 from app.extensions import db
 from app.models import PAYMENT_FREQUENCY_LABELS
 from app.security import READ_WRITE
@@ -183,6 +184,8 @@ def register_error_handlers(app) -> None:
         db.session.rollback()
         if request.path.startswith("/api/"):
             return jsonify(message=str(error)), error.status
+        if isinstance(error, ZoneForbidden):
+            return Forbidden(description=str(error))   # answered (and logged) as a refusal
         flash(str(error), "danger")
         return redirect(request.referrer or "/")
 

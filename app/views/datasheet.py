@@ -215,6 +215,21 @@ def load_contracts(partner: Partner, page: int) -> dict:
             "contract_statuses": CONTRACT_STATUS_LABELS, "today": date.today()}
 
 
+def load_zone(partner: Partner, page: int) -> dict:
+    """A company's zone users with their last login, and whom it can still invite."""
+    from app.models import ZONE_LABELS
+    from app.services.zone import members_of
+
+    members = members_of(partner.id)
+    taken = {m.person_id for m in members}
+    people = db.session.scalars(
+        select(Person).join(Affiliation, Affiliation.person_id == Person.id)
+        .where(Affiliation.organization_id == partner.id)
+        .order_by(Person.last_name, Person.first_name)).all()
+    return {"members": members, "invitable": [p for p in people if p.id not in taken],
+            "zones": ZONE_LABELS}
+
+
 def _date_arg(key: str):
     try:
         return date.fromisoformat(request.args.get(key, ""))
@@ -236,6 +251,8 @@ TABS: list[Tab] = [
         resource="Address"),
     Tab("contracts", _l("Contracts"), "datasheet/tab_contracts.html", load_contracts,
         resource="Contract"),
+    Tab("zone", _l("Zone users"), "datasheet/tab_zone.html", load_zone,
+        applies=lambda p: isinstance(p, Organization)),
     Tab("account", _l("Current account"), "datasheet/tab_account.html", load_account,
         resource="Invoice"),
     Tab("history", _l("History"), "datasheet/tab_history.html", load_history),

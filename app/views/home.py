@@ -1,6 +1,6 @@
 """The start page: recently changed partners and the way to the lists."""
 
-from flask import g
+from flask import g, redirect, url_for
 from flask_appbuilder import IndexView, expose
 from sqlalchemy import select
 
@@ -13,6 +13,10 @@ class HomeView(IndexView):
 
     @expose("/")
     def index(self):
+        from app.services.zone import is_zone_user
+
+        if g.user is not None and g.user.is_authenticated and is_zone_user(g.user):
+            return redirect(url_for("PortalView.index"))   # zone users live in the portal
         recent = []
         if g.user is not None and g.user.is_authenticated and self.appbuilder.sm.has_access(
             "can_read", "Partner"

@@ -30,6 +30,7 @@ class OfferView(DossierModelView):
     show_title = _l("Offer")
     add_title = _l("New offer")
     edit_title = _l("Edit offer")
+    show_template = "sales/offer_show.html"
     label_columns = LABELS
     list_columns = ["name", "partner", "owner", "deadline", "amount", "currency",
                     "payment_frequency", "status", "chance"]

@@ -160,6 +160,7 @@ class TaskView(DossierModelView):
                      "done": _l("Done"), "description": _l("Description"),
                      "collaborators": _l("Collaborators"), "state": _l("State")}
     list_template = "tasks/list.html"
+    show_template = "tasks/show.html"
     list_columns = ["state", "title", "partner", "responsible", "starts_at", "due_at",
                     "priority"]
     search_columns = ["title", "responsible", "done", "due_at", "priority"]
@@ -286,6 +287,30 @@ class TaskFormView(BaseView):
         return redirect(request.referrer or url_for("TaskView.list"))
 
 
+def tasks_by_day(first: date, days: int, tasks_between) -> dict[date, list]:
+    """Tasks of `days` days from `first`, by their local start day (the user's time zone)."""
+    zone = user_zone()
+    start = datetime.combine(first, time(0), zone).astimezone(UTC).replace(tzinfo=None)
+    by_day: dict[date, list] = {}
+    for task in tasks_between(start, start + timedelta(days=days)):
+        local = task.starts_at.replace(tzinfo=UTC).astimezone(zone)
+        by_day.setdefault(local.date(), []).append((local, task))
+    return by_day
+
+
+def month_grid(year: int | None, month: int | None, tasks_between) -> dict:
+    """A month's weeks with the tasks of each day, for the staff and the portal calendar."""
+    today = date.today()
+    year, month = year or today.year, month or today.month
+    if not 1 <= month <= 12 or not 1900 < year < 3000:
+        abort(404)
+    weeks = month_calendar.Calendar().monthdatescalendar(year, month)
+    return {"weeks": weeks, "by_day": tasks_by_day(weeks[0][0], len(weeks) * 7, tasks_between),
+            "month": month, "title": format_date(date(year, month, 1), "LLLL y"),
+            "today": today, "previous": date(year, month, 1) - timedelta(days=1),
+            "following": date(year, month, 28) + timedelta(days=7), "now": utcnow()}
+
+
 class CalendarView(BaseView):
     """Month and week views of the tasks a user is responsible for or works on, and the
     private ICS feed calendar programs subscribe to."""
@@ -304,31 +329,17 @@ class CalendarView(BaseView):
             .order_by(Task.starts_at).limit(2000)))
 
     def _by_day(self, first: date, days: int):
-        zone = user_zone()
-        start = datetime.combine(first, time(0), zone).astimezone(UTC).replace(tzinfo=None)
-        end = start + timedelta(days=days)
-        by_day: dict[date, list] = {}
-        for task in self.tasks_between(g.user.id, start, end):
-            local = task.starts_at.replace(tzinfo=UTC).astimezone(zone)
-            by_day.setdefault(local.date(), []).append((local, task))
-        return by_day
+        return tasks_by_day(first, days, lambda start, end: self.tasks_between(g.user.id,
+                                                                              start, end))
 
     @expose("/")
     @expose("/<int:year>/<int:month>")
     @has_access
     def month(self, year: int | None = None, month: int | None = None):
-        today = date.today()
-        year, month = year or today.year, month or today.month
-        if not 1 <= month <= 12 or not 1900 < year < 3000:
-            abort(404)
-        weeks = month_calendar.Calendar().monthdatescalendar(year, month)
-        by_day = self._by_day(weeks[0][0], len(weeks) * 7)
-        previous = date(year, month, 1) - timedelta(days=1)
-        following = date(year, month, 28) + timedelta(days=7)
+        context = month_grid(year, month, lambda start, end: self.tasks_between(
+            g.user.id, start, end))
         return self.render_template(
-            "tasks/calendar_month.html", weeks=weeks, by_day=by_day, month=month,
-            title=format_date(date(year, month, 1), "LLLL y"), today=today,
-            previous=previous, following=following, now=utcnow(),
+            "tasks/calendar_month.html", **context,
             feed=url_for("CalendarFeedView.feed", token=ics_token(g.user.id), _external=True))
 
     @expose("/week/<int:year>/<int:week>")
@@ -429,6 +440,9 @@ class SettingsForm(FlaskForm):
         ("en", "English"), ("hu", "Magyar"), ("pl", "Polski"), ("de", "Deutsch"),
         ("ru", "Русский")])
     timezone = StringField(_l("Time zone"), validators=[DataRequired(), Length(max=64)])
+    phone = StringField(_l("Phone"), validators=[OptionalValue(), Length(max=40)])
+    zone_mail = BooleanField(_l("E-mail me about the zone: changes and comments on shared "
+                                "tasks and offers"), default=True)
 
     def validate_timezone(self, field):
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -460,6 +474,7 @@ class SettingsView(BaseView):
             from flask import session
 
             p.locale, p.timezone = form.locale.data, form.timezone.data
+            p.phone, p.zone_mail = form.phone.data, form.zone_mail.data
             db.session.commit()
             session["locale"], session["timezone"] = p.locale, p.timezone
             flash(gettext("Your settings were saved."), "success")

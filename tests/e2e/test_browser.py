@@ -35,15 +35,19 @@ def page():
         browser.close()
 
 
+def log_in(page, server, username):
+    page.goto(f"{server}/login/")
+    page.fill("#username", username)
+    page.fill("#password", f"{username}-pw")
+    with page.expect_navigation():
+        page.click("input[type=submit], button[type=submit]")
+
+
 def test_log_in_open_a_data_sheet_and_add_a_note(app, server, page):
     with app.app_context():
         person = f.person(first_name="Małgorzata", last_name="Wiśniewska")
         f.address(person, latitude=52.2297, longitude=21.0122, city="Warszawa")
-    page.goto(f"{server}/login/")
-    page.fill("#username", "staff")
-    page.fill("#password", "staff-pw")
-    with page.expect_navigation():
-        page.click("input[type=submit], button[type=submit]")
+    log_in(page, server, "staff")
     assert "/login" not in page.url
     page.goto(f"{server}/people/list/")
     page.click("text=Małgorzata Wiśniewska")
@@ -65,11 +69,7 @@ def test_delete_a_person_from_the_list_through_the_confirmation(app, server, pag
 
     with app.app_context():
         pid = f.person(first_name="Ödön", last_name="Törlendő").id
-    page.goto(f"{server}/login/")
-    page.fill("#username", "staff")
-    page.fill("#password", "staff-pw")
-    with page.expect_navigation():
-        page.click("input[type=submit], button[type=submit]")
+    log_in(page, server, "staff")
     page.goto(f"{server}/people/list/")
     page.click(f'a.row-delete[data-href="/people/delete/{pid}"]')
     page.wait_for_selector("#modal-confirm", state="visible")
@@ -77,3 +77,25 @@ def test_delete_a_person_from_the_list_through_the_confirmation(app, server, pag
         page.click("#modal-confirm-ok")
     with app.app_context():
         assert db.session.get(Person, pid) is None
+
+
+def test_finance_starts_automatic_invoicing_and_follows_its_progress(app, server, page,
+                                                                     mailbox):
+    from tests.conftest import run_jobs
+    from tests.test_recurring import partners_with_settings
+
+    partners_with_settings(app, 3, delivery="post", language="pl")
+    log_in(page, server, "finance")
+    page.goto(f"{server}/automatic-invoicing/?date=2026-11-30")
+    assert page.locator(".due-list tbody tr").count() == 3
+    page.fill("#as_of", "2026-11-30")
+    with page.expect_navigation():
+        page.click(".start-run button")
+    assert "/automatic-invoicing/run/" in page.url
+    run_jobs(app)
+    # The page polls the run and shows its print file once it has finished.
+    page.wait_for_selector(".print-files a", timeout=15000)
+    assert "100%" in page.locator(".progress-bar").inner_text()
+    with page.expect_download() as download:
+        page.click(".print-files a")
+    assert download.value.suggested_filename.endswith(".pdf")

@@ -1,0 +1,466 @@
+"""The Client Zone and the Partner Zone: who may enter (invitations, suspension), what a zone
+user sees — one rule, used by every portal page and download — and the comments, files and
+links on shared tasks and offers, with the mails they cause."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from flask import current_app, has_app_context, has_request_context, url_for
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import event, inspect, or_, select, union
+from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
+
+from app.errors import Conflict, InvalidValue, ZoneForbidden
+from app.extensions import db
+from app.models import (
+    ZONE_LABELS,
+    ZONE_ROLES,
+    Affiliation,
+    Comment,
+    News,
+    Offer,
+    Organization,
+    Person,
+    Task,
+    UserProfile,
+    ZoneInvitation,
+    ZoneMember,
+    ZoneShare,
+    current_actor_id,
+    task_collaborator,
+    utcnow,
+)
+from app.services import acting_as
+from app.services.documents import check_upload, storage_dir
+from app.services.outbox import queue_mail
+from app.services.tasks import local_time, render_mail
+from app.services.users import LOCALES, locale_of, profiles, zone_of
+
+INVITATION_DAYS = 7
+RECORDS = {"task": Task, "offer": Offer}
+
+
+def link(endpoint: str, **values) -> str:
+    """A URL for a mail: under PUBLIC_URL when it is set, else on the host of the request
+    that caused the mail; a job without either writes the path."""
+    base = current_app.config.get("PUBLIC_URL")
+    if has_request_context() and not base:
+        return url_for(endpoint, _external=True, **values)
+    return (base or "").rstrip("/") + current_app.url_map.bind("").build(endpoint, values)
+
+
+def _user_model():
+    return current_app.appbuilder.sm.user_model
+
+
+def member_of(user_id: int | None) -> ZoneMember | None:
+    return db.session.get(ZoneMember, user_id) if user_id else None
+
+
+def is_zone_user(user) -> bool:
+    """A user who reaches only the portal: Client or Partner roles and no other."""
+    names = {role.name for role in getattr(user, "roles", None) or []}
+    return bool(names) and names <= set(ZONE_ROLES.values())
+
+
+# --- who may enter -------------------------------------------------------------------------
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def invite(person_id: int, organization_id: int, zone: str, actor_id: int | None):
+    """Make a zone user for a contact person of a company and mail them a one-time link to
+    set their password. Returns the new user."""
+    person = db.session.get(Person, person_id)
+    if person is None:
+        raise InvalidValue("person", _l("No such person."))
+    organization = db.session.get(Organization, organization_id)
+    if organization is None:
+        raise InvalidValue("organization", _l("No such company."))
+    if zone not in ZONE_LABELS:
+        raise InvalidValue("zone", _l("%(value)s is not a valid choice.") % {"value": zone})
+    affiliation = db.session.scalar(select(Affiliation).where(
+        Affiliation.person_id == person_id, Affiliation.organization_id == organization_id))
+    if affiliation is None:
+        raise InvalidValue("organization", _l("%(person)s is not a contact person of "
+                                              "%(company)s.") % {
+            "person": person.display_name, "company": organization.display_name})
+    email = affiliation.email or person.email
+    if not email:
+        raise InvalidValue("email", _l("%(person)s has no e-mail address.")
+                           % {"person": person.display_name})
+    if db.session.scalar(select(ZoneMember).where(ZoneMember.person_id == person_id)):
+        raise Conflict(_l("%(person)s already has access to the zone.")
+                       % {"person": person.display_name})
+    User = _user_model()
+    if db.session.scalar(select(User.id).where(
+            or_(User.username == email, User.email == email))):
+        raise Conflict(_l("A user with the e-mail address %(email)s already exists.")
+                       % {"email": email})
+    sm = current_app.appbuilder.sm
+    with acting_as(actor_id):
+        user = sm.add_user(username=email, first_name=person.first_name,
+                           last_name=person.last_name, email=email,
+                           role=sm.find_role(ZONE_ROLES[zone]), commit=False)
+        if not user:
+            raise Conflict()
+        db.session.add(ZoneMember(user_id=user.id, partner_id=organization_id,
+                                  person_id=person_id, zone=zone, invited_by_id=actor_id))
+        locale = person.language if person.language in LOCALES else None
+        db.session.add(UserProfile(user_id=user.id, locale=locale, zone_mail=True))
+        db.session.flush()
+        _send_invitation(user, zone)
+    return user
+
+
+def reinvite(user_id: int, actor_id: int | None) -> None:
+    """A new link (the old ones stop working), for a zone user who lost or let expire theirs."""
+    member = member_of(user_id)
+    if member is None:
+        raise InvalidValue("user", _l("This user is not a zone user."))
+    with acting_as(actor_id):
+        _send_invitation(member.user, member.zone)
+
+
+def _send_invitation(user, zone: str) -> None:
+    now = utcnow()
+    for old in db.session.scalars(select(ZoneInvitation).where(
+            ZoneInvitation.user_id == user.id, ZoneInvitation.used_at.is_(None))):
+        old.used_at = now
+    token = secrets.token_urlsafe(32)
+    invitation = ZoneInvitation(user_id=user.id, token_hash=_token_hash(token),
+                                expires_at=now + timedelta(days=INVITATION_DAYS))
+    db.session.add(invitation)
+    db.session.flush()
+    prefs = profiles([user.id])
+    subject, body = render_mail(
+        "zone_invitation", locale_of(prefs.get(user.id)), user=user,
+        zone=ZONE_LABELS[zone], days=INVITATION_DAYS,
+        link=link("PortalView.welcome", token=token))
+    queue_mail(db.session, f"zone-invitation:{invitation.id}", user.email, subject, body,
+               check=False)
+
+
+def invitation_user(token: str):
+    """The user a still valid, unused link belongs to, or None."""
+    invitation = db.session.scalar(select(ZoneInvitation).where(
+        ZoneInvitation.token_hash == _token_hash(token)))
+    if invitation is None or invitation.used_at or invitation.expires_at < utcnow():
+        return None
+    user = db.session.get(_user_model(), invitation.user_id)
+    return user if user is not None and user.active else None
+
+
+def accept(token: str, password: str):
+    """Set the password through the link, once."""
+    invitation = db.session.scalar(select(ZoneInvitation).where(
+        ZoneInvitation.token_hash == _token_hash(token)).with_for_update())
+    user = invitation_user(token)
+    if user is None:
+        raise InvalidValue("token", _l("This link has expired or was already used."))
+    with acting_as(user.id):
+        user.password = generate_password_hash(
+            password=password,
+            method=current_app.config.get("FAB_PASSWORD_HASH_METHOD", "scrypt"),
+            salt_length=current_app.config.get("FAB_PASSWORD_HASH_SALT_LENGTH", 16))
+        invitation.used_at = utcnow()
+    return user
+
+
+def set_suspended(user_id: int, suspended: bool, actor_id: int | None) -> None:
+    """A suspended zone user cannot log in (FAB refuses inactive users) and gets no mail."""
+    member = member_of(user_id)
+    if member is None:
+        raise InvalidValue("user", _l("This user is not a zone user."))
+    with acting_as(actor_id):
+        member.user.active = not suspended
+
+
+def members_of(partner_id: int) -> list[ZoneMember]:
+    return list(db.session.scalars(select(ZoneMember).where(ZoneMember.partner_id == partner_id)
+                                   .order_by(ZoneMember.created_at)))
+
+
+# --- what a zone user sees: the one rule ---------------------------------------------------
+
+
+def _shared(record: str, user_id: int):
+    column = ZoneShare.task_id if record == "task" else ZoneShare.offer_id
+    return select(column).where(ZoneShare.user_id == user_id, column.is_not(None))
+
+
+def visible(record: str, user_id: int):
+    """Tasks or offers shared with the zone user, of the user's own partner only (a record
+    moved to another partner disappears from the zone at once)."""
+    model = RECORDS[record]
+    member = member_of(user_id)
+    if member is None or not member.user.active:
+        return select(model).where(model.id.is_(None))
+    return select(model).where(model.id.in_(_shared(record, user_id)),
+                               model.partner_id == member.partner_id)
+
+
+def find(record: str, user_id: int, record_id: int):
+    if record not in RECORDS:
+        return None
+    model = RECORDS[record]
+    return db.session.scalar(visible(record, user_id).where(model.id == record_id))
+
+
+def share_of(record: str, user_id: int, record_id: int) -> ZoneShare | None:
+    column = ZoneShare.task_id if record == "task" else ZoneShare.offer_id
+    return db.session.scalar(select(ZoneShare).where(ZoneShare.user_id == user_id,
+                                                     column == record_id))
+
+
+def comments(record: str, record_id: int, zone_only: bool) -> list[Comment]:
+    column = Comment.task_id if record == "task" else Comment.offer_id
+    query = select(Comment).where(column == record_id)
+    if zone_only:
+        query = query.where(Comment.zone_visible.is_(True))
+    return list(db.session.scalars(query.order_by(Comment.created_at, Comment.id)))
+
+
+def find_file(user, comment_id: int) -> Comment | None:
+    """A file a user may download: staff with the record's read right, zone users only the
+    zone-visible files of their shared records."""
+    comment = db.session.get(Comment, comment_id)
+    if comment is None or comment.kind != "file":
+        return None
+    record = "task" if comment.task_id else "offer"
+    if is_zone_user(user):
+        if not comment.zone_visible or find(record, user.id, comment.task_id or
+                                            comment.offer_id) is None:
+            return None
+    elif not current_app.appbuilder.sm.has_access("can_read", record.capitalize()):
+        return None
+    return comment
+
+
+def contacts(user_id: int) -> list:
+    """Staff who share at least one task with the zone user: its responsible and its
+    collaborators."""
+    User = _user_model()
+    tasks = visible("task", user_id).with_only_columns(Task.id)
+    ids = union(select(Task.responsible_id).where(Task.id.in_(tasks)),
+                select(task_collaborator.c.user_id).where(task_collaborator.c.task_id.in_(tasks)))
+    return list(db.session.scalars(select(User).where(User.id.in_(ids), User.active.is_(True))
+                                   .order_by(User.last_name, User.first_name)))
+
+
+def news_for(user_id: int, limit: int = 20) -> list[News]:
+    member = member_of(user_id)
+    if member is None:
+        return []
+    return list(db.session.scalars(select(News).where(
+        News.published_at <= utcnow(),
+        or_(News.audience == member.zone,
+            (News.audience == "one") & (News.partner_id == member.partner_id)))
+        .order_by(News.published_at.desc()).limit(limit)))
+
+
+# --- what zone users and staff do ----------------------------------------------------------
+
+
+def add(record: str, record_id: int, author, kind: str, *, body: str | None = None,
+        url: str | None = None, upload=None, zone_visible: bool = False) -> Comment:
+    """A comment, link or file on a task or offer. A zone user may add to their shared
+    records only (and what they add is visible to the zone); files pass the documents'
+    checks before anything is stored."""
+    if record not in RECORDS:
+        raise InvalidValue("record", _l("No such record."))
+    if is_zone_user(author):
+        if find(record, author.id, record_id) is None:
+            raise ZoneForbidden()
+    elif db.session.get(RECORDS[record], record_id) is None:
+        raise InvalidValue("record", _l("No such record."))
+    comment = Comment(kind=kind, body=(body or "").strip() or None, url=url,
+                      zone_visible=zone_visible, author_id=author.id,
+                      **{f"{record}_id": record_id})
+    target = None
+    if kind == "file":
+        if upload is None or not upload.filename:
+            raise InvalidValue("file", _l("Choose a file."))
+        max_bytes = current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024
+        name, content_type, size = check_upload(upload.filename, upload.stream, max_bytes)
+        comment.filename, comment.content_type, comment.size = name, content_type, size
+        comment.stored_name = secrets.token_hex(16)
+        target = storage_dir() / comment.stored_name
+        target.write_bytes(upload.stream.read())
+    try:
+        with acting_as(author.id):
+            db.session.add(comment)
+    except Exception:
+        if target is not None:
+            target.unlink(missing_ok=True)
+        raise
+    return comment
+
+
+def set_visibility(comment_id: int, zone_visible: bool, actor_id: int | None) -> Comment:
+    comment = db.get_or_404(Comment, comment_id)
+    with acting_as(actor_id):
+        comment.zone_visible = zone_visible
+    return comment
+
+
+def complete(user, task_id: int, done: bool = True) -> Task:
+    """A zone user who performs a task marks it done, where staff allow it on the task."""
+    task = find("task", user.id, task_id)
+    share = share_of("task", user.id, task_id) if task else None
+    if task is None or share is None or share.role != "performer" or not task.zone_may_complete:
+        raise ZoneForbidden()
+    with acting_as(user.id):
+        task.done = done
+    return task
+
+
+def share(record: str, record_id: int, user_id: int, role: str,
+          actor_id: int | None) -> ZoneShare:
+    """Give a zone user of the record's partner access to it (or change their role)."""
+    found = share_of(record, user_id, record_id)
+    with acting_as(actor_id):
+        found = found or ZoneShare(user_id=user_id, **{f"{record}_id": record_id})
+        found.role = role
+        db.session.add(found)
+    return found
+
+
+def unshare(share_id: int, actor_id: int | None) -> ZoneShare:
+    found = db.get_or_404(ZoneShare, share_id)
+    with acting_as(actor_id):
+        db.session.delete(found)
+    return found
+
+
+def shares(record: str, record_id: int) -> list[ZoneShare]:
+    column = ZoneShare.task_id if record == "task" else ZoneShare.offer_id
+    return list(db.session.scalars(select(ZoneShare).where(column == record_id)
+                                   .order_by(ZoneShare.id)))
+
+
+def candidates(record: str, record_id: int) -> list[ZoneMember]:
+    """Zone users who could be given access to the record: active ones of its partner."""
+    item = db.session.get(RECORDS[record], record_id)
+    if item is None or item.partner_id is None:
+        return []
+    return [m for m in members_of(item.partner_id) if m.user.active]
+
+
+# --- mails ---------------------------------------------------------------------------------
+# Written in the transaction of the change that causes them, whatever entry point saved it:
+# zone users hear of changes, and of zone-visible comments, files and links, on their
+# records; staff hear of what zone users write.
+
+ZONE_CHANGES = ("title", "description", "starts_at", "due_at", "done", "name", "deadline",
+                "amount", "status")
+
+
+@event.listens_for(Session, "after_flush")
+def _collect_zone_news(session: Session, flush_context) -> None:
+    pending = session.info.setdefault("zone_mail", set())
+    for obj in list(session.new) + list(session.dirty):
+        if isinstance(obj, Comment) and obj.zone_visible and (
+                obj in session.new or inspect(obj).attrs.zone_visible.history.added):
+            pending.add(("comment", obj.id))
+        elif isinstance(obj, (Task, Offer)) and obj not in session.new and _changed(obj):
+            pending.add(("task" if isinstance(obj, Task) else "offer", obj.id))
+
+
+def _changed(obj) -> bool:
+    state = inspect(obj)
+    return any(state.attrs[key].history.has_changes() for key in ZONE_CHANGES
+               if key in state.mapper.column_attrs)
+
+
+@event.listens_for(Session, "after_flush_postexec")
+def _queue_zone_news(session: Session, flush_context) -> None:
+    pending = session.info.pop("zone_mail", None)
+    if not pending or not has_app_context():
+        return
+    for kind, obj_id in sorted(pending):
+        if kind == "comment":
+            _mail_comment(session, session.get(Comment, obj_id))
+        else:
+            _mail_change(session, kind, session.get(RECORDS[kind], obj_id))
+
+
+def _wants_mail(users) -> list:
+    users = [u for u in users if u is not None and u.active and u.email]
+    prefs = profiles(u.id for u in users)
+    return [(u, prefs.get(u.id)) for u in users
+            if prefs.get(u.id) is None or prefs[u.id].zone_mail]
+
+
+def _zone_users_of(session: Session, record: str, record_id: int) -> list:
+    column = ZoneShare.task_id if record == "task" else ZoneShare.offer_id
+    User = _user_model()
+    return list(session.scalars(select(User).join(ZoneShare, ZoneShare.user_id == User.id)
+                                .where(column == record_id)))
+
+
+def _staff_of(record: str, item) -> list:
+    if record == "task":
+        return [item.responsible, *item.collaborators]
+    return [item.owner]
+
+
+def _portal_link(record: str, record_id: int) -> str:
+    return link("PortalView.record", record=record, record_id=record_id)
+
+
+def _staff_link(record: str, record_id: int) -> str:
+    return link(("TaskView" if record == "task" else "OfferView") + ".show", pk=record_id)
+
+
+def _mail_comment(session: Session, comment: Comment | None) -> None:
+    if comment is None:
+        return
+    record = "task" if comment.task_id else "offer"
+    record_id = comment.task_id or comment.offer_id
+    item = session.get(RECORDS[record], record_id)
+    title = item.title if record == "task" else item.name
+    author = comment.author
+    by_zone = is_zone_user(author)
+    people = [(u, _portal_link(record, record_id))
+              for u, _ in _wants_mail(_zone_users_of(session, record, record_id))]
+    if by_zone:
+        people += [(u, _staff_link(record, record_id)) for u, _ in _wants_mail(
+            _staff_of(record, item))]
+    prefs = profiles(u.id for u, _ in people)
+    for user, link in people:
+        if author is not None and user.id == author.id:
+            continue
+        subject, body = render_mail("zone_comment", locale_of(prefs.get(user.id)),
+                                    comment=comment, title=title, link=link,
+                                    author=author.get_full_name() if author else "")
+        queue_mail(session, f"zone-comment:{comment.id}:{user.id}", user.email, subject, body)
+
+
+def _mail_change(session: Session, record: str, item) -> None:
+    if item is None:
+        return
+    title = item.title if record == "task" else item.name
+    stamp = utcnow().strftime("%Y%m%d%H%M%S%f")
+    actor = current_actor_id()
+    for user, pref in _wants_mail(_zone_users_of(session, record, item.id)):
+        if user.id == actor:
+            continue
+        locale = locale_of(pref)
+        due = local_time(item.due_at, zone_of(pref), locale) if record == "task" else None
+        subject, body = render_mail("zone_change", locale, title=title, item=item, due=due,
+                                    record=record, link=_portal_link(record, item.id))
+        queue_mail(session, f"zone-change:{record}:{item.id}:{user.id}:{stamp}", user.email,
+                   subject, body)
+
+
+__all__ = ["invite", "reinvite", "accept", "invitation_user", "set_suspended", "members_of",
+           "visible", "find", "comments", "find_file", "contacts", "news_for", "add",
+           "set_visibility", "complete", "share", "unshare", "shares", "candidates",
+           "is_zone_user", "member_of"]

@@ -1,0 +1,412 @@
+"""The Client Zone and the Partner Zone: the portal of zone users under /portal/, and the
+staff's side of it — invitations, suspension, sharing, comments, news."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import abort, flash, g, redirect, request, send_file, url_for
+from flask_appbuilder import BaseView, expose, has_access
+from flask_babel import format_datetime, gettext
+from flask_babel import lazy_gettext as _l
+from flask_login import login_user
+from flask_wtf import FlaskForm
+from markupsafe import Markup
+from wtforms import BooleanField, PasswordField, StringField, TextAreaField
+from wtforms.fields import FileField
+from wtforms.validators import URL, DataRequired, EqualTo, Length
+from wtforms.validators import Optional as OptionalValue
+
+from app.extensions import db
+from app.models import (
+    NEWS_AUDIENCE_LABELS,
+    SHARE_ROLE_LABELS,
+    ZONE_LABELS,
+    Comment,
+    News,
+    Offer,
+    Organization,
+    Task,
+    ZoneMember,
+    ZoneShare,
+)
+from app.services import zone
+from app.services.documents import path_of_stored
+from app.views.base import DossierModelView, datamodel
+from app.views.fields import PartnerField
+from app.views.partners import choice_field, label_of, yes_no
+from app.views.tasks import month_grid
+
+log = logging.getLogger("dossier.zone")
+
+
+class CommentForm(FlaskForm):
+    body = TextAreaField(_l("Comment"), validators=[OptionalValue(), Length(max=20000)])
+    url = StringField(_l("Link"), validators=[OptionalValue(), URL(), Length(max=2000)])
+    file = FileField(_l("File"))
+    zone_visible = BooleanField(_l("Visible to the zone"))
+
+    def kind(self) -> str | None:
+        if self.file.data and getattr(self.file.data, "filename", ""):
+            return "file"
+        if self.url.data:
+            return "link"
+        return "comment" if (self.body.data or "").strip() else None
+
+
+class WelcomeForm(FlaskForm):
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=10)])
+    confirm = PasswordField(_l("Password again"),
+                            validators=[DataRequired(), EqualTo("password",
+                                                                _l("The passwords differ."))])
+
+
+def flash_form_errors(form) -> None:
+    for errors in form.errors.values():
+        for error in errors:
+            flash(str(error), "danger")
+
+
+def _add_comment(record: str, record_id: int, form: CommentForm, zone_visible: bool) -> bool:
+    """Add what the form holds, through the one service; False (with a message) when empty."""
+    if not form.validate():
+        flash_form_errors(form)
+        return False
+    kind = form.kind()
+    if kind is None:
+        flash(gettext("Write a comment, give a link or choose a file."), "danger")
+        return False
+    zone.add(record, record_id, g.user, kind, body=form.body.data, url=form.url.data,
+             upload=form.file.data if kind == "file" else None, zone_visible=zone_visible)
+    flash(gettext("It was added."), "success")
+    return True
+
+
+class PortalView(BaseView):
+    """What a zone user sees: their tasks and offers with what staff shared on them, a
+    calendar, the staff they work with, and news."""
+
+    route_base = "/portal"
+    class_permission_name = "Zone"
+    base_permissions = ["can_read", "can_write"]
+    method_permission_name = {"index": "read", "record": "read", "calendar": "read",
+                              "contacts": "read", "news": "read", "download": "read",
+                              "add": "write", "complete": "write"}
+    default_view = "index"
+
+    def _member(self) -> ZoneMember:
+        member = zone.member_of(g.user.id)
+        if member is None:
+            abort(404)
+        return member
+
+    @expose("/")
+    @has_access
+    def index(self):
+        member = self._member()
+        tasks = db.session.scalars(zone.visible("task", g.user.id)
+                                   .order_by(Task.done, Task.due_at).limit(200)).all()
+        offers = db.session.scalars(zone.visible("offer", g.user.id)
+                                    .order_by(Offer.deadline.desc().nulls_last()).limit(200)).all()
+        return self.render_template("portal/index.html", member=member, tasks=tasks,
+                                    offers=offers, news=zone.news_for(g.user.id, 5))
+
+    @expose("/<record>/<int:record_id>")
+    @has_access
+    def record(self, record: str, record_id: int):
+        member = self._member()
+        item = zone.find(record, g.user.id, record_id)
+        if item is None:
+            abort(404)
+        share = zone.share_of(record, g.user.id, record_id)
+        return self.render_template(
+            "portal/record.html", member=member, record=record, item=item, share=share,
+            comments=zone.comments(record, record_id, zone_only=True), form=CommentForm(),
+            may_complete=record == "task" and share.role == "performer"
+            and item.zone_may_complete)
+
+    @expose("/<record>/<int:record_id>/add", methods=["POST"])
+    @has_access
+    def add(self, record: str, record_id: int):
+        if zone.find(record, g.user.id, record_id) is None:
+            abort(404)
+        _add_comment(record, record_id, CommentForm(), zone_visible=True)
+        return redirect(url_for(".record", record=record, record_id=record_id))
+
+    @expose("/task/<int:record_id>/done", methods=["POST"])
+    @has_access
+    def complete(self, record_id: int):
+        if not FlaskForm().validate():
+            abort(400)
+        if zone.find("task", g.user.id, record_id) is None:
+            abort(404)
+        zone.complete(g.user, record_id, done=request.form.get("undo") is None)
+        flash(gettext("The task was saved."), "success")
+        return redirect(url_for(".record", record="task", record_id=record_id))
+
+    @expose("/files/<int:comment_id>")
+    @has_access
+    def download(self, comment_id: int):
+        self._member()
+        return _send(comment_id)
+
+    @expose("/calendar/")
+    @expose("/calendar/<int:year>/<int:month>")
+    @has_access
+    def calendar(self, year: int | None = None, month: int | None = None):
+        member = self._member()
+
+        def tasks_between(start, end):
+            return db.session.scalars(zone.visible("task", g.user.id).where(
+                Task.starts_at < end, Task.due_at >= start).order_by(Task.starts_at)).all()
+
+        return self.render_template("portal/calendar.html", member=member,
+                                    **month_grid(year, month, tasks_between))
+
+    @expose("/contacts/")
+    @has_access
+    def contacts(self):
+        member = self._member()
+        people = zone.contacts(g.user.id)
+        from app.services.users import profiles
+
+        return self.render_template("portal/contacts.html", member=member, people=people,
+                                    profiles=profiles(p.id for p in people))
+
+    @expose("/news/")
+    @has_access
+    def news(self):
+        return self.render_template("portal/news.html", member=self._member(),
+                                    news=zone.news_for(g.user.id, 100))
+
+    @expose("/welcome/<token>", methods=["GET", "POST"])
+    def welcome(self, token: str):
+        """The invitation link: set a password once, then into the portal."""
+        user = zone.invitation_user(token)
+        if user is None:
+            return self.render_template("portal/welcome.html", form=None), 404
+        form = WelcomeForm()
+        if request.method == "POST":
+            if form.validate():
+                user = zone.accept(token, form.password.data)
+                login_user(user, remember=False)
+                self.appbuilder.sm.update_user_auth_stat(user)
+                flash(gettext("Your password is set. Welcome!"), "success")
+                return redirect(url_for(".index"))
+            flash_form_errors(form)
+        return self.render_template("portal/welcome.html", form=form, user=user)
+
+
+class ZoneStaffView(BaseView):
+    """The staff's side: invite, suspend and restore zone users; share tasks and offers with
+    them; comments, files and links with their visibility."""
+
+    route_base = "/zone"
+    class_permission_name = "Partner"
+    base_permissions = ["can_read", "can_write"]
+    method_permission_name = {"invite": "write", "suspend": "write", "reinvite": "write",
+                              "share": "read", "unshare": "read", "comment": "read",
+                              "visibility": "read", "download": "read",
+                              "may_complete": "read"}
+
+    @staticmethod
+    def _require(permission: str, record: str) -> None:
+        from app.views.datasheet import require
+
+        require(permission, record.capitalize())
+
+    @staticmethod
+    def _back(record: str, record_id: int):
+        view = "TaskView" if record == "task" else "OfferView"
+        return redirect(url_for(f"{view}.show", pk=record_id))
+
+    @expose("/invite/<int:organization_id>", methods=["POST"])
+    @has_access
+    def invite(self, organization_id: int):
+        if not FlaskForm().validate():
+            abort(400)
+        db.get_or_404(Organization, organization_id)
+        user = zone.invite(request.form.get("person", type=int) or 0, organization_id,
+                           request.form.get("zone", ""), g.user.id)
+        flash(gettext("%(name)s was invited to the zone; the e-mail is on its way.",
+                      name=user.get_full_name()), "success")
+        return redirect(url_for("DataSheetView.tab", partner_id=organization_id, key="zone"))
+
+    @expose("/users/<int:user_id>/suspend", methods=["POST"])
+    @has_access
+    def suspend(self, user_id: int):
+        if not FlaskForm().validate():
+            abort(400)
+        member = zone.member_of(user_id) or abort(404)
+        suspended = request.form.get("restore") is None
+        zone.set_suspended(user_id, suspended, g.user.id)
+        flash(gettext("The access was suspended.") if suspended else
+              gettext("The access was restored."), "success")
+        return redirect(url_for("DataSheetView.tab", partner_id=member.partner_id, key="zone"))
+
+    @expose("/users/<int:user_id>/reinvite", methods=["POST"])
+    @has_access
+    def reinvite(self, user_id: int):
+        if not FlaskForm().validate():
+            abort(400)
+        member = zone.member_of(user_id) or abort(404)
+        zone.reinvite(user_id, g.user.id)
+        flash(gettext("A new invitation was sent."), "success")
+        return redirect(url_for("DataSheetView.tab", partner_id=member.partner_id, key="zone"))
+
+    @expose("/<record>/<int:record_id>/share", methods=["POST"])
+    @has_access
+    def share(self, record: str, record_id: int):
+        if record not in zone.RECORDS or not FlaskForm().validate():
+            abort(400)
+        self._require("write", record)
+        role = request.form.get("role", "watcher")
+        zone.share(record, record_id, request.form.get("user", type=int) or 0, role, g.user.id)
+        flash(gettext("The zone user can see it now."), "success")
+        return self._back(record, record_id)
+
+    @expose("/shares/<int:share_id>/remove", methods=["POST"])
+    @has_access
+    def unshare(self, share_id: int):
+        if not FlaskForm().validate():
+            abort(400)
+        found = db.get_or_404(ZoneShare, share_id)
+        record, record_id = ("task", found.task_id) if found.task_id else ("offer",
+                                                                          found.offer_id)
+        self._require("write", record)
+        zone.unshare(share_id, g.user.id)
+        return self._back(record, record_id)
+
+    @expose("/task/<int:record_id>/may-complete", methods=["POST"])
+    @has_access
+    def may_complete(self, record_id: int):
+        if not FlaskForm().validate():
+            abort(400)
+        self._require("write", "task")
+        from app.services import acting_as
+
+        task = db.get_or_404(Task, record_id)
+        with acting_as(g.user.id):
+            task.zone_may_complete = request.form.get("allow") is not None
+        return self._back("task", record_id)
+
+    @expose("/<record>/<int:record_id>/comments", methods=["POST"])
+    @has_access
+    def comment(self, record: str, record_id: int):
+        if record not in zone.RECORDS:
+            abort(404)
+        self._require("write", record)
+        form = CommentForm()
+        _add_comment(record, record_id, form, zone_visible=bool(form.zone_visible.data))
+        return self._back(record, record_id)
+
+    @expose("/comments/<int:comment_id>/visibility", methods=["POST"])
+    @has_access
+    def visibility(self, comment_id: int):
+        if not FlaskForm().validate():
+            abort(400)
+        found = db.get_or_404(Comment, comment_id)
+        record = "task" if found.task_id else "offer"
+        self._require("write", record)
+        zone.set_visibility(comment_id, request.form.get("zone_visible") is not None,
+                            g.user.id)
+        return self._back(record, found.task_id or found.offer_id)
+
+    @expose("/comments/<int:comment_id>/file")
+    @has_access
+    def download(self, comment_id: int):
+        return _send(comment_id)
+
+
+def _send(comment_id: int):
+    """A file of a comment to whoever may have it (the one rule in zone.find_file)."""
+    found = zone.find_file(g.user, comment_id)
+    if found is None:
+        abort(404)
+    return send_file(path_of_stored(found.stored_name), mimetype=found.content_type,
+                     as_attachment=True, download_name=found.filename)
+
+
+def zone_panel(record: str, record_id: int) -> dict:
+    """What the staff's task and offer pages show of the zone: who can see the record, and
+    every comment, file and link with its visibility."""
+    from app.views.datasheet import can
+
+    return {"record": record, "record_id": record_id, "shares": zone.shares(record, record_id),
+            "candidates": zone.candidates(record, record_id),
+            "comments": zone.comments(record, record_id, zone_only=False),
+            "form": CommentForm(), "roles": SHARE_ROLE_LABELS,
+            "can_write": can("write", record.capitalize()),
+            "item": db.session.get(zone.RECORDS[record], record_id)}
+
+
+def log_refusals(app) -> None:
+    """Every refused attempt of a zone user (403 or 404) is logged: who, what, where from."""
+
+    @app.after_request
+    def _log(response):
+        user = g.get("user")
+        if response.status_code in (403, 404) and user is not None and getattr(
+                user, "is_authenticated", False) and zone.is_zone_user(user):
+            log.warning("zone user %s (%s) was refused %s %s: %s", user.id, user.username,
+                        request.method, request.full_path.rstrip("?"), response.status_code)
+        return response
+
+
+class NewsView(DossierModelView):
+    datamodel = datamodel(News)
+    route_base = "/news"
+    class_permission_name = "News"
+    list_title = _l("News")
+    show_title = _l("News")
+    add_title = _l("New news")
+    edit_title = _l("Edit news")
+    label_columns = {"title": _l("Title"), "body": _l("Text"), "audience": _l("For"),
+                     "partner": _l("Partner"), "published_at": _l("Published"),
+                     "author": _l("Author")}
+    list_columns = ["published_at", "title", "audience", "partner", "author"]
+    add_columns = ["title", "body", "audience", "partner", "published_at"]
+    edit_columns = add_columns
+    show_columns = add_columns + ["author"]
+    search_columns = ["title", "audience", "published_at"]
+    base_order = ("published_at", "desc")
+    formatters_columns = {
+        "audience": label_of(NEWS_AUDIENCE_LABELS),
+        "published_at": lambda d: format_datetime(d, "short") if d else "",
+    }
+    description_columns = {"partner": _l("Only for news for one partner."),
+                           "published_at": _l("Empty: now. A later time publishes it then.")}
+    add_form_extra_fields = edit_form_extra_fields = {
+        "audience": choice_field(_l("For"), NEWS_AUDIENCE_LABELS),
+        "partner": PartnerField(_l("Partner"), required=False),
+    }
+
+
+class ZoneMemberView(DossierModelView):
+    """Every zone user with their partner, zone, state and last login."""
+
+    datamodel = datamodel(ZoneMember)
+    route_base = "/zone-users"
+    class_permission_name = "Partner"
+    base_permissions = ["can_read", "can_write"]  # the set of every "Partner" view
+    include_route_methods = {"list", "show"}  # invited and suspended from the data sheet
+    list_title = _l("Zone users")
+    label_columns = {"user": _l("User"), "partner": _l("Partner"), "zone": _l("Zone"),
+                     "active": _l("Active"), "last_login": _l("Last login"),
+                     "created_at": _l("Invited")}
+    list_columns = ["user", "partner", "zone", "active", "last_login", "created_at"]
+    show_columns = list_columns
+    search_columns = ["zone", "created_at"]
+    base_order = ("created_at", "desc")
+    formatters_columns = {
+        "zone": label_of(ZONE_LABELS),
+        "active": yes_no,
+        "last_login": lambda d: format_datetime(d, "short") if d else "—",
+        "created_at": lambda d: format_datetime(d, "short") if d else "",
+        "partner": lambda p: Markup('<a href="{}">{}</a>').format(
+            url_for("DataSheetView.tab", partner_id=p.id, key="zone"), p.display_name),
+    }
+
+
+__all__ = ["PortalView", "ZoneStaffView", "NewsView", "ZoneMemberView", "zone_panel",
+           "log_refusals"]
