@@ -182,6 +182,11 @@ def set_suspended(user_id: int, suspended: bool, actor_id: int | None) -> None:
         member.user.active = not suspended
 
 
+def member_of_person(person_id: int) -> int | None:
+    """The zone user id of a contact person, if they have one."""
+    return db.session.scalar(select(ZoneMember.user_id).where(ZoneMember.person_id == person_id))
+
+
 def members_of(partner_id: int) -> list[ZoneMember]:
     return list(db.session.scalars(select(ZoneMember).where(ZoneMember.partner_id == partner_id)
                                    .order_by(ZoneMember.created_at)))

@@ -1,5 +1,5 @@
-"""In a real browser (Debian's chromium through Playwright): log in, open a data sheet,
-add a note."""
+"""In a real browser (Debian's chromium through Playwright): the data sheet and a note,
+deleting through FAB's confirmation, an automatic invoicing run, and the zone portal."""
 
 import os
 import threading
@@ -35,10 +35,10 @@ def page():
         browser.close()
 
 
-def log_in(page, server, username):
+def log_in(page, server, username, password=None):
     page.goto(f"{server}/login/")
     page.fill("#username", username)
-    page.fill("#password", f"{username}-pw")
+    page.fill("#password", password or f"{username}-pw")
     with page.expect_navigation():
         page.click("input[type=submit], button[type=submit]")
 
@@ -99,3 +99,38 @@ def test_finance_starts_automatic_invoicing_and_follows_its_progress(app, server
     with page.expect_download() as download:
         page.click(".print-files a")
     assert download.value.suggested_filename.endswith(".pdf")
+
+
+def test_a_zone_user_comments_and_uploads_and_staff_see_both(app, server, page, mailbox,
+                                                             tmp_path):
+    from tests.test_zone import contact, invite, task
+
+    with app.app_context():
+        company = f.company(name="Łąka Sp. z o.o.").id
+    person = contact(app, company, "Zofia", "Łąkowska", "zofia@laka.example", "pl")
+    invite(app, person, company, "client", "zofia-password")
+    task_id = task(app, company, "Przesłać umowę")
+    from app.services import zone
+
+    with app.app_context():
+        zone_user = zone.member_of_person(person)
+        zone.share("task", task_id, zone_user, "performer", None)
+    log_in(page, server, "zofia@laka.example", "zofia-password")
+    page.wait_for_selector(".portal")
+    assert "Strefa Klienta" in page.locator(".portal-title").inner_text()
+    page.click("text=Przesłać umowę")
+    page.fill("#body", "Umowa podpisana, w załączniku.")
+    upload = tmp_path / "umowa.pdf"
+    upload.write_bytes(b"%PDF-1.4\n%%EOF\n")
+    page.set_input_files("#file", str(upload))
+    with page.expect_navigation():
+        page.click(".add-comment button[type=submit]")
+    assert "umowa.pdf" in page.locator(".zone-comments").inner_text()
+    page.goto(f"{server}/logout/")
+    log_in(page, server, "staff")
+    page.goto(f"{server}/tasks/show/{task_id}")
+    comments = page.locator(".zone-panel .zone-comments").inner_text()
+    assert "Umowa podpisana, w załączniku." in comments and "umowa.pdf" in comments
+    with page.expect_download() as download:
+        page.click(".zone-panel a.comment-file")
+    assert download.value.suggested_filename == "umowa.pdf"
