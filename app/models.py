@@ -1682,6 +1682,13 @@ NEWS_AUDIENCE_LABELS = {"client": _l("Client Zone"), "partner": _l("Partner Zone
                         "one": _l("One partner")}
 
 
+def changed_columns(obj) -> set[str]:
+    """The columns of a record that this flush changes."""
+    state = inspect(obj)
+    return {attr.key for attr in state.mapper.column_attrs
+            if state.attrs[attr.key].history.has_changes()}
+
+
 def actor_is_zone_user() -> bool:
     """The acting user reaches only the portal (Client or Partner role, no staff role)."""
     roles = current_actor_roles()
@@ -1847,9 +1854,7 @@ def _comment_is_whole(mapper, connection, target: Comment) -> None:
 
 @event.listens_for(Comment, "before_update")
 def _comment_content_is_fixed(mapper, connection, target: Comment) -> None:
-    state = inspect(target)
-    changed = {attr.key for attr in state.mapper.column_attrs
-               if state.attrs[attr.key].history.has_changes()}
+    changed = changed_columns(target)
     # Only the visibility may change, and only by staff; the author's user may go (SET NULL).
     if changed - {"zone_visible", "author_id"} or (
             "zone_visible" in changed and actor_is_zone_user()):
@@ -1914,9 +1919,7 @@ def _zone_users_do_not_edit(mapper, connection, target) -> None:
     task done where staff allow it (checked by the portal service)."""
     if not actor_is_zone_user():
         return
-    state = inspect(target)
-    changed = {attr.key for attr in state.mapper.column_attrs
-               if state.attrs[attr.key].history.has_changes()}
+    changed = changed_columns(target)
     if not isinstance(target, Task) or changed - ZONE_TASK_FIELDS or not target.zone_may_complete:
         raise ZoneForbidden()
 

@@ -120,10 +120,10 @@ def test_invoices_issued_at_the_same_moment_never_share_or_skip_a_number(app):
 
 @pytest.mark.parametrize("language, words", [
     ("hu", ["Számla", "Könyvelés", "Építő"]), ("pl", ["Faktura", "Łódź"]),
-    ("de", ["Rechnung", "Größe"]), ("ru", ["Счёт", "Иван"])])
+    ("de", ["Rechnung", "Größe"]), ("ru", ["Счёт", "Иван"]), ("en", ["Invoice", "Thames"])])
 def test_pdf_in_the_partners_language_with_its_letters(app, ctx, language, words):
     name = {"hu": "Duna Építő Kft.", "pl": "Łódź Sp. z o.o.", "de": "Größe GmbH",
-            "ru": "ООО «Иван»"}[language]
+            "ru": "ООО «Иван»", "en": "Thames & Sons Ltd"}[language]
     iid = draft(app, language=language, name=name)
     invoicing.issue(iid, None, today=date(2026, 3, 1))
     with app.test_request_context():

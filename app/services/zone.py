@@ -30,6 +30,7 @@ from app.models import (
     ZoneInvitation,
     ZoneMember,
     ZoneShare,
+    changed_columns,
     current_actor_id,
     task_collaborator,
     utcnow,
@@ -326,6 +327,14 @@ def complete(user, task_id: int, done: bool = True) -> Task:
     return task
 
 
+def allow_completion(task_id: int, allow: bool, actor_id: int | None) -> Task:
+    """Staff let the task's performers in the zone mark it done (or no longer)."""
+    task = db.get_or_404(Task, task_id)
+    with acting_as(actor_id):
+        task.zone_may_complete = allow
+    return task
+
+
 def share(record: str, record_id: int, user_id: int, role: str,
           actor_id: int | None) -> ZoneShare:
     """Give a zone user of the record's partner access to it (or change their role)."""
@@ -363,8 +372,8 @@ def candidates(record: str, record_id: int) -> list[ZoneMember]:
 # zone users hear of changes, and of zone-visible comments, files and links, on their
 # records; staff hear of what zone users write.
 
-ZONE_CHANGES = ("title", "description", "starts_at", "due_at", "done", "name", "deadline",
-                "amount", "status")
+ZONE_CHANGES = {"title", "description", "starts_at", "due_at", "done", "name", "deadline",
+                "amount", "status"}
 
 
 @event.listens_for(Session, "after_flush")
@@ -379,9 +388,7 @@ def _collect_zone_news(session: Session, flush_context) -> None:
 
 
 def _changed(obj) -> bool:
-    state = inspect(obj)
-    return any(state.attrs[key].history.has_changes() for key in ZONE_CHANGES
-               if key in state.mapper.column_attrs)
+    return bool(changed_columns(obj) & ZONE_CHANGES)
 
 
 @event.listens_for(Session, "after_flush_postexec")
@@ -467,5 +474,5 @@ def _mail_change(session: Session, record: str, item) -> None:
 
 __all__ = ["invite", "reinvite", "accept", "invitation_user", "set_suspended", "members_of",
            "visible", "find", "comments", "find_file", "contacts", "news_for", "add",
-           "set_visibility", "complete", "share", "unshare", "shares", "candidates",
-           "is_zone_user", "member_of"]
+           "set_visibility", "complete", "allow_completion", "share", "unshare", "shares",
+           "candidates", "is_zone_user", "member_of", "member_of_person"]

@@ -94,6 +94,16 @@ class DossierInterface(SQLAInterface):
 PAGE_SIZE = 25
 
 
+def date_arg(key: str):
+    """A YYYY-MM-DD query argument as a date; None when it is missing or not a date."""
+    from datetime import date
+
+    try:
+        return date.fromisoformat(request.args.get(key, ""))
+    except ValueError:
+        return None
+
+
 def page_of(query, page: int, size: int = PAGE_SIZE) -> dict:
     """One page of a select for the hand-made lists (data sheet tabs, run pages)."""
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))

@@ -55,7 +55,7 @@ from app.models import (
 from app.services.notes import change_note, delete_note, write_note
 from app.services.partners import add_contact_person, birthday_soon, link_address
 from app.services.sales import totals_by_status
-from app.views.base import page_of
+from app.views.base import date_arg, page_of
 from app.views.fields import lookup_partners
 from app.views.labels import LABELS
 
@@ -197,8 +197,8 @@ def load_account(partner: Partner, page: int) -> dict:
 def load_contracts(partner: Partner, page: int) -> dict:
     name = (request.args.get("name") or "").strip()
     status = request.args.get("status") or ""
-    since = _date_arg("since")
-    until = _date_arg("until")
+    since = date_arg("since")
+    until = date_arg("until")
     query = select(Contract).where(Contract.partner_id == partner.id)
     if name:
         query = query.where(Contract.name.ilike(f"%{name}%"))
@@ -228,13 +228,6 @@ def load_zone(partner: Partner, page: int) -> dict:
         .order_by(Person.last_name, Person.first_name)).all()
     return {"members": members, "invitable": [p for p in people if p.id not in taken],
             "zones": ZONE_LABELS}
-
-
-def _date_arg(key: str):
-    try:
-        return date.fromisoformat(request.args.get(key, ""))
-    except ValueError:
-        return None
 
 
 TABS: list[Tab] = [

@@ -36,7 +36,7 @@ from app.models import (
     RecurringInvoice,
 )
 from app.services import invoicing, recurring
-from app.views.base import DossierModelView, datamodel, page_of
+from app.views.base import DossierModelView, datamodel, date_arg, page_of
 from app.views.fields import PartnerField
 from app.views.labels import LABELS
 from app.views.partners import choice_field, label_of, yes_no
@@ -310,7 +310,7 @@ class AutomaticInvoicingView(BaseView):
     @has_access
     def index(self):
         form = RunForm()
-        as_of = _date_arg("date") or date.today()
+        as_of = date_arg("date") or date.today()
         form.as_of.data = as_of
         count, due = recurring.due_list(as_of)
         runs = db.session.scalars(select(InvoiceRun).order_by(InvoiceRun.id.desc()).limit(10))
@@ -407,13 +407,6 @@ class AutomaticInvoicingView(BaseView):
             return redirect(url_for("DataSheetView.tab", partner_id=partner_id, key="account"))
         return self.render_template("finance/recurring_settings.html", form=form,
                                     partner=partner, current=current)
-
-
-def _date_arg(key: str) -> date | None:
-    try:
-        return date.fromisoformat(request.args.get(key, ""))
-    except ValueError:
-        return None
 
 
 class RecurringInvoiceView(DossierModelView):

@@ -283,11 +283,7 @@ class ZoneStaffView(BaseView):
         if not FlaskForm().validate():
             abort(400)
         self._require("write", "task")
-        from app.services import acting_as
-
-        task = db.get_or_404(Task, record_id)
-        with acting_as(g.user.id):
-            task.zone_may_complete = request.form.get("allow") is not None
+        zone.allow_completion(record_id, request.form.get("allow") is not None, g.user.id)
         return self._back("task", record_id)
 
     @expose("/<record>/<int:record_id>/comments", methods=["POST"])
@@ -332,6 +328,7 @@ def zone_panel(record: str, record_id: int) -> dict:
     every comment, file and link with its visibility."""
     from app.views.datasheet import can
 
+    record_id = int(record_id)   # FAB's show page has the key as text
     return {"record": record, "record_id": record_id, "shares": zone.shares(record, record_id),
             "candidates": zone.candidates(record, record_id),
             "comments": zone.comments(record, record_id, zone_only=False),
