@@ -89,6 +89,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     from app.views.portal import log_refusals, zone_panel
 
     app.jinja_env.globals["zone_panel"] = zone_panel
+    from app.services.zone import is_zone_user
+
+    app.jinja_env.globals["is_zone_user"] = is_zone_user
     log_refusals(app)
     app.before_request(_load_preferences)
     get_babel(app).timezone_selector = lambda: session.get("timezone")
@@ -189,6 +192,6 @@ def _register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view(ZoneMemberView, "Zone users", label=_l("Zone users"),
                         icon="fa-users", category="Portal")
     appbuilder.add_view_no_menu(ZoneStaffView)
-    appbuilder.add_view(PortalView, "My zone", label=_l("My zone"), icon="fa-globe")
+    appbuilder.add_view_no_menu(PortalView)   # zone users reach it from the navbar
     for api in APIS:
         appbuilder.add_api(api)

@@ -64,7 +64,7 @@ def _menus(*menus):
 CRM = ("Partner", "Affiliation", "Address", "Note", "Offer", "Task", "Document", "News")
 
 # Zone users reach the portal and their own account, nothing else.
-ZONE = _read("Zone") + _write("Zone") + _menus("My zone") + OWN_ACCOUNT
+ZONE = _read("Zone") + _write("Zone") + OWN_ACCOUNT
 STAFF_MENUS = tuple(m for m in MENUS if m not in ("Change log", "Automatic invoicing"))
 READ_CRM = _read(*CRM, "Code", "Product", "Invoice", "Contract", "DocumentTemplate",
                  "RecurringInvoice")

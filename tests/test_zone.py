@@ -200,7 +200,10 @@ def test_a_zone_user_logging_in_lands_in_the_portal(app, world, login):
                                             "password": "anna-password",
                                             "csrf_token": client.csrf}, follow_redirects=True)
     assert response.request.path == "/portal/"
-    assert "Ügyfélzóna" in response.get_data(as_text=True)     # in Anna's language
+    page = response.get_data(as_text=True)
+    assert "Ügyfélzóna" in page                            # in Anna's language
+    assert "dropdown bell" not in page and 'href="/portal/"' in page
+    assert 'href="/portal/"' not in login("admin").get("/").get_data(as_text=True)
 
 
 def test_the_portal_shows_only_shared_records_and_what_is_visible_to_the_zone(app, world,
@@ -536,3 +539,28 @@ def test_the_portal_permission_matrix(app, world, login):
     with app.app_context():
         assert db.session.scalar(select(func.count(Comment.id)).where(
             Comment.body == "guess")) == 0
+
+
+def test_portal_pages_take_a_bounded_number_of_queries(app, world, login, queries):
+    def counts():
+        anna, staff = zone_login(login, "anna"), login("staff")
+        pages = {"home": (anna, "/portal/"), "task": (anna, f"/portal/task/{world.shared_task}"),
+                 "calendar": (anna, "/portal/calendar/"), "contacts": (anna, "/portal/contacts/"),
+                 "staff task": (staff, f"/tasks/show/{world.shared_task}")}
+        result = {}
+        for key, (client, url) in pages.items():
+            client.get(url)
+            with queries() as q:
+                assert client.get(url).status_code == 200
+            result[key] = q.count
+        return result
+
+    few = counts()
+    for i in range(15):
+        comment(app, "task", world.shared_task, visible=True, body=f"Megjegyzés {i}")
+        shared = task(app, world.alfa, f"Feladat {i}")
+        with app.app_context():
+            zone.share("task", shared, world.anna, "watcher", None)
+    many = counts()
+    assert many == few, (few, many)
+    assert max(many.values()) <= 16, many

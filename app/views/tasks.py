@@ -55,16 +55,16 @@ def safe_next() -> str | None:
 
 
 def bell():
-    """The overdue tasks of the logged-in user, for the navbar's bell."""
+    """The overdue tasks of the logged-in user, for the navbar's bell (None: no bell)."""
     from flask import current_app
 
     from app.services.tasks import overdue_tasks
 
     user = g.get("user")
     if user is None or not user.is_authenticated:
-        return 0, []
+        return None
     if not current_app.appbuilder.sm.has_access("can_read", "Task"):
-        return 0, []
+        return None
     return overdue_tasks(user.id)
 
 
@@ -173,6 +173,8 @@ class TaskView(DossierModelView):
         "due_at": lambda d: format_datetime(d, "short") if d else "",
         "priority": label_of(PRIORITY_LABELS),
         "done": lambda v: Markup('<i class="fa fa-check"></i>') if v else "",
+        "description": lambda text: text or "",
+        "collaborators": lambda users: ", ".join(u.get_full_name() for u in users or []),
         "state": lambda state: Markup('<span class="label label-{}">{}</span>').format(
             {"overdue": "danger", "open": "warning", "done": "default"}[state],
             TASK_STATE_LABELS[state]),
