@@ -381,7 +381,7 @@ def test_a_suspended_zone_user_cannot_log_in_and_gets_no_mail(app, world, login,
     assert zone_login(login, "anna").get("/portal/").status_code == 200
 
 
-def test_staff_share_only_with_zone_users_of_the_records_partner(app, world, login):
+def test_staff_share_only_with_zone_users_of_the_records_partner(app, world, login, mailbox):
     staff = login("staff")
     page = staff.get(f"/tasks/show/{world.internal_task}").get_data(as_text=True)
     assert "Anna Alfa" in page and "Béla Béta" not in page      # the share form's choices
@@ -396,6 +396,12 @@ def test_staff_share_only_with_zone_users_of_the_records_partner(app, world, log
                       data={"user": world.anna, "role": "watcher"}).status_code == 302
     assert "Belső egyeztetés" in zone_login(login, "anna").get("/portal/").get_data(
         as_text=True)
+    from tests.conftest import run_jobs
+
+    run_jobs(app)
+    [mail] = mailbox.to("anna@alfa.example")
+    assert mail["Subject"] == "Megosztva Önnel: „Belső egyeztetés”"
+    assert "Megfigyelő" in mail.get_content()
 
 
 def test_the_data_sheet_lists_zone_users_with_their_last_login(app, world, login):

@@ -385,6 +385,8 @@ def _collect_zone_news(session: Session, flush_context) -> None:
             pending.add(("comment", obj.id))
         elif isinstance(obj, (Task, Offer)) and obj not in session.new and _changed(obj):
             pending.add(("task" if isinstance(obj, Task) else "offer", obj.id))
+        elif isinstance(obj, ZoneShare) and obj in session.new:
+            pending.add(("share", obj.id))
 
 
 def _changed(obj) -> bool:
@@ -399,6 +401,8 @@ def _queue_zone_news(session: Session, flush_context) -> None:
     for kind, obj_id in sorted(pending):
         if kind == "comment":
             _mail_comment(session, session.get(Comment, obj_id))
+        elif kind == "share":
+            _mail_share(session, session.get(ZoneShare, obj_id))
         else:
             _mail_change(session, kind, session.get(RECORDS[kind], obj_id))
 
@@ -453,6 +457,19 @@ def _mail_comment(session: Session, comment: Comment | None) -> None:
                                     comment=comment, title=title, link=link,
                                     author=author.get_full_name() if author else "")
         queue_mail(session, f"zone-comment:{comment.id}:{user.id}", user.email, subject, body)
+
+
+def _mail_share(session: Session, found: ZoneShare | None) -> None:
+    """A zone user hears of a task or offer staff shared with them."""
+    if found is None:
+        return
+    record = "task" if found.task_id else "offer"
+    item = found.task if found.task_id else found.offer
+    for user, pref in _wants_mail([found.member.user]):
+        subject, body = render_mail("zone_shared", locale_of(pref), record=record, share=found,
+                                    title=item.title if record == "task" else item.name,
+                                    link=_portal_link(record, item.id))
+        queue_mail(session, f"zone-share:{found.id}", user.email, subject, body)
 
 
 def _mail_change(session: Session, record: str, item) -> None:
