@@ -1467,7 +1467,12 @@ class RecurringInvoice(Model):
 @event.listens_for(RecurringInvoice, "before_insert")
 @event.listens_for(RecurringInvoice, "before_update")
 def _recurring_template(mapper, connection, target: RecurringInvoice) -> None:
-    """The template is an issued invoice of the same partner: the first one is made by hand."""
+    """The template is an issued invoice of the same partner: the first one is made by hand.
+    Checked when it is chosen; a template cancelled later still serves as the pattern."""
+    state = inspect(target)
+    if state.persistent and not (state.attrs.template_id.history.has_changes()
+                                 or state.attrs.partner_id.history.has_changes()):
+        return
     row = connection.execute(select(Invoice.partner_id, Invoice.status)
                              .where(Invoice.id == target.template_id)).first()
     if row is None or row.partner_id != target.partner_id or row.status in ("draft",

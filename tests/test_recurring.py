@@ -358,3 +358,11 @@ def test_a_run_queued_while_redis_was_down_is_started_by_the_scheduler(app, redi
     with app.app_context():
         assert db.session.get(InvoiceRun, run_id).status == "done"
         assert db.session.scalar(select(func.count(InvoicePrintBatch.id))) == 1
+
+
+def test_a_template_cancelled_later_still_serves_as_the_pattern(app):
+    [pid] = partners_with_settings(app, 1)
+    with app.app_context():
+        invoicing.set_status(recurring.settings_of(pid).template_id, None, "cancelled")
+        run = recurring.run(recurring.start(None, FIRST, queue_job=False).id)
+        assert (run.status, run.made) == ("done", 1)
