@@ -12,6 +12,8 @@ def test_jwt_login_and_openapi(app, api):
     assert client.get("/api/v1/person/").status_code == 200
     spec = api("admin").get("/api/v1/_openapi")
     assert spec.status_code == 200 and "/person/" in spec.get_data(as_text=True)
+    assert {"/api/v1/person/{pk}/zone_invite", "/api/v1/invoice/{pk}/issue",
+            "/api/v1/document/{pk}/download"} <= set(spec.get_json()["paths"])
     bad = app.test_client().post("/api/v1/security/login",
                                  json={"username": "staff", "password": "x", "provider": "db"})
     assert bad.status_code == 401
