@@ -53,7 +53,8 @@ def test_log_in_open_a_data_sheet_and_add_a_note(app, server, page):
     page.click("text=Małgorzata Wiśniewska")
     page.wait_for_selector(".datasheet")
     assert page.locator(".sheet-name").inner_text().startswith("Małgorzata Wiśniewska")
-    assert page.locator("#sheet-map.leaflet-container").count() == 1
+    # Leaflet turns the map's div into its container once its script has run.
+    page.wait_for_selector("#sheet-map.leaflet-container", timeout=10000)
     page.select_option("#kind", "call")
     page.fill("#body", "Zadzwoniła, prosi o ofertę do piątku.")
     page.click("#new-note button[type=submit]")
