@@ -130,6 +130,10 @@ def restart(run_id: int) -> InvoiceRun:
         raise InvalidValue("run", _l("This run has finished."))
     if run_.status == "running" and not is_stale(run_):
         raise InvalidValue("run", _l("This run is still working."))
+    if run_.status == "failed":
+        # Waiting again: should the queue be out of reach, the scheduler starts it later.
+        run_.status, run_.error = "queued", None
+        db.session.commit()
     _enqueue(run_.id)
     return run_
 
