@@ -54,6 +54,15 @@ def link(endpoint: str, **values) -> str:
     return (base or "").rstrip("/") + current_app.url_map.bind("").build(endpoint, values)
 
 
+def on(model, record: str):
+    """The column of a share or a comment that points at a task or at an offer."""
+    return getattr(model, f"{RECORDS[record].__tablename__}_id")
+
+
+def title_of(item) -> str:
+    return item.title if isinstance(item, Task) else item.name
+
+
 def _user_model():
     return current_app.appbuilder.sm.user_model
 
@@ -197,7 +206,7 @@ def members_of(partner_id: int) -> list[ZoneMember]:
 
 
 def _shared(record: str, user_id: int):
-    column = ZoneShare.task_id if record == "task" else ZoneShare.offer_id
+    column = on(ZoneShare, record)
     return select(column).where(ZoneShare.user_id == user_id, column.is_not(None))
 
 
@@ -220,13 +229,13 @@ def find(record: str, user_id: int, record_id: int):
 
 
 def share_of(record: str, user_id: int, record_id: int) -> ZoneShare | None:
-    column = ZoneShare.task_id if record == "task" else ZoneShare.offer_id
+    column = on(ZoneShare, record)
     return db.session.scalar(select(ZoneShare).where(ZoneShare.user_id == user_id,
                                                      column == record_id))
 
 
 def comments(record: str, record_id: int, zone_only: bool) -> list[Comment]:
-    column = Comment.task_id if record == "task" else Comment.offer_id
+    column = on(Comment, record)
     query = select(Comment).where(column == record_id)
     if zone_only:
         query = query.where(Comment.zone_visible.is_(True))
@@ -354,7 +363,7 @@ def unshare(share_id: int, actor_id: int | None) -> ZoneShare:
 
 
 def shares(record: str, record_id: int) -> list[ZoneShare]:
-    column = ZoneShare.task_id if record == "task" else ZoneShare.offer_id
+    column = on(ZoneShare, record)
     return list(db.session.scalars(select(ZoneShare).where(column == record_id)
                                    .order_by(ZoneShare.id)))
 
@@ -415,7 +424,7 @@ def _wants_mail(users) -> list:
 
 
 def _zone_users_of(session: Session, record: str, record_id: int) -> list:
-    column = ZoneShare.task_id if record == "task" else ZoneShare.offer_id
+    column = on(ZoneShare, record)
     User = _user_model()
     return list(session.scalars(select(User).join(ZoneShare, ZoneShare.user_id == User.id)
                                 .where(column == record_id)))
@@ -441,7 +450,7 @@ def _mail_comment(session: Session, comment: Comment | None) -> None:
     record = "task" if comment.task_id else "offer"
     record_id = comment.task_id or comment.offer_id
     item = session.get(RECORDS[record], record_id)
-    title = item.title if record == "task" else item.name
+    title = title_of(item)
     author = comment.author
     by_zone = is_zone_user(author)
     people = [(u, _portal_link(record, record_id))
@@ -467,7 +476,7 @@ def _mail_share(session: Session, found: ZoneShare | None) -> None:
     item = found.task if found.task_id else found.offer
     for user, pref in _wants_mail([found.member.user]):
         subject, body = render_mail("zone_shared", locale_of(pref), record=record, share=found,
-                                    title=item.title if record == "task" else item.name,
+                                    title=title_of(item),
                                     link=_portal_link(record, item.id))
         queue_mail(session, f"zone-share:{found.id}", user.email, subject, body)
 
@@ -475,7 +484,7 @@ def _mail_share(session: Session, found: ZoneShare | None) -> None:
 def _mail_change(session: Session, record: str, item) -> None:
     if item is None:
         return
-    title = item.title if record == "task" else item.name
+    title = title_of(item)
     stamp = utcnow().strftime("%Y%m%d%H%M%S%f")
     actor = current_actor_id()
     for user, pref in _wants_mail(_zone_users_of(session, record, item.id)):
