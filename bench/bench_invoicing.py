@@ -39,7 +39,9 @@ from bench_partners import (  # noqa: E402
     QueryCounter,
     ensure_pg_database,
     log,
+    move_sequences,
     reset_database,
+    vacuum_analyze,
 )
 from bench_partners import (  # noqa: E402
     configure_environment as configure_partner_bench_environment,
@@ -126,6 +128,8 @@ def fill(db, args) -> float:
         conn.execute(update(Counter.__table__).where(Counter.name == "customer_number")
                      .values(value=n))
         conn.execute(insert(Counter.__table__).values(name="invoice:2026", value=n))
+        move_sequences(conn, ("partner", "invoice", "invoice_line", "recurring_invoice"))
+    vacuum_analyze(db.engine)
     return wall() - started
 
 

@@ -179,6 +179,25 @@ def reset_database(url: str) -> None:
     log(f"PostgreSQL database {name!r} (re)created")
 
 
+def move_sequences(conn, tables) -> None:
+    """After rows were inserted with their ids, PostgreSQL's id sequences move past them."""
+    from sqlalchemy import text
+
+    if conn.dialect.name == "postgresql":
+        for table in tables:
+            conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                              f"(SELECT max(id) FROM {table}))"))
+
+
+def vacuum_analyze(engine) -> None:
+    """What autovacuum would do shortly after a bulk load: fresh planner statistics."""
+    from sqlalchemy import text
+
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
+
+
 def ensure_pg_database(url: str) -> None:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
@@ -239,7 +258,7 @@ ASCII = str.maketrans("áéíóöőúüűÁÉÍÓÖŐÚÜŰśŚńł", "aeiooouuu
 def fill_database(db, n_partners: int, n_notes: int) -> dict:
     """Bulk-insert partners, people, companies, codes and notes with SQLAlchemy Core."""
     from flask import current_app
-    from sqlalchemy import func, insert, select, text, update
+    from sqlalchemy import func, insert, select, update
 
     from app.models import (
         Address,
@@ -397,16 +416,8 @@ def fill_database(db, n_partners: int, n_notes: int) -> dict:
         timings["notes_s"] = round(time.perf_counter() - t1, 1)
         log(f"{total} notes inserted in {timings['notes_s']} s")
 
-        if engine.dialect.name == "postgresql":
-            for table in ("partner", "note", "code", "address", "partner_address"):
-                conn.execute(text(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                    f"(SELECT max(id) FROM {table}))"))
-
-    if engine.dialect.name == "postgresql":
-        # What autovacuum would do shortly after such a load: fresh planner statistics.
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM ANALYZE"))
+        move_sequences(conn, ("partner", "note", "code", "address", "partner_address"))
+    vacuum_analyze(engine)
     with engine.connect() as conn:
         check = conn.execute(select(func.count()).select_from(Partner.__table__)).scalar()
     assert check == n_partners, check

@@ -56,8 +56,10 @@ from bench_partners import (
     ensure_pg_database,
     log,
     measure,
+    move_sequences,
     normalise,
     reset_database,
+    vacuum_analyze,
 )
 from bench_partners import (  # noqa: E402
     configure_environment as configure_partner_bench_environment,
@@ -186,7 +188,7 @@ def db_state(url: str, args) -> str:
 def fill_database(db, args) -> dict:
     """Bulk-insert users, roles, profiles, partners, tasks and collaborators (SQLAlchemy Core)."""
     from flask import current_app
-    from sqlalchemy import func, insert, select, text, update
+    from sqlalchemy import func, insert, select, update
     from werkzeug.security import generate_password_hash
 
     from app.models import Counter, Organization, Partner, Person, Task, UserProfile
@@ -341,17 +343,11 @@ def fill_database(db, args) -> dict:
         timings["collaborator_rows"] = n_collab
         log(f"{tid} tasks ({n_collab} collaborator rows) inserted in {timings['tasks_s']} s")
 
-        if engine.dialect.name == "postgresql":
-            for table in ("ab_user", "ab_user_role", "partner", "task"):
-                conn.execute(text(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                    f"(SELECT max(id) FROM {table}))"))
+        move_sequences(conn, ("ab_user", "ab_user_role", "partner", "task"))
 
     if engine.dialect.name == "postgresql":
-        # What autovacuum would do shortly after such a load: fresh planner statistics.
         t2 = wall()
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM ANALYZE"))
+        vacuum_analyze(engine)
         timings["vacuum_analyze_s"] = round(wall() - t2, 1)
     timings["total_s"] = round(wall() - t0, 1)
     return timings
