@@ -570,3 +570,37 @@ def test_portal_pages_take_a_bounded_number_of_queries(app, world, login, querie
     many = counts()
     assert many == few, (few, many)
     assert max(many.values()) <= 16, many
+
+
+def test_sending_the_invitation_again_makes_a_new_link_and_voids_the_old(app, world, login):
+    with app.app_context():
+        company = f.company(name="Zéta Kft.").id
+    person = contact(app, company, "Zoltán", "Zéta", "zoltan@zeta.example")
+    with app.test_request_context():
+        uid = zone.invite(person, company, "client", None).id
+    old = token_of(app, "zoltan@zeta.example")
+    assert login("staff").post(f"/zone/users/{uid}/reinvite").status_code == 302
+    new = token_of(app, "zoltan@zeta.example")
+    assert new != old
+    assert login().get(f"/portal/welcome/{old}").status_code == 404
+    assert login().get(f"/portal/welcome/{new}").status_code == 200
+
+
+def test_staff_publish_news_and_list_zone_users(app, world, login):
+    staff = login("staff")
+    missing = staff.post("/news/add", data={"title": "Csak Alfának", "body": "Szia!",
+                                            "audience": "one"}, follow_redirects=True)
+    assert "Choose the partner the news is for." in missing.get_data(as_text=True)
+    with app.app_context():
+        number = db.session.get(Organization, world.alfa).customer_number
+    assert staff.post("/news/add", data={"title": "Csak Alfának", "body": "Szia!",
+                                         "audience": "one", "partner": number}
+                      ).status_code == 302
+    assert "Csak Alfának" in zone_login(login, "anna").get("/portal/news/").get_data(
+        as_text=True)
+    assert "Csak Alfának" not in zone_login(login, "bela").get("/portal/news/").get_data(
+        as_text=True)
+    assert login("readonly").post("/news/add", data={"title": "x", "body": "y",
+                                                     "audience": "client"}).status_code == 403
+    listing = staff.get("/zone-users/list/").get_data(as_text=True)
+    assert "Alfa Kft." in listing and "Partner Sp. z o.o." in listing

@@ -7,13 +7,14 @@ import logging
 
 from flask import abort, flash, g, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.fieldwidgets import DateTimePickerWidget
 from flask_babel import format_datetime, gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import login_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from wtforms import BooleanField, PasswordField, StringField, TextAreaField
-from wtforms.fields import FileField
+from wtforms.fields import DateTimeField, FileField
 from wtforms.validators import URL, DataRequired, EqualTo, Length
 from wtforms.validators import Optional as OptionalValue
 
@@ -376,6 +377,9 @@ class NewsView(DossierModelView):
     add_form_extra_fields = edit_form_extra_fields = {
         "audience": choice_field(_l("For"), NEWS_AUDIENCE_LABELS),
         "partner": PartnerField(_l("Partner"), required=False),
+        "published_at": DateTimeField(_l("Published"), format="%Y-%m-%d %H:%M:%S",
+                                      widget=DateTimePickerWidget(),
+                                      validators=[OptionalValue()]),
     }
 
 
