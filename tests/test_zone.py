@@ -385,6 +385,8 @@ def test_staff_share_only_with_zone_users_of_the_records_partner(app, world, log
     staff = login("staff")
     page = staff.get(f"/tasks/show/{world.internal_task}").get_data(as_text=True)
     assert "Anna Alfa" in page and "Béla Béta" not in page      # the share form's choices
+    offer_page = staff.get(f"/offers/show/{world.shared_offer}").get_data(as_text=True)
+    assert "zone-shares" in offer_page and "Anna Alfa" in offer_page
     refused = staff.post(f"/zone/task/{world.internal_task}/share",
                          data={"user": world.bela, "role": "watcher"}, follow_redirects=True)
     assert "own partner" in refused.get_data(as_text=True)
