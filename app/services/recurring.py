@@ -21,6 +21,7 @@ from sqlalchemy.orm import selectinload
 from app.errors import InvalidValue
 from app.extensions import db
 from app.models import (
+    RECURRING_MONTHS,
     Invoice,
     InvoiceLine,
     InvoicePrintBatch,
@@ -29,6 +30,7 @@ from app.models import (
     Partner,
     PartnerAddress,
     RecurringInvoice,
+    add_months,
     utcnow,
 )
 from app.services import acting_as, invoicing
@@ -80,16 +82,13 @@ def _due(as_of: date):
 def periods_due(as_of: date) -> int:
     """How many invoices a run up to `as_of` makes: a setting behind by several periods
     gets one invoice for each."""
-    rows = db.session.execute(
-        select(RecurringInvoice.next_date, RecurringInvoice.frequency,
-               RecurringInvoice.anchor_day)
-        .where(RecurringInvoice.active.is_(True), RecurringInvoice.next_date <= as_of))
+    rows = db.session.execute(_due(as_of).with_only_columns(
+        RecurringInvoice.next_date, RecurringInvoice.frequency, RecurringInvoice.anchor_day))
     total = 0
     for start, frequency, anchor in rows:
-        probe = RecurringInvoice(frequency=frequency, anchor_day=anchor, next_date=start)
         while start <= as_of:
             total += 1
-            start = probe.period_after(start)
+            start = add_months(start, RECURRING_MONTHS[frequency], anchor)
     return total
 
 
