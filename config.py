@@ -56,6 +56,21 @@ class Config:
     AUTH_ROLE_PUBLIC = "Public"
     WTF_CSRF_ENABLED = True
     JWT_ACCESS_TOKEN_EXPIRES = 3600
+    # FAB's user and password forms ask app.services.auth.check_password_policy (set by
+    # create_app): at least 10 characters and not a common password.
+    FAB_PASSWORD_COMPLEXITY_ENABLED = True
+    # The session cookie: never read by scripts, not sent with cross-site posts, Secure on
+    # HTTPS (per request; SESSION_COOKIE_SECURE=1 forces it).
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _flag("SESSION_COOKIE_SECURE")
+    # Failed logins per user name (and per address, with more room): from LOGIN_SLOWDOWN_AFTER
+    # failures each try waits 1, 2, 4 … seconds; LOGIN_LOCK_AFTER failures lock for
+    # LOGIN_LOCK_MINUTES, after which old failures are forgotten.
+    LOGIN_SLOWDOWN_AFTER = int(os.environ.get("LOGIN_SLOWDOWN_AFTER", "3"))
+    LOGIN_LOCK_AFTER = int(os.environ.get("LOGIN_LOCK_AFTER", "10"))
+    LOGIN_ADDRESS_LOCK_AFTER = int(os.environ.get("LOGIN_ADDRESS_LOCK_AFTER", "50"))
+    LOGIN_LOCK_MINUTES = int(os.environ.get("LOGIN_LOCK_MINUTES", "15"))
 
     BABEL_DEFAULT_LOCALE = os.environ.get("DEFAULT_LOCALE", "en")
     BABEL_DEFAULT_TIMEZONE = os.environ.get("DEFAULT_TIMEZONE", "Europe/Budapest")

@@ -74,6 +74,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     set_actor_provider(_request_user_id)
     set_actor_roles_provider(_request_user_roles)
 
+    from app.protection import init_csrf, init_protection
+    from app.services.auth import check_password_policy
+
+    app.config.setdefault("FAB_PASSWORD_COMPLEXITY_VALIDATOR", check_password_policy)
+    init_csrf(app)
     with app.app_context():
         appbuilder = AppBuilder()
         appbuilder.init_app(app, db.session)
@@ -82,6 +87,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from app.views.base import register_error_handlers, register_formatters
 
     register_error_handlers(app)
+    init_protection(app)
     register_formatters(app)
     from app.views.tasks import bell
 

@@ -77,3 +77,14 @@ class InvoiceLocked(DomainError):
 class ZoneForbidden(DomainError):
     status = 403
     message = _l("This is not possible in the zone.")
+
+
+class LoginRefused(DomainError):
+    """Too many failed logins for a user name or from an address (the same for both, so that
+    the answer does not tell whether the user exists)."""
+
+    status = 429
+    slowed = _l("Too many failed logins. Wait %(seconds)s seconds and try again.")
+    locked = _l("Too many failed logins: logging in with this name or from this address is "
+                "locked for %(minutes)s minutes.")
+    message = slowed

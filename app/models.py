@@ -1017,12 +1017,26 @@ class UserProfile(Model):
     phone: Mapped[str | None] = mapped_column(String(40))
     # E-mails about zone records: a zone user's own tasks and offers, a zone user's comment.
     zone_mail: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    # Bumped when the user logs out or a password is set: sessions and tokens made under an
+    # older generation are no longer accepted.
+    session_generation: Mapped[int] = mapped_column(Integer, nullable=False, default=0,
+                                                    server_default="0")
 
     @validates("phone")
     def _phone(self, key, value):
         return clean_phone(key, value)
 
     user = relationship("User")
+
+
+class LoginThrottle(Model):
+    """Failed logins per user name or per address: they slow down, then lock, the next tries."""
+
+    __tablename__ = "login_throttle"
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class Outbox(Model):

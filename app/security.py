@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import secrets
 
-from flask import g, has_request_context
+from flask import g, has_request_context, request, session
+from flask_appbuilder import expose
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.sqla.models import (
     Group,
@@ -14,8 +15,12 @@ from flask_appbuilder.security.sqla.models import (
     ViewMenu,
     assoc_permissionview_role,
 )
+from flask_appbuilder.security.views import AuthDBView
+from flask_login import user_logged_in
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
+
+from app.models import UserProfile
 
 # Views and APIs share one permission per resource: can_read / can_write on "Partner" etc.
 READ_WRITE = {
@@ -81,8 +86,26 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
 }
 
 
+# The session remembers the generation it was made in (see UserProfile.session_generation).
+SESSION_GENERATION = "_generation"
+
+
+class DossierAuthDBView(AuthDBView):
+    """FAB's login, with a logout that is a POST: a link on another site cannot end every
+    session of the user (GET shows the button)."""
+
+    @expose("/logout/", methods=["GET", "POST"])
+    def logout(self):
+        if request.method == "GET":
+            return self.render_template("appbuilder/logout.html", appbuilder=self.appbuilder)
+        return super().logout()
+
+
 class DossierSecurityManager(SecurityManager):
-    """FAB's manager, with one permission query per request instead of one per check."""
+    """FAB's manager, with one permission query per request instead of one per check,
+    sessions and tokens that end with a logout or a new password, and counted failed logins."""
+
+    authdbview = DossierAuthDBView
 
     def _permission_set(self, user) -> frozenset[tuple[str, str]]:
         key = ("_dossier_permissions", user.id)
@@ -106,12 +129,91 @@ class DossierSecurityManager(SecurityManager):
         return permissions
 
     def get_user_by_id(self, pk):
-        # Every request loads the user with its roles and groups: one query, not three.
-        return self.session.get(
-            self.user_model, pk,
-            options=[joinedload(self.user_model.roles),
-                     joinedload(self.user_model.groups).joinedload(Group.roles)],
-        )
+        # Every request loads the user with its roles, groups and session generation: one
+        # query, not four.
+        row = self.session.execute(
+            select(self.user_model, UserProfile.session_generation)
+            .outerjoin(UserProfile, UserProfile.user_id == self.user_model.id)
+            .where(self.user_model.id == pk)
+            .options(joinedload(self.user_model.roles),
+                     joinedload(self.user_model.groups).joinedload(Group.roles))
+        ).unique().first()
+        if row is None:
+            return None
+        user, generation = row
+        user.session_generation = generation or 0
+        return user
+
+    # -- sessions and tokens end with a logout or a new password --------------------------
+
+    def create_login_manager(self, app):
+        manager = super().create_login_manager(app)
+        manager.user_loader(self.load_session_user)
+        # FAB passes current_app: the signal is sent by the real app object.
+        user_logged_in.connect(self._remember_generation, app._get_current_object())
+        return manager
+
+    def _remember_generation(self, app, user, **extra) -> None:
+        session[SESSION_GENERATION] = getattr(user, "session_generation", None)
+        if session[SESSION_GENERATION] is None:
+            from app.services.auth import generation
+
+            session[SESSION_GENERATION] = generation(user.id)
+
+    def load_session_user(self, pk):
+        user = self.load_user(pk)
+        if user is not None and session.get(SESSION_GENERATION) != user.session_generation:
+            return None   # a logout elsewhere or a new password ended this session
+        return user
+
+    def create_jwt_manager(self, app):
+        manager = super().create_jwt_manager(app)
+        manager.additional_claims_loader(self._token_claims)
+        return manager
+
+    @staticmethod
+    def _token_claims(identity) -> dict:
+        from app.services.auth import generation
+
+        return {"generation": generation(int(identity))}
+
+    def load_user_jwt(self, _jwt_header, jwt_data):
+        user = self.load_user(jwt_data["sub"])
+        if user is None or jwt_data.get("generation") != user.session_generation:
+            return None   # answered 401: the token predates a logout or a new password
+        g.user = user
+        return user
+
+    def on_user_logout(self, user) -> None:
+        from app.services.auth import end_sessions
+
+        end_sessions(user.id)
+        self.session.commit()
+
+    def reset_password(self, userid, password):
+        """FAB's password forms (own and admin's): the policy, and every other session and
+        token of the user ends."""
+        from app.services.auth import generation, set_password
+
+        user = self.get_user_by_id(userid)
+        set_password(user, password)
+        self.session.commit()
+        current = g.get("user")
+        if current is not None and getattr(current, "id", None) == user.id:
+            session[SESSION_GENERATION] = generation(user.id)   # this session goes on
+
+    # -- failed logins slow down, then lock --------------------------------------------------
+
+    def auth_user_db(self, username, password):
+        from app.services.auth import record_failure, record_success
+
+        user = super().auth_user_db(username, password)
+        address = request.remote_addr if has_request_context() else None
+        if user is None:
+            record_failure(username, address)
+        else:
+            record_success(username)
+        return user
 
     def _has_view_access(self, user, permission_name: str, view_name: str) -> bool:
         return (permission_name, view_name) in self._permission_set(user)

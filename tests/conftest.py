@@ -112,7 +112,7 @@ def smtp_server():
     yield box
     box.stop()
 ROLES = ["Admin", "Manager", "Staff", "Finance", "Read-only", "Client", "Partner"]
-DATA_TABLES = ["zone_share", "comment", "news", "zone_invitation", "zone_member",
+DATA_TABLES = ["login_throttle", "zone_share", "comment", "news", "zone_invitation", "zone_member",
                "document_template", "quota", "contract", "payment", "invoice_print_batch",
                "recurring_invoice", "invoice_line", "invoice", "invoice_run", "partner_product",
                "product", "document_user", "document_role", "document", "outbox",

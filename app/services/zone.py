@@ -12,7 +12,6 @@ from flask import current_app, has_app_context, has_request_context, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import event, inspect, or_, select, union
 from sqlalchemy.orm import Session
-from werkzeug.security import generate_password_hash
 
 from app.errors import Conflict, InvalidValue, ZoneForbidden
 from app.extensions import db
@@ -36,6 +35,7 @@ from app.models import (
     utcnow,
 )
 from app.services import acting_as
+from app.services.auth import set_password
 from app.services.documents import check_upload, storage_dir
 from app.services.outbox import queue_mail
 from app.services.tasks import local_time, render_mail
@@ -175,10 +175,7 @@ def accept(token: str, password: str):
     if user is None:
         raise InvalidValue("token", _l("This link has expired or was already used."))
     with acting_as(user.id):
-        user.password = generate_password_hash(
-            password=password,
-            method=current_app.config.get("FAB_PASSWORD_HASH_METHOD", "scrypt"),
-            salt_length=current_app.config.get("FAB_PASSWORD_HASH_SALT_LENGTH", 16))
+        set_password(user, password)
         invitation.used_at = utcnow()
     return user
 

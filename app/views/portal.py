@@ -8,6 +8,7 @@ import logging
 from flask import abort, flash, g, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.fieldwidgets import DateTimePickerWidget
+from flask_appbuilder.validators import PasswordComplexityValidator
 from flask_babel import format_datetime, gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import login_user
@@ -56,7 +57,8 @@ class CommentForm(FlaskForm):
 
 
 class WelcomeForm(FlaskForm):
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=10)])
+    password = PasswordField(_l("Password"),
+                             validators=[DataRequired(), PasswordComplexityValidator()])
     confirm = PasswordField(_l("Password again"),
                             validators=[DataRequired(), EqualTo("password",
                                                                 _l("The passwords differ."))])

@@ -464,7 +464,7 @@ class SettingsView(BaseView):
     @expose("/", methods=["GET", "POST"])
     def index(self):
         if g.user is None or not g.user.is_authenticated:
-            return redirect(url_for("AuthDBView.login", next=request.url))
+            return redirect(self.appbuilder.get_url_for_login_with(request.url))
         p = profile(g.user.id)
         form = SettingsForm(obj=p)
         if request.method == "GET":

@@ -31,8 +31,14 @@ def page():
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--no-first-run"])
-        yield browser.new_page()
+        page = browser.new_page()
+        # Our pages work under the Content-Security-Policy: the browser reports no violation.
+        violations = []
+        page.on("console", lambda message: violations.append(message.text)
+                if "Content Security Policy" in message.text else None)
+        yield page
         browser.close()
+        assert not violations, violations
 
 
 def log_in(page, server, username, password=None):
@@ -128,6 +134,8 @@ def test_a_zone_user_comments_and_uploads_and_staff_see_both(app, server, page, 
         page.click(".add-comment button[type=submit]")
     assert "umowa.pdf" in page.locator(".zone-comments").inner_text()
     page.goto(f"{server}/logout/")
+    with page.expect_navigation():
+        page.click(".logout-panel button[type=submit]")
     log_in(page, server, "staff")
     page.goto(f"{server}/tasks/show/{task_id}")
     comments = page.locator(".zone-panel .zone-comments").inner_text()
