@@ -131,6 +131,10 @@ class DossierSecurityManager(SecurityManager):
     def get_user_by_id(self, pk):
         # Every request loads the user with its roles, groups and session generation: one
         # query, not four.
+        try:
+            pk = int(pk)
+        except (TypeError, ValueError):
+            return None
         row = self.session.execute(
             select(self.user_model, UserProfile.session_generation)
             .outerjoin(UserProfile, UserProfile.user_id == self.user_model.id)
