@@ -400,6 +400,7 @@ def test_the_password_policy_holds_below_the_forms(app):
 
 NONCE = re.compile(r"'nonce-([^']+)'")
 SCRIPT = re.compile(r"<script(?P<attrs>[^>]*)>", re.I)
+POST_FORM = re.compile(r"<form[^>]*method=.post.*?</form>", re.I | re.S)
 HANDLER = re.compile(r"\s on[a-z]+\s*=", re.I | re.X)
 
 
@@ -444,6 +445,8 @@ def test_our_pages_need_no_inline_script_beyond_the_nonce(app, login):
         response = admin.get(url)
         assert response.status_code == 200, url
         html = response.get_data(as_text=True)
+        for form in POST_FORM.findall(html):      # and every form can be sent
+            assert 'name="csrf_token"' in form, (url, form[:300])
         nonce = NONCE.search(response.headers["Content-Security-Policy"]).group(1)
         for match in SCRIPT.finditer(html):
             attrs = match.group("attrs")
