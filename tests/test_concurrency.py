@@ -8,8 +8,8 @@ from functools import partial
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Counter, Invoice, InvoiceLine, Offer, Payment
-from app.services import invoicing
+from app.models import Contract, Counter, Invoice, InvoiceLine, Offer, Payment, Quota
+from app.services import acting_as, invoicing
 from tests import factories as f
 from tests.conftest import at_once
 
@@ -150,3 +150,24 @@ def test_a_refused_invoice_post_leaves_no_draft_behind(app, api):
         {"description": "Training", "quantity": 1, "unit_price": 50, "vat_rate": 27}]})
     assert good.status_code == 201, good.get_json()
     assert good.get_json()["result"]["total"] == "317.50"
+
+
+def test_simultaneous_adds_from_related_lists_stay_with_their_parents(app, live_server):
+    pid = partner_id(app)
+    with app.app_context():
+        with acting_as(None):
+            contracts = [Contract(partner_id=pid, name=f"Support {n}",
+                                  starts_on=date(2026, 1, 1)) for n in range(4)]
+            db.session.add_all(contracts)
+        ids = [c.id for c in contracts]
+    clients = [live_server.client().login("admin") for _ in ids]
+    for round_ in range(ROUNDS):
+        answers = at_once(*(partial(client.post, f"/quotas/add?_flt_0_contract={cid}",
+                                    {"name": f"Hours of {cid}, round {round_}", "unit": "h",
+                                     "bought": "10", "used": "0"})
+                            for client, cid in zip(clients, ids, strict=True)))
+        assert [a.status_code for a in answers] == [200] * len(ids)
+    with app.app_context():
+        quotas = db.session.scalars(select(Quota)).all()
+        assert len(quotas) == ROUNDS * len(ids)
+        assert all(q.name.startswith(f"Hours of {q.contract_id},") for q in quotas)
