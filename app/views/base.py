@@ -167,10 +167,10 @@ class DossierApi(GuardedHooks, ModelRestApi):
     allow_browser_login = True
     page_size = 25
     label_columns = LABELS
+    # The schemas that load keep the record on themselves; the list and show schemas only
+    # dump, which keeps nothing, and stay shared.
     add_model_schema = PerRequest(own_schema)
     edit_model_schema = PerRequest(own_schema)
-    list_model_schema = PerRequest(own_schema)
-    show_model_schema = PerRequest(own_schema)
     _filters = PerRequest(own_filters)
 
     def _answer_rule(self, write, *args):
