@@ -337,15 +337,17 @@ class _NoRedirect(HTTPRedirectHandler):
 
 class LiveClient:
     """An HTTP client of the live server over real sockets (urllib): it keeps cookies like a
-    browser and posts forms with the CSRF token after `login()`, or sends a JWT bearer token
-    after `api_login()`. Redirects are followed unless `follow=False`; a 4xx or 5xx is
-    answered, not raised. Use one client per thread, as one browser is one user."""
+    browser and posts forms with the CSRF token after `login()`, or, after `api_login()`,
+    sends a JWT bearer token and no cookie, as an API client does. Redirects are followed
+    unless `follow=False`; a 4xx or 5xx is answered, not raised. Use one client per thread,
+    as one browser is one user."""
 
     def __init__(self, url: str):
         self.url = url
-        cookies = HTTPCookieProcessor(CookieJar())
-        self.following = build_opener(cookies)
-        self.staying = build_opener(cookies, _NoRedirect)
+        self.cookies = CookieJar()
+        processor = HTTPCookieProcessor(self.cookies)
+        self.following = build_opener(processor)
+        self.staying = build_opener(processor, _NoRedirect)
         self.headers: dict[str, str] = {}
         self.csrf: str | None = None
 
@@ -392,6 +394,8 @@ class LiveClient:
             "username": username, "password": password or f"{username}-pw", "provider": "db"})
         assert answer.status_code == 200, answer.text
         self.headers["Authorization"] = f"Bearer {answer.get_json()['access_token']}"
+        self.following, self.staying = build_opener(), build_opener(_NoRedirect)
+        self.cookies.clear()
         return self
 
 
