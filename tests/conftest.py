@@ -9,9 +9,15 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from email import message_from_bytes
 from email.policy import default as default_policy
+from http.cookiejar import CookieJar
+from urllib.error import HTTPError
+from urllib.parse import urlencode
+from urllib.request import HTTPCookieProcessor, HTTPRedirectHandler, Request, build_opener
 
 import pytest
 
@@ -309,3 +315,137 @@ def queries(app):
             return len(self.statements)
 
     return Counter
+
+
+class LiveResponse:
+    """What the live server answered: status, headers, body (text) and its JSON."""
+
+    def __init__(self, status: int, headers, body: bytes):
+        self.status_code, self.headers = status, headers
+        self.text = body.decode("utf-8", "replace")
+
+    def get_json(self):
+        import json
+
+        return json.loads(self.text)
+
+
+class _NoRedirect(HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+class LiveClient:
+    """An HTTP client of the live server over real sockets (urllib): it keeps cookies like a
+    browser and posts forms with the CSRF token after `login()`, or, after `api_login()`,
+    sends a JWT bearer token and no cookie, as an API client does. Redirects are followed
+    unless `follow=False`; a 4xx or 5xx is answered, not raised. Use one client per thread,
+    as one browser is one user."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.cookies = CookieJar()
+        processor = HTTPCookieProcessor(self.cookies)
+        self.following = build_opener(processor)
+        self.staying = build_opener(processor, _NoRedirect)
+        self.headers: dict[str, str] = {}
+        self.csrf: str | None = None
+
+    def request(self, method: str, path: str, *, json=None, form=None, headers=None,
+                follow: bool = True) -> LiveResponse:
+        import json as json_module
+
+        body, sent = None, {**self.headers, **(headers or {})}
+        if json is not None:
+            body = json_module.dumps(json).encode()
+            sent["Content-Type"] = "application/json"
+        elif form is not None:
+            body = urlencode(form, doseq=True).encode()
+            sent["Content-Type"] = "application/x-www-form-urlencoded"
+        opener = self.following if follow else self.staying
+        try:
+            with opener.open(Request(self.url + path, data=body, headers=sent,
+                                     method=method), timeout=60) as answer:
+                return LiveResponse(answer.status, answer.headers, answer.read())
+        except HTTPError as error:
+            return LiveResponse(error.code, error.headers, error.read())
+
+    def get(self, path: str, **kw) -> LiveResponse:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, data=None, **kw) -> LiveResponse:
+        """A form post with the CSRF token of the logged-in session (see `login`)."""
+        form = dict(data or {})
+        if self.csrf:
+            form.setdefault("csrf_token", self.csrf)
+        return self.request("POST", path, form=form, **kw)
+
+    def login(self, username: str, password: str | None = None) -> LiveClient:
+        """Log in through FAB's form, as a browser does."""
+        self.csrf = find_csrf(self.get("/login/").text)
+        answer = self.post("/login/", {"username": username,
+                                       "password": password or f"{username}-pw"}, follow=False)
+        assert answer.status_code == 302, answer.text[:500]
+        return self
+
+    def api_login(self, username: str, password: str | None = None) -> LiveClient:
+        """Get a JWT access token; later requests carry it as a bearer token."""
+        answer = self.request("POST", "/api/v1/security/login", json={
+            "username": username, "password": password or f"{username}-pw", "provider": "db"})
+        assert answer.status_code == 200, answer.text
+        self.headers["Authorization"] = f"Bearer {answer.get_json()['access_token']}"
+        self.following, self.staying = build_opener(), build_opener(_NoRedirect)
+        self.cookies.clear()
+        return self
+
+
+class LiveServer:
+    """The test app served over HTTP on a free loopback port by werkzeug's threaded server
+    (one thread per request, as gunicorn's threads or any threaded server run them) in a
+    background thread, for tests that need parallel requests on real sockets."""
+
+    def __init__(self, app):
+        from werkzeug.serving import WSGIRequestHandler, make_server
+
+        class Handler(WSGIRequestHandler):
+            def log_request(self, *args) -> None:
+                """Errors are logged; the access log would bury a test's report."""
+
+        self.server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.thread.join(10)
+        self.server.server_close()
+
+    def client(self) -> LiveClient:
+        return LiveClient(self.url)
+
+
+@pytest.fixture(scope="session")
+def live_server(app):
+    """The app on a real threaded HTTP server for the whole session: `live_server.url`, and
+    `live_server.client()` for a cookie-keeping (`login`) or JWT (`api_login`) client. Data
+    is cleaned after each test by `clean`, as for the in-process clients."""
+    server = LiveServer(app)
+    server.start()
+    yield server
+    server.stop()
+
+
+def at_once(*calls):
+    """Run each call in its own thread, all released together by a barrier (as simultaneous
+    clicks or API calls are); their results in the order of the calls."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call):
+        barrier.wait()
+        return call()
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(run, calls))

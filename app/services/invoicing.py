@@ -26,7 +26,7 @@ from app.models import (
     Product,
     next_counter_value,
 )
-from app.services import acting_as
+from app.services import acting_as, take_write_lock
 
 FONTS = Path(__file__).resolve().parent.parent / "static" / "fonts"
 PAYMENT_DAYS = 8
@@ -52,6 +52,18 @@ def new_draft(partner_id: int, actor_id: int | None, **fields) -> Invoice:
         partner = db.get_or_404(Partner, partner_id)
         invoice = Invoice(partner=partner, language=partner.language, **fields)
         db.session.add(invoice)
+        db.session.flush()
+    return invoice
+
+
+def create_draft(partner_id: int, actor_id: int | None, lines: list[dict],
+                 **fields) -> Invoice:
+    """A draft with its lines (each the keywords of `add_line`): all of it or, when a line
+    is refused, nothing."""
+    with acting_as(actor_id):
+        invoice = new_draft(partner_id, actor_id, **fields)
+        for line in lines:
+            add_line(invoice.id, actor_id, **line)
     return invoice
 
 
@@ -79,11 +91,20 @@ def issue(invoice_id: int, actor_id: int | None, today: date | None = None) -> I
     """Number the draft, freeze the partner's billing data, and mark it issued."""
     today = today or date.today()
     with acting_as(actor_id):
-        invoice = db.session.scalar(
-            select(Invoice).where(Invoice.id == invoice_id).with_for_update(of=Invoice))
-        if invoice is None:
-            raise InvalidValue("invoice", _l("No such invoice."))
+        invoice = locked_invoice(invoice_id)
         number(invoice, today)
+    return invoice
+
+
+def locked_invoice(invoice_id: int) -> Invoice:
+    """The invoice, read afresh under the lock that its number and balance are changed
+    under: a second click or payment waits for the first and then sees what it did."""
+    take_write_lock()
+    invoice = db.session.scalar(
+        select(Invoice).where(Invoice.id == invoice_id).with_for_update(of=Invoice)
+        .execution_options(populate_existing=True))
+    if invoice is None:
+        raise InvalidValue("invoice", _l("No such invoice."))
     return invoice
 
 
@@ -149,10 +170,7 @@ def record_payment(invoice_id: int, actor_id: int | None, amount, paid_on: date 
     """Record money received against an issued invoice; the invoice becomes partly paid or
     paid. Paying more than is outstanding is refused."""
     with acting_as(actor_id):
-        invoice = db.session.scalar(
-            select(Invoice).where(Invoice.id == invoice_id).with_for_update(of=Invoice))
-        if invoice is None:
-            raise InvalidValue("invoice", _l("No such invoice."))
+        invoice = locked_invoice(invoice_id)
         if invoice.status not in OPEN_STATUSES:
             raise InvalidValue("invoice", _l("Only an issued, unpaid invoice can be paid."))
         payment = Payment(invoice_id=invoice.id, amount=amount, paid_on=paid_on,

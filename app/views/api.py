@@ -8,6 +8,7 @@ from flask_appbuilder.api import expose, protect
 from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from marshmallow import ValidationError
 
 from app.errors import DomainError, InvalidValue
 from app.extensions import db
@@ -192,11 +193,23 @@ class PaymentApi(DossierApi):
     show_columns = list_columns
     search_columns = ["invoice", "paid_on"]
 
-    def pre_add(self, item):
+    def post_headless(self):
+        return self._answer_rule(self._record)
+
+    def _record(self):
+        """Validated by the schema, recorded by the one service the screen uses too (it
+        takes the invoice's lock before it reads what is still due)."""
+        try:
+            item = self.add_model_schema.load(request.get_json(silent=True) or {})
+        except ValidationError as error:
+            return self.response_422(message=error.messages)
         if item.invoice is None:
             raise InvalidValue("invoice", _l("Choose an invoice."))
-        invoicing.settle(item, item.invoice)
-        super().pre_add(item)
+        payment = invoicing.record_payment(item.invoice.id, g.user.id, item.amount,
+                                           paid_on=item.paid_on, method=item.method,
+                                           reference=item.reference)
+        return self.response(201, id=payment.id,
+                             result=self.add_model_schema.dump(payment, many=False))
 
 
 class VisibleDocuments(BaseFilter):
@@ -278,16 +291,14 @@ class InvoiceApi(DossierApi):
         if not isinstance(lines, list) or not all(isinstance(x, dict) for x in lines):
             return self.response_400(message={"lines": [gettext("Not a valid list.")]})
         try:
-            invoice = invoicing.new_draft(partner_id, g.user.id,
-                                          currency=payload.get("currency") or "HUF",
-                                          notes=payload.get("notes"))
-            for line in lines:
-                invoicing.add_line(invoice.id, g.user.id,
-                                   description=line.get("description"),
-                                   quantity=line.get("quantity", 1),
-                                   unit_price=line.get("unit_price"),
-                                   vat_rate=line.get("vat_rate"),
-                                   unit=line.get("unit"), product_id=line.get("product"))
+            invoice = invoicing.create_draft(
+                partner_id, g.user.id, currency=payload.get("currency") or "HUF",
+                notes=payload.get("notes"),
+                lines=[{"description": line.get("description"),
+                        "quantity": line.get("quantity", 1),
+                        "unit_price": line.get("unit_price"), "vat_rate": line.get("vat_rate"),
+                        "unit": line.get("unit"), "product_id": line.get("product")}
+                       for line in lines])
         except (DomainError, InvalidOperation, TypeError, ValueError) as error:
             db.session.rollback()
             message = str(error) if isinstance(error, DomainError) else gettext(

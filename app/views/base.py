@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, jsonify, redirect, request
+import copy
+
+from flask import current_app, flash, g, has_request_context, jsonify, redirect, request
 from flask_appbuilder import ModelView
 from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -48,6 +50,45 @@ def flush_or_raise() -> None:
     except IntegrityError as error:
         session.rollback()
         raise as_domain_error(error) from error
+
+
+class PerRequest:
+    """An attribute that FAB builds once per view or API and then changes while answering a
+    request: marshmallow-sqlalchemy keeps the record being loaded on the schema, FAB keeps a
+    list's search on the view's filters. Every request gets its own copy (kept in `g` for
+    the request), so that requests served in parallel never see each other's."""
+
+    def __init__(self, own_copy):
+        self.own_copy = own_copy
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, view, owner=None):
+        if view is None:
+            return self
+        shared = view.__dict__.get(self.name)
+        if shared is None or not has_request_context():
+            return shared
+        mine = g.setdefault("per_request", {})
+        key = (id(view), self.name)
+        if key not in mine:
+            mine[key] = self.own_copy(shared)
+        return mine[key]
+
+    def __set__(self, view, value):
+        view.__dict__[self.name] = value
+
+
+def own_schema(schema):
+    # FAB's converter makes each model schema as a class instantiated without arguments.
+    return type(schema)()
+
+
+def own_filters(filters):
+    mine = copy.copy(filters)
+    mine.clear_filters()   # new lists: the search of this request only
+    return mine
 
 
 class GuardedHooks:
@@ -117,6 +158,7 @@ def datamodel(model) -> DossierInterface:
 
 class DossierModelView(GuardedHooks, ModelView):
     page_size = 25
+    _filters = PerRequest(own_filters)
 
 
 class DossierApi(GuardedHooks, ModelRestApi):
@@ -125,6 +167,11 @@ class DossierApi(GuardedHooks, ModelRestApi):
     allow_browser_login = True
     page_size = 25
     label_columns = LABELS
+    # The schemas that load keep the record on themselves; the list and show schemas only
+    # dump, which keeps nothing, and stay shared.
+    add_model_schema = PerRequest(own_schema)
+    edit_model_schema = PerRequest(own_schema)
+    _filters = PerRequest(own_filters)
 
     def _answer_rule(self, write, *args):
         try:
