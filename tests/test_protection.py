@@ -23,8 +23,12 @@ CSRF_REFUSAL = "did not come from Dossier"
 
 
 def _offer(app) -> int:
+    with app.app_context():
+        partner = f.person()
+        db.session.commit()
+        pid = partner.id
     with app.app_context(), acting_as(None):
-        offer = Offer(name="Audit", partner_id=f.person().id, amount=100, currency="EUR")
+        offer = Offer(name="Audit", partner_id=pid, amount=100, currency="EUR")
         db.session.add(offer)
         db.session.commit()
         return offer.id
