@@ -31,9 +31,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    func,
     inspect,
     or_,
     select,
+    union,
     update,
 )
 from sqlalchemy.orm import (
@@ -1935,6 +1937,47 @@ def _zone_users_do_not_edit(mapper, connection, target) -> None:
 def _zone_users_do_not_delete(mapper, connection, target) -> None:
     if actor_is_zone_user():
         raise ZoneForbidden()
+
+
+def zone_user_ids():
+    """Ids of the users who reach only the portal: zone members and holders of the Client
+    or Partner role. They are never a task's responsible or collaborator, nor a document's
+    chosen user."""
+    from flask_appbuilder.security.sqla.models import Role, assoc_user_role
+
+    return union(
+        select(assoc_user_role.c.user_id).join(Role, Role.id == assoc_user_role.c.role_id)
+        .where(Role.name.in_(ZONE_ROLES.values())),
+        select(ZoneMember.user_id))
+
+
+def _refuse_zone_users(connection, field: str, user_ids) -> None:
+    wanted = {i for i in user_ids if i is not None}
+    zone_users = zone_user_ids().subquery()
+    if wanted and connection.execute(
+            select(func.count()).select_from(zone_users)
+            .where(zone_users.c.user_id.in_(wanted))).scalar():
+        raise InvalidValue(field, _l("A Client Zone or Partner Zone user cannot be chosen "
+                                     "here."))
+
+
+def _added_users(target, relation: str) -> list[int | None]:
+    return [user.id for user in inspect(target).attrs[relation].history.added]
+
+
+@event.listens_for(Task, "before_insert", propagate=True)
+@event.listens_for(Task, "before_update", propagate=True)
+def _task_people_are_staff(mapper, connection, target: Task) -> None:
+    state = inspect(target)
+    if not state.persistent or state.attrs.responsible_id.history.has_changes():
+        _refuse_zone_users(connection, "responsible", [target.responsible_id])
+    _refuse_zone_users(connection, "collaborators", _added_users(target, "collaborators"))
+
+
+@event.listens_for(Document, "before_insert")
+@event.listens_for(Document, "before_update")
+def _document_users_are_staff(mapper, connection, target: Document) -> None:
+    _refuse_zone_users(connection, "users", _added_users(target, "users"))
 
 
 AUDITED.update({ZoneShare: "zone_share", Comment: "comment", News: "news"})

@@ -1,0 +1,171 @@
+"""Rules that hold through every path: the screens, the REST API and the models directly."""
+
+import io
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from app.errors import InvalidValue
+from app.extensions import db
+from app.models import Document, Task, utcnow
+from app.services import acting_as
+from app.services.documents import attach
+from tests import factories as f
+from tests.conftest import run_jobs, user_id
+from tests.test_tasks import local
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def task_form(app, responsible, collaborators=(), title="Site survey"):
+    start = (utcnow() + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+    return {"title": title, "responsible": user_id(app, responsible),
+            "collaborators": [user_id(app, c) for c in collaborators],
+            "starts_at": local(start), "due_at": local(start + timedelta(hours=1)),
+            "priority": "2", "save_anyway": "y"}
+
+
+def bearer(app, username: str):
+    """A test client and the JWT headers, for the API's multipart uploads."""
+    http = app.test_client()
+    token = http.post("/api/v1/security/login", json={
+        "username": username, "password": f"{username}-pw", "provider": "db"}
+    ).get_json()["access_token"]
+    return http, {"Authorization": f"Bearer {token}"}
+
+
+def stored_files(app) -> set[str]:
+    from pathlib import Path
+
+    folder = Path(app.config["INSTANCE_DIR"]) / "documents"
+    return {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+
+
+# --- 12: re-assigning a task mails the new people ------------------------------------------
+
+
+def test_reassigning_a_task_on_its_screen_mails_the_new_responsible_and_collaborators(
+        app, login, mailbox):
+    admin = login("admin")
+    assert admin.post("/task/new", data=task_form(app, "staff")).status_code == 302
+    with app.app_context():
+        tid = db.session.scalar(select(Task.id))
+    run_jobs(app)
+    assert len(mailbox.to("staff@example.com")) == 1
+    moved = admin.post(f"/task/{tid}/edit", data=task_form(app, "manager", ("finance",)))
+    assert moved.status_code == 302
+    run_jobs(app)
+    assert [len(mailbox.to(f"{u}@example.com")) for u in ("staff", "manager", "finance")] == \
+        [1, 1, 1]
+    assert "Site survey" in mailbox.to("manager@example.com")[0]["Subject"]
+    assert "Manager User" in mailbox.to("finance@example.com")[0].get_content()
+    # Saving again without a change mails nobody, and never the old responsible.
+    assert admin.post(f"/task/{tid}/edit",
+                      data=task_form(app, "manager", ("finance",))).status_code == 302
+    run_jobs(app)
+    assert [len(mailbox.to(f"{u}@example.com")) for u in ("staff", "manager", "finance")] == \
+        [1, 1, 1]
+
+
+def test_reassigning_a_task_through_the_api_mails_the_new_responsible(app, api, mailbox):
+    start = utcnow() + timedelta(days=1)
+    created = api("staff").post("/api/v1/task/", json={
+        "title": "API task", "responsible": user_id(app, "staff"),
+        "starts_at": start.isoformat(), "due_at": (start + timedelta(hours=1)).isoformat()})
+    assert created.status_code == 201, created.get_json()
+    moved = api("staff").put(f"/api/v1/task/{created.get_json()['id']}", json={
+        "responsible": user_id(app, "manager")})
+    assert moved.status_code == 200, moved.get_json()
+    run_jobs(app)
+    assert len(mailbox.to("manager@example.com")) == 1
+
+
+# --- 13: zone users are never chosen as staff ----------------------------------------------
+
+
+def test_a_zone_user_is_not_offered_nor_taken_as_responsible_on_the_task_screen(
+        app, login, mailbox):
+    admin = login("admin")
+    page = admin.get("/task/new").get_data(as_text=True)
+    client_id = user_id(app, "client")
+    assert f'value="{client_id}"' not in page
+    refused = admin.post("/task/new", data=task_form(app, "client"))
+    assert refused.status_code == 400
+    refused = admin.post("/task/new", data=task_form(app, "staff", ("partner",)))
+    assert refused.status_code == 400
+    with app.app_context():
+        assert db.session.scalar(select(Task.id)) is None
+
+
+def test_a_zone_user_is_refused_as_responsible_or_collaborator_through_the_api(
+        app, api, mailbox):
+    start = utcnow() + timedelta(days=1)
+    task = {"title": "Leak", "starts_at": start.isoformat(),
+            "due_at": (start + timedelta(hours=1)).isoformat()}
+    staff = api("staff")
+    answer = staff.post("/api/v1/task/", json={**task, "responsible": user_id(app, "client")})
+    assert answer.status_code == 400
+    assert "Client Zone or Partner Zone user" in answer.get_json()["message"]
+    answer = staff.post("/api/v1/task/", json={**task, "responsible": user_id(app, "staff"),
+                                               "collaborators": [user_id(app, "partner")]})
+    assert answer.status_code == 400
+    created = staff.post("/api/v1/task/", json={**task, "responsible": user_id(app, "staff")})
+    tid = created.get_json()["id"]
+    answer = staff.put(f"/api/v1/task/{tid}", json={"responsible": user_id(app, "client")})
+    assert answer.status_code == 400
+    with app.app_context():
+        assert db.session.get(Task, tid).responsible_id == user_id(app, "staff")
+        assert db.session.scalar(select(Task.id).where(Task.id != tid)) is None
+
+
+def test_the_model_refuses_a_zone_user_on_a_task_and_a_document(app, ctx):
+    from flask_appbuilder.security.sqla.models import User
+
+    start = utcnow() + timedelta(days=1)
+    with pytest.raises(InvalidValue), acting_as(None):
+        db.session.add(Task(title="x", responsible_id=user_id(app, "partner"),
+                            starts_at=start, due_at=start))
+    with acting_as(None):
+        task = Task(title="x", responsible_id=user_id(app, "staff"), starts_at=start,
+                    due_at=start)
+        db.session.add(task)
+    with pytest.raises(InvalidValue), acting_as(None):
+        task.collaborators = [db.session.get(User, user_id(app, "client"))]
+    partner = f.company()
+    db.session.commit()
+    with pytest.raises(InvalidValue):
+        attach(partner.id, user_id(app, "staff"), "a.pdf", io.BytesIO(PDF), visibility="users",
+               user_ids=[user_id(app, "client")])
+    assert db.session.scalar(select(Document.id)) is None
+
+
+def test_a_zone_user_is_not_offered_nor_taken_as_a_documents_user(app, login):
+    with app.app_context():
+        pid = f.company().id
+    before = stored_files(app)
+    staff = login("staff")
+    page = staff.get(f"/partner/{pid}/documents").get_data(as_text=True)
+    assert f'value="{user_id(app, "client")}"' not in page.split('name="users"')[1].split(
+        "</select>")[0]
+    answer = staff.http.post(f"/documents/upload/{pid}", data={
+        "csrf_token": staff.csrf, "visibility": "users", "users": [user_id(app, "client")],
+        "file": (io.BytesIO(PDF), "secret.pdf")}, content_type="multipart/form-data")
+    assert answer.status_code in (302, 400)
+    with app.app_context():
+        assert db.session.scalar(select(Document.id)) is None
+    assert stored_files(app) == before
+
+
+def test_a_zone_user_is_refused_as_a_documents_user_through_the_api(app, api):
+    with app.app_context():
+        pid = f.company().id
+    http, headers = bearer(app, "staff")
+    answer = http.post("/api/v1/document/", headers=headers, content_type="multipart/form-data",
+                       data={"partner": str(pid), "visibility": "users",
+                             "users": [str(user_id(app, "client"))],
+                             "file": (io.BytesIO(PDF), "secret.pdf")})
+    assert answer.status_code == 400
+    assert "Client Zone or Partner Zone user" in answer.get_json()["message"]
+    with app.app_context():
+        assert db.session.scalar(select(Document.id)) is None
