@@ -169,3 +169,33 @@ def test_a_zone_user_is_refused_as_a_documents_user_through_the_api(app, api):
     assert "Client Zone or Partner Zone user" in answer.get_json()["message"]
     with app.app_context():
         assert db.session.scalar(select(Document.id)) is None
+
+
+# --- 14: the History tab and the change log keep hidden documents hidden -------------------
+
+
+def test_history_and_change_log_do_not_name_a_document_the_reader_may_not_see(app, login):
+    with app.app_context():
+        pid = f.company().id
+        document = attach(pid, user_id(app, "admin"), "salaries-2026.pdf", io.BytesIO(PDF),
+                          visibility="uploader", description="Everyone's pay")
+        stored, did = document.stored_name, document.id
+    secrets = ("salaries-2026", "Everyone&#39;s pay", stored)
+    manager = login("manager")
+    pages = [login("staff").get(f"/partner/{pid}/history"), manager.get(f"/partner/{pid}/history"),
+             manager.get("/change-log/list/?psize_AuditLogView=100")]
+    for page in pages:
+        assert page.status_code == 200
+        assert not any(secret in page.get_data(as_text=True) for secret in secrets)
+    admin = login("admin")
+    for url in (f"/partner/{pid}/history", "/change-log/list/?psize_AuditLogView=100"):
+        page = admin.get(url).get_data(as_text=True)
+        assert "salaries-2026.pdf" in page and stored in page
+    with app.app_context():
+        from app.models import AuditLog
+
+        entry = db.session.scalar(select(AuditLog.id).where(
+            AuditLog.entity == "document", AuditLog.entity_id == did,
+            AuditLog.field == "filename"))
+    assert "salaries-2026" in admin.get(f"/change-log/show/{entry}").get_data(as_text=True)
+    assert "salaries-2026" not in manager.get(f"/change-log/show/{entry}").get_data(as_text=True)

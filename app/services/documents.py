@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from app.errors import InvalidValue
 from app.extensions import db
-from app.models import Document, Partner
+from app.models import AUDITED, AuditLog, Document, Partner
 from app.services import acting_as
 
 ALLOWED = {
@@ -146,6 +146,15 @@ def visible(user, query=None):
     return query.where(Document.visible_to(getattr(user, "id", None), role_ids))
 
 
+def audit_visible(user):
+    """Change-log entries the user may read: a document's entries only while the user may see
+    the document (name, description and stored name are in them); its deletion says none."""
+    role_ids = [r.id for r in user.roles] if user is not None else []
+    seen = select(Document.id).where(Document.visible_to(getattr(user, "id", None), role_ids))
+    return ~((AuditLog.entity == AUDITED[Document]) & (AuditLog.action != "delete")
+             & AuditLog.entity_id.not_in(seen))
+
+
 def find_visible(user, document_id: int) -> Document | None:
     return db.session.scalar(visible(user).where(Document.id == document_id))
 
@@ -162,4 +171,4 @@ def remove(document: Document) -> None:
     path.unlink(missing_ok=True)
 
 
-__all__ = ["attach", "visible", "find_visible", "count_visible", "remove"]
+__all__ = ["attach", "visible", "audit_visible", "find_visible", "count_visible", "remove"]
