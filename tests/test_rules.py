@@ -1,6 +1,7 @@
 """Rules that hold through every path: the screens, the REST API and the models directly."""
 
 import io
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -199,3 +200,85 @@ def test_history_and_change_log_do_not_name_a_document_the_reader_may_not_see(ap
             AuditLog.field == "filename"))
     assert "salaries-2026" in admin.get(f"/change-log/show/{entry}").get_data(as_text=True)
     assert "salaries-2026" not in manager.get(f"/change-log/show/{entry}").get_data(as_text=True)
+
+
+# --- 15: a deleted record's files leave the disk after the commit --------------------------
+
+
+def with_files(app, make_partner=f.company) -> dict:
+    """A partner with a document, and a task and an offer of it with a zone comment file."""
+    from app.models import Comment, Offer
+    from app.services.documents import storage_dir
+
+    with app.app_context():
+        partner = make_partner()
+        db.session.commit()
+        document = attach(partner.id, user_id(app, "staff"), "plan.pdf", io.BytesIO(PDF))
+        start = utcnow() + timedelta(days=1)
+        with acting_as(None):
+            task = Task(title="Survey", partner_id=partner.id,
+                        responsible_id=user_id(app, "staff"), starts_at=start, due_at=start)
+            offer = Offer(name="Roof", partner_id=partner.id)
+            db.session.add_all([task, offer])
+        names = {"document": document.stored_name}
+        for record in (task, offer):
+            name = uuid.uuid4().hex
+            (storage_dir() / name).write_bytes(PDF)
+            with acting_as(None):
+                db.session.add(Comment(kind="file", stored_name=name, filename="photo.pdf",
+                                       content_type="application/pdf", size=len(PDF),
+                                       **{f"{record.__tablename__}_id": record.id}))
+            names[record.__tablename__] = name
+        return {"partner": partner.id, "task": task.id, "files": names}
+
+
+def test_deleting_a_partner_on_the_screen_removes_its_files(app, login):
+    made = with_files(app)
+    assert set(made["files"].values()) <= stored_files(app)
+    assert login("manager").post(f"/companies/delete/{made['partner']}").status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(Document.id)) is None
+    assert not set(made["files"].values()) & stored_files(app)
+
+
+def test_deleting_a_partner_through_the_api_removes_its_files(app, api):
+    made = with_files(app)
+    answer = api("manager").delete(f"/api/v1/organization/{made['partner']}")
+    assert answer.status_code == 200, answer.get_json()
+    assert not set(made["files"].values()) & stored_files(app)
+
+
+def test_deleting_a_task_removes_its_comment_files_and_a_rollback_keeps_them(app, login):
+    made = with_files(app)
+    with app.app_context():
+        db.session.delete(db.session.get(Task, made["task"]))
+        db.session.flush()
+        db.session.rollback()
+    assert made["files"]["task"] in stored_files(app)
+    assert login("manager").post(f"/tasks/delete/{made['task']}").status_code == 302
+    files = stored_files(app)
+    assert made["files"]["task"] not in files
+    assert {made["files"]["offer"], made["files"]["document"]} <= files
+
+
+def test_the_sweep_removes_old_files_no_record_points_at(app):
+    import os
+    import time
+
+    from app.services.documents import storage_dir
+
+    made = with_files(app)
+    with app.app_context():
+        folder = storage_dir()
+    old, fresh = folder / ("a" * 32), folder / ("b" * 32)
+    for path in (old, fresh):
+        path.write_bytes(PDF)
+    hours_ago = time.time() - 7200
+    for path in [old] + [folder / name for name in made["files"].values()]:
+        os.utime(path, (hours_ago, hours_ago))
+    result = app.test_cli_runner().invoke(args=["dossier", "sweep-files"])
+    assert result.exit_code == 0 and "1 orphan files removed." in result.output
+    files = stored_files(app)
+    assert old.name not in files and fresh.name in files
+    assert set(made["files"].values()) <= files
+    fresh.unlink()
