@@ -1206,7 +1206,8 @@ INVOICE_TRANSITIONS = {
 }
 INVOICE_CONTENT = ("partner_id", "currency", "issue_date", "due_date", "language", "notes",
                    "billing_name", "billing_address", "billing_tax_number", "number", "year",
-                   "recurring_id", "period_start", "period_end")
+                   "recurring_id", "period_start", "period_end",
+                   "net_total", "vat_total", "gross_total")
 DELIVERY_LABELS = {"email": _l("By e-mail"), "post": _l("By post")}
 
 
@@ -1301,9 +1302,10 @@ class InvoiceLine(Model):
     invoice: Mapped[Invoice] = relationship(back_populates="lines")
     product: Mapped[Product | None] = relationship()
 
-    @validates("description")
-    def _description(self, key, value):
-        return required_text(key, value, _l("Description"))
+    # Left empty, the description, unit, price and VAT rate come from the product on flush.
+    @validates("description", "unit")
+    def _text(self, key, value):
+        return (value or "").strip() or None
 
     @validates("quantity")
     def _quantity(self, key, value):
@@ -1314,11 +1316,11 @@ class InvoiceLine(Model):
 
     @validates("unit_price")
     def _price(self, key, value):
-        return Decimal(str(value if value not in (None, "") else 0))
+        return Decimal(str(value)) if value not in (None, "") else None
 
     @validates("vat_rate")
     def _vat(self, key, value):
-        return clean_vat_rate(key, value)
+        return clean_vat_rate(key, value) if value not in (None, "") else None
 
     @property
     def net(self) -> Decimal:
@@ -1349,14 +1351,42 @@ def _guard_invoice_delete(mapper, connection, target: Invoice) -> None:
 
 
 def _guard_line(mapper, connection, target: InvoiceLine) -> None:
-    status = connection.execute(
-        select(Invoice.status).where(Invoice.id == target.invoice_id)).scalar()
-    if status not in (None, "draft"):
-        raise InvoiceLocked(status=INVOICE_STATUS_LABELS.get(status, status))
+    """A line of an issued invoice is fixed: it is not changed, deleted or moved away, and
+    no line is added or moved to an issued invoice."""
+    invoices = {target.invoice_id}
+    if target.id is not None:   # the invoice the stored line is on now
+        invoices.add(connection.execute(
+            select(InvoiceLine.invoice_id).where(InvoiceLine.id == target.id)).scalar())
+    for status in connection.execute(
+            select(Invoice.status).where(Invoice.id.in_(invoices - {None}))).scalars():
+        if status != "draft":
+            raise InvoiceLocked(status=INVOICE_STATUS_LABELS.get(status, status))
+
+
+def _fill_line(mapper, connection, target: InvoiceLine) -> None:
+    """What the line leaves empty comes from its product: the API, the screens and
+    automatic invoicing make the same line."""
+    product = None
+    if target.product_id is not None and None in (target.description, target.unit,
+                                                   target.unit_price, target.vat_rate):
+        product = connection.execute(
+            select(Product.name, Product.unit, Product.price, Product.vat_rate)
+            .where(Product.id == target.product_id)).first()
+    if target.description is None and product is not None:
+        target.description = product.name
+    target.description = required_text("description", target.description, _l("Description"))
+    if target.unit is None:
+        target.unit = product.unit if product is not None else "pc"
+    if target.unit_price is None:
+        target.unit_price = product.price if product is not None else Decimal(0)
+    if target.vat_rate is None:
+        target.vat_rate = product.vat_rate if product is not None else Decimal(27)
 
 
 for _event in ("before_insert", "before_update", "before_delete"):
     event.listen(InvoiceLine, _event, _guard_line)
+for _event in ("before_insert", "before_update"):
+    event.listen(InvoiceLine, _event, _fill_line)
 
 AUDITED.update({Invoice: "invoice"})
 ENTITY_LABELS["invoice"] = _l("Invoice")
