@@ -47,6 +47,7 @@ from sqlalchemy.orm import (
 )
 
 from app.errors import (
+    BulkChange,
     BulkNoteChange,
     InvalidValue,
     InvoiceLocked,
@@ -54,6 +55,7 @@ from app.errors import (
     NoteLocked,
     OfferStatusError,
     PartnerHasFixedNotes,
+    PartnerHasOthersNotes,
     ReadOnlyField,
     ZoneForbidden,
 )
@@ -382,13 +384,15 @@ class Partner(Model):
         """Subclasses say how their name reads."""
 
     def assert_deletable(self, connection) -> None:
-        """A partner whose history is fixed stays: its notes could not go with it."""
-        cutoff = utcnow() - timedelta(minutes=Note.edit_minutes())
-        fixed = connection.execute(
-            select(Note.id).where(Note.partner_id == self.id, Note.created_at <= cutoff).limit(1)
-        ).first()
-        if fixed:
+        """A partner whose history is fixed stays: its notes could not go with it. Nor do
+        other users' notes go with it unasked (the note's own rule: only its author)."""
+        notes = select(Note.id).where(Note.partner_id == self.id)
+        if connection.execute(notes.where(Note.locked_after <= utcnow()).limit(1)).first():
             raise PartnerHasFixedNotes()
+        actor = current_actor_id()
+        if actor is not None and connection.execute(notes.where(or_(
+                Note.author_id.is_(None), Note.author_id != actor)).limit(1)).first():
+            raise PartnerHasOthersNotes()
 
     def __str__(self) -> str:
         return self.display_name or ""
@@ -582,6 +586,9 @@ class Note(Model):
     pinned: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False,
                                                  active_history=True)
+    # Set once at insert from NOTE_EDIT_MINUTES; the database refuses changes after it too.
+    locked_after: Mapped[datetime] = mapped_column(DateTime, nullable=False,
+                                                   active_history=True)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime, default=utcnow, onupdate=utcnow, nullable=False
     )
@@ -608,6 +615,8 @@ class Note(Model):
         return 30
 
     def locks_at(self) -> datetime:
+        if self.locked_after is not None:
+            return self.locked_after
         return (self.created_at or utcnow()) + timedelta(minutes=self.edit_minutes())
 
     def is_locked(self, now: datetime | None = None) -> bool:
@@ -681,13 +690,20 @@ def _guard_partner_delete(mapper, connection, target: Partner) -> None:
 
 @event.listens_for(Note, "before_insert")
 def _note_author(mapper, connection, target: Note) -> None:
+    """A note is written now (a later time would put off its lock) and locks after the
+    configured minutes; an earlier time is for history brought in from elsewhere."""
+    now = utcnow()
+    if target.created_at is not None and target.created_at > now:
+        raise InvalidValue("created_at", _l("A note cannot be dated in the future."))
+    target.created_at = target.created_at or now
+    target.locked_after = target.created_at + timedelta(minutes=Note.edit_minutes())
     target.author_id = target.author_id or current_actor_id()
 
 
 @event.listens_for(Note, "before_update")
 def _guard_note_update(mapper, connection, target: Note) -> None:
     state = inspect(target)
-    if state.attrs.created_at.history.deleted:
+    if state.attrs.created_at.history.deleted or state.attrs.locked_after.history.deleted:
         raise ReadOnlyField(field=_l("Created"))
     # Only the note's own columns count: deleting the author's user nulls author_id.
     if any(state.attrs[c].history.has_changes() for c in NOTE_CONTENT):
@@ -699,13 +715,49 @@ def _guard_note_delete(mapper, connection, target: Note) -> None:
     target.assert_deletable(connection)
 
 
+# Rules that live in the flush events above, which bulk and Core statements would skip:
+# no note is written, changed or deleted in bulk; no partner is deleted in bulk (its notes
+# would go with it); an offer's status and a partner's customer number change one by one.
+BULK_REFUSED = {"note": {"insert", "update", "delete"}, "partner": {"delete"},
+                "person": {"delete"}, "organization": {"delete"}}
+BULK_GUARDED_COLUMNS = {"offer": {"status"}, "partner": {"customer_number"},
+                        "person": {"customer_number"}, "organization": {"customer_number"}}
+
+
+def _statement_tables(state) -> set[str]:
+    names = {table.name for mapper in state.all_mappers for table in mapper.tables}
+    table = getattr(state.statement, "table", None)
+    if getattr(table, "name", None):
+        names.add(table.name)
+    return names
+
+
+def _set_columns(state) -> set[str]:
+    """The columns an UPDATE sets: from .values() and from the executed parameters."""
+    statement = state.statement
+    keys = list(getattr(statement, "_values", None) or ())
+    keys += [key for key, _ in getattr(statement, "_ordered_values", None) or ()]
+    names = {getattr(key, "key", None) or getattr(key, "name", None) or str(key)
+             for key in keys}
+    parameters = state.parameters
+    for row in parameters if isinstance(parameters, list) else [parameters or {}]:
+        names |= {str(key) for key in row}
+    return names
+
+
 @event.listens_for(Session, "do_orm_execute")
-def _no_bulk_note_changes(state) -> None:
-    if not (state.is_update or state.is_delete):
+def _no_bulk_rule_changes(state) -> None:
+    if not (state.is_insert or state.is_update or state.is_delete):
         return
-    for mapper in state.all_mappers:
-        if mapper.class_ is Note:
-            raise BulkNoteChange()
+    operation = "insert" if state.is_insert else "update" if state.is_update else "delete"
+    tables = _statement_tables(state)
+    if "note" in tables:
+        raise BulkNoteChange()
+    if any(operation in BULK_REFUSED.get(name, ()) for name in tables):
+        raise BulkChange()
+    if state.is_update and _set_columns(state) & set().union(
+            *(BULK_GUARDED_COLUMNS.get(name, set()) for name in tables)):
+        raise BulkChange()
 
 
 # --- audit ---------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.errors import InvalidValue
 from app.extensions import db
@@ -282,3 +282,168 @@ def test_the_sweep_removes_old_files_no_record_points_at(app):
     assert old.name not in files and fresh.name in files
     assert set(made["files"].values()) <= files
     fresh.unlink()
+
+
+# --- 11: bulk and Core statements, the note lock in the database, partners' notes ----------
+
+
+def offer_and_partner(app) -> tuple[int, int]:
+    from app.models import Offer
+
+    with app.app_context():
+        partner = f.company()
+        db.session.commit()
+        with acting_as(None):
+            offer = Offer(name="Roof", partner_id=partner.id)
+            db.session.add(offer)
+        with acting_as(None):
+            offer.status = "won"
+        return offer.id, partner.id
+
+
+def test_bulk_and_core_statements_cannot_change_an_offers_status_or_a_customer_number(
+        app, ctx):
+    from sqlalchemy import delete, update
+
+    from app.errors import BulkChange
+    from app.models import Offer, Organization, Partner
+
+    offer_id, partner_id = offer_and_partner(app)
+    number = db.session.get(Partner, partner_id).customer_number
+    refused = [
+        lambda: db.session.execute(update(Offer).values(status="pending")),
+        lambda: db.session.execute(update(Offer.__table__).values(status="pending")),
+        lambda: db.session.execute(update(Offer), [{"id": offer_id, "status": "pending"}]),
+        lambda: db.session.execute(update(Organization).values(customer_number="1")),
+        lambda: db.session.execute(update(Partner.__table__).values(customer_number="1")),
+        lambda: db.session.execute(delete(Partner).where(Partner.id == partner_id)),
+        lambda: db.session.execute(delete(Organization.__table__)),
+    ]
+    for statement in refused:
+        with pytest.raises(BulkChange):
+            statement()
+        db.session.rollback()
+    db.session.execute(update(Offer).where(Offer.id == offer_id).values(chance=40))
+    db.session.commit()
+    offer, partner = db.session.get(Offer, offer_id), db.session.get(Partner, partner_id)
+    assert (offer.status, offer.chance, partner.customer_number) == ("won", 40, number)
+
+
+def test_core_statements_on_notes_through_the_session_are_refused(app, ctx):
+    from sqlalchemy import delete, insert, update
+
+    from app.errors import BulkNoteChange
+    from app.models import Note
+
+    note = f.note(f.person(), user_id(app, "staff"))
+    table = Note.__table__
+    for statement in (update(table).values(body="x"), delete(table).where(table.c.id == note.id),
+                      insert(table).values(partner_id=note.partner_id, body="x", kind="note",
+                                           pinned=False, created_at=utcnow(),
+                                           locked_after=utcnow() + timedelta(days=9),
+                                           updated_at=utcnow())):
+        with pytest.raises(BulkNoteChange):
+            db.session.execute(statement)
+        db.session.rollback()
+    assert db.session.get(Note, note.id).body == "Called, will call back."
+
+
+def test_a_note_cannot_be_dated_in_the_future_to_put_off_its_lock(app, ctx, api):
+    from app.errors import ReadOnlyField
+    from app.models import Note
+
+    person = f.person()
+    with pytest.raises(InvalidValue):
+        f.note(person, user_id(app, "staff"), created_at=utcnow() + timedelta(days=30))
+    note = f.note(person, user_id(app, "staff"))
+    assert note.locked_after == note.created_at + timedelta(
+        minutes=app.config["NOTE_EDIT_MINUTES"])
+    note.locked_after = utcnow() + timedelta(days=30)
+    with pytest.raises(ReadOnlyField):
+        db.session.commit()
+    db.session.rollback()
+    answer = api("staff").post("/api/v1/note/", json={
+        "partner": person.id, "body": "Later", "kind": "note",
+        "created_at": (utcnow() + timedelta(days=30)).isoformat()})
+    assert answer.status_code == 400
+    assert db.session.scalar(select(Note.id).where(Note.body == "Later")) is None
+
+
+@pytest.fixture
+def fixed_note(app):
+    """A note written two hours ago, through the model: fixed since."""
+    from freezegun import freeze_time
+
+    with app.app_context(), freeze_time(utcnow() - timedelta(hours=2)):
+        person = f.person()
+        note = f.note(person, user_id(app, "staff"), body="Promised a discount")
+        return note.id, person.id
+
+
+def pg_only(app):
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("the note lock's trigger is PostgreSQL's")
+
+
+def test_the_database_refuses_changing_or_deleting_a_fixed_note(app, fixed_note):
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    pg_only(app)
+    note_id, person_id = fixed_note
+    statements = [
+        ("UPDATE note SET body = 'Never promised' WHERE id = :id", note_id),
+        ("UPDATE note SET locked_after = now() + interval '1 day' WHERE id = :id", note_id),
+        ("DELETE FROM note WHERE id = :id", note_id),
+        ("DELETE FROM partner WHERE id = :id", person_id),
+    ]
+    with app.app_context():
+        for statement, key in statements:
+            with pytest.raises(IntegrityError, match="note_locked"), db.engine.begin() as conn:
+                conn.execute(text(statement), {"id": key})
+        with db.engine.begin() as conn:
+            assert conn.execute(text("SELECT body FROM note")).scalar() == "Promised a discount"
+
+
+def test_the_database_lets_a_fresh_note_change_and_a_fixed_one_lose_its_author(
+        app, fixed_note):
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    pg_only(app)
+    with app.app_context():
+        fresh = f.note(f.person(), user_id(app, "staff")).id
+        db.session.commit()
+        with db.engine.begin() as conn:
+            conn.execute(text("UPDATE note SET body = 'Fixed typo' WHERE id = :id"), {"id": fresh})
+            conn.execute(text("UPDATE note SET author_id = NULL WHERE id = :id"),
+                         {"id": fixed_note[0]})
+        with pytest.raises(IntegrityError), db.engine.begin() as conn:
+            conn.execute(text("UPDATE note SET created_at = created_at + interval '1 day' "
+                              "WHERE id = :id"), {"id": fresh})
+
+
+def test_deleting_a_partner_does_not_take_other_users_fresh_notes(app, login, api):
+    from app.errors import PartnerHasOthersNotes
+    from app.models import Note, Person
+
+    with app.app_context():
+        people = [f.person() for _ in range(4)]
+        db.session.commit()
+        for person in people:
+            f.note(person, user_id(app, "staff"), body="Staff's note")
+        ids = [p.id for p in people]
+    refused = login("manager").post(f"/people/delete/{ids[0]}", follow_redirects=True)
+    assert "notes written by other users" in refused.get_data(as_text=True)
+    answer = api("manager").delete(f"/api/v1/person/{ids[1]}")
+    assert answer.status_code == 409 and "other users" in answer.get_json()["message"]
+    with app.app_context():
+        with pytest.raises(PartnerHasOthersNotes), acting_as(user_id(app, "manager")):
+            db.session.delete(db.session.get(Person, ids[2]))
+        assert db.session.scalar(select(func.count(Note.id))) == 4
+    # The author may delete the partner with their own fresh notes.
+    assert login("staff").post(f"/people/delete/{ids[3]}").status_code == 302
+    with app.app_context():
+        assert db.session.get(Person, ids[3]) is None
+        assert db.session.scalar(select(func.count(Note.id))) == 3
