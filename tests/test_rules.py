@@ -118,6 +118,12 @@ def test_a_zone_user_is_refused_as_responsible_or_collaborator_through_the_api(
     with app.app_context():
         assert db.session.get(Task, tid).responsible_id == user_id(app, "staff")
         assert db.session.scalar(select(Task.id).where(Task.id != tid)) is None
+    info = staff.get("/api/v1/task/_info?q=(keys:!(add_columns),add_columns:("
+                     "responsible:(page_size:100),collaborators:(page_size:100)))").get_json()
+    for field in info["add_columns"]:
+        if field["name"] in ("responsible", "collaborators"):
+            ids = {row["id"] for row in field["values"]}
+            assert user_id(app, "staff") in ids and user_id(app, "client") not in ids
 
 
 def test_the_model_refuses_a_zone_user_on_a_task_and_a_document(app, ctx):
