@@ -453,3 +453,14 @@ def test_deleting_a_partner_does_not_take_other_users_fresh_notes(app, login, ap
     with app.app_context():
         assert db.session.get(Person, ids[3]) is None
         assert db.session.scalar(select(func.count(Note.id))) == 3
+
+
+def test_deleting_a_record_keyed_by_a_user_is_not_mistaken_for_one_with_files(app, ctx):
+    from app.models import UserProfile
+    from app.services.users import profile
+
+    profile(user_id(app, "staff"))
+    db.session.commit()
+    db.session.delete(db.session.get(UserProfile, user_id(app, "staff")))
+    db.session.commit()
+    assert db.session.get(UserProfile, user_id(app, "staff")) is None

@@ -194,7 +194,7 @@ def _stored_files_of(session: Session, obj) -> list[str]:
 @event.listens_for(Session, "before_flush")
 def _collect_deleted_files(session: Session, flush_context, instances) -> None:
     for obj in session.deleted:
-        if obj.id is not None:
+        if isinstance(obj, (Document, Comment, Partner, Task, Offer)) and obj.id is not None:
             session.info.setdefault("files_to_remove", set()).update(
                 _stored_files_of(session, obj))
 
