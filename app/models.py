@@ -716,12 +716,22 @@ def _guard_note_delete(mapper, connection, target: Note) -> None:
 
 
 # Rules that live in the flush events above, which bulk and Core statements would skip:
-# no note is written, changed or deleted in bulk; no partner is deleted in bulk (its notes
-# would go with it); an offer's status and a partner's customer number change one by one.
-BULK_REFUSED = {"note": {"insert", "update", "delete"}, "partner": {"delete"},
-                "person": {"delete"}, "organization": {"delete"}}
-BULK_GUARDED_COLUMNS = {"offer": {"status"}, "partner": {"customer_number"},
-                        "person": {"customer_number"}, "organization": {"customer_number"}}
+# no note is written, changed or deleted in bulk; no partner is made (its number comes from
+# the counter) or deleted (its notes would go with it) in bulk; an offer's status and a
+# partner's customer number change one record at a time.
+BULK_REFUSED = {name: {"insert", "delete"} for name in ("partner", "person", "organization")}
+BULK_GUARDED_COLUMNS = {"offer": {"status"}, "partner": {"customer_number"}}
+
+
+def refuse_bulk(tables: set[str], operation: str, columns: set[str] = frozenset()) -> None:
+    """Raise for a bulk statement (or legacy bulk_* call) that would skip a record's rules."""
+    if "note" in tables:
+        raise BulkNoteChange()
+    if any(operation in BULK_REFUSED.get(name, ()) for name in tables):
+        raise BulkChange()
+    if operation == "update" and columns & set().union(
+            *(BULK_GUARDED_COLUMNS.get(name, set()) for name in tables)):
+        raise BulkChange()
 
 
 def _statement_tables(state) -> set[str]:
@@ -750,14 +760,8 @@ def _no_bulk_rule_changes(state) -> None:
     if not (state.is_insert or state.is_update or state.is_delete):
         return
     operation = "insert" if state.is_insert else "update" if state.is_update else "delete"
-    tables = _statement_tables(state)
-    if "note" in tables:
-        raise BulkNoteChange()
-    if any(operation in BULK_REFUSED.get(name, ()) for name in tables):
-        raise BulkChange()
-    if state.is_update and _set_columns(state) & set().union(
-            *(BULK_GUARDED_COLUMNS.get(name, set()) for name in tables)):
-        raise BulkChange()
+    refuse_bulk(_statement_tables(state), operation,
+                _set_columns(state) if state.is_update else set())
 
 
 # --- audit ---------------------------------------------------------------------------------

@@ -354,6 +354,41 @@ def test_core_statements_on_notes_through_the_session_are_refused(app, ctx):
     assert db.session.get(Note, note.id).body == "Called, will call back."
 
 
+def test_the_legacy_bulk_methods_are_held_to_the_same_rules(app, ctx):
+    from app.errors import BulkChange, BulkNoteChange
+    from app.models import Note, Offer, Organization, Person
+
+    offer_id, partner_id = offer_and_partner(app)
+    note = f.note(f.person(), user_id(app, "staff"))
+    db.session.commit()
+    calls = [
+        (BulkNoteChange, lambda: db.session.bulk_update_mappings(
+            Note, [{"id": note.id, "body": "Rewritten"}])),
+        (BulkNoteChange, lambda: db.session.bulk_insert_mappings(
+            Note, [{"partner_id": partner_id, "body": "x"}])),
+        (BulkChange, lambda: db.session.bulk_update_mappings(
+            Offer, [{"id": offer_id, "status": "pending"}])),
+        (BulkChange, lambda: db.session.bulk_update_mappings(
+            Organization, [{"id": partner_id, "customer_number": "1"}])),
+        (BulkChange, lambda: db.session.bulk_save_objects(
+            [Person(first_name="Bulk", last_name="Made", customer_number="1")])),
+    ]
+    for error, call in calls:
+        with pytest.raises(error):
+            call()
+        db.session.rollback()
+    changed = db.session.get(Offer, offer_id)
+    changed.status = "lost"
+    with pytest.raises(BulkChange):
+        db.session.bulk_save_objects([changed])
+    db.session.rollback()
+    db.session.bulk_update_mappings(Offer, [{"id": offer_id, "chance": 10}])
+    db.session.commit()
+    db.session.expire_all()
+    assert (db.session.get(Offer, offer_id).status, db.session.get(Note, note.id).body) == (
+        "won", "Called, will call back.")
+
+
 def test_a_note_cannot_be_dated_in_the_future_to_put_off_its_lock(app, ctx, api):
     from app.errors import ReadOnlyField
     from app.models import Note
@@ -392,7 +427,7 @@ def pg_only(app):
             pytest.skip("the note lock's trigger is PostgreSQL's")
 
 
-def test_the_database_refuses_changing_or_deleting_a_fixed_note(app, fixed_note):
+def test_the_database_refuses_changing_a_fixed_note_or_a_customer_number(app, fixed_note):
     from sqlalchemy import text
     from sqlalchemy.exc import IntegrityError
 
@@ -404,9 +439,11 @@ def test_the_database_refuses_changing_or_deleting_a_fixed_note(app, fixed_note)
         ("DELETE FROM note WHERE id = :id", note_id),
         ("DELETE FROM partner WHERE id = :id", person_id),
     ]
+    statements.append(("UPDATE partner SET customer_number = 'X1' WHERE id = :id", person_id))
     with app.app_context():
         for statement, key in statements:
-            with pytest.raises(IntegrityError, match="note_locked"), db.engine.begin() as conn:
+            with pytest.raises(IntegrityError, match="note_locked|partner_number_fixed"), \
+                    db.engine.begin() as conn:
                 conn.execute(text(statement), {"id": key})
         with db.engine.begin() as conn:
             assert conn.execute(text("SELECT body FROM note")).scalar() == "Promised a discount"

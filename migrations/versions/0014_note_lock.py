@@ -1,5 +1,5 @@
 """note lock in the database: each note's lock time, and on PostgreSQL a trigger that
-refuses changing or deleting a note after it
+refuses changing or deleting a note after it (and one that keeps customer numbers)
 
 Revision ID: 0014_note_lock
 Revises: 57767d10e2b2
@@ -47,6 +47,18 @@ END
 $$
 """
 
+NUMBER_FUNCTION = """
+CREATE OR REPLACE FUNCTION partner_number_fixed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.customer_number IS DISTINCT FROM OLD.customer_number THEN
+        RAISE EXCEPTION 'partner_number_fixed: the number of partner % never changes', OLD.id
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    RETURN NEW;
+END
+$$
+"""
+
 
 def edit_minutes() -> int:
     return int(current_app.config.get("NOTE_EDIT_MINUTES", 30)) if has_app_context() else 30
@@ -71,10 +83,15 @@ def upgrade():
         op.execute(LOCK_FUNCTION)
         op.execute("CREATE TRIGGER note_lock BEFORE UPDATE OR DELETE ON note "
                    "FOR EACH ROW EXECUTE FUNCTION note_lock()")
+        op.execute(NUMBER_FUNCTION)
+        op.execute("CREATE TRIGGER partner_number_fixed BEFORE UPDATE OF customer_number "
+                   "ON partner FOR EACH ROW EXECUTE FUNCTION partner_number_fixed()")
 
 
 def downgrade():
     if op.get_bind().dialect.name == 'postgresql':
+        op.execute("DROP TRIGGER IF EXISTS partner_number_fixed ON partner")
+        op.execute("DROP FUNCTION IF EXISTS partner_number_fixed()")
         op.execute("DROP TRIGGER IF EXISTS note_lock ON note")
         op.execute("DROP FUNCTION IF EXISTS note_lock()")
     with op.batch_alter_table('note', schema=None) as batch_op:
