@@ -310,9 +310,16 @@ def test_screen_lines_take_the_products_unit_and_vat_and_keep_the_totals(app, lo
         "unit": "hour", "unit_price": "200", "vat_rate": "5"})
     with app.app_context():
         assert db.session.get(Invoice, open_draft).gross_total == Decimal("210.00")
-    finance.post(f"/invoice-lines/delete/{line_id}")
+    other = draft(app, name="Tisza Zrt.", lines=0)
+    finance.post(f"/invoice-lines/edit/{line_id}", data={
+        "invoice": other, "product": product_id, "quantity": "1", "description": "Advice",
+        "unit": "hour", "unit_price": "200", "vat_rate": "5"})
     with app.app_context():
         assert db.session.get(Invoice, open_draft).gross_total == Decimal("0.00")
+        assert db.session.get(Invoice, other).gross_total == Decimal("210.00")
+    finance.post(f"/invoice-lines/delete/{line_id}")
+    with app.app_context():
+        assert db.session.get(Invoice, other).gross_total == Decimal("0.00")
     via_api = invoicing_api_line(app, product_id)
     assert (via_api.unit, via_api.vat_rate) == ("hour", Decimal("5.00"))
 
