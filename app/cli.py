@@ -97,6 +97,15 @@ def sweep_command():
     click.echo(f"{sweep_outbox()} mails queued.")
 
 
+@dossier.command("sweep-files")
+@with_appcontext
+def sweep_files_command():
+    """Remove stored files that no document or comment points at (older than an hour)."""
+    from app.services.documents import sweep_orphan_files
+
+    click.echo(f"{sweep_orphan_files()} orphan files removed.")
+
+
 @dossier.command("invoicing")
 @click.option("--date", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="Invoice what is due up to this day (default: today).")

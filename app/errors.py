@@ -59,6 +59,19 @@ class PartnerHasFixedNotes(DomainError):
     )
 
 
+class PartnerHasOthersNotes(DomainError):
+    status = 409
+    message = _l(
+        "This partner has notes written by other users, so it cannot be deleted. "
+        "Set its status to inactive instead."
+    )
+
+
+class BulkChange(DomainError):
+    status = 403
+    message = _l("This change is made one record at a time, so that its rules are checked.")
+
+
 class BulkNoteChange(DomainError):
     status = 403
     message = _l("Notes cannot be changed or deleted in bulk.")

@@ -31,9 +31,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    func,
     inspect,
     or_,
     select,
+    union,
     update,
 )
 from sqlalchemy.orm import (
@@ -45,6 +47,7 @@ from sqlalchemy.orm import (
 )
 
 from app.errors import (
+    BulkChange,
     BulkNoteChange,
     InvalidValue,
     InvoiceLocked,
@@ -52,6 +55,7 @@ from app.errors import (
     NoteLocked,
     OfferStatusError,
     PartnerHasFixedNotes,
+    PartnerHasOthersNotes,
     ReadOnlyField,
     ZoneForbidden,
 )
@@ -380,13 +384,15 @@ class Partner(Model):
         """Subclasses say how their name reads."""
 
     def assert_deletable(self, connection) -> None:
-        """A partner whose history is fixed stays: its notes could not go with it."""
-        cutoff = utcnow() - timedelta(minutes=Note.edit_minutes())
-        fixed = connection.execute(
-            select(Note.id).where(Note.partner_id == self.id, Note.created_at <= cutoff).limit(1)
-        ).first()
-        if fixed:
+        """A partner whose history is fixed stays: its notes could not go with it. Nor do
+        other users' notes go with it unasked (the note's own rule: only its author)."""
+        notes = select(Note.id).where(Note.partner_id == self.id)
+        if connection.execute(notes.where(Note.locked_after <= utcnow()).limit(1)).first():
             raise PartnerHasFixedNotes()
+        actor = current_actor_id()
+        if actor is not None and connection.execute(notes.where(or_(
+                Note.author_id.is_(None), Note.author_id != actor)).limit(1)).first():
+            raise PartnerHasOthersNotes()
 
     def __str__(self) -> str:
         return self.display_name or ""
@@ -580,6 +586,9 @@ class Note(Model):
     pinned: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False,
                                                  active_history=True)
+    # Set once at insert from NOTE_EDIT_MINUTES; the database refuses changes after it too.
+    locked_after: Mapped[datetime] = mapped_column(DateTime, nullable=False,
+                                                   active_history=True)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime, default=utcnow, onupdate=utcnow, nullable=False
     )
@@ -606,6 +615,8 @@ class Note(Model):
         return 30
 
     def locks_at(self) -> datetime:
+        if self.locked_after is not None:
+            return self.locked_after
         return (self.created_at or utcnow()) + timedelta(minutes=self.edit_minutes())
 
     def is_locked(self, now: datetime | None = None) -> bool:
@@ -679,13 +690,20 @@ def _guard_partner_delete(mapper, connection, target: Partner) -> None:
 
 @event.listens_for(Note, "before_insert")
 def _note_author(mapper, connection, target: Note) -> None:
+    """A note is written now (a later time would put off its lock) and locks after the
+    configured minutes; an earlier time is for history brought in from elsewhere."""
+    now = utcnow()
+    if target.created_at is not None and target.created_at > now:
+        raise InvalidValue("created_at", _l("A note cannot be dated in the future."))
+    target.created_at = target.created_at or now
+    target.locked_after = target.created_at + timedelta(minutes=Note.edit_minutes())
     target.author_id = target.author_id or current_actor_id()
 
 
 @event.listens_for(Note, "before_update")
 def _guard_note_update(mapper, connection, target: Note) -> None:
     state = inspect(target)
-    if state.attrs.created_at.history.deleted:
+    if state.attrs.created_at.history.deleted or state.attrs.locked_after.history.deleted:
         raise ReadOnlyField(field=_l("Created"))
     # Only the note's own columns count: deleting the author's user nulls author_id.
     if any(state.attrs[c].history.has_changes() for c in NOTE_CONTENT):
@@ -697,13 +715,53 @@ def _guard_note_delete(mapper, connection, target: Note) -> None:
     target.assert_deletable(connection)
 
 
+# Rules that live in the flush events above, which bulk and Core statements would skip:
+# no note is written, changed or deleted in bulk; no partner is made (its number comes from
+# the counter) or deleted (its notes would go with it) in bulk; an offer's status and a
+# partner's customer number change one record at a time.
+BULK_REFUSED = {name: {"insert", "delete"} for name in ("partner", "person", "organization")}
+BULK_GUARDED_COLUMNS = {"offer": {"status"}, "partner": {"customer_number"}}
+
+
+def refuse_bulk(tables: set[str], operation: str, columns: set[str] = frozenset()) -> None:
+    """Raise for a bulk statement (or legacy bulk_* call) that would skip a record's rules."""
+    if "note" in tables:
+        raise BulkNoteChange()
+    if any(operation in BULK_REFUSED.get(name, ()) for name in tables):
+        raise BulkChange()
+    if operation == "update" and columns & set().union(
+            *(BULK_GUARDED_COLUMNS.get(name, set()) for name in tables)):
+        raise BulkChange()
+
+
+def _statement_tables(state) -> set[str]:
+    names = {table.name for mapper in state.all_mappers for table in mapper.tables}
+    table = getattr(state.statement, "table", None)
+    if getattr(table, "name", None):
+        names.add(table.name)
+    return names
+
+
+def _set_columns(state) -> set[str]:
+    """The columns an UPDATE sets: from .values() and from the executed parameters."""
+    statement = state.statement
+    keys = list(getattr(statement, "_values", None) or ())
+    keys += [key for key, _ in getattr(statement, "_ordered_values", None) or ()]
+    names = {getattr(key, "key", None) or getattr(key, "name", None) or str(key)
+             for key in keys}
+    parameters = state.parameters
+    for row in parameters if isinstance(parameters, list) else [parameters or {}]:
+        names |= {str(key) for key in row}
+    return names
+
+
 @event.listens_for(Session, "do_orm_execute")
-def _no_bulk_note_changes(state) -> None:
-    if not (state.is_update or state.is_delete):
+def _no_bulk_rule_changes(state) -> None:
+    if not (state.is_insert or state.is_update or state.is_delete):
         return
-    for mapper in state.all_mappers:
-        if mapper.class_ is Note:
-            raise BulkNoteChange()
+    operation = "insert" if state.is_insert else "update" if state.is_update else "delete"
+    refuse_bulk(_statement_tables(state), operation,
+                _set_columns(state) if state.is_update else set())
 
 
 # --- audit ---------------------------------------------------------------------------------
@@ -1218,7 +1276,8 @@ INVOICE_TRANSITIONS = {
 }
 INVOICE_CONTENT = ("partner_id", "currency", "issue_date", "due_date", "language", "notes",
                    "billing_name", "billing_address", "billing_tax_number", "number", "year",
-                   "recurring_id", "period_start", "period_end")
+                   "recurring_id", "period_start", "period_end",
+                   "net_total", "vat_total", "gross_total")
 DELIVERY_LABELS = {"email": _l("By e-mail"), "post": _l("By post")}
 
 
@@ -1313,9 +1372,10 @@ class InvoiceLine(Model):
     invoice: Mapped[Invoice] = relationship(back_populates="lines")
     product: Mapped[Product | None] = relationship()
 
-    @validates("description")
-    def _description(self, key, value):
-        return required_text(key, value, _l("Description"))
+    # Left empty, the description, unit, price and VAT rate come from the product on flush.
+    @validates("description", "unit")
+    def _text(self, key, value):
+        return (value or "").strip() or None
 
     @validates("quantity")
     def _quantity(self, key, value):
@@ -1326,11 +1386,11 @@ class InvoiceLine(Model):
 
     @validates("unit_price")
     def _price(self, key, value):
-        return Decimal(str(value if value not in (None, "") else 0))
+        return Decimal(str(value)) if value not in (None, "") else None
 
     @validates("vat_rate")
     def _vat(self, key, value):
-        return clean_vat_rate(key, value)
+        return clean_vat_rate(key, value) if value not in (None, "") else None
 
     @property
     def net(self) -> Decimal:
@@ -1361,14 +1421,42 @@ def _guard_invoice_delete(mapper, connection, target: Invoice) -> None:
 
 
 def _guard_line(mapper, connection, target: InvoiceLine) -> None:
-    status = connection.execute(
-        select(Invoice.status).where(Invoice.id == target.invoice_id)).scalar()
-    if status not in (None, "draft"):
-        raise InvoiceLocked(status=INVOICE_STATUS_LABELS.get(status, status))
+    """A line of an issued invoice is fixed: it is not changed, deleted or moved away, and
+    no line is added or moved to an issued invoice."""
+    invoices = {target.invoice_id}
+    if target.id is not None:   # the invoice the stored line is on now
+        invoices.add(connection.execute(
+            select(InvoiceLine.invoice_id).where(InvoiceLine.id == target.id)).scalar())
+    for status in connection.execute(
+            select(Invoice.status).where(Invoice.id.in_(invoices - {None}))).scalars():
+        if status != "draft":
+            raise InvoiceLocked(status=INVOICE_STATUS_LABELS.get(status, status))
+
+
+def _fill_line(mapper, connection, target: InvoiceLine) -> None:
+    """What the line leaves empty comes from its product: the API, the screens and
+    automatic invoicing make the same line."""
+    product = None
+    if target.product_id is not None and None in (target.description, target.unit,
+                                                   target.unit_price, target.vat_rate):
+        product = connection.execute(
+            select(Product.name, Product.unit, Product.price, Product.vat_rate)
+            .where(Product.id == target.product_id)).first()
+    if target.description is None and product is not None:
+        target.description = product.name
+    target.description = required_text("description", target.description, _l("Description"))
+    if target.unit is None:
+        target.unit = product.unit if product is not None else "pc"
+    if target.unit_price is None:
+        target.unit_price = product.price if product is not None else Decimal(0)
+    if target.vat_rate is None:
+        target.vat_rate = product.vat_rate if product is not None else Decimal(27)
 
 
 for _event in ("before_insert", "before_update", "before_delete"):
     event.listen(InvoiceLine, _event, _guard_line)
+for _event in ("before_insert", "before_update"):
+    event.listen(InvoiceLine, _event, _fill_line)
 
 AUDITED.update({Invoice: "invoice"})
 ENTITY_LABELS["invoice"] = _l("Invoice")
@@ -1949,6 +2037,47 @@ def _zone_users_do_not_edit(mapper, connection, target) -> None:
 def _zone_users_do_not_delete(mapper, connection, target) -> None:
     if actor_is_zone_user():
         raise ZoneForbidden()
+
+
+def zone_user_ids():
+    """Ids of the users who reach only the portal: zone members and holders of the Client
+    or Partner role. They are never a task's responsible or collaborator, nor a document's
+    chosen user."""
+    from flask_appbuilder.security.sqla.models import Role, assoc_user_role
+
+    return union(
+        select(assoc_user_role.c.user_id).join(Role, Role.id == assoc_user_role.c.role_id)
+        .where(Role.name.in_(ZONE_ROLES.values())),
+        select(ZoneMember.user_id))
+
+
+def _refuse_zone_users(connection, field: str, user_ids) -> None:
+    wanted = {i for i in user_ids if i is not None}
+    zone_users = zone_user_ids().subquery()
+    if wanted and connection.execute(
+            select(func.count()).select_from(zone_users)
+            .where(zone_users.c.user_id.in_(wanted))).scalar():
+        raise InvalidValue(field, _l("A Client Zone or Partner Zone user cannot be chosen "
+                                     "here."))
+
+
+def _added_users(target, relation: str) -> list[int | None]:
+    return [user.id for user in inspect(target).attrs[relation].history.added]
+
+
+@event.listens_for(Task, "before_insert", propagate=True)
+@event.listens_for(Task, "before_update", propagate=True)
+def _task_people_are_staff(mapper, connection, target: Task) -> None:
+    state = inspect(target)
+    if not state.persistent or state.attrs.responsible_id.history.has_changes():
+        _refuse_zone_users(connection, "responsible", [target.responsible_id])
+    _refuse_zone_users(connection, "collaborators", _added_users(target, "collaborators"))
+
+
+@event.listens_for(Document, "before_insert")
+@event.listens_for(Document, "before_update")
+def _document_users_are_staff(mapper, connection, target: Document) -> None:
+    _refuse_zone_users(connection, "users", _added_users(target, "users"))
 
 
 AUDITED.update({ZoneShare: "zone_share", Comment: "comment", News: "news"})

@@ -405,6 +405,7 @@ def fill_database(db, n_partners: int, n_notes: int) -> dict:
                 "kind": rng.choice(KINDS), "body": f"{rng.choice(bodies)} (#{nid})",
                 "occurred_at": created if rng.random() < 0.3 else None, "pinned": pinned,
                 "created_at": created, "updated_at": created,
+                "locked_after": created + timedelta(minutes=30),
             })
             if len(rows) >= CHUNK:
                 conn.execute(insert(Note.__table__), rows)

@@ -174,6 +174,12 @@ def clean(app):
             # Zone users are made by invitations; they go with the test that made them.
             zone_users = [row[0] for row in conn.execute(text("SELECT user_id FROM zone_member"))]
             for table in DATA_TABLES:
+                if table == "note" and conn.dialect.name == "postgresql":
+                    # The note lock's trigger refuses deleting fixed notes; a test's go anyway.
+                    conn.execute(text("SET LOCAL session_replication_role = replica"))
+                    conn.execute(text("DELETE FROM note"))
+                    conn.execute(text("SET LOCAL session_replication_role = DEFAULT"))
+                    continue
                 conn.execute(text(f"DELETE FROM {table}"))
             for user in zone_users:
                 conn.execute(text("DELETE FROM ab_user_role WHERE user_id = :u"), {"u": user})

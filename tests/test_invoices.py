@@ -229,3 +229,115 @@ def test_an_issued_invoice_is_mailed_with_its_pdf_in_the_partners_language(app, 
     assert "Größe GmbH" in text and "Rechnung" in text
     with app.app_context():
         assert db.session.get(Invoice, iid).status == "sent"
+
+
+def issued_and_draft(app) -> tuple[int, int, int, int]:
+    """An issued invoice and a draft of the same partner, with one line each."""
+    issued, open_draft = draft(app), draft(app, name="Tisza Zrt.")
+    with app.app_context():
+        invoicing.issue(issued, None)
+        lines = dict(db.session.execute(select(InvoiceLine.invoice_id, InvoiceLine.id)).all())
+    return issued, open_draft, lines[issued], lines[open_draft]
+
+
+def frozen(app, invoice_id) -> tuple:
+    with app.app_context():
+        invoice = db.session.get(Invoice, invoice_id)
+        return (invoice.status, invoice.gross_total,
+                sorted((line.id, line.description, line.quantity) for line in invoice.lines))
+
+
+def test_no_screen_moves_a_line_out_of_or_into_an_issued_invoice(app, login):
+    issued, open_draft, issued_line, draft_line = issued_and_draft(app)
+    before = frozen(app, issued)
+    finance = login("finance")
+    line = {"description": "Moved", "quantity": "1", "unit": "pc", "unit_price": "5",
+            "vat_rate": "27"}
+    moved_out = finance.post(f"/invoice-lines/edit/{issued_line}",
+                             data={**line, "invoice": open_draft}, follow_redirects=True)
+    assert "cannot be changed" in moved_out.get_data(as_text=True)
+    finance.post(f"/invoice-lines/edit/{draft_line}", data={**line, "invoice": issued})
+    finance.post("/invoice-lines/add", data={**line, "invoice": issued})
+    finance.post(f"/invoice-lines/delete/{issued_line}")
+    assert frozen(app, issued) == before
+    with app.app_context():
+        assert db.session.get(InvoiceLine, draft_line).invoice_id == open_draft
+        assert db.session.scalar(select(InvoiceLine.id).where(
+            InvoiceLine.description == "Moved")) is None
+
+
+def test_the_model_keeps_an_issued_invoices_lines_and_totals(app, ctx):
+    issued, open_draft, issued_line, draft_line = issued_and_draft(app)
+    line = db.session.get(InvoiceLine, issued_line)
+    line.invoice_id = open_draft
+    with pytest.raises(InvoiceLocked):
+        db.session.flush()
+    db.session.rollback()
+    db.session.get(InvoiceLine, draft_line).invoice_id = issued
+    with pytest.raises(InvoiceLocked):
+        db.session.flush()
+    db.session.rollback()
+    db.session.get(Invoice, issued).gross_total = Decimal("1")
+    with pytest.raises(InvoiceLocked):
+        db.session.flush()
+    db.session.rollback()
+
+
+def test_screen_lines_take_the_products_unit_and_vat_and_keep_the_totals(app, login):
+    from app.models import Product
+
+    open_draft = draft(app, lines=0)
+    with app.app_context():
+        product = Product(code="CONS", name="Consulting", unit="hour", price=Decimal("200"),
+                          vat_rate=Decimal("5"))
+        db.session.add(product)
+        db.session.commit()
+        product_id = product.id
+    finance = login("finance")
+    added = finance.post("/invoice-lines/add", data={
+        "invoice": open_draft, "product": product_id, "quantity": "3", "description": "",
+        "unit": "", "unit_price": "", "vat_rate": ""})
+    assert added.status_code == 302
+    with app.app_context():
+        line = db.session.scalar(select(InvoiceLine))
+        assert (line.description, line.unit, line.unit_price, line.vat_rate, line.position) == (
+            "Consulting", "hour", Decimal("200.00"), Decimal("5.00"), 1)
+        line_id = line.id
+        invoice = db.session.get(Invoice, open_draft)
+        assert (invoice.net_total, invoice.vat_total) == (Decimal("600.00"), Decimal("30.00"))
+    finance.post(f"/invoice-lines/edit/{line_id}", data={
+        "invoice": open_draft, "product": product_id, "quantity": "1", "description": "Advice",
+        "unit": "hour", "unit_price": "200", "vat_rate": "5"})
+    with app.app_context():
+        assert db.session.get(Invoice, open_draft).gross_total == Decimal("210.00")
+    other = draft(app, name="Tisza Zrt.", lines=0)
+    finance.post(f"/invoice-lines/edit/{line_id}", data={
+        "invoice": other, "product": product_id, "quantity": "1", "description": "Advice",
+        "unit": "hour", "unit_price": "200", "vat_rate": "5"})
+    with app.app_context():
+        assert db.session.get(Invoice, open_draft).gross_total == Decimal("0.00")
+        assert db.session.get(Invoice, other).gross_total == Decimal("210.00")
+    finance.post(f"/invoice-lines/delete/{line_id}")
+    with app.app_context():
+        assert db.session.get(Invoice, other).gross_total == Decimal("0.00")
+    via_api = invoicing_api_line(app, product_id)
+    assert (via_api.unit, via_api.vat_rate) == ("hour", Decimal("5.00"))
+
+
+def invoicing_api_line(app, product_id):
+    with app.app_context():
+        partner = f.company()
+        db.session.commit()
+        pid = partner.id
+    http = app.test_client()
+    token = http.post("/api/v1/security/login", json={
+        "username": "finance", "password": "finance-pw", "provider": "db"}).get_json()
+    answer = http.post("/api/v1/invoice/", json={"partner": pid, "lines": [
+        {"product": product_id, "quantity": 1}]},
+        headers={"Authorization": f"Bearer {token['access_token']}"})
+    assert answer.status_code == 201, answer.get_json()
+    with app.app_context():
+        line = db.session.scalar(select(InvoiceLine).where(
+            InvoiceLine.invoice_id == answer.get_json()["id"]))
+        db.session.expunge(line)
+        return line

@@ -10,6 +10,7 @@ import warnings
 from rq_scheduler import Scheduler
 
 from app.jobs.digest import check_overdue, dispatch_digests
+from app.jobs.files import sweep_files
 from app.jobs.invoicing import restart_stalled_runs
 from app.jobs.mail import sweep_outbox
 from app.jobs.queue import QUEUE_NAME
@@ -22,6 +23,7 @@ ENTRIES = [
     ("dossier-overdue", "*/10 * * * *", check_overdue),
     ("dossier-sweep", "* * * * *", sweep_outbox),
     ("dossier-invoice-runs", "* * * * *", restart_stalled_runs),
+    ("dossier-files", "17 * * * *", sweep_files),
 ]
 
 

@@ -4,17 +4,21 @@ and shown only to whom their visibility allows."""
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from pathlib import Path
 
-from flask import current_app
+from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import event, func, or_, select
+from sqlalchemy.orm import Session
 
 from app.errors import InvalidValue
 from app.extensions import db
-from app.models import Document, Partner
+from app.models import AUDITED, AuditLog, Comment, Document, Offer, Partner, Task
 from app.services import acting_as
+
+ORPHAN_AGE = 3600  # seconds an unrecorded file may be an upload whose row is not committed yet
 
 ALLOWED = {
     "doc": "application/msword",
@@ -146,6 +150,15 @@ def visible(user, query=None):
     return query.where(Document.visible_to(getattr(user, "id", None), role_ids))
 
 
+def audit_visible(user):
+    """Change-log entries the user may read: a document's entries only while the user may see
+    the document (name, description and stored name are in them); its deletion says none."""
+    role_ids = [r.id for r in user.roles] if user is not None else []
+    seen = select(Document.id).where(Document.visible_to(getattr(user, "id", None), role_ids))
+    return ~((AuditLog.entity == AUDITED[Document]) & (AuditLog.action != "delete")
+             & AuditLog.entity_id.not_in(seen))
+
+
 def find_visible(user, document_id: int) -> Document | None:
     return db.session.scalar(visible(user).where(Document.id == document_id))
 
@@ -156,10 +169,68 @@ def count_visible(user, partner_id: int) -> int:
 
 
 def remove(document: Document) -> None:
-    path = path_of(document)
     db.session.delete(document)
     db.session.commit()
-    path.unlink(missing_ok=True)
 
 
-__all__ = ["attach", "visible", "find_visible", "count_visible", "remove"]
+def _stored_files_of(session: Session, obj) -> list[str]:
+    """The stored files a deleted record takes with it, its database cascades included."""
+    if isinstance(obj, (Document, Comment)):
+        return [obj.stored_name] if obj.stored_name else []
+    files = select(Comment.stored_name).where(Comment.stored_name.is_not(None))
+    if isinstance(obj, Partner):
+        documents = select(Document.stored_name).where(Document.partner_id == obj.id)
+        files = files.where(or_(
+            Comment.task_id.in_(select(Task.id).where(Task.partner_id == obj.id)),
+            Comment.offer_id.in_(select(Offer.id).where(Offer.partner_id == obj.id))))
+        return list(session.scalars(documents)) + list(session.scalars(files))
+    if isinstance(obj, Task):
+        return list(session.scalars(files.where(Comment.task_id == obj.id)))
+    if isinstance(obj, Offer):
+        return list(session.scalars(files.where(Comment.offer_id == obj.id)))
+    return []
+
+
+@event.listens_for(Session, "before_flush")
+def _collect_deleted_files(session: Session, flush_context, instances) -> None:
+    for obj in session.deleted:
+        if isinstance(obj, (Document, Comment, Partner, Task, Offer)) and obj.id is not None:
+            session.info.setdefault("files_to_remove", set()).update(
+                _stored_files_of(session, obj))
+
+
+@event.listens_for(Session, "after_commit")
+def _remove_files_after_commit(session: Session) -> None:
+    names = session.info.pop("files_to_remove", None)
+    if names and has_app_context():
+        for name in names:
+            path_of_stored(name).unlink(missing_ok=True)
+
+
+@event.listens_for(Session, "after_rollback")
+def _keep_files_after_rollback(session: Session) -> None:
+    session.info.pop("files_to_remove", None)
+
+
+def sweep_orphan_files(min_age: int = ORPHAN_AGE, batch: int = 500) -> int:
+    """Remove stored files that no document or comment points at and that are older than
+    `min_age` seconds (a run killed between writing a file and committing its row, or
+    before removing a deleted record's file). Returns how many were removed."""
+    cutoff = time.time() - min_age
+    candidates = [p for p in storage_dir().iterdir()
+                  if p.is_file() and p.stat().st_mtime < cutoff]
+    removed = 0
+    for first in range(0, len(candidates), batch):
+        chunk = {p.name: p for p in candidates[first:first + batch]}
+        known = set(db.session.scalars(
+            select(Document.stored_name).where(Document.stored_name.in_(chunk))))
+        known |= set(db.session.scalars(
+            select(Comment.stored_name).where(Comment.stored_name.in_(chunk))))
+        for name in chunk.keys() - known:
+            chunk[name].unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+__all__ = ["attach", "visible", "audit_visible", "find_visible", "count_visible", "remove",
+           "sweep_orphan_files"]

@@ -70,21 +70,48 @@ def create_draft(partner_id: int, actor_id: int | None, lines: list[dict],
 def add_line(invoice_id: int, actor_id: int | None, *, description: str | None = None,
              quantity=1, unit_price=None, vat_rate=None, unit: str | None = None,
              product_id: int | None = None) -> InvoiceLine:
+    """A line at the end of a draft; what is left empty comes from the product."""
     with acting_as(actor_id):
         invoice = db.get_or_404(Invoice, invoice_id)
         product = db.session.get(Product, product_id) if product_id else None
-        line = InvoiceLine(
-            invoice=invoice, position=len(invoice.lines) + 1, product=product,
-            description=description or (product.name if product else ""),
-            quantity=quantity, unit=unit or (product.unit if product else "pc"),
-            unit_price=unit_price if unit_price not in (None, "") else
-            (product.price if product else 0),
-            vat_rate=vat_rate if vat_rate not in (None, "") else
-            (product.vat_rate if product else Decimal(27)))
-        db.session.add(line)
-        db.session.flush()
-        invoice.recompute()
+        line = InvoiceLine(invoice=invoice, product=product, description=description,
+                           quantity=quantity, unit=unit, unit_price=unit_price,
+                           vat_rate=vat_rate)
+        save_line(line)
     return line
+
+
+def save_line(line: InvoiceLine) -> None:
+    """Store a new or changed line inside the caller's transaction: the model fills it from
+    its product and keeps the lines of issued invoices; a line new to its invoice goes to
+    the end, and the totals of its invoice (and of the one it left) follow."""
+    left = line.invoice_id   # before the flush: the invoice a stored line is on
+    invoice_id = line.invoice.id if line.invoice is not None else line.invoice_id
+    if line.id is None or left != invoice_id:
+        with db.session.no_autoflush:
+            line.position = db.session.scalar(
+                select(func.coalesce(func.max(InvoiceLine.position), 0) + 1)
+                .where(InvoiceLine.invoice_id == invoice_id))
+    db.session.add(line)
+    db.session.flush()
+    refresh_totals({left, line.invoice_id})
+
+
+def line_removed(line: InvoiceLine) -> None:
+    """The totals of a line's invoice without the line, before it is deleted."""
+    refresh_totals({line.invoice_id}, without=line.id)
+
+
+def refresh_totals(invoice_ids, without: int | None = None) -> None:
+    """Net, VAT and gross totals from the stored lines (frozen once issued)."""
+    for invoice_id in sorted(i for i in invoice_ids if i is not None):
+        lines = [line for line in db.session.scalars(
+            select(InvoiceLine).where(InvoiceLine.invoice_id == invoice_id))
+            if line.id != without]
+        net = sum((line.net for line in lines), Decimal(0))
+        vat = sum((line.vat for line in lines), Decimal(0))
+        invoice = db.session.get(Invoice, invoice_id)
+        invoice.net_total, invoice.vat_total, invoice.gross_total = net, vat, net + vat
 
 
 def issue(invoice_id: int, actor_id: int | None, today: date | None = None) -> Invoice:

@@ -86,6 +86,8 @@ def _queue_assignments(session: Session, flush_context) -> None:
     for task_id in sorted(ids):
         task = session.get(Task, task_id)
         if task is not None and not task.done:
+            # A screen that sets responsible_id leaves the loaded responsible the old one.
+            session.expire(task, ["responsible"])
             queue_assignment_mails(session, task)
 
 

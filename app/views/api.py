@@ -26,6 +26,7 @@ from app.models import (
     Person,
     Product,
     Task,
+    zone_user_ids,
 )
 from app.services import invoicing
 from app.services.documents import attach, find_visible, path_of
@@ -156,6 +157,17 @@ class OfferApi(DossierApi):
         super().pre_add(item)
 
 
+class StaffUsers(BaseFilter):
+    """Users who may work on a task: zone users are never offered."""
+
+    name = "staff"
+
+    def apply(self, query, value):
+        from flask_appbuilder.security.sqla.models import User
+
+        return query.filter(User.id.not_in(zone_user_ids()))
+
+
 class TaskApi(DossierApi):
     resource_name = "task"
     class_permission_name = "Task"
@@ -168,6 +180,8 @@ class TaskApi(DossierApi):
     show_columns = ["id"] + add_columns
     search_columns = ["title", "partner", "responsible", "done", "due_at", "priority"]
     order_columns = ["title", "starts_at", "due_at", "priority"]
+    add_query_rel_fields = edit_query_rel_fields = {
+        "responsible": [["id", StaffUsers, None]], "collaborators": [["id", StaffUsers, None]]}
 
 
 class ProductApi(DossierApi):

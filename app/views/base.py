@@ -39,17 +39,23 @@ def as_domain_error(error: IntegrityError) -> DomainError:
     return Conflict()
 
 
-def flush_or_raise() -> None:
-    """Flush now so that a rule of the model speaks before FAB commits; leave nothing behind."""
+def guarded(write, *args) -> None:
+    """Run a write inside FAB's hooks so that a rule of the model or a service speaks before
+    FAB commits; a refusal leaves nothing behind."""
     session = db.session
     try:
-        session.flush()
+        write(*args)
     except DomainError:
         session.rollback()
         raise
     except IntegrityError as error:
         session.rollback()
         raise as_domain_error(error) from error
+
+
+def flush_or_raise() -> None:
+    """Flush now so that a rule of the model speaks before FAB commits; leave nothing behind."""
+    guarded(db.session.flush)
 
 
 class PerRequest:

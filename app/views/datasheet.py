@@ -52,6 +52,7 @@ from app.models import (
     Task,
     utcnow,
 )
+from app.services.documents import audit_visible
 from app.services.notes import change_note, delete_note, write_note
 from app.services.partners import add_contact_person, birthday_soon, link_address
 from app.services.sales import totals_by_status
@@ -139,7 +140,8 @@ def load_history(partner: Partner, page: int) -> dict:
     address_ids = select(PartnerAddress.address_id).where(PartnerAddress.partner_id == partner.id)
     query = (select(AuditLog)
              .where(or_(AuditLog.partner_id == partner.id,
-                        (AuditLog.entity == "address") & AuditLog.entity_id.in_(address_ids)))
+                        (AuditLog.entity == "address") & AuditLog.entity_id.in_(address_ids)),
+                    audit_visible(g.user))
              .order_by(AuditLog.at.desc(), AuditLog.id.desc()))
     return {"entries": page_of(query, page), "labels": LABELS, "entities": ENTITY_LABELS,
             "actions": AUDIT_ACTION_LABELS}

@@ -16,7 +16,7 @@ from wtforms.validators import Optional as OptionalValue
 
 from app.errors import DomainError
 from app.extensions import db
-from app.models import DOCUMENT_VISIBILITY_LABELS
+from app.models import DOCUMENT_VISIBILITY_LABELS, zone_user_ids
 from app.services.documents import attach, find_visible, path_of, remove
 
 
@@ -33,7 +33,8 @@ class DocumentForm(FlaskForm):
         self.roles.choices = [(r.id, r.name) for r in db.session.scalars(
             select(Role).where(Role.name.not_in(("Public",))).order_by(Role.name))]
         self.users.choices = [(u.id, u.get_full_name()) for u in db.session.scalars(
-            select(User).where(User.active.is_(True)).order_by(User.first_name))]
+            select(User).where(User.active.is_(True), User.id.not_in(zone_user_ids()))
+            .order_by(User.first_name))]
 
 
 class DocumentView(BaseView):

@@ -36,7 +36,7 @@ from app.models import (
     RecurringInvoice,
 )
 from app.services import invoicing, recurring
-from app.views.base import DossierModelView, datamodel, date_arg, page_of
+from app.views.base import DossierModelView, datamodel, date_arg, guarded, page_of
 from app.views.fields import PartnerField
 from app.views.labels import LABELS
 from app.views.partners import choice_field, label_of, yes_no
@@ -95,20 +95,25 @@ class InvoiceLineView(DossierModelView):
     add_form_query_rel_fields = edit_form_query_rel_fields = {
         "product": [["active", FilterEqual, True]],
         "invoice": [["status", FilterEqual, "draft"]]}
+    description_columns = {"product": _l(
+        "Left empty, the description, unit, unit price and VAT rate come from the product.")}
+    add_form_extra_fields = edit_form_extra_fields = {
+        "description": StringField(_l("Description"),
+                                   validators=[OptionalValue(), Length(max=500)]),
+        "unit": StringField(_l("Unit"), validators=[OptionalValue(), Length(max=20)]),
+        "unit_price": DecimalField(_l("Unit price"), validators=[OptionalValue()]),
+        "vat_rate": DecimalField(_l("VAT rate (%)"), validators=[OptionalValue(),
+                                                             NumberRange(min=0, max=100)]),
+    }
 
     def pre_add(self, item):
-        # A line from a product takes the product's text, unit, price and VAT unless typed in.
-        product = item.product
-        if product is not None:
-            item.description = item.description or product.name
-            item.unit_price = item.unit_price or product.price
-        item.position = len(item.invoice.lines) + 1 if item.invoice else 1
-        super().pre_add(item)
-        item.invoice.recompute()
+        guarded(invoicing.save_line, item)
 
     def pre_update(self, item):
-        super().pre_update(item)
-        item.invoice.recompute()
+        guarded(invoicing.save_line, item)
+
+    def pre_delete(self, item):
+        guarded(invoicing.line_removed, item)
 
 
 class InvoiceView(DossierModelView):

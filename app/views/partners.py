@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flask import current_app, redirect, url_for
+from flask import current_app, g, redirect, url_for
 from flask_appbuilder import expose, has_access
-from flask_appbuilder.models.sqla.filters import FilterEqual
+from flask_appbuilder.models.sqla.filters import BaseFilter, FilterEqual
 from flask_appbuilder.widgets import ListWidget
 from flask_babel import format_datetime, format_decimal
 from flask_babel import lazy_gettext as _l
@@ -30,6 +30,7 @@ from app.models import (
     PartnerAddress,
     Person,
 )
+from app.services.documents import audit_visible
 from app.views.base import DossierModelView, datamodel
 from app.views.labels import LABELS
 
@@ -246,6 +247,15 @@ class CodeView(DossierModelView):
     edit_form_extra_fields = add_form_extra_fields
 
 
+class VisibleAudit(BaseFilter):
+    """Change-log entries the reader may see (no names of documents hidden from them)."""
+
+    name = "visible"
+
+    def apply(self, query, value):
+        return query.filter(audit_visible(g.user))
+
+
 class AuditLogView(DossierModelView):
     """The global change log; read-only by design."""
 
@@ -260,6 +270,7 @@ class AuditLogView(DossierModelView):
     search_columns = ["at", "action", "entity", "entity_id", "partner_id", "field"]
     show_columns = list_columns
     base_order = ("at", "desc")
+    base_filters = [["id", VisibleAudit, None]]
     formatters_columns = {
         "at": lambda at: format_datetime(at, "short") if at else "",
         "action": label_of(AUDIT_ACTION_LABELS),

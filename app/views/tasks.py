@@ -30,6 +30,7 @@ from app.models import (
     UserProfile,
     task_collaborator,
     utcnow,
+    zone_user_ids,
 )
 from app.services.outbox import resend
 from app.services.tasks import conflicting_tasks, mark_done
@@ -44,7 +45,8 @@ def staff_users():
     from flask_appbuilder.security.sqla.models import User
 
     return db.session.scalars(
-        select(User).where(User.active.is_(True)).order_by(User.first_name, User.last_name)
+        select(User).where(User.active.is_(True), User.id.not_in(zone_user_ids()))
+        .order_by(User.first_name, User.last_name)
     ).all()
 
 
