@@ -86,6 +86,8 @@ class Config:
     NOTE_EDIT_MINUTES = int(os.environ.get("NOTE_EDIT_MINUTES", "30"))
     MAX_UPLOAD_MB = int(os.environ.get("MAX_UPLOAD_MB", "20"))
     MAX_CONTENT_LENGTH = (MAX_UPLOAD_MB + 1) * 1024 * 1024
+    # What the zone users of one partner may upload in all (portal files).
+    ZONE_UPLOAD_QUOTA_MB = int(os.environ.get("ZONE_UPLOAD_QUOTA_MB", "200"))
     DIGEST_TIME = os.environ.get("DIGEST_TIME", "07:30")
     DEFAULT_TIMEZONE = BABEL_DEFAULT_TIMEZONE
     DEFAULT_LOCALE = BABEL_DEFAULT_LOCALE

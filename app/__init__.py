@@ -83,6 +83,9 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     register_error_handlers(app)
     register_formatters(app)
+    from app.views.guards import register_guards
+
+    register_guards(app)
     from app.views.tasks import bell
 
     app.jinja_env.globals["bell"] = bell

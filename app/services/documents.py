@@ -11,7 +11,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from app.errors import InvalidValue
+from app.errors import InvalidValue, TooLarge
 from app.extensions import db
 from app.models import Document, Partner
 from app.services import acting_as
@@ -88,8 +88,7 @@ def check_upload(filename: str, stream, max_bytes: int) -> tuple[str, str, int]:
     if size == 0:
         raise InvalidValue("file", _l("The file is empty."))
     if size > max_bytes:
-        raise InvalidValue("file", _l("The file is larger than %(mb)s MB.")
-                           % {"mb": max_bytes // (1024 * 1024)})
+        raise TooLarge(mb=max_bytes // (1024 * 1024))
     head = stream.read(8)
     stream.seek(0)
     if extension in SIGNATURES and not head.startswith(SIGNATURES[extension]):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, jsonify, redirect, request
-from flask_appbuilder import ModelView
+import sys
+
+from flask import abort, current_app, flash, jsonify, redirect, request
+from flask_appbuilder import ModelView, expose
 from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import format_currency, format_date, format_datetime, format_decimal, gettext
@@ -17,6 +19,7 @@ from app.errors import Conflict, DomainError, ZoneForbidden
 from app.extensions import db
 from app.models import PAYMENT_FREQUENCY_LABELS
 from app.security import READ_WRITE
+from app.views.guards import bad_value_message
 from app.views.labels import LABELS
 
 CONFLICT_MESSAGES = {
@@ -118,6 +121,13 @@ def datamodel(model) -> DossierInterface:
 class DossierModelView(GuardedHooks, ModelView):
     page_size = 25
 
+    @expose("/action_post", methods=["POST"])
+    def action_post(self):
+        # FAB looks an unknown action up as None and fails calling it.
+        if request.form.get("action") not in self.actions:
+            abort(400, description=gettext("Unknown action."))
+        return super().action_post()
+
 
 class DossierApi(GuardedHooks, ModelRestApi):
     """FAB's REST API; its `safe` wrapper would turn a domain error into a 500."""
@@ -156,6 +166,15 @@ class DossierApi(GuardedHooks, ModelRestApi):
                 problems[key] = [gettext("No such record: %(ids)s.",
                                          ids=", ".join(map(str, sorted(wanted - found))))]
         return problems
+
+    def response_500(self, message=None):
+        # FAB's `safe` answers every exception with a 500; a value the database could not
+        # take (an id or page beyond its integers, a date past 9999) is the client's 400.
+        bad_value = bad_value_message(sys.exc_info()[1])
+        if bad_value is not None:
+            db.session.rollback()
+            return self.response_400(message=bad_value)
+        return super().response_500(message)
 
     def response_422(self, message=None):
         # Bad input is a 400 with a message in the user's language, as on the screens.
