@@ -48,6 +48,8 @@ class Config:
     FAB_CREATE_DB = False
     FAB_UPDATE_PERMS = False
     FAB_API_SWAGGER_UI = True
+    # The OpenAPI view and Swagger UI are registered by create_app (app/views/openapi.py).
+    FAB_ADD_OPENAPI_VIEWS = False
     FAB_API_MAX_PAGE_SIZE = 100
     FAB_SECURITY_MANAGER_CLASS = "app.security.DossierSecurityManager"
     FAB_INDEX_VIEW = "app.views.home.HomeView"

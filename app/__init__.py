@@ -198,3 +198,9 @@ def _register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view_no_menu(PortalView)   # zone users reach it from the navbar
     for api in APIS:
         appbuilder.add_api(api)
+    from flask_appbuilder.api.manager import SwaggerView
+
+    from app.views.openapi import DossierOpenApi
+
+    appbuilder.add_api(DossierOpenApi)
+    appbuilder.add_view_no_menu(SwaggerView)

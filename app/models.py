@@ -732,7 +732,7 @@ def _fitting(key: str, column, value):
         value = value.translate(BIDI_CONTROLS)
         if not isinstance(column.type, Text) and value.splitlines() != [value]:
             # A one-line column (a name, a title): a line break would end a mail's subject.
-            value = " ".join(value.splitlines())
+            value = " ".join(filter(None, (line.strip() for line in value.splitlines())))
         length = getattr(column.type, "length", None)
         if length and len(value) > length:
             raise InvalidValue(key, _l("%(length)s characters are too many here: at most "

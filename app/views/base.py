@@ -176,6 +176,16 @@ class DossierApi(GuardedHooks, ModelRestApi):
             return self.response_400(message=bad_value)
         return super().response_500(message)
 
+    def _get_field_info(self, field, *args, **kwargs):
+        info = super()._get_field_info(field, *args, **kwargs)
+        # FAB translates a missing label or description as "", which gettext answers with
+        # the catalogue's header.
+        for key, given in (("label", self.label_columns), ("description",
+                                                           self.description_columns)):
+            if not given.get(field.name):
+                info[key] = ""
+        return info
+
     def response_422(self, message=None):
         # Bad input is a 400 with a message in the user's language, as on the screens.
         return self.response_400(message=translate_messages(message))
@@ -196,6 +206,7 @@ SCHEMA_MESSAGES = [
     _l("Not a valid number."), _l("Not a valid string."), _l("Not a valid boolean."),
     _l("Not a valid datetime."), _l("Not a valid date."), _l("Not a valid list."),
     _l("Field may not be null."), _l("Invalid input type."),
+    _l("Special numeric values (nan or infinity) are not permitted."),
 ]
 
 

@@ -3,6 +3,7 @@ dates the database or Python cannot hold — each a translated 4xx, never a 500.
 
 from __future__ import annotations
 
+import prison
 from flask import jsonify, request
 from flask_babel import gettext
 from sqlalchemy.exc import DataError
@@ -49,6 +50,11 @@ def refuse_bad_input():
     for name, value in (request.view_args or {}).items():
         if _is_id(name, value) and _out_of_range(value):
             return answer(404, gettext("No such record."))
+    if request.path.startswith("/api/") and "q" in request.args:
+        try:
+            prison.loads(request.args["q"])
+        except Exception:  # prison raises whatever its parser meets (ValueError, IndexError…)
+            return answer(400, gettext("The argument q is not valid Rison."))
     texts = [*request.args.items(multi=True), *request.form.items(multi=True)]
     payload = request.get_json(silent=True) if request.is_json else None
     if _has_nul([v for pair in texts for v in pair]) or _has_nul(payload):
@@ -59,9 +65,7 @@ def refuse_bad_input():
 def bad_value_message(error: BaseException | None) -> str | None:
     """The user's message for a value the database or Python could not take (an id or page
     number beyond 64 bits, a negative page, a date past 9999), else None."""
-    if isinstance(error, OverflowError):
-        return gettext("A number or date in the request is out of range.")
-    if isinstance(error, DataError):
+    if isinstance(error, (OverflowError, DataError)):
         return gettext("A value in the request is out of range or not valid.")
     return None
 
