@@ -159,6 +159,21 @@ def app(redis_server, smtp_server):
     return app
 
 
+@pytest.fixture(scope="session")
+def live_server(app):
+    """The session's app served over HTTP by werkzeug's threaded server in a daemon thread,
+    for clients that need a real server (schemathesis, concurrent requests); yields its base
+    URL. Requests run in the server's threads, each with its own app context."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
 @pytest.fixture(autouse=True)
 def clean(app):
     yield
