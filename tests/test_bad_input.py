@@ -98,12 +98,34 @@ def test_a_page_or_date_out_of_range_answers_400(app, login, partner_id, url, la
 
 @pytest.mark.parametrize("url", [
     "/partner/{pid}?page=1000000000000", "/people/list/?page_PersonView=1000000000000",
-    "/calendar/?date=9999-12-31", "/automatic-invoicing/?date=9999-12-31",
-    "/calendar/9999/12",
+    "/calendar/?date=9999-12-31", "/calendar/9999/12",
 ])
 def test_a_far_page_or_date_within_range_still_answers(app, login, partner_id, url):
     response = login("admin").get(url.format(pid=partner_id))
     assert response.status_code in (200, 404)
+
+
+@pytest.mark.parametrize("lang", ["en", "de"])
+def test_automatic_invoicing_looks_ahead_at_most_a_year(app, login, lang):
+    from datetime import date, timedelta
+
+    from flask_babel import format_date
+
+    from app.models import InvoiceRun
+
+    finance = login("admin")
+    finance.lang(lang)
+    with app.test_request_context(), force_locale(lang):
+        latest = format_date(date.today() + timedelta(days=366))
+    text = escape(said(app, lang, "Automatic invoicing looks ahead at most a year: up to "
+                       "%(date)s.", date=latest))
+    started = finance.post("/automatic-invoicing/start", data={"as_of": "9999-12-31"},
+                           follow_redirects=True)
+    shown = finance.get("/automatic-invoicing/?date=9999-12-31", follow_redirects=True)
+    assert text in started.get_data(as_text=True) and text in shown.get_data(as_text=True)
+    assert count(app, InvoiceRun) == 0
+    next_month = (date.today() + timedelta(days=31)).isoformat()
+    assert finance.get(f"/automatic-invoicing/?date={next_month}").status_code == 200
 
 
 @pytest.mark.parametrize("lang", ["en", "ru"])
