@@ -80,24 +80,22 @@ def test_an_api_id_beyond_the_databases_integers_is_not_found(app, api, method, 
 
 @pytest.mark.parametrize("lang", ["en", "pl"])
 @pytest.mark.parametrize("url", [
-    "/partner/{pid}?page=" + HUGE, "/partner/{pid}/notes?page=" + HUGE,
-    "/partner/{pid}/history?page=" + BIGINT, "/people/list/?page_PersonView=" + HUGE,
-    "/people/list/?page_PersonView=-5", "/people/list/?psize_PersonView=" + HUGE,
-    "/tasks/list/?page_TaskView=" + HUGE, "/calendar/week/9999/52", "/calendar/week/1/1",
+    "/partner/{pid}?page=" + HUGE, "/partner/{pid}/notes?page=1000000000000",
+    "/partner/{pid}/history?page=-3", "/people/list/?page_PersonView=" + HUGE,
+    "/people/list/?page_PersonView=-5", "/people/list/?psize_PersonView=" + BIGINT,
+    "/tasks/list/?page_TaskView=1000000000000", "/calendar/week/9999/52", "/calendar/week/1/1",
 ])
 def test_a_page_or_date_out_of_range_answers_400(app, login, partner_id, url, lang):
     admin = login("admin")
     admin.lang(lang)
     response = admin.get(url.format(pid=partner_id))
     text = response.get_data(as_text=True)
-    if "page_PersonView=-5" in url and response.status_code == 200:
-        return      # SQLite reads a negative offset as none: the first page is right too
     assert response.status_code == 400, text[:300]
     assert escape(said(app, lang, "A value in the request is out of range or not valid.")) in text
 
 
 @pytest.mark.parametrize("url", [
-    "/partner/{pid}?page=1000000000000", "/people/list/?page_PersonView=1000000000000",
+    "/partner/{pid}?page=2147483647", "/people/list/?page_PersonView=2147483647",
     "/calendar/?date=9999-12-31", "/calendar/9999/12",
 ])
 def test_a_far_page_or_date_within_range_still_answers(app, login, partner_id, url):
@@ -129,12 +127,10 @@ def test_automatic_invoicing_looks_ahead_at_most_a_year(app, login, lang):
 
 
 @pytest.mark.parametrize("lang", ["en", "ru"])
-@pytest.mark.parametrize("q", [f"(page:{HUGE})", f"(page:{HUGE},page_size:10)",
-                               "(page:-1,page_size:-10)"])
+@pytest.mark.parametrize("q", [f"(page:{HUGE})", "(page:1000000000000,page_size:10)",
+                               "(page:-1,page_size:-10)", f"(page_size:{BIGINT})"])
 def test_an_api_page_out_of_range_answers_400(app, api, q, lang):
     response = api("admin").get(f"/api/v1/person/?q={q}&_l_={lang}")
-    if response.status_code == 200:
-        return      # a negative page reads as the first on SQLite
     assert response.status_code == 400
     assert response.get_json()["message"] == said(
         app, lang, "A value in the request is out of range or not valid.")

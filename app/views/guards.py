@@ -26,6 +26,19 @@ def _out_of_range(value) -> bool:
         return False
 
 
+def _is_page(name: str) -> bool:
+    # The data sheet's tabs take `page`; FAB's lists `page_<View>` and `psize_<View>`.
+    return name == "page" or name.startswith(("page_", "psize_"))
+
+
+def _bad_page(value) -> bool:
+    """A page number or size below zero or beyond any table's ids."""
+    try:
+        return not 0 <= int(value) <= ID_MAX
+    except (TypeError, ValueError):
+        return False
+
+
 def _has_nul(value) -> bool:
     if isinstance(value, str):
         return "\x00" in value
@@ -50,11 +63,16 @@ def refuse_bad_input():
     for name, value in (request.view_args or {}).items():
         if _is_id(name, value) and _out_of_range(value):
             return answer(404, gettext("No such record."))
+    pages = [v for k, v in request.args.items(multi=True) if _is_page(k)]
     if request.path.startswith("/api/") and "q" in request.args:
         try:
-            prison.loads(request.args["q"])
+            query = prison.loads(request.args["q"])
         except Exception:  # prison raises whatever its parser meets (ValueError, IndexError…)
             return answer(400, gettext("The argument q is not valid Rison."))
+        if isinstance(query, dict):
+            pages += [v for k, v in query.items() if k in ("page", "page_size")]
+    if any(_bad_page(page) for page in pages):
+        return answer(400, gettext("A value in the request is out of range or not valid."))
     texts = [*request.args.items(multi=True), *request.form.items(multi=True)]
     payload = request.get_json(silent=True) if request.is_json else None
     if _has_nul([v for pair in texts for v in pair]) or _has_nul(payload):
