@@ -24,6 +24,7 @@ from app.models import (
     News,
     Offer,
     Organization,
+    Partner,
     Person,
     Task,
     UserProfile,
@@ -293,6 +294,8 @@ def zone_upload_bytes(partner_id: int) -> int:
 
 def _check_quota(partner_id: int, size: int) -> None:
     quota = current_app.config["ZONE_UPLOAD_QUOTA_MB"]
+    # The partner's row is the lock two uploads at once take in turn (PostgreSQL).
+    db.session.execute(select(Partner.id).where(Partner.id == partner_id).with_for_update())
     if zone_upload_bytes(partner_id) + size > quota * 1024 * 1024:
         raise TooLarge(_l("The files uploaded in the zone for this partner would take more "
                           "than %(mb)s MB."), mb=quota)
