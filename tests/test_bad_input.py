@@ -78,6 +78,18 @@ def test_an_api_id_beyond_the_databases_integers_is_not_found(app, api, method, 
     assert response.get_json() == {"message": said(app, lang, "No such record.")}
 
 
+@pytest.mark.parametrize("lang", ["en", "ru"])
+@pytest.mark.parametrize("value", [HUGE, BIGINT])
+def test_an_id_beyond_the_databases_integers_in_a_form_answers_400(app, login, partner_id,
+                                                                     value, lang):
+    staff = login("staff")
+    staff.lang(lang)
+    response = staff.post(f"/documents/generate/{partner_id}", data={"template": value})
+    assert response.status_code == 400
+    assert escape(said(app, lang, "A value in the request is out of range or not valid.")) in (
+        response.get_data(as_text=True))
+
+
 @pytest.mark.parametrize("lang", ["en", "pl"])
 @pytest.mark.parametrize("url", [
     "/partner/{pid}?page=" + HUGE, "/partner/{pid}/notes?page=1000000000000",
