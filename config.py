@@ -48,6 +48,8 @@ class Config:
     FAB_CREATE_DB = False
     FAB_UPDATE_PERMS = False
     FAB_API_SWAGGER_UI = True
+    # The OpenAPI view and Swagger UI are registered by create_app (app/views/openapi.py).
+    FAB_ADD_OPENAPI_VIEWS = False
     FAB_API_MAX_PAGE_SIZE = 100
     FAB_SECURITY_MANAGER_CLASS = "app.security.DossierSecurityManager"
     FAB_INDEX_VIEW = "app.views.home.HomeView"
@@ -101,6 +103,8 @@ class Config:
     NOTE_EDIT_MINUTES = int(os.environ.get("NOTE_EDIT_MINUTES", "30"))
     MAX_UPLOAD_MB = int(os.environ.get("MAX_UPLOAD_MB", "20"))
     MAX_CONTENT_LENGTH = (MAX_UPLOAD_MB + 1) * 1024 * 1024
+    # What the zone users of one partner may upload in all (portal files).
+    ZONE_UPLOAD_QUOTA_MB = int(os.environ.get("ZONE_UPLOAD_QUOTA_MB", "200"))
     DIGEST_TIME = os.environ.get("DIGEST_TIME", "07:30")
     DEFAULT_TIMEZONE = BABEL_DEFAULT_TIMEZONE
     DEFAULT_LOCALE = BABEL_DEFAULT_LOCALE

@@ -89,6 +89,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     register_error_handlers(app)
     init_protection(app)
     register_formatters(app)
+    from app.views.guards import register_guards
+
+    register_guards(app)
     from app.views.tasks import bell
 
     app.jinja_env.globals["bell"] = bell
@@ -201,3 +204,9 @@ def _register_views(appbuilder: AppBuilder) -> None:
     appbuilder.add_view_no_menu(PortalView)   # zone users reach it from the navbar
     for api in APIS:
         appbuilder.add_api(api)
+    from flask_appbuilder.api.manager import SwaggerView
+
+    from app.views.openapi import DossierOpenApi
+
+    appbuilder.add_api(DossierOpenApi)
+    appbuilder.add_view_no_menu(SwaggerView)

@@ -33,6 +33,11 @@ class Conflict(DomainError):
     message = _l("This record conflicts with an existing one.")
 
 
+class TooLarge(DomainError):
+    status = 413
+    message = _l("The file is larger than %(mb)s MB.")
+
+
 class NoteLocked(DomainError):
     status = 403
     message = _l(

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -130,6 +130,11 @@ PAYMENT_METHOD_LABELS = {
     "direct_debit": _l("Direct debit"),
 }
 
+# Bidi embedding, override and isolate controls (LRE … RLO, LRI … PDI): stored in a name they
+# would mirror the text around it on pages, in PDFs and mails. Marks (LRM, RLM) stay.
+BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
 PHONE_RE = re.compile(r"^\+?[0-9 ()/.\-]{6,25}$")
 
 
@@ -165,7 +170,7 @@ def clean_phone(field: str, value: str | None) -> str | None:
 
 
 def required_text(field: str, value: str | None, label) -> str:
-    value = (value or "").strip()
+    value = (value or "").translate(BIDI_CONTROLS).strip()
     if not value:
         raise InvalidValue(field, _l("%(field)s is required.") % {"field": label})
     return value
@@ -175,17 +180,28 @@ def clean_currency(field: str, value: str | None) -> str:
     return _check_in(field, (value or "HUF").upper(), dict.fromkeys(CURRENCIES))
 
 
+def to_decimal(field: str, value) -> Decimal:
+    """A finite number; NaN and Infinity are no amount, price or quantity."""
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation as error:
+        raise InvalidValue(field, _l("%(value)s is not a number.") % {"value": value}) from error
+    if not number.is_finite():
+        raise InvalidValue(field, _l("%(value)s is not a number.") % {"value": value})
+    return number
+
+
 def non_negative(field: str, value, empty=Decimal(0)) -> Decimal | None:
     if value in (None, ""):
         return empty
-    value = Decimal(str(value))
+    value = to_decimal(field, value)
     if value < 0:
         raise InvalidValue(field, _l("%(value)s cannot be negative.") % {"value": value})
     return value
 
 
 def clean_vat_rate(field: str, value) -> Decimal:
-    value = Decimal(str(value if value not in (None, "") else 0))
+    value = to_decimal(field, value if value not in (None, "") else 0)
     if not 0 <= value <= 100:
         raise InvalidValue(field, _l("The VAT rate must be between 0 and 100 per cent."))
     return value
@@ -762,6 +778,46 @@ def _no_bulk_rule_changes(state) -> None:
     operation = "insert" if state.is_insert else "update" if state.is_update else "delete"
     refuse_bulk(_statement_tables(state), operation,
                 _set_columns(state) if state.is_update else set())
+
+
+# --- what every stored value must be -------------------------------------------------------
+
+def _fitting(key: str, column, value):
+    """The value as stored, or InvalidValue when the column (or PostgreSQL) cannot hold it."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidValue(key, _l("Text may not contain NUL characters."))
+        value = value.translate(BIDI_CONTROLS)
+        if not isinstance(column.type, Text) and value.splitlines() != [value]:
+            # A one-line column (a name, a title): a line break would end a mail's subject.
+            value = " ".join(filter(None, (line.strip() for line in value.splitlines())))
+        length = getattr(column.type, "length", None)
+        if length and len(value) > length:
+            raise InvalidValue(key, _l("%(length)s characters are too many here: at most "
+                                       "%(max)s are allowed.")
+                               % {"length": len(value), "max": length})
+    elif isinstance(value, Decimal) and isinstance(column.type, Numeric):
+        if not value.is_finite():
+            raise InvalidValue(key, _l("%(value)s is not a number.") % {"value": value})
+        precision, scale = column.type.precision, column.type.scale or 0
+        if precision and abs(value) >= Decimal(10) ** (precision - scale):
+            raise InvalidValue(key, _l("%(value)s is too large.") % {"value": value})
+    return value
+
+
+@event.listens_for(Session, "before_flush")
+def _values_fit_their_columns(session: Session, flush_context, instances) -> None:
+    # One check for every entry point: SQLite would store what PostgreSQL refuses (too long,
+    # NUL, NaN), and a refused value must be the user's 400, not a server error.
+    for obj in [*session.new, *session.dirty]:
+        state = inspect(obj)
+        for attr in state.mapper.column_attrs:
+            if obj not in session.new and not state.attrs[attr.key].history.has_changes():
+                continue
+            value = getattr(obj, attr.key)
+            fitted = _fitting(attr.key, attr.columns[0], value)
+            if fitted != value:
+                setattr(obj, attr.key, fitted)
 
 
 # --- audit ---------------------------------------------------------------------------------
@@ -1379,14 +1435,14 @@ class InvoiceLine(Model):
 
     @validates("quantity")
     def _quantity(self, key, value):
-        value = Decimal(str(value))
+        value = to_decimal(key, value)
         if value <= 0:
             raise InvalidValue(key, _l("The quantity must be more than zero."))
         return value
 
     @validates("unit_price")
     def _price(self, key, value):
-        return Decimal(str(value)) if value not in (None, "") else None
+        return to_decimal(key, value) if value not in (None, "") else None
 
     @validates("vat_rate")
     def _vat(self, key, value):
@@ -1486,7 +1542,7 @@ class Payment(Model):
 
     @validates("amount")
     def _amount(self, key, value):
-        value = Decimal(str(value))
+        value = to_decimal(key, value)
         if value <= 0:
             raise InvalidValue(key, _l("A payment must be more than zero."))
         return value

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import event, func, or_, select
 from sqlalchemy.orm import Session
 
-from app.errors import InvalidValue
+from app.errors import InvalidValue, TooLarge
 from app.extensions import db
 from app.models import AUDITED, AuditLog, Comment, Document, Offer, Partner, Task
 from app.services import acting_as
@@ -92,8 +92,7 @@ def check_upload(filename: str, stream, max_bytes: int) -> tuple[str, str, int]:
     if size == 0:
         raise InvalidValue("file", _l("The file is empty."))
     if size > max_bytes:
-        raise InvalidValue("file", _l("The file is larger than %(mb)s MB.")
-                           % {"mb": max_bytes // (1024 * 1024)})
+        raise TooLarge(mb=max_bytes // (1024 * 1024))
     head = stream.read(8)
     stream.seek(0)
     if extension in SIGNATURES and not head.startswith(SIGNATURES[extension]):

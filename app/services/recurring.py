@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, cast, func, literal, select, update
 from sqlalchemy.orm import selectinload
@@ -38,6 +39,8 @@ from app.services import acting_as, invoicing
 CHUNK = 50  # invoices per transaction: the number counter stays locked only this long
 STALE_AFTER = timedelta(minutes=5)  # a running run without a heartbeat this long was killed
 UNFINISHED = ("queued", "running", "failed")
+# Invoicing up to a far date would make an invoice for every period until then.
+MAX_AHEAD = timedelta(days=366)
 
 
 def template_choices(partner_id: int) -> list[Invoice]:
@@ -79,6 +82,15 @@ def _due(as_of: date):
                                           RecurringInvoice.next_date <= as_of)
 
 
+def check_as_of(as_of: date, today: date | None = None) -> date:
+    """A run's date: at most a year ahead."""
+    latest = (today or date.today()) + MAX_AHEAD
+    if as_of > latest:
+        raise InvalidValue("as_of", _l("Automatic invoicing looks ahead at most a year: up to "
+                                       "%(date)s.") % {"date": format_date(latest)})
+    return as_of
+
+
 def periods_due(as_of: date) -> int:
     """How many invoices a run up to `as_of` makes: a setting behind by several periods
     gets one invoice for each."""
@@ -114,7 +126,7 @@ def start(actor_id: int | None, as_of: date, queue_job: bool = True) -> InvoiceR
     if unfinished_run() is not None:
         raise InvalidValue("run", _l("A run has not finished yet: start that one again."))
     with acting_as(actor_id):
-        run_ = InvoiceRun(as_of=as_of, started_by_id=actor_id, status="queued",
+        run_ = InvoiceRun(as_of=check_as_of(as_of), started_by_id=actor_id, status="queued",
                           total=periods_due(as_of))
         db.session.add(run_)
     if queue_job:

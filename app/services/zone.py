@@ -10,10 +10,10 @@ from datetime import timedelta
 
 from flask import current_app, has_app_context, has_request_context, url_for
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import event, inspect, or_, select, union
+from sqlalchemy import event, func, inspect, or_, select, union
 from sqlalchemy.orm import Session
 
-from app.errors import Conflict, InvalidValue, ZoneForbidden
+from app.errors import Conflict, InvalidValue, TooLarge, ZoneForbidden
 from app.extensions import db
 from app.models import (
     ZONE_LABELS,
@@ -23,6 +23,7 @@ from app.models import (
     News,
     Offer,
     Organization,
+    Partner,
     Person,
     Task,
     UserProfile,
@@ -280,6 +281,23 @@ def news_for(user_id: int, limit: int = 20) -> list[News]:
 # --- what zone users and staff do ----------------------------------------------------------
 
 
+def zone_upload_bytes(partner_id: int) -> int:
+    """What the zone users of a partner have uploaded so far."""
+    return db.session.scalar(
+        select(func.coalesce(func.sum(Comment.size), 0))
+        .join(ZoneMember, ZoneMember.user_id == Comment.author_id)
+        .where(ZoneMember.partner_id == partner_id, Comment.kind == "file"))
+
+
+def _check_quota(partner_id: int, size: int) -> None:
+    quota = current_app.config["ZONE_UPLOAD_QUOTA_MB"]
+    # The partner's row is the lock two uploads at once take in turn (PostgreSQL).
+    db.session.execute(select(Partner.id).where(Partner.id == partner_id).with_for_update())
+    if zone_upload_bytes(partner_id) + size > quota * 1024 * 1024:
+        raise TooLarge(_l("The files uploaded in the zone for this partner would take more "
+                          "than %(mb)s MB."), mb=quota)
+
+
 def add(record: str, record_id: int, author, kind: str, *, body: str | None = None,
         url: str | None = None, upload=None, zone_visible: bool = False) -> Comment:
     """A comment, link or file on a task or offer. A zone user may add to their shared
@@ -301,6 +319,8 @@ def add(record: str, record_id: int, author, kind: str, *, body: str | None = No
             raise InvalidValue("file", _l("Choose a file."))
         max_bytes = current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024
         name, content_type, size = check_upload(upload.filename, upload.stream, max_bytes)
+        if is_zone_user(author):
+            _check_quota(member_of(author.id).partner_id, size)
         comment.filename, comment.content_type, comment.size = name, content_type, size
         comment.stored_name = secrets.token_hex(16)
         target = storage_dir() / comment.stored_name

@@ -8,7 +8,7 @@ from flask_appbuilder.api import expose, protect
 from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError, fields
 
 from app.errors import DomainError, InvalidValue
 from app.extensions import db
@@ -37,6 +37,39 @@ PARTNER_COMMON = ["status", "owner", "email", "phone", "mobile", "website", "lan
 READ_ONLY = ["id", "customer_number", "display_name", "created_at", "updated_at"]
 
 
+class InvoiceResult(Schema):
+    number = fields.String(allow_none=True)
+    status = fields.String()
+    total = fields.String()
+    currency = fields.String()
+
+
+class InvoiceAnswer(Schema):
+    id = fields.Integer()
+    result = fields.Nested(InvoiceResult)
+
+
+INVOICE_LINE = {"type": "object", "properties": {
+    "description": {"type": "string"}, "quantity": {"type": "number"},
+    "unit_price": {"type": "number"}, "vat_rate": {"type": "number"},
+    "unit": {"type": "string"}, "product": {"type": "integer"}}}
+
+
+def json_object() -> dict:
+    """The request's JSON object; anything else (a list, a number) is taken as no fields."""
+    payload = request.get_json(silent=True)
+    return payload if isinstance(payload, dict) else {}
+
+
+def answered(status: int, description: str, schema: dict, *refused: int) -> dict:
+    """The responses of a write whose answer is not FAB's generic one."""
+    responses = {str(status): {"description": description,
+                               "content": {"application/json": {"schema": schema}}}}
+    responses.update({str(code): {"$ref": "#/components/responses/400"} for code in refused})
+    responses.update({"401": {"$ref": "#/components/responses/401"}})
+    return responses
+
+
 class PersonApi(DossierApi):
     resource_name = "person"
     class_permission_name = "Partner"
@@ -55,10 +88,54 @@ class PersonApi(DossierApi):
     @protect()
     def zone_invite(self, pk: int):
         """Give the person, a contact person of `organization`, access to the Client or
-        Partner Zone (`zone`) and mail the invitation; answers the new user's id."""
+        Partner Zone (`zone`) and mail the invitation; answers the new user's id.
+        ---
+        post:
+          description: >-
+            Invite the person to the Client or Partner Zone of an organization
+          parameters:
+          - in: path
+            name: pk
+            required: true
+            schema:
+              type: integer
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties:
+                    organization:
+                      type: integer
+                    zone:
+                      type: string
+                      enum: [client, partner]
+                  required: [organization, zone]
+          responses:
+            201:
+              description: The invited zone user
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      id:
+                        type: integer
+            400:
+              $ref: '#/components/responses/400'
+            401:
+              $ref: '#/components/responses/401'
+            403:
+              $ref: '#/components/responses/403'
+            404:
+              $ref: '#/components/responses/404'
+            409:
+              $ref: '#/components/responses/400'
+        """
         from app.services import zone
 
-        payload = request.get_json(silent=True) or {}
+        payload = json_object()
         if db.session.get(Person, pk) is None:
             return self.response_404()
         organization = payload.get("organization")
@@ -247,6 +324,20 @@ class DocumentApi(DossierApi):
     show_columns = list_columns
     add_columns = ["partner", "description", "visibility"]
     search_columns = ["partner", "filename", "visibility"]
+    openapi_spec_methods = {"post": {"post": {
+        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+            "type": "object", "required": ["file", "partner"], "properties": {
+                "file": {"type": "string", "format": "binary"},
+                "partner": {"type": "integer"}, "description": {"type": "string"},
+                "visibility": {"type": "string",
+                               "enum": ["all", "roles", "users", "uploader"]},
+                "roles": {"type": "array", "items": {"type": "integer"}},
+                "users": {"type": "array", "items": {"type": "integer"}}}}}}},
+        "responses": answered(201, "The attached document", {
+            "type": "object", "properties": {"id": {"type": "integer"}, "result": {
+                "type": "object", "properties": {
+                    "filename": {"type": "string"}, "size": {"type": "integer"},
+                    "visibility": {"type": "string"}}}}}, 400, 413)}}}
 
     def post_headless(self):
         """multipart/form-data with `file`, `partner` (id) and optional `visibility`."""
@@ -273,6 +364,30 @@ class DocumentApi(DossierApi):
     @expose("/<int:pk>/download", methods=["GET"])
     @protect()
     def download(self, pk: int):
+        """The document's file, if the user may see it.
+        ---
+        get:
+          description: >-
+            Download a document's file
+          parameters:
+          - in: path
+            name: pk
+            required: true
+            schema:
+              type: integer
+          responses:
+            200:
+              description: The file, as an attachment
+              content:
+                application/octet-stream:
+                  schema:
+                    type: string
+                    format: binary
+            401:
+              $ref: '#/components/responses/401'
+            404:
+              $ref: '#/components/responses/404'
+        """
         document = find_visible(g.user, pk)
         if document is None:
             return self.response_404()
@@ -293,11 +408,20 @@ class InvoiceApi(DossierApi):
     label_columns = {"gross_total": "total"}
     add_columns = ["partner", "currency", "issue_date", "due_date", "notes"]
     search_columns = ["number", "status", "partner", "issue_date"]
+    openapi_spec_component_schemas = (InvoiceAnswer,)
+    openapi_spec_methods = {"post": {"post": {
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["partner"], "properties": {
+                "partner": {"type": "integer"}, "currency": {"type": "string"},
+                "notes": {"type": "string"},
+                "lines": {"type": "array", "items": INVOICE_LINE}}}}}},
+        "responses": answered(201, "The new draft",
+                              {"$ref": "#/components/schemas/InvoiceAnswer"}, 400)}}}
 
     def post_headless(self):
         """A draft from `partner` and `lines` ([{description, quantity, unit_price,
         vat_rate}]); `number`, `total` and `status` are the server's to set."""
-        payload = request.get_json(silent=True) or {}
+        payload = json_object()
         partner_id, lines = payload.get("partner"), payload.get("lines") or []
         if not isinstance(partner_id, int) or db.session.get(Partner, partner_id) is None:
             return self.response_400(message={"partner": [gettext(
@@ -328,6 +452,33 @@ class InvoiceApi(DossierApi):
     @expose("/<int:pk>/issue", methods=["POST"])
     @protect()
     def issue(self, pk: int):
+        """Issue a draft invoice: it takes the next number and can no longer change.
+        ---
+        post:
+          description: >-
+            Issue a draft invoice
+          parameters:
+          - in: path
+            name: pk
+            required: true
+            schema:
+              type: integer
+          responses:
+            200:
+              description: The issued invoice
+              content:
+                application/json:
+                  schema:
+                    $ref: '#/components/schemas/InvoiceAnswer'
+            400:
+              $ref: '#/components/responses/400'
+            401:
+              $ref: '#/components/responses/401'
+            404:
+              $ref: '#/components/responses/404'
+            409:
+              $ref: '#/components/responses/400'
+        """
         try:
             invoice = invoicing.issue(pk, g.user.id)
         except DomainError as error:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import copy
+import sys
 
-from flask import current_app, flash, g, has_request_context, jsonify, redirect, request
-from flask_appbuilder import ModelView
+from flask import abort, current_app, flash, g, has_request_context, jsonify, redirect, request
+from flask_appbuilder import ModelView, expose
 from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import format_currency, format_date, format_datetime, format_decimal, gettext
@@ -19,6 +20,7 @@ from app.errors import Conflict, DomainError, ZoneForbidden
 from app.extensions import db
 from app.models import PAYMENT_FREQUENCY_LABELS
 from app.security import READ_WRITE
+from app.views.guards import bad_value_message
 from app.views.labels import LABELS
 
 CONFLICT_MESSAGES = {
@@ -166,6 +168,13 @@ class DossierModelView(GuardedHooks, ModelView):
     page_size = 25
     _filters = PerRequest(own_filters)
 
+    @expose("/action_post", methods=["POST"])
+    def action_post(self):
+        # FAB looks an unknown action up as None and fails calling it.
+        if request.form.get("action") not in self.actions:
+            abort(400, description=gettext("Unknown action."))
+        return super().action_post()
+
 
 class DossierApi(GuardedHooks, ModelRestApi):
     """FAB's REST API; its `safe` wrapper would turn a domain error into a 500."""
@@ -210,6 +219,25 @@ class DossierApi(GuardedHooks, ModelRestApi):
                                          ids=", ".join(map(str, sorted(wanted - found))))]
         return problems
 
+    def response_500(self, message=None):
+        # FAB's `safe` answers every exception with a 500; a value the database could not
+        # take (an id or page beyond its integers, a date past 9999) is the client's 400.
+        bad_value = bad_value_message(sys.exc_info()[1])
+        if bad_value is not None:
+            db.session.rollback()
+            return self.response_400(message=bad_value)
+        return super().response_500(message)
+
+    def _get_field_info(self, field, *args, **kwargs):
+        info = super()._get_field_info(field, *args, **kwargs)
+        # FAB translates a missing label or description as "", which gettext answers with
+        # the catalogue's header.
+        for key, given in (("label", self.label_columns), ("description",
+                                                           self.description_columns)):
+            if not given.get(field.name):
+                info[key] = ""
+        return info
+
     def response_422(self, message=None):
         # Bad input is a 400 with a message in the user's language, as on the screens.
         return self.response_400(message=translate_messages(message))
@@ -230,6 +258,7 @@ SCHEMA_MESSAGES = [
     _l("Not a valid number."), _l("Not a valid string."), _l("Not a valid boolean."),
     _l("Not a valid datetime."), _l("Not a valid date."), _l("Not a valid list."),
     _l("Field may not be null."), _l("Invalid input type."),
+    _l("Special numeric values (nan or infinity) are not permitted."),
 ]
 
 

@@ -315,7 +315,7 @@ class AutomaticInvoicingView(BaseView):
     @has_access
     def index(self):
         form = RunForm()
-        as_of = date_arg("date") or date.today()
+        as_of = recurring.check_as_of(date_arg("date") or date.today())
         form.as_of.data = as_of
         count, due = recurring.due_list(as_of)
         runs = db.session.scalars(select(InvoiceRun).order_by(InvoiceRun.id.desc()).limit(10))

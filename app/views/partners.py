@@ -54,6 +54,10 @@ def yes_no(value) -> Markup:
     return Markup('<i class="fa fa-check"></i>') if value else Markup("")
 
 
+# A profile picture needs no more; FAB would unpack and scale anything Pillow opens.
+PICTURE_MAX_PIXELS = 40_000_000
+
+
 def valid_picture(form, field) -> None:
     """A picture must be an image Pillow can read and no larger than PICTURE_MAX_MB."""
     stream = getattr(field.data, "stream", None)
@@ -66,8 +70,17 @@ def valid_picture(form, field) -> None:
     if size > limit:
         mb = current_app.config["PICTURE_MAX_MB"]
         raise ValidationError(_l("The picture is larger than %(mb)s MB.") % {"mb": mb})
+    too_many = ValidationError(_l("The picture has too many pixels: at most %(megapixels)s "
+                                  "megapixels are allowed.")
+                               % {"megapixels": PICTURE_MAX_PIXELS // 1_000_000})
     try:
-        Image.open(stream).verify()
+        # Only the header is read here: a small file may unpack to gigabytes of pixels.
+        image = Image.open(stream)
+        if image.width * image.height > PICTURE_MAX_PIXELS:
+            raise too_many
+        image.verify()
+    except Image.DecompressionBombError as error:
+        raise too_many from error
     except (UnidentifiedImageError, OSError) as error:
         raise ValidationError(_l("This file is not an image.")) from error
     finally:
