@@ -89,6 +89,11 @@ class Config:
     IMG_UPLOAD_FOLDER = str(INSTANCE_PATH / "uploads" / "pictures") + "/"
     IMG_UPLOAD_URL = "/partner/picture/"
     PICTURE_MAX_MB = 5
+    # Backups (app/services/backup.py): `flask dossier backup` writes to BACKUP_DIR, else
+    # instance/backups; with BACKUP_DIR set the scheduler makes one every night and keeps the
+    # newest BACKUP_KEEP (0 keeps them all).
+    BACKUP_DIR = os.environ.get("BACKUP_DIR")
+    BACKUP_KEEP = int(os.environ.get("BACKUP_KEEP", "14"))
 
     MAIL_SERVER = os.environ.get("MAIL_SERVER")
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))

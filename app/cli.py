@@ -1,5 +1,7 @@
 """`flask dossier …`: set-up and maintenance commands."""
 
+from pathlib import Path
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -122,6 +124,39 @@ def invoicing_command(as_of):
     result = recurring.run(run_id)
     click.echo(f"Run {result.id}: {result.made} invoices made, {result.emailed} e-mailed, "
                f"{result.printed} in {len(result.batches)} print files ({result.status}).")
+
+
+@dossier.command("backup")
+@click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
+@with_appcontext
+def backup_command(folder: Path | None):
+    """Write a dated archive of the database and the stored files into FOLDER (default:
+    BACKUP_DIR, else instance/backups) while the app keeps serving."""
+    from app.services.backup import BackupError, create_backup
+
+    try:
+        archive = create_backup(folder)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Backup written: {archive}")
+
+
+@dossier.command("restore")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True,
+              help="Replace a database that already holds data, and the stored files.")
+@with_appcontext
+def restore_command(archive: Path, force: bool):
+    """Restore ARCHIVE into the database of DATABASE_URL and the instance folder."""
+    from app.services.backup import BackupError, restore_backup
+
+    try:
+        restored = restore_backup(archive, force=force)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from None
+    migrated = f", migrated to {restored.head}" if restored.migrated else ""
+    click.echo(f"Restored {archive}: the {restored.kind} database at revision "
+               f"{restored.revision}{migrated}, and {restored.files} files.")
 
 
 @dossier.command("serve")

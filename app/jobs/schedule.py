@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import warnings
 
+from flask import current_app
 from rq_scheduler import Scheduler
 
+from app.jobs.backup import nightly_backup
 from app.jobs.digest import check_overdue, dispatch_digests
 from app.jobs.files import sweep_files
 from app.jobs.invoicing import restart_stalled_runs
@@ -25,16 +27,22 @@ ENTRIES = [
     ("dossier-invoice-runs", "* * * * *", restart_stalled_runs),
     ("dossier-files", "17 * * * *", sweep_files),
 ]
+# Only where BACKUP_DIR is set; 03:15 UTC. Copying a large document store takes longer than
+# a job's default three minutes.
+BACKUP_ENTRY = ("dossier-backup", "15 3 * * *", nightly_backup)
+TIMEOUTS = {"dossier-backup": 6 * 3600}
 
 
 def register(connection) -> Scheduler:
     scheduler = Scheduler(queue_name=QUEUE_NAME, connection=connection, interval=30)
-    wanted = {entry_id for entry_id, _, _ in ENTRIES}
+    entries = ENTRIES + ([BACKUP_ENTRY] if current_app.config.get("BACKUP_DIR") else [])
+    wanted = {entry_id for entry_id, _, _ in entries}
     for job in scheduler.get_jobs():
         if job.id.startswith("dossier-") and job.id not in wanted:
             scheduler.cancel(job)
-    for entry_id, cron, func in ENTRIES:
+    for entry_id, cron, func in entries:
         if entry_id in scheduler:
             scheduler.cancel(entry_id)
-        scheduler.cron(cron, func=func, id=entry_id, queue_name=QUEUE_NAME, result_ttl=600)
+        scheduler.cron(cron, func=func, id=entry_id, queue_name=QUEUE_NAME, result_ttl=600,
+                       timeout=TIMEOUTS.get(entry_id))
     return scheduler

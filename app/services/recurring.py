@@ -285,8 +285,12 @@ def _mail_invoices(run_: InvoiceRun) -> int:
     return len(waiting)
 
 
+def print_root() -> Path:
+    return Path(current_app.config["INSTANCE_DIR"]) / "invoice-runs"
+
+
 def print_dir(run_id: int) -> Path:
-    path = Path(current_app.config["INSTANCE_DIR"]) / "invoice-runs" / str(run_id)
+    path = print_root() / str(run_id)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
