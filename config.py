@@ -102,6 +102,8 @@ class Config:
     MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "dossier@localhost")
+    # Seconds to wait for the SMTP server to connect and to answer each command.
+    MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", "30"))
     # Flask-Mail would suppress sending whenever TESTING is on; the outbox decides instead.
     MAIL_SUPPRESS_SEND = False
 

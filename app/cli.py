@@ -6,6 +6,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from app.jobs.queue import QUEUES
+
 
 @click.group()
 def dossier():
@@ -50,16 +52,18 @@ def demo_command(force: bool):
 
 
 @dossier.command("worker")
-@click.option("--burst", is_flag=True, help="Work until the queue is empty, then stop.")
+@click.option("--burst", is_flag=True, help="Work until the queues are empty, then stop.")
+@click.option("--queue", "names", multiple=True, type=click.Choice(QUEUES),
+              help="Work only this queue (repeatable); default: all, in priority order.")
 @with_appcontext
-def worker_command(burst: bool):
+def worker_command(burst: bool, names: tuple[str, ...]):
     """Run an rq worker (with rq's scheduler for delayed retries)."""
     from rq import Worker
 
     from app.jobs.queue import queue
 
-    q = queue()
-    Worker([q], connection=q.connection).work(with_scheduler=True, burst=burst)
+    queues = [queue(name) for name in names or QUEUES]
+    Worker(queues, connection=queues[0].connection).work(with_scheduler=True, burst=burst)
 
 
 @dossier.command("scheduler")

@@ -1,10 +1,43 @@
 """Extension objects, unbound: create_app() binds them to an app."""
 
+import smtplib
+
+import flask_mail
+from flask import current_app
 from flask_appbuilder.utils.legacy import get_sqla_class
-from flask_mail import Mail
 from flask_migrate import Migrate
 from flask_sqlalchemy.session import Session
 from sqlalchemy import inspect
+
+
+class SMTPConnection(flask_mail.Connection):
+    """Flask-Mail's connection with MAIL_TIMEOUT on connecting and on every answer awaited
+    (Flask-Mail opens smtplib.SMTP without one): a server that accepts and then says nothing
+    costs one timeout, and smtplib closes the connection after it."""
+
+    def configure_host(self) -> smtplib.SMTP:
+        smtp = smtplib.SMTP_SSL if self.mail.use_ssl else smtplib.SMTP
+        host = smtp(self.mail.server, self.mail.port, timeout=current_app.config["MAIL_TIMEOUT"])
+        host.set_debuglevel(int(self.mail.debug))
+        if self.mail.use_tls:
+            host.starttls()
+        if self.mail.username and self.mail.password:
+            host.login(self.mail.username, self.mail.password)
+        return host
+
+    def __exit__(self, exc_type, exc_value, tb) -> None:
+        if self.host is None or self.host.sock is None:  # closed after a timeout or a reset
+            return
+        try:
+            self.host.quit()
+        except smtplib.SMTPException:  # QUIT unanswered: what the server accepted stays sent
+            self.host.close()
+
+
+class Mail(flask_mail.Mail):
+    def connect(self) -> SMTPConnection:
+        return SMTPConnection(current_app.extensions["mail"])
+
 
 
 def _tables(mapper) -> set[str]:

@@ -1177,6 +1177,8 @@ class Outbox(Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # When a job claimed the row: the sweeper takes a mail for stuck only long after this.
+    sending_started_at: Mapped[datetime | None] = mapped_column(DateTime)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     @property

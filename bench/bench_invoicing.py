@@ -221,9 +221,9 @@ def main(argv=None) -> int:
             if args.send:
                 from rq import SimpleWorker
 
-                from app.jobs.queue import queue
+                from app.jobs.queue import MAIL_QUEUE, queue
 
-                q = queue()
+                q = queue(MAIL_QUEUE)
                 smtp.reset()
                 started = wall()
                 SimpleWorker([q], connection=q.connection).work(burst=True)

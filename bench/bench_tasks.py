@@ -499,7 +499,7 @@ def run_digest(app, args, counter: QueryCounter, smtp: SmtpSink, redis_ok: bool)
     from sqlalchemy import func, select, text
 
     from app.extensions import db
-    from app.jobs.queue import queue
+    from app.jobs.queue import MAIL_QUEUE, queue
     from app.models import Outbox, Task
     from app.services.digest import WINDOW, dispatch_digests
     from app.services.outbox import BATCH, send_many
@@ -514,7 +514,7 @@ def run_digest(app, args, counter: QueryCounter, smtp: SmtpSink, redis_ok: bool)
                 Task.done.is_(False), Task.responsible_id.is_not(None),
                 Task.due_at >= frozen - WINDOW, Task.due_at < frozen + WINDOW))
         if redis_ok:
-            queue().empty()
+            queue(MAIL_QUEUE).empty()
         db.session.remove()
     log(f"digest: clock frozen at {frozen} UTC (08:00 {ZONES[0]}/{ZONES[1]}); "
         f"{window_tasks} open tasks in dispatch_digests' ±{WINDOW} window")
@@ -543,7 +543,7 @@ def run_digest(app, args, counter: QueryCounter, smtp: SmtpSink, redis_ok: bool)
         with app.app_context():
             steps["dispatch"]["outbox_rows"] = db.session.scalar(
                 select(func.count()).select_from(Outbox))
-            steps["dispatch"]["enqueued_jobs"] = queue().count if redis_ok else None
+            steps["dispatch"]["enqueued_jobs"] = queue(MAIL_QUEUE).count if redis_ok else None
             db.session.remove()
         log(f"  dispatch_digests(): {steps['dispatch']['wall_s']:.2f} s, "
             f"{steps['dispatch']['queries']} statements, {created} mails queued")
@@ -565,7 +565,7 @@ def run_digest(app, args, counter: QueryCounter, smtp: SmtpSink, redis_ok: bool)
         ids = list(db.session.scalars(
             select(Outbox.id).where(Outbox.status == "queued").order_by(Outbox.id)))
         if redis_ok:
-            queue().empty()  # no worker runs: the benchmark sends in-process below
+            queue(MAIL_QUEUE).empty()  # no worker runs: the benchmark sends in-process below
         db.session.remove()
 
     smtp.reset()

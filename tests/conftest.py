@@ -3,11 +3,13 @@ DOSSIER_TEST_DB), the real FAB login, one user per role, and a clean slate per t
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -71,15 +73,18 @@ class RedisServer:
 
 
 class Mailbox:
-    """A real SMTP server on loopback (aiosmtpd) whose messages the tests read."""
+    """A real SMTP server on loopback (aiosmtpd) whose messages the tests read; with `delay`,
+    a slow one that takes that many seconds to answer each message's DATA."""
 
-    def __init__(self):
+    def __init__(self, delay: float = 0):
         self.port = free_port()
+        self.delay = delay
         self.messages: list = []
         self.connections = 0
         self.controller = None
 
     async def handle_DATA(self, server, session, envelope):
+        await asyncio.sleep(self.delay)
         self.messages.append(message_from_bytes(envelope.content, policy=default_policy))
         return "250 OK"
 
@@ -101,6 +106,36 @@ class Mailbox:
 
     def to(self, address: str) -> list:
         return [m for m in self.messages if address in m["To"]]
+
+
+class SilentServer:
+    """A TCP server on loopback that accepts connections and never says a word, as an SMTP
+    server that hangs before its greeting."""
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.1)
+        self.port = self.listener.getsockname()[1]
+        self.connections: list[socket.socket] = []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.connections.append(self.listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(5)
+        self.listener.close()
+        for connection in self.connections:
+            connection.close()
 
 
 @pytest.fixture(scope="session")
@@ -208,14 +243,56 @@ def mailbox(smtp_server, redis_server, app):
 
 
 def run_jobs(app, fork: bool = False) -> None:
-    """Work the queue empty, as `flask dossier worker --burst` would."""
+    """Work every queue empty, as `flask dossier worker --burst` would."""
     from rq import SimpleWorker, Worker
 
     with app.app_context():
-        from app.jobs.queue import queue
+        from app.jobs.queue import QUEUES, queue
 
-        q = queue()
-        (Worker if fork else SimpleWorker)([q], connection=q.connection).work(burst=True)
+        queues = [queue(name) for name in QUEUES]
+        (Worker if fork else SimpleWorker)(queues, connection=queues[0].connection).work(
+            burst=True)
+
+
+@pytest.fixture
+def start_worker(app, mailbox, tmp_path):
+    """`flask dossier worker` in a process of its own on the suite's database and Redis:
+    `start_worker("dossier-mail", MAIL_PORT="2525")` starts one on those queues (default: all)
+    with that environment over the app's, and returns once it listens. The workers stop
+    (warm shutdown: the job at hand is finished) after the test."""
+    from rq import Worker
+
+    processes = []
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    base = {**os.environ, "PYTHONPATH": root, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+            "REDIS_URL": app.config["REDIS_URL"], "MAIL_SERVER": app.config["MAIL_SERVER"],
+            "MAIL_PORT": str(app.config["MAIL_PORT"])}
+
+    def start(*queues: str, **env: str) -> subprocess.Popen:
+        command = [sys.executable, "-m", "flask", "--app", "app", "dossier", "worker"]
+        for name in queues:
+            command += ["--queue", name]
+        log = tmp_path / f"worker-{len(processes)}.log"
+        with open(log, "wb") as output:
+            process = subprocess.Popen(command, cwd=root, env={**base, **env},
+                                       stdout=output, stderr=subprocess.STDOUT)
+        processes.append(process)
+        with app.app_context():
+            from app.jobs.queue import queue
+
+            connection = queue().connection
+            deadline = time.monotonic() + 60
+            while len(Worker.all(connection=connection)) < len(processes):
+                assert process.poll() is None and time.monotonic() < deadline, \
+                    log.read_text()[-3000:]
+                time.sleep(0.1)
+        return process
+
+    yield start
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.wait(60)
 
 
 @pytest.fixture

@@ -1,19 +1,24 @@
 """E-mail through the outbox, with a real Redis, real rq workers and a real SMTP server."""
 
+import time
 from datetime import datetime, timedelta
 
+import pytest
 from flask_babel import force_locale, gettext
 from freezegun import freeze_time
-from sqlalchemy import select
+from rq import Worker
+from sqlalchemy import func, select
 
 from app.extensions import db
 from app.jobs.mail import send_mail, sweep_outbox
+from app.jobs.queue import MAIL_QUEUE, queue
 from app.models import Outbox, Task, utcnow
 from app.services import acting_as
 from app.services.digest import dispatch_digests
+from app.services.outbox import queue_mail, stuck_after
 from app.services.tasks import notify_overdue
 from app.services.users import profile
-from tests.conftest import run_jobs, user_id
+from tests.conftest import Mailbox, SilentServer, run_jobs, user_id
 from tests.test_tasks import local
 
 
@@ -208,3 +213,89 @@ def test_the_mails_of_one_change_share_one_smtp_connection(app, login, mailbox):
     run_jobs(app)
     assert len(mailbox.messages) == 5
     assert mailbox.connections == 1
+
+
+def queue_mails(app, count: int) -> list[int]:
+    """`count` mails to person0@, person1@ … queued in one commit, so sent by one job."""
+    with app.app_context():
+        rows = [queue_mail(db.session, f"test-{n}", f"person{n}@example.com", f"Mail {n}",
+                           "Hello") for n in range(count)]
+        db.session.commit()
+        return [row.id for row in rows]
+
+
+@pytest.mark.parametrize("hang", ["before the greeting", "after DATA"])
+def test_a_hanging_smtp_server_costs_one_timeout_and_the_mails_wait_as_failed(
+        app, mailbox, monkeypatch, hang):
+    monkeypatch.setitem(app.config, "MAIL_TIMEOUT", 1)
+    hanging = SilentServer() if hang == "before the greeting" else Mailbox(delay=60)
+    hanging.start()
+    try:
+        monkeypatch.setattr(app.extensions["mail"], "port", hanging.port)
+        ids = queue_mails(app, 4)
+        started = time.monotonic()
+        run_jobs(app)
+        elapsed = time.monotonic() - started
+    finally:
+        hanging.stop()
+    assert 1 <= elapsed < 3, elapsed
+    with app.app_context():
+        rows = db.session.scalars(select(Outbox).order_by(Outbox.id)).all()
+        assert [row.id for row in rows] == ids
+        for row in rows:
+            assert (row.status, row.attempts) == ("failed", 1)
+            assert "timed out" in row.last_error and row.next_attempt_at > utcnow()
+        # Each waits for its retry on the mail queue.
+        assert queue(MAIL_QUEUE).scheduled_job_registry.count == 4
+
+
+def test_the_sweeper_leaves_a_mail_being_sent_and_takes_back_one_whose_sending_stopped(
+        app, mailbox):
+    with app.app_context():
+        now, created = utcnow(), utcnow() - timedelta(days=1)
+        for name, started in (("live", now - timedelta(minutes=1)),
+                              ("dead", now - stuck_after() - timedelta(minutes=1))):
+            db.session.add(Outbox(key=name, recipient=f"{name}@example.com", subject=name,
+                                  body="Hello", status="sending", attempts=1,
+                                  created_at=created, sending_started_at=started))
+        db.session.commit()
+        assert sweep_outbox() == 1
+        assert dict(db.session.execute(select(Outbox.key, Outbox.status)).all()) == {
+            "live": "sending", "dead": "failed"}
+    run_jobs(app)
+    assert len(mailbox.to("dead@example.com")) == 1 and not mailbox.to("live@example.com")
+    with app.app_context():
+        assert dict(db.session.execute(select(Outbox.key, Outbox.status)).all()) == {
+            "live": "sending", "dead": "sent"}
+
+
+def test_two_workers_and_the_sweeper_send_each_mail_once_through_a_slow_server(
+        app, start_worker):
+    slow = Mailbox(delay=0.5)
+    slow.start()
+    try:
+        with app.app_context():
+            # Mails that waited an hour for Redis: created long before their sending starts.
+            for n in range(8):
+                db.session.add(Outbox(key=f"late-{n}", recipient=f"person{n}@example.com",
+                                      subject=f"Mail {n}", body="Hello",
+                                      created_at=utcnow() - timedelta(hours=1)))
+            db.session.commit()
+        for _ in range(2):
+            start_worker(MAIL_QUEUE, MAIL_PORT=str(slow.port))
+        deadline = time.monotonic() + 90
+        with app.app_context():
+            while time.monotonic() < deadline:
+                sweep_outbox()
+                waiting = db.session.scalar(select(func.count(Outbox.id))
+                                            .where(Outbox.status != "sent"))
+                db.session.rollback()
+                if not waiting:
+                    break
+                time.sleep(0.2)
+            assert set(db.session.scalars(select(Outbox.attempts))) == {1}
+            workers = Worker.all(connection=queue(MAIL_QUEUE).connection)
+            assert sorted(w.successful_job_count > 0 for w in workers) == [True, True]
+    finally:
+        slow.stop()
+    assert sorted(m["To"] for m in slow.messages) == [f"person{n}@example.com" for n in range(8)]

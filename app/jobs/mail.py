@@ -20,18 +20,6 @@ def send_mails(outbox_ids: list[int]) -> dict[int, str]:
 @in_app_context
 def sweep_outbox() -> int:
     """Re-queue mails that never reached Redis, are due for a retry, or got stuck."""
-    from app.extensions import db
-    from app.jobs.queue import enqueue
-    from app.models import Outbox
-    from app.services.outbox import due_for_sending
+    from app.services.outbox import sweep
 
-    ids = due_for_sending()
-    for outbox_id in ids:
-        row = db.session.get(Outbox, outbox_id)
-        if row.status == "sending":
-            row.status = "failed"
-    db.session.commit()
-    from app.services.outbox import BATCH
-
-    return sum(len(ids[i:i + BATCH]) for i in range(0, len(ids), BATCH)
-               if enqueue(send_mails, ids[i:i + BATCH]))
+    return sweep()

@@ -13,6 +13,11 @@ from rq import Queue
 
 log = logging.getLogger(__name__)
 QUEUE_NAME = "dossier"
+# Mail jobs wait on SMTP servers: on their own queue no digest, sweep or invoicing job waits
+# behind them (given a worker of its own; see `flask dossier worker --queue`).
+MAIL_QUEUE = "dossier-mail"
+# What a worker listens to, in this order of priority.
+QUEUES = (QUEUE_NAME, MAIL_QUEUE)
 
 
 def redis_connection(config) -> Redis:
@@ -24,17 +29,18 @@ def redis_connection(config) -> Redis:
     return EmbeddedRedis(os.path.join(config["INSTANCE_DIR"], "redis.db"))
 
 
-def queue() -> Queue:
+def queue(name: str = QUEUE_NAME) -> Queue:
     app = current_app._get_current_object()
     if "dossier_redis" not in app.extensions:
         app.extensions["dossier_redis"] = redis_connection(app.config)
-    return Queue(QUEUE_NAME, connection=app.extensions["dossier_redis"])
+    return Queue(name, connection=app.extensions["dossier_redis"])
 
 
-def enqueue(func, *args, delay: timedelta | None = None, **kwargs) -> bool:
+def enqueue(func, *args, delay: timedelta | None = None, queue_name: str = QUEUE_NAME,
+            **kwargs) -> bool:
     """Queue a job; when Redis is down say so and return False — the sweeper catches up."""
     try:
-        q = queue()
+        q = queue(queue_name)
         if delay:
             q.enqueue_in(delay, func, *args, **kwargs)
         else:

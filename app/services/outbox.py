@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import logging
+import smtplib
 import uuid
-from datetime import timedelta
+from contextlib import ExitStack
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from flask import current_app
@@ -18,8 +20,8 @@ from app.extensions import db, mail
 from app.models import Outbox, utcnow
 
 log = logging.getLogger(__name__)
-STUCK_AFTER = timedelta(minutes=10)
 BATCH = 50  # mails sent over one SMTP connection by one job
+SENDABLE = ("queued", "failed", "unsent")  # what a job may claim
 
 
 def queue_mail(session: Session, key: str, recipient: str, subject: str, body: str,
@@ -48,11 +50,7 @@ def _send_after_commit(session: Session) -> None:
     # No SQL after a commit: the ids come from the identity map.
     ids = [inspect(row).identity[0] for row in rows if inspect(row).identity]
     if ids:
-        from app.jobs.mail import send_mails
-        from app.jobs.queue import enqueue
-
-        for first in range(0, len(ids), BATCH):
-            enqueue(send_mails, ids[first:first + BATCH])
+        _queue_batches(ids)
 
 
 @event.listens_for(Session, "after_rollback")
@@ -91,58 +89,99 @@ def _failed(row: Outbox, error: Exception) -> None:
 
 
 def send_many(ids: list[int]) -> dict[int, str]:
-    """Send outbox rows over one SMTP connection. Each row is claimed first, so a retried or
-    doubled job never sends a mail twice; a failure is recorded and retried with back-off."""
+    """Send outbox rows over one SMTP connection. Each row is claimed just before it is sent,
+    so a doubled or swept job never sends a mail twice; a failure is recorded and retried with
+    back-off. Once the connection failed (down, silent past MAIL_TIMEOUT, gone) the rest of the
+    batch is not tried: it waits for its retry."""
     if not current_app.config.get("MAIL_SERVER"):
         db.session.execute(update(Outbox).where(Outbox.id.in_(ids), Outbox.status == "queued")
                            .values(status="unsent"))
         db.session.commit()
         return dict.fromkeys(ids, "unsent")
-    claimed = list(db.session.scalars(
-        update(Outbox)
-        .where(Outbox.id.in_(ids), Outbox.status.in_(("queued", "failed", "unsent")))
-        .values(status="sending", attempts=Outbox.attempts + 1, next_attempt_at=None)
-        .returning(Outbox.id)))
-    db.session.commit()
-    rows = list(db.session.scalars(select(Outbox).where(Outbox.id.in_(claimed))
-                                   .order_by(Outbox.id)))
-    results = dict.fromkeys(ids, "skipped")
-    try:
-        with mail.connect() as connection:
-            for row in rows:
+    outcome: dict[int, tuple[str, datetime | None]] = {}
+    lost: Exception | None = None
+    with ExitStack() as stack:
+        connection = None
+        for outbox_id in ids:
+            row = _claim(outbox_id)
+            if row is None:
+                continue
+            if lost is not None:
+                _failed(row, lost)
+            else:
                 try:
+                    if connection is None:
+                        connection = stack.enter_context(mail.connect())
                     connection.send(_message(row))
-                except Exception as error:  # this recipient or message was refused
+                except smtplib.SMTPServerDisconnected as error:  # timed out or went away
+                    lost = error
+                    _failed(row, error)
+                except Exception as error:  # refused, or down when connecting
+                    if connection is None:
+                        lost = error
                     _failed(row, error)
                 else:
                     row.status, row.sent_at, row.last_error = "sent", utcnow(), None
-    except Exception as error:  # SMTP is down or went away: what is not sent waits
-        for row in rows:
-            if row.status == "sending":
-                _failed(row, error)
-    db.session.commit()
-    from app.jobs.mail import send_mail
-    from app.jobs.queue import enqueue
-
-    for row in rows:
-        results[row.id] = row.status
-        if row.status == "failed":
-            enqueue(send_mail, row.id, delay=row.next_attempt_at - utcnow())
+            outcome[outbox_id] = row.status, row.next_attempt_at
+        db.session.commit()
+    results = dict.fromkeys(ids, "skipped")
+    for outbox_id, (status, retry_at) in outcome.items():
+        results[outbox_id] = status
+        if status == "failed":
+            _queue_one(outbox_id, delay=retry_at - utcnow())
     return results
 
 
-def due_for_sending() -> list[int]:
-    """What the sweeper re-queues: never queued (Redis was down), due retries, stuck sends,
-    and mails kept unsent while no mail server was configured."""
+def _claim(outbox_id: int) -> Outbox | None:
+    """Take one mail for this job (and commit what the job did before): of two jobs given the
+    same mail, only one finds it sendable, whatever the timing."""
+    row = db.session.scalar(
+        update(Outbox).where(Outbox.id == outbox_id, Outbox.status.in_(SENDABLE))
+        .values(status="sending", sending_started_at=utcnow(), attempts=Outbox.attempts + 1,
+                next_attempt_at=None)
+        .returning(Outbox))
+    db.session.commit()
+    return row
+
+
+def stuck_after() -> timedelta:
+    """How long after its sending started a mail counts as stuck (its worker died): well above
+    what a live job spends on one mail, a few SMTP answers of at most MAIL_TIMEOUT each."""
+    return timedelta(seconds=max(600.0, 20 * current_app.config["MAIL_TIMEOUT"]))
+
+
+def sweep() -> int:
+    """Queue what waits: mails that never reached Redis, due retries, mails kept unsent while
+    no mail server was configured, and stuck sends. A mail that a live job is sending is left
+    to it. Returns how many mails were queued."""
     now = utcnow()
+    db.session.execute(update(Outbox).where(Outbox.status == "sending",
+                                            Outbox.sending_started_at <= now - stuck_after())
+                       .values(status="failed"))
+    db.session.commit()
     statuses = ["queued", "failed"] + (["unsent"] if current_app.config.get("MAIL_SERVER") else [])
-    return list(db.session.scalars(
-        select(Outbox.id).where(or_(
-            Outbox.status.in_(statuses) & or_(Outbox.next_attempt_at.is_(None),
-                                              Outbox.next_attempt_at <= now),
-            (Outbox.status == "sending") & (Outbox.created_at <= now - STUCK_AFTER),
-        )).order_by(Outbox.id).limit(5000)
-    ))
+    ids = list(db.session.scalars(
+        select(Outbox.id).where(Outbox.status.in_(statuses),
+                                or_(Outbox.next_attempt_at.is_(None),
+                                    Outbox.next_attempt_at <= now))
+        .order_by(Outbox.id).limit(5000)))
+    return _queue_batches(ids)
+
+
+def _queue_batches(ids: list[int]) -> int:
+    """One send_mails job per BATCH mails, on the mail queue; how many mails were queued."""
+    from app.jobs.mail import send_mails
+    from app.jobs.queue import MAIL_QUEUE, enqueue
+
+    return sum(len(ids[first:first + BATCH]) for first in range(0, len(ids), BATCH)
+               if enqueue(send_mails, ids[first:first + BATCH], queue_name=MAIL_QUEUE))
+
+
+def _queue_one(outbox_id: int, delay: timedelta | None = None) -> None:
+    from app.jobs.mail import send_mail
+    from app.jobs.queue import MAIL_QUEUE, enqueue
+
+    enqueue(send_mail, outbox_id, delay=delay, queue_name=MAIL_QUEUE)
 
 
 def resend(outbox_id: int) -> None:
@@ -150,7 +189,4 @@ def resend(outbox_id: int) -> None:
     db.session.execute(update(Outbox).where(Outbox.id == outbox_id)
                        .values(status="queued", next_attempt_at=None))
     db.session.commit()
-    from app.jobs.mail import send_mail
-    from app.jobs.queue import enqueue
-
-    enqueue(send_mail, outbox_id)
+    _queue_one(outbox_id)
