@@ -13,6 +13,7 @@ from rq import Queue
 
 log = logging.getLogger(__name__)
 QUEUE_NAME = "dossier"
+QUEUES = [QUEUE_NAME]   # what a worker listens to (`flask dossier worker`, and so `serve`)
 
 
 def redis_connection(config) -> Redis:

@@ -5,9 +5,13 @@ user's own DIGEST_TIME is decided in the database (app/services/digest.py)."""
 
 from __future__ import annotations
 
+import logging
 import warnings
+from contextlib import suppress
 
-from rq_scheduler import Scheduler
+import rq_scheduler
+from redis.exceptions import RedisError
+from rq import Queue
 
 from app.jobs.digest import check_overdue, dispatch_digests
 from app.jobs.invoicing import restart_stalled_runs
@@ -25,14 +29,48 @@ ENTRIES = [
 ]
 
 
+log = logging.getLogger("dossier.jobs")
+
+
+class Scheduler(rq_scheduler.Scheduler):
+    """rq-scheduler that catches up after Redis was away. On its first round and whenever
+    Redis has restarted since the last one (a new run id), it sweeps the outbox at once, so
+    that what waited goes out now rather than at the next sweep, and after a restart it puts
+    its entries back in case Redis lost them. Telling Redis that it stops is skipped when
+    Redis is gone, so that a signal still stops it."""
+
+    redis_run_id: str | None = None
+
+    def add_entries(self) -> None:
+        wanted = {entry_id for entry_id, _, _ in ENTRIES}
+        for job in self.get_jobs():
+            if job.id.startswith("dossier-") and job.id not in wanted:
+                self.cancel(job)
+        for entry_id, cron, func in ENTRIES:
+            if entry_id in self:
+                self.cancel(entry_id)
+            self.cron(cron, func=func, id=entry_id, queue_name=QUEUE_NAME, result_ttl=600)
+
+    def enqueue_jobs(self):
+        run_id = self.connection.info("server")["run_id"]
+        if run_id != self.redis_run_id:
+            if self.redis_run_id is not None:
+                log.warning("scheduler: Redis has restarted; entries registered again")
+                self.add_entries()
+            self.redis_run_id = run_id
+            Queue(QUEUE_NAME, connection=self.connection).enqueue(sweep_outbox, result_ttl=600)
+        return super().enqueue_jobs()
+
+    def register_death(self):
+        with suppress(RedisError):
+            super().register_death()
+
+    def remove_lock(self):
+        with suppress(RedisError):
+            super().remove_lock()
+
+
 def register(connection) -> Scheduler:
-    scheduler = Scheduler(queue_name=QUEUE_NAME, connection=connection, interval=30)
-    wanted = {entry_id for entry_id, _, _ in ENTRIES}
-    for job in scheduler.get_jobs():
-        if job.id.startswith("dossier-") and job.id not in wanted:
-            scheduler.cancel(job)
-    for entry_id, cron, func in ENTRIES:
-        if entry_id in scheduler:
-            scheduler.cancel(entry_id)
-        scheduler.cron(cron, func=func, id=entry_id, queue_name=QUEUE_NAME, result_ttl=600)
+    scheduler = Scheduler(queue_name=QUEUE_NAME, connection=connection, interval=10)
+    scheduler.add_entries()
     return scheduler
