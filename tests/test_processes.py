@@ -43,6 +43,11 @@ def queue_a_mail(app, recipient: str, caplog) -> None:
     assert "could not queue send_mails" in caplog.text
 
 
+def outbox_status(app) -> str:
+    with app.app_context():
+        return db.session.scalar(select(Outbox.status))
+
+
 def stop(process: subprocess.Popen, timeout: float = 20) -> int:
     process.send_signal(signal.SIGTERM)
     try:
@@ -74,8 +79,7 @@ def test_worker_and_scheduler_wait_for_redis_then_send_what_waited_once(app, red
         assert all(process.poll() is None for process in processes.values())
         redis_server.start()
         wait_for(lambda: mailbox.to("waited@example.com"), 40, "the mail that waited")
-        with app.app_context():
-            assert db.session.scalar(select(Outbox.status)) == "sent"
+        wait_for(lambda: outbox_status(app) == "sent", 10, "the mail marked sent")
 
         redis_server.stop()    # Redis gone again: a signal still stops both at once
         time.sleep(1.5)
