@@ -45,11 +45,11 @@ class Child:
     def ready(self) -> None:
         """After the first start: wait until the child can serve the others."""
 
-    def exited(self) -> bool:
-        """True when the child has exited; it is then due again after the back-off."""
+    def look(self) -> None:
+        """A child that has exited is logged, and due again after the back-off."""
         code = self.process.poll()
         if code is None:
-            return False
+            return
         if time.monotonic() - self.started > STEADY_AFTER:
             self.wait = 1
         how = (f"was killed by {signal.Signals(-code).name}" if code < 0
@@ -60,7 +60,6 @@ class Child:
         self.process = None
         self.due = time.monotonic() + self.wait
         self.wait = min(self.wait * 2, LONGEST_WAIT)
-        return True
 
     def _end_group(self) -> None:
         """What the child left behind in its process group (rq's scheduler process of a
@@ -114,6 +113,12 @@ class EmbeddedRedis(Child):
         except RedisError:
             pass   # only the socket file was left
 
+    def start(self, env: dict) -> None:
+        super().start(env)
+        self.registry.write_text(json.dumps({
+            "pidfile": str(self.pidfile), "unixsocket": self.socket,
+            "dbdir": str(self.pidfile.parent), "dbfilename": "redis.db"}))
+
     def ready(self) -> None:
         client = Redis(unix_socket_path=self.socket)
         for _ in range(100):
@@ -125,9 +130,6 @@ class EmbeddedRedis(Child):
         else:
             log.warning("redis: no answer on %s yet", self.socket)
         client.close()
-        self.registry.write_text(json.dumps({
-            "pidfile": str(self.pidfile), "unixsocket": self.socket,
-            "dbdir": str(self.pidfile.parent), "dbfilename": "redis.db"}))
 
     def finish(self, deadline: float) -> None:
         super().finish(deadline)
@@ -178,7 +180,7 @@ class Supervisor:
                         if now >= child.due and not self.stopping:
                             child.start(self.env)
                     else:
-                        child.exited()
+                        child.look()
                 time.sleep(POLL)
         finally:
             self.stop()
