@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -191,4 +192,5 @@ def test_serve_starts_again_what_dies_and_the_web_keeps_answering(app, mailbox, 
         if serve.process.poll() is None:
             serve.process.kill()
         serve.kill_all()
+        shutil.rmtree(serve.folder, ignore_errors=True)
     assert len(mailbox.to("during-outage@example.com")) == 1
