@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app app
-PORT ?= 5000
 export PYTHONPATH := $(CURDIR)
 
 .PHONY: run test venv setup worker scheduler babel-extract babel-compile lint bench clean
@@ -32,8 +31,9 @@ setup: venv babel-compile
 	$(FLASK) dossier demo
 
 run: setup
+	$(FLASK) dossier check
 	@echo "Log in as $${DOSSIER_ADMIN_USER:-admin} (the password was printed on the first start)."
-	$(FLASK) dossier serve --port $(PORT)
+	$(FLASK) dossier serve
 
 worker: venv
 	$(FLASK) dossier worker

@@ -4,7 +4,6 @@ The `app/` package shadows this file on import, so WSGI servers use "app:create_
 """
 
 import importlib.util
-import os
 import sys
 from pathlib import Path
 
@@ -16,4 +15,5 @@ if __name__ == "__main__":
     package = importlib.util.module_from_spec(spec)
     sys.modules["app"] = package
     spec.loader.exec_module(package)
-    package.create_app().run(host="127.0.0.1", port=int(os.environ.get("PORT", "5000")))
+    app = package.create_app()
+    app.run(host=app.config["HOST"], port=app.config["PORT"])

@@ -120,6 +120,20 @@ class Config:
     # Links in e-mails (invitations, zone news): the address users reach the app at.
     PUBLIC_URL = os.environ.get("PUBLIC_URL")
 
+    # Serving (`make run`, `flask dossier serve`, gunicorn.conf.py): the address and port,
+    # gunicorn's processes and threads, how long browsers keep /static files, and how many
+    # reverse proxies in front may set X-Forwarded-For/-Proto/-Host/-Port/-Prefix (0: none).
+    # DOSSIER_ENV=production (or a HOST beyond loopback, or a proxy) makes `flask dossier check`
+    # hold the installation to production rules.
+    HOST = os.environ.get("HOST", "127.0.0.1")
+    PORT = int(os.environ.get("PORT", "5000"))
+    WEB_CONCURRENCY = int(os.environ.get("WEB_CONCURRENCY") or max(2, os.cpu_count() or 1))
+    WEB_THREADS = int(os.environ.get("WEB_THREADS", "4"))
+    STATIC_MAX_AGE = int(os.environ.get("STATIC_MAX_AGE", "43200"))
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
+    PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http")
+    DOSSIER_ENV = os.environ.get("DOSSIER_ENV", "development")
+
     ADMIN_USER = os.environ.get("DOSSIER_ADMIN_USER", "admin")
     ADMIN_PASSWORD = os.environ.get("DOSSIER_ADMIN_PASSWORD")
 

@@ -88,6 +88,11 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     register_error_handlers(app)
     init_protection(app)
+    from app.health import init_health
+    from app.serving import init_serving
+
+    init_serving(app)
+    init_health(app)
     register_formatters(app)
     from app.views.guards import register_guards
 

@@ -57,23 +57,24 @@ def demo_command(force: bool):
               help="Work only this queue (repeatable); default: all, in priority order.")
 @with_appcontext
 def worker_command(burst: bool, names: tuple[str, ...]):
-    """Run an rq worker (with rq's scheduler for delayed retries)."""
-    from rq import Worker
-
+    """Run an rq worker (with rq's scheduler for delayed retries); it waits for Redis."""
     from app.jobs.queue import queue
+    from app.jobs.runner import work
 
-    queues = [queue(name) for name in names or QUEUES]
-    Worker(queues, connection=queues[0].connection).work(with_scheduler=True, burst=burst)
+    _log_to_terminal()
+    work(list(names or QUEUES), queue().connection, burst=burst)
 
 
 @dossier.command("scheduler")
 @with_appcontext
 def scheduler_command():
-    """Register the periodic entries (once, whatever the restarts) and run rq-scheduler."""
+    """Register the periodic entries (once, whatever the restarts) and run rq-scheduler;
+    it waits for Redis."""
     from app.jobs.queue import queue
-    from app.jobs.schedule import register
+    from app.jobs.runner import schedule
 
-    register(queue().connection).run()
+    _log_to_terminal()
+    schedule(queue().connection)
 
 
 @dossier.command("digest")
@@ -163,45 +164,44 @@ def restore_command(archive: Path, force: bool):
                f"{restored.revision}{migrated}, and {restored.files} files.")
 
 
+def _log_to_terminal() -> None:
+    """The long-running commands say what they do (restarts, Redis outages) on stderr."""
+    import logging
+
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
 @dossier.command("serve")
-@click.option("--port", default=5000, type=int, envvar="PORT")
+@click.option("--host", default=None, help="Address to listen on (default: HOST, 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (default: PORT, 5000).")
 @with_appcontext
-def serve_command(port: int):
-    """Web server, one rq worker and the scheduler; Ctrl-C stops them all."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
+def serve_command(host: str | None, port: int | None):
+    """gunicorn, one rq worker, the scheduler and (without REDIS_URL) an embedded Redis,
+    each started again when it exits; Ctrl-C or SIGTERM stops them all."""
+    from app.supervisor import Supervisor, children
 
-    env = dict(os.environ)
-    if not current_app.config.get("REDIS_URL"):
-        from app.jobs.queue import queue
+    _log_to_terminal()
+    config = current_app.config
+    host, port = host or config["HOST"], port or config["PORT"]
+    found, env = children(config, host, port)
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"Dossier: http://{shown}:{port}/  (Ctrl-C stops web, worker and scheduler)")
+    Supervisor(found, env).run()
 
-        # This process keeps the embedded redis-server alive and shares its socket.
-        env["REDIS_URL"] = f"unix://{queue().connection.socket_file}"
-        click.echo(f"Embedded Redis: {env['REDIS_URL']}")
-    flask = [sys.executable, "-m", "flask", "--app", "app"]
-    commands = [flask + ["run", "--host", "127.0.0.1", "--port", str(port)],
-                flask + ["dossier", "worker"], flask + ["dossier", "scheduler"]]
-    children = [subprocess.Popen(c, env=env) for c in commands]
 
-    def stop(signum, frame):
-        raise KeyboardInterrupt
+@dossier.command("check")
+@with_appcontext
+def check_command():
+    """Say what is misconfigured; the exit code is 1 when something must be fixed first."""
+    from app.health import check_installation
 
-    signal.signal(signal.SIGTERM, stop)
-    click.echo(f"Dossier: http://127.0.0.1:{port}/  (Ctrl-C stops web, worker and scheduler)")
-    try:
-        while all(child.poll() is None for child in children):
-            time.sleep(1)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        for child in children:
-            if child.poll() is None:
-                child.terminate()
-        for child in children:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
+    findings = check_installation()
+    for finding in findings:
+        click.echo(f"{finding.level:<8} {finding.topic:<15} {finding.text}")
+    errors = sum(f.level == "error" for f in findings)
+    warnings = sum(f.level == "warning" for f in findings)
+    if errors:
+        click.echo(f"{errors} error(s), {warnings} warning(s): fix the errors before serving.")
+        raise SystemExit(1)
+    click.echo(f"No errors, {warnings} warning(s)." if warnings else "No problems found.")

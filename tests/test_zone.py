@@ -439,7 +439,7 @@ def test_the_api_invites_a_contact_person_for_staff_only(app, api, world):
 
 # --- who may reach what ---------------------------------------------------------------------
 
-OPEN_TO_EVERYONE = {"/", "/login/", "/logout/", "/settings/", "/users/userinfo/",
+OPEN_TO_EVERYONE = {"/", "/login/", "/logout/", "/health", "/settings/", "/users/userinfo/",
                     "/resetmypassword/form", "/userinfoeditview/form", "/swagger/v1",
                     "/api/v1/_openapi", "/api/v1/security/login", "/api/v1/security/refresh",
                     "/api/v1/openapi/v1/_openapi"}

@@ -16,7 +16,8 @@ QUEUE_NAME = "dossier"
 # Mail jobs wait on SMTP servers: on their own queue no digest, sweep or invoicing job waits
 # behind them (given a worker of its own; see `flask dossier worker --queue`).
 MAIL_QUEUE = "dossier-mail"
-# What a worker listens to, in this order of priority.
+# What a worker listens to, in this order of priority (`flask dossier worker`, and so
+# `serve`, which starts one worker per queue).
 QUEUES = (QUEUE_NAME, MAIL_QUEUE)
 
 

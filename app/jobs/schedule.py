@@ -5,10 +5,14 @@ user's own DIGEST_TIME is decided in the database (app/services/digest.py)."""
 
 from __future__ import annotations
 
+import logging
 import warnings
+from contextlib import suppress
 
+import rq_scheduler
 from flask import current_app
-from rq_scheduler import Scheduler
+from redis.exceptions import RedisError
+from rq import Queue
 
 from app.jobs.backup import nightly_backup
 from app.jobs.digest import check_overdue, dispatch_digests
@@ -33,16 +37,50 @@ BACKUP_ENTRY = ("dossier-backup", "15 3 * * *", nightly_backup)
 TIMEOUTS = {"dossier-backup": 6 * 3600}
 
 
+log = logging.getLogger("dossier.jobs")
+
+
+class Scheduler(rq_scheduler.Scheduler):
+    """rq-scheduler that catches up after Redis was away. On its first round and whenever
+    Redis has restarted since the last one (a new run id), it sweeps the outbox at once, so
+    that what waited goes out now rather than at the next sweep, and after a restart it puts
+    its entries back in case Redis lost them. Telling Redis that it stops is skipped when
+    Redis is gone, so that a signal still stops it."""
+
+    redis_run_id: str | None = None
+
+    def add_entries(self) -> None:
+        entries = ENTRIES + ([BACKUP_ENTRY] if current_app.config.get("BACKUP_DIR") else [])
+        wanted = {entry_id for entry_id, _, _ in entries}
+        for job in self.get_jobs():
+            if job.id.startswith("dossier-") and job.id not in wanted:
+                self.cancel(job)
+        for entry_id, cron, func in entries:
+            if entry_id in self:
+                self.cancel(entry_id)
+            self.cron(cron, func=func, id=entry_id, queue_name=QUEUE_NAME, result_ttl=600,
+                      timeout=TIMEOUTS.get(entry_id))
+
+    def enqueue_jobs(self):
+        run_id = self.connection.info("server")["run_id"]
+        if run_id != self.redis_run_id:
+            if self.redis_run_id is not None:
+                log.warning("scheduler: Redis has restarted; entries registered again")
+                self.add_entries()
+            self.redis_run_id = run_id
+            Queue(QUEUE_NAME, connection=self.connection).enqueue(sweep_outbox, result_ttl=600)
+        return super().enqueue_jobs()
+
+    def register_death(self):
+        with suppress(RedisError):
+            super().register_death()
+
+    def remove_lock(self):
+        with suppress(RedisError):
+            super().remove_lock()
+
+
 def register(connection) -> Scheduler:
-    scheduler = Scheduler(queue_name=QUEUE_NAME, connection=connection, interval=30)
-    entries = ENTRIES + ([BACKUP_ENTRY] if current_app.config.get("BACKUP_DIR") else [])
-    wanted = {entry_id for entry_id, _, _ in entries}
-    for job in scheduler.get_jobs():
-        if job.id.startswith("dossier-") and job.id not in wanted:
-            scheduler.cancel(job)
-    for entry_id, cron, func in entries:
-        if entry_id in scheduler:
-            scheduler.cancel(entry_id)
-        scheduler.cron(cron, func=func, id=entry_id, queue_name=QUEUE_NAME, result_ttl=600,
-                       timeout=TIMEOUTS.get(entry_id))
+    scheduler = Scheduler(queue_name=QUEUE_NAME, connection=connection, interval=10)
+    scheduler.add_entries()
     return scheduler
