@@ -365,13 +365,12 @@ def _restore_sqlite(snapshot: Path) -> None:
 
 
 def _restore_postgresql(dump: Path, force: bool) -> None:
-    """psql loads the dump in one transaction, after dropping the old tables when forced:
-    a dump that fails half-way leaves the database as it was."""
+    """psql loads the dump in one transaction, after dropping the old schema when forced
+    (tables, and the functions behind the note lock's triggers): a dump that fails half-way
+    leaves the database as it was."""
     statements = []
-    tables = inspect(db.engine).get_table_names()
-    if force and tables:
-        quote = db.engine.dialect.identifier_preparer.quote
-        statements = ["--command", f"DROP TABLE {', '.join(map(quote, tables))} CASCADE"]
+    if force and inspect(db.engine).get_table_names():
+        statements = ["--command", "DROP SCHEMA public CASCADE; CREATE SCHEMA public"]
     db.engine.dispose()
     command, env = _pg_command("psql", "--no-psqlrc", "--quiet", "--set", "ON_ERROR_STOP=1",
                                "--single-transaction", *statements, "--file", str(dump))
