@@ -13,6 +13,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from email import message_from_bytes
 from email.policy import default as default_policy
@@ -418,6 +419,20 @@ class _NoRedirect(HTTPRedirectHandler):
         return None
 
 
+def _multipart(form: dict, files: dict) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    parts = []
+    for name, value in form.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+                     f"{value}\r\n".encode())
+    for name, (filename, content) in files.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+                     f'filename="{filename}"\r\nContent-Type: application/octet-stream'
+                     f"\r\n\r\n".encode() + content + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
 class LiveClient:
     """An HTTP client of the live server over real sockets (urllib): it keeps cookies like a
     browser and posts forms with the CSRF token after `login()`, or, after `api_login()`,
@@ -434,14 +449,16 @@ class LiveClient:
         self.headers: dict[str, str] = {}
         self.csrf: str | None = None
 
-    def request(self, method: str, path: str, *, json=None, form=None, headers=None,
-                follow: bool = True) -> LiveResponse:
+    def request(self, method: str, path: str, *, json=None, form=None, files=None,
+                headers=None, follow: bool = True) -> LiveResponse:
         import json as json_module
 
         body, sent = None, {**self.headers, **(headers or {})}
         if json is not None:
             body = json_module.dumps(json).encode()
             sent["Content-Type"] = "application/json"
+        elif files is not None:
+            body, sent["Content-Type"] = _multipart(form or {}, files)
         elif form is not None:
             body = urlencode(form, doseq=True).encode()
             sent["Content-Type"] = "application/x-www-form-urlencoded"
@@ -457,7 +474,8 @@ class LiveClient:
         return self.request("GET", path, **kw)
 
     def post(self, path: str, data=None, **kw) -> LiveResponse:
-        """A form post with the CSRF token of the logged-in session (see `login`)."""
+        """A form post with the CSRF token of the logged-in session (see `login`); `files`
+        ({field: (file name, bytes)}) makes it multipart, as a browser's upload."""
         form = dict(data or {})
         if self.csrf:
             form.setdefault("csrf_token", self.csrf)

@@ -171,3 +171,35 @@ def test_simultaneous_adds_from_related_lists_stay_with_their_parents(app, live_
         quotas = db.session.scalars(select(Quota)).all()
         assert len(quotas) == ROUNDS * len(ids)
         assert all(q.name.startswith(f"Hours of {q.contract_id},") for q in quotas)
+
+
+def test_two_zone_uploads_at_once_stay_within_the_partners_quota(app, live_server, mailbox,
+                                                                  monkeypatch):
+    """Two contact persons of one company upload at the same moment, with room for one file:
+    one is stored, the other refused (SQLite takes the write lock before the quota is read)."""
+    from app.models import Comment
+    from app.services import zone
+    from tests.conftest import user_id
+    from tests.test_zone import PDF, contact, invite, task
+
+    monkeypatch.setitem(app.config, "ZONE_UPLOAD_QUOTA_MB", 1)
+    alfa = partner_id(app, "Alfa Kft.")
+    emails = {"anna": "anna@alfa.example", "adam": "adam@alfa.example"}
+    users = {who: invite(app, contact(app, alfa, who.title(), "Alfa", email, "en"), alfa,
+                         "client", f"{who}-password") for who, email in emails.items()}
+    record = task(app, alfa, "Alfa anyagai")
+    with app.app_context():
+        for uid in users.values():
+            zone.share("task", record, uid, "performer", user_id(app, "staff"))
+    clients = {who: live_server.client().login(email, f"{who}-password")
+               for who, email in emails.items()}
+    file = PDF + b"x" * (600 * 1024)
+    for round_ in range(5):
+        at_once(*[partial(client.post, f"/portal/task/{record}/add",
+                          files={"file": (f"{who}-{round_}.pdf", file)})
+                  for who, client in clients.items()])
+        with app.app_context():
+            stored = db.session.scalars(select(Comment.id).where(Comment.kind == "file")).all()
+            assert len(stored) == 1, round_
+            db.session.delete(db.session.get(Comment, stored[0]))
+            db.session.commit()

@@ -35,7 +35,7 @@ from app.models import (
     task_collaborator,
     utcnow,
 )
-from app.services import acting_as
+from app.services import acting_as, take_write_lock
 from app.services.auth import set_password
 from app.services.documents import check_upload, storage_dir
 from app.services.outbox import queue_mail
@@ -291,7 +291,9 @@ def zone_upload_bytes(partner_id: int) -> int:
 
 def _check_quota(partner_id: int, size: int) -> None:
     quota = current_app.config["ZONE_UPLOAD_QUOTA_MB"]
-    # The partner's row is the lock two uploads at once take in turn (PostgreSQL).
+    # Two uploads at once take their turns: SQLite's write lock, or the partner's row on
+    # PostgreSQL, before the sum is read.
+    take_write_lock()
     db.session.execute(select(Partner.id).where(Partner.id == partner_id).with_for_update())
     if zone_upload_bytes(partner_id) + size > quota * 1024 * 1024:
         raise TooLarge(_l("The files uploaded in the zone for this partner would take more "
