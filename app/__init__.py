@@ -118,6 +118,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 def _register_views(appbuilder: AppBuilder) -> None:
     from app.views.api import APIS
+    from app.views.calendar import CalendarFeedView, CalendarView
     from app.views.datasheet import DataSheetView
     from app.views.documents import DocumentView
     from app.views.finance import (
@@ -131,6 +132,7 @@ def _register_views(appbuilder: AppBuilder) -> None:
         QuotaView,
         RecurringInvoiceView,
     )
+    from app.views.outbox import OutboxView
     from app.views.partners import (
         AddressView,
         AffiliationView,
@@ -141,14 +143,8 @@ def _register_views(appbuilder: AppBuilder) -> None:
         PersonView,
     )
     from app.views.sales import ForecastView, OfferView
-    from app.views.tasks import (
-        CalendarFeedView,
-        CalendarView,
-        OutboxView,
-        SettingsView,
-        TaskFormView,
-        TaskView,
-    )
+    from app.views.settings import SettingsView
+    from app.views.tasks import TaskFormView, TaskView
 
     partners = "Partners"
     appbuilder.add_view(PersonView, "People", label=_l("People"), icon="fa-user",

@@ -35,9 +35,9 @@ from app.models import (
 from app.services import zone
 from app.services.documents import path_of_stored
 from app.views.base import DossierModelView, datamodel
+from app.views.common import month_grid
 from app.views.fields import PartnerField
 from app.views.partners import choice_field, label_of, yes_no
-from app.views.tasks import month_grid
 
 log = logging.getLogger("dossier.zone")
 

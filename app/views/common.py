@@ -1,0 +1,90 @@
+"""Screen helpers shared by several views: the user's time zone, where to go after a save,
+the staff to choose from, a user's tasks and a month of them."""
+
+from __future__ import annotations
+
+import calendar as month_calendar
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import abort, request
+from flask_babel import format_date
+from sqlalchemy import select, union
+
+from app.extensions import db
+from app.models import Task, task_collaborator, utcnow, zone_user_ids
+
+
+def staff_users():
+    from flask_appbuilder.security.sqla.models import User
+
+    return db.session.scalars(
+        select(User).where(User.active.is_(True), User.id.not_in(zone_user_ids()))
+        .order_by(User.first_name, User.last_name)
+    ).all()
+
+
+def safe_next() -> str | None:
+    """Where to go after saving: only a path of this site."""
+    target = request.args.get("next", "")
+    return target if target.startswith("/") and not target.startswith("//") else None
+
+
+
+def user_zone() -> ZoneInfo:
+    """The time zone screens show times in (the user's, kept in the session at login)."""
+    from flask import current_app, session
+
+    try:
+        return ZoneInfo(session.get("timezone") or current_app.config["DEFAULT_TIMEZONE"])
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def to_local(moment: datetime | None) -> datetime | None:
+    """A stored UTC time as the user's wall-clock time, for form fields."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC).astimezone(user_zone()).replace(tzinfo=None)
+
+
+def to_utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=user_zone()).astimezone(UTC).replace(tzinfo=None)
+
+
+
+def tasks_of(user_id: int):
+    """Ids of the tasks a user is responsible for or collaborates on: a union of two index
+    lookups (an OR across the two would make PostgreSQL scan every task)."""
+    return union(
+        select(Task.id).where(Task.responsible_id == user_id),
+        select(task_collaborator.c.task_id).where(task_collaborator.c.user_id == user_id),
+    )
+
+
+
+def tasks_by_day(first: date, days: int, tasks_between) -> dict[date, list]:
+    """Tasks of `days` days from `first`, by their local start day (the user's time zone)."""
+    zone = user_zone()
+    start = datetime.combine(first, time(0), zone).astimezone(UTC).replace(tzinfo=None)
+    by_day: dict[date, list] = {}
+    for task in tasks_between(start, start + timedelta(days=days)):
+        local = task.starts_at.replace(tzinfo=UTC).astimezone(zone)
+        by_day.setdefault(local.date(), []).append((local, task))
+    return by_day
+
+
+def month_grid(year: int | None, month: int | None, tasks_between) -> dict:
+    """A month's weeks with the tasks of each day, for the staff and the portal calendar."""
+    today = date.today()
+    year, month = year or today.year, month or today.month
+    if not 1 <= month <= 12 or not 1900 < year < 3000:
+        abort(404)
+    weeks = month_calendar.Calendar().monthdatescalendar(year, month)
+    return {"weeks": weeks, "by_day": tasks_by_day(weeks[0][0], len(weeks) * 7, tasks_between),
+            "month": month, "title": format_date(date(year, month, 1), "LLLL y"),
+            "today": today, "previous": date(year, month, 1) - timedelta(days=1),
+            "following": date(year, month, 28) + timedelta(days=7), "now": utcnow()}
+
