@@ -1,5 +1,6 @@
-"""Screen helpers shared by several views: the user's time zone, where to go after a save,
-the staff to choose from, a user's tasks and a month of them."""
+"""Screen helpers shared by several views: choice fields and column formatters, permission
+checks, the user's time zone, where to go after a save, the staff to choose from, a user's
+tasks and a month of them, the document form."""
 
 from __future__ import annotations
 
@@ -7,12 +8,18 @@ import calendar as month_calendar
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import abort, request
-from flask_babel import format_date
+from flask import abort, current_app, request
+from flask_babel import format_date, format_decimal
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from markupsafe import Markup
 from sqlalchemy import select, union
+from wtforms import FileField, SelectField, SelectMultipleField, StringField
+from wtforms.validators import Length
+from wtforms.validators import Optional as OptionalValue
 
 from app.extensions import db
-from app.models import Task, task_collaborator, utcnow, zone_user_ids
+from app.models import DOCUMENT_VISIBILITY_LABELS, Task, task_collaborator, utcnow, zone_user_ids
 
 
 def staff_users():
@@ -88,3 +95,46 @@ def month_grid(year: int | None, month: int | None, tasks_between) -> dict:
             "today": today, "previous": date(year, month, 1) - timedelta(days=1),
             "following": date(year, month, 28) + timedelta(days=7), "now": utcnow()}
 
+
+
+def choice_field(label, choices: dict, required: bool = True) -> SelectField:
+    options = [(key, value) for key, value in choices.items()]
+    if not required:
+        options = [("", "—")] + options
+    return SelectField(label, choices=options, validators=[] if required else [OptionalValue()])
+
+
+def label_of(choices: dict):
+    return lambda value: choices.get(value, value or "")
+
+
+def locale_number(value) -> str:
+    return format_decimal(value, "#,##0.######") if value is not None else ""
+
+
+def yes_no(value) -> Markup:
+    return Markup('<i class="fa fa-check"></i>') if value else Markup("")
+
+
+def can(permission: str, resource: str) -> bool:
+    return current_app.appbuilder.sm.has_access(f"can_{permission}", resource)
+
+
+def require(permission: str, resource: str) -> None:
+    if not can(permission, resource):
+        abort(403)
+
+
+class DocumentForm(FlaskForm):
+    file = FileField(_l("File"))
+    description = StringField(_l("Description"), validators=[OptionalValue(), Length(max=500)])
+    visibility = SelectField(_l("Who may see it"), choices=list(DOCUMENT_VISIBILITY_LABELS.items()))
+    roles = SelectMultipleField(_l("Roles"), coerce=int)
+    users = SelectMultipleField(_l("Users"), coerce=int)
+
+    def fill_choices(self) -> None:
+        from flask_appbuilder.security.sqla.models import Role
+
+        self.roles.choices = [(r.id, r.name) for r in db.session.scalars(
+            select(Role).where(Role.name.not_in(("Public",))).order_by(Role.name))]
+        self.users.choices = [(u.id, u.get_full_name()) for u in staff_users()]

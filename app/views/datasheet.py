@@ -57,6 +57,7 @@ from app.services.notes import change_note, delete_note, write_note
 from app.services.partners import add_contact_person, birthday_soon, link_address
 from app.services.sales import totals_by_status
 from app.views.base import date_arg, page_of
+from app.views.common import DocumentForm, can, require
 from app.views.fields import lookup_partners
 from app.views.labels import LABELS
 
@@ -172,7 +173,6 @@ def load_tasks(partner: Partner, page: int) -> dict:
 
 def load_documents(partner: Partner, page: int) -> dict:
     from app.services.documents import visible
-    from app.views.documents import DocumentForm
 
     query = visible(g.user).where(Document.partner_id == partner.id).order_by(
         Document.created_at.desc(), Document.id.desc())
@@ -252,15 +252,6 @@ TABS: list[Tab] = [
         resource="Invoice"),
     Tab("history", _l("History"), "datasheet/tab_history.html", load_history),
 ]
-
-
-def can(permission: str, resource: str) -> bool:
-    return current_app.appbuilder.sm.has_access(f"can_{permission}", resource)
-
-
-def require(permission: str, resource: str) -> None:
-    if not can(permission, resource):
-        abort(403)
 
 
 def flash_errors(form) -> None:

@@ -37,9 +37,9 @@ from app.models import (
 )
 from app.services import invoicing, recurring
 from app.views.base import DossierModelView, datamodel, date_arg, guarded, page_of
+from app.views.common import choice_field, label_of, yes_no
 from app.views.fields import PartnerField
 from app.views.labels import LABELS
-from app.views.partners import choice_field, label_of, yes_no
 
 
 class ProductView(DossierModelView):

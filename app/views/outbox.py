@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from app.models import OUTBOX_STATUS_LABELS, Outbox
 from app.services.outbox import resend
 from app.views.base import DossierModelView, datamodel
-from app.views.partners import label_of
+from app.views.common import label_of
 
 
 class OutboxView(DossierModelView):

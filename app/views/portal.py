@@ -35,9 +35,8 @@ from app.models import (
 from app.services import zone
 from app.services.documents import path_of_stored
 from app.views.base import DossierModelView, datamodel
-from app.views.common import month_grid
+from app.views.common import can, choice_field, label_of, month_grid, require, yes_no
 from app.views.fields import PartnerField
-from app.views.partners import choice_field, label_of, yes_no
 
 log = logging.getLogger("dossier.zone")
 
@@ -214,8 +213,6 @@ class ZoneStaffView(BaseView):
 
     @staticmethod
     def _require(permission: str, record: str) -> None:
-        from app.views.datasheet import require
-
         require(permission, record.capitalize())
 
     @staticmethod
@@ -329,8 +326,6 @@ def _send(comment_id: int):
 def zone_panel(record: str, record_id: int) -> dict:
     """What the staff's task and offer pages show of the zone: who can see the record, and
     every comment, file and link with its visibility."""
-    from app.views.datasheet import can
-
     record_id = int(record_id)   # FAB's show page has the key as text
     return {"record": record, "record_id": record_id, "shares": zone.shares(record, record_id),
             "candidates": zone.candidates(record, record_id),

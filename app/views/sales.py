@@ -13,9 +13,9 @@ from wtforms.validators import Optional as OptionalValue
 from app.models import CURRENCIES, OFFER_STATUS_LABELS, PAYMENT_FREQUENCY_LABELS, Offer
 from app.services.sales import forecast
 from app.views.base import DossierModelView, datamodel
+from app.views.common import choice_field, label_of
 from app.views.fields import PartnerField
 from app.views.labels import LABELS
-from app.views.partners import choice_field, label_of
 
 
 def money(amount, currency) -> str:

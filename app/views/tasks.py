@@ -22,10 +22,9 @@ from app.extensions import db
 from app.models import PRIORITY_LABELS, Task, utcnow
 from app.services.tasks import conflicting_tasks, mark_done
 from app.views.base import DossierModelView, datamodel
-from app.views.common import safe_next, staff_users, tasks_of, to_local, to_utc
+from app.views.common import label_of, safe_next, staff_users, tasks_of, to_local, to_utc
 from app.views.fields import PartnerField
 from app.views.labels import LABELS
-from app.views.partners import label_of
 
 
 def bell():
