@@ -47,7 +47,7 @@ def register(appbuilder) -> None:
     """Every screen, menu entry and API of Dossier, in menu order."""
     from app.views.api import APIS
     from app.views.calendar import CalendarFeedView, CalendarView
-    from app.views.datasheet import DataSheetView
+    from app.views.datasheet import AddressFormView, ContactPersonFormView, DataSheetView
     from app.views.documents import DocumentView
     from app.views.finance import (
         AutomaticInvoicingView,
@@ -60,6 +60,7 @@ def register(appbuilder) -> None:
         QuotaView,
         RecurringInvoiceView,
     )
+    from app.views.notes import NoteView
     from app.views.outbox import OutboxView
     from app.views.partners import (
         AddressView,
@@ -90,6 +91,9 @@ def register(appbuilder) -> None:
                         category=partners)
     appbuilder.add_view_no_menu(PartnerAddressView)
     appbuilder.add_view_no_menu(DataSheetView)
+    appbuilder.add_view_no_menu(NoteView)
+    appbuilder.add_view_no_menu(ContactPersonFormView)
+    appbuilder.add_view_no_menu(AddressFormView)
 
     appbuilder.add_view(OfferView, "Offers", label=_l("Offers"), icon="fa-handshake-o",
                         category="Sales", category_label=_l("Sales"), category_icon="fa-line-chart")

@@ -8,18 +8,33 @@ import calendar as month_calendar
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import abort, current_app, request
-from flask_babel import format_date, format_decimal
+from flask import abort, current_app, flash, request
+from flask_babel import format_date, format_decimal, gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from sqlalchemy import select, union
-from wtforms import FileField, SelectField, SelectMultipleField, StringField
-from wtforms.validators import Length
+from wtforms import (
+    BooleanField,
+    FileField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields import DateTimeLocalField
+from wtforms.validators import DataRequired, Length
 from wtforms.validators import Optional as OptionalValue
 
 from app.extensions import db
-from app.models import DOCUMENT_VISIBILITY_LABELS, Task, task_collaborator, utcnow, zone_user_ids
+from app.models import (
+    DOCUMENT_VISIBILITY_LABELS,
+    NOTE_KIND_LABELS,
+    Task,
+    task_collaborator,
+    utcnow,
+    zone_user_ids,
+)
 
 
 def staff_users():
@@ -138,3 +153,17 @@ class DocumentForm(FlaskForm):
         self.roles.choices = [(r.id, r.name) for r in db.session.scalars(
             select(Role).where(Role.name.not_in(("Public",))).order_by(Role.name))]
         self.users.choices = [(u.id, u.get_full_name()) for u in staff_users()]
+
+
+def flash_errors(form) -> None:
+    for field, errors in form.errors.items():
+        label = getattr(form, field).label.text if hasattr(form, field) else field
+        for error in errors:
+            flash(gettext("%(field)s: %(error)s", field=label, error=error), "danger")
+
+
+class NoteForm(FlaskForm):
+    kind = SelectField(_l("Kind"), choices=list(NOTE_KIND_LABELS.items()), default="note")
+    body = TextAreaField(_l("Text"), validators=[DataRequired(), Length(max=20000)])
+    occurred_at = DateTimeLocalField(_l("Time of the interaction"), validators=[OptionalValue()])
+    pinned = BooleanField(_l("Pin to the overview"))

@@ -8,6 +8,7 @@ from flask_babel import format_datetime, gettext
 from flask_babel import lazy_gettext as _l
 
 from app.models import OUTBOX_STATUS_LABELS, Outbox
+from app.security import READ_WRITE
 from app.services.outbox import resend
 from app.views.base import DossierModelView, datamodel
 from app.views.common import label_of
@@ -20,6 +21,7 @@ class OutboxView(DossierModelView):
     route_base = "/outbox"
     class_permission_name = "Outbox"
     base_permissions = ["can_read", "can_write"]
+    method_permission_name = {**READ_WRITE, "resend_action": "write"}
     list_title = _l("Outbox")
     show_title = _l("E-mail")
     label_columns = {"recipient": _l("Recipient"), "subject": _l("Subject"), "body": _l("Text"),

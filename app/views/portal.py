@@ -206,10 +206,11 @@ class ZoneStaffView(BaseView):
     route_base = "/zone"
     class_permission_name = "Partner"
     base_permissions = ["can_read", "can_write"]
+    # Sharing and commenting also need the write permission of the task or offer itself.
     method_permission_name = {"invite": "write", "suspend": "write", "reinvite": "write",
-                              "share": "read", "unshare": "read", "comment": "read",
-                              "visibility": "read", "download": "read",
-                              "may_complete": "read"}
+                              "share": "write", "unshare": "write", "comment": "write",
+                              "visibility": "write", "download": "read",
+                              "may_complete": "write"}
 
     @staticmethod
     def _require(permission: str, record: str) -> None:
