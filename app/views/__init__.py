@@ -25,19 +25,34 @@ def _load_preferences() -> None:
     session["preferences_of"] = user.id
 
 
-def init_app(app) -> None:
+def _navbar() -> dict:
+    """What the navbar shows, once per request: the link to the zone for zone users, and the
+    bell of overdue tasks (count, oldest few) for staff who may read tasks."""
+    from flask import current_app
+
+    from app.services.tasks import overdue_tasks
     from app.services.zone import is_zone_user
+
+    if "navbar" not in g:
+        user = g.get("user")
+        if user is None or not user.is_authenticated:
+            g.navbar = {"my_zone": False, "bell": None}
+        else:
+            reads_tasks = current_app.appbuilder.sm.has_access("can_read", "Task")
+            g.navbar = {"my_zone": is_zone_user(user),
+                        "bell": overdue_tasks(user.id) if reads_tasks else None}
+    return g.navbar
+
+
+def init_app(app) -> None:
     from app.views.base import register_error_handlers, register_formatters
     from app.views.guards import register_guards
-    from app.views.portal import log_refusals, zone_panel
-    from app.views.tasks import bell
+    from app.views.portal import log_refusals
 
     register_error_handlers(app)
     register_formatters(app)
     register_guards(app)
-    app.jinja_env.globals["bell"] = bell
-    app.jinja_env.globals["zone_panel"] = zone_panel
-    app.jinja_env.globals["is_zone_user"] = is_zone_user
+    app.context_processor(_navbar)
     log_refusals(app)
     app.before_request(_load_preferences)
     get_babel(app).timezone_selector = lambda: session.get("timezone")

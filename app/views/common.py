@@ -1,6 +1,7 @@
 """Screen helpers shared by several views: choice fields and column formatters, permission
 checks, the user's time zone, where to go after a save, the staff to choose from, a user's
-tasks and a month of them, the document form."""
+tasks and a month of them, the note, document and comment forms, and the zone panel of the
+task and offer pages."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import abort, current_app, flash, request
+from flask_appbuilder import expose, has_access
 from flask_babel import format_date, format_decimal, gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -23,18 +25,20 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields import DateTimeLocalField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import URL, DataRequired, Length
 from wtforms.validators import Optional as OptionalValue
 
 from app.extensions import db
 from app.models import (
     DOCUMENT_VISIBILITY_LABELS,
     NOTE_KIND_LABELS,
+    SHARE_ROLE_LABELS,
     Task,
     task_collaborator,
     utcnow,
     zone_user_ids,
 )
+from app.services import zone
 
 
 def staff_users():
@@ -167,3 +171,44 @@ class NoteForm(FlaskForm):
     body = TextAreaField(_l("Text"), validators=[DataRequired(), Length(max=20000)])
     occurred_at = DateTimeLocalField(_l("Time of the interaction"), validators=[OptionalValue()])
     pinned = BooleanField(_l("Pin to the overview"))
+
+
+class CommentForm(FlaskForm):
+    body = TextAreaField(_l("Comment"), validators=[OptionalValue(), Length(max=20000)])
+    url = StringField(_l("Link"), validators=[OptionalValue(), URL(), Length(max=2000)])
+    file = FileField(_l("File"))
+    zone_visible = BooleanField(_l("Visible to the zone"))
+
+    def kind(self) -> str | None:
+        if self.file.data and getattr(self.file.data, "filename", ""):
+            return "file"
+        if self.url.data:
+            return "link"
+        return "comment" if (self.body.data or "").strip() else None
+
+
+def zone_panel(record: str, record_id) -> dict:
+    """What the staff's task and offer pages show of the zone: who can see the record, and
+    every comment, file and link with its visibility."""
+    record_id = int(record_id)   # FAB's show page has the key as text
+    return {"record": record, "record_id": record_id, "shares": zone.shares(record, record_id),
+            "candidates": zone.candidates(record, record_id),
+            "comments": zone.comments(record, record_id, zone_only=False),
+            "form": CommentForm(), "roles": SHARE_ROLE_LABELS,
+            "can_write": can("write", record.capitalize()),
+            "item": db.session.get(zone.RECORDS[record], record_id)}
+
+
+class ZonePanelShow:
+    """A task's or offer's show page with its zone panel (`zone_record`: "task" or "offer")."""
+
+    zone_record: str
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        pk = self._deserialize_pk_if_composite(pk)
+        widgets = self._show(pk)
+        return self.render_template(self.show_template, pk=pk, title=self.show_title,
+                                    widgets=widgets, related_views=self._related_views,
+                                    panel=zone_panel(self.zone_record, pk))

@@ -13,7 +13,7 @@ from wtforms.validators import Optional as OptionalValue
 from app.models import CURRENCIES, OFFER_STATUS_LABELS, PAYMENT_FREQUENCY_LABELS, Offer
 from app.services.sales import forecast
 from app.views.base import DossierModelView, datamodel
-from app.views.common import choice_field, label_of
+from app.views.common import ZonePanelShow, choice_field, label_of
 from app.views.fields import PartnerField
 from app.views.labels import LABELS
 
@@ -22,8 +22,9 @@ def money(amount, currency) -> str:
     return format_currency(amount or 0, currency) if amount is not None else ""
 
 
-class OfferView(DossierModelView):
+class OfferView(ZonePanelShow, DossierModelView):
     datamodel = datamodel(Offer)
+    zone_record = "offer"
     route_base = "/offers"
     class_permission_name = "Offer"
     list_title = _l("Offers")

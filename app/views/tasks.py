@@ -1,5 +1,4 @@
-"""Tasks: the list with its quick filters, the task form with the overlap warning, and the
-bell."""
+"""Tasks: the list with its quick filters and the task form with the overlap warning."""
 
 from __future__ import annotations
 
@@ -22,24 +21,17 @@ from app.extensions import db
 from app.models import PRIORITY_LABELS, Task, utcnow
 from app.services.tasks import conflicting_tasks, mark_done
 from app.views.base import DossierModelView, datamodel
-from app.views.common import label_of, safe_next, staff_users, tasks_of, to_local, to_utc
+from app.views.common import (
+    ZonePanelShow,
+    label_of,
+    safe_next,
+    staff_users,
+    tasks_of,
+    to_local,
+    to_utc,
+)
 from app.views.fields import PartnerField
 from app.views.labels import LABELS
-
-
-def bell():
-    """The overdue tasks of the logged-in user, for the navbar's bell (None: no bell)."""
-    from flask import current_app
-
-    from app.services.tasks import overdue_tasks
-
-    user = g.get("user")
-    if user is None or not user.is_authenticated:
-        return None
-    if not current_app.appbuilder.sm.has_access("can_read", "Task"):
-        return None
-    return overdue_tasks(user.id)
-
 
 
 class TaskForm(FlaskForm):
@@ -92,8 +84,9 @@ class QuickFilter(BaseFilter):
         return _quick_filter(query, value)
 
 
-class TaskView(DossierModelView):
+class TaskView(ZonePanelShow, DossierModelView):
     datamodel = datamodel(Task)
+    zone_record = "task"
     route_base = "/tasks"
     class_permission_name = "Task"
     list_title = _l("Tasks")
