@@ -1,17 +1,23 @@
 """Screen helpers shared by several views: choice fields and column formatters, permission
-checks, the user's time zone, where to go after a save, the staff to choose from, a user's
+checks, where to go after a save, the staff to choose from, a user's
 tasks and a month of them, the note, document and comment forms, and the zone panel of the
 task and offer pages."""
 
 from __future__ import annotations
 
 import calendar as month_calendar
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import date, datetime, time, timedelta
 
 from flask import abort, current_app, flash, request
 from flask_appbuilder import expose, has_access
-from flask_babel import format_date, format_decimal, gettext
+from flask_babel import (
+    format_date,
+    format_datetime,
+    format_decimal,
+    gettext,
+    to_user_timezone,
+    to_utc,
+)
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup
@@ -57,30 +63,6 @@ def safe_next() -> str | None:
 
 
 
-def user_zone() -> ZoneInfo:
-    """The time zone screens show times in (the user's, kept in the session at login)."""
-    from flask import current_app, session
-
-    try:
-        return ZoneInfo(session.get("timezone") or current_app.config["DEFAULT_TIMEZONE"])
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def to_local(moment: datetime | None) -> datetime | None:
-    """A stored UTC time as the user's wall-clock time, for form fields."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC).astimezone(user_zone()).replace(tzinfo=None)
-
-
-def to_utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=user_zone()).astimezone(UTC).replace(tzinfo=None)
-
-
-
 def tasks_of(user_id: int):
     """Ids of the tasks a user is responsible for or collaborates on: a union of two index
     lookups (an OR across the two would make PostgreSQL scan every task)."""
@@ -93,11 +75,10 @@ def tasks_of(user_id: int):
 
 def tasks_by_day(first: date, days: int, tasks_between) -> dict[date, list]:
     """Tasks of `days` days from `first`, by their local start day (the user's time zone)."""
-    zone = user_zone()
-    start = datetime.combine(first, time(0), zone).astimezone(UTC).replace(tzinfo=None)
+    start = to_utc(datetime.combine(first, time(0)))
     by_day: dict[date, list] = {}
     for task in tasks_between(start, start + timedelta(days=days)):
-        local = task.starts_at.replace(tzinfo=UTC).astimezone(zone)
+        local = to_user_timezone(task.starts_at)
         by_day.setdefault(local.date(), []).append((local, task))
     return by_day
 
@@ -129,6 +110,19 @@ def label_of(choices: dict):
 
 def locale_number(value) -> str:
     return format_decimal(value, "#,##0.######") if value is not None else ""
+
+
+def short_datetime(moment) -> str:
+    """A list column's time, short, in the user's locale and time zone."""
+    return format_datetime(moment, "short") if moment else ""
+
+
+def local_date(day) -> str:
+    return format_date(day) if day else ""
+
+
+def two_decimals(amount) -> str:
+    return format_decimal(amount, "#,##0.00") if amount is not None else ""
 
 
 def yes_no(value) -> Markup:

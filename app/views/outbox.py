@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from flask import flash, redirect, request, url_for
 from flask_appbuilder import action
-from flask_babel import format_datetime, gettext
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
 from app.models import OUTBOX_STATUS_LABELS, Outbox
 from app.security import READ_WRITE
 from app.services.outbox import resend
 from app.views.base import DossierModelView, datamodel
-from app.views.common import label_of
+from app.views.common import label_of, short_datetime
 
 
 class OutboxView(DossierModelView):
@@ -36,8 +36,8 @@ class OutboxView(DossierModelView):
     base_order = ("created_at", "desc")
     formatters_columns = {
         "status": label_of(OUTBOX_STATUS_LABELS),
-        "created_at": lambda d: format_datetime(d, "short") if d else "",
-        "sent_at": lambda d: format_datetime(d, "short") if d else "",
+        "created_at": short_datetime,
+        "sent_at": short_datetime,
     }
 
     @action("resend", _l("Send again"), _l("Send the selected e-mails again?"), "fa-repeat",

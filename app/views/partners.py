@@ -6,7 +6,6 @@ from flask import current_app, g, redirect, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.models.sqla.filters import BaseFilter, FilterEqual
 from flask_appbuilder.widgets import ListWidget
-from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from PIL import Image, UnidentifiedImageError
 from wtforms.validators import ValidationError
@@ -29,7 +28,7 @@ from app.models import (
 )
 from app.services.documents import audit_visible
 from app.views.base import DossierModelView, datamodel
-from app.views.common import choice_field, label_of, locale_number, yes_no
+from app.views.common import choice_field, label_of, locale_number, short_datetime, yes_no
 from app.views.labels import LABELS
 
 # A profile picture needs no more; FAB would unpack and scale anything Pillow opens.
@@ -263,7 +262,7 @@ class AuditLogView(DossierModelView):
     base_order = ("at", "desc")
     base_filters = [["id", VisibleAudit, None]]
     formatters_columns = {
-        "at": lambda at: format_datetime(at, "short") if at else "",
+        "at": short_datetime,
         "action": label_of(AUDIT_ACTION_LABELS),
         "entity": label_of(ENTITY_LABELS),
         "field": label_of(LABELS),

@@ -40,6 +40,7 @@ from app.views.common import (
     label_of,
     month_grid,
     require,
+    short_datetime,
     yes_no,
 )
 from app.views.fields import PartnerField
@@ -348,7 +349,7 @@ class NewsView(DossierModelView):
     base_order = ("published_at", "desc")
     formatters_columns = {
         "audience": label_of(NEWS_AUDIENCE_LABELS),
-        "published_at": lambda d: format_datetime(d, "short") if d else "",
+        "published_at": short_datetime,
     }
     description_columns = {"partner": _l("Only for news for one partner."),
                            "published_at": _l("Empty: now. A later time publishes it then.")}
@@ -381,7 +382,7 @@ class ZoneMemberView(DossierModelView):
         "zone": label_of(ZONE_LABELS),
         "active": yes_no,
         "last_login": lambda d: format_datetime(d, "short") if d else "—",
-        "created_at": lambda d: format_datetime(d, "short") if d else "",
+        "created_at": short_datetime,
         "partner": lambda p: Markup('<a href="{}">{}</a>').format(
             url_for("DataSheetView.tab", partner_id=p.id, key="zone"), p.display_name),
     }

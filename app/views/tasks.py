@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.models.sqla.filters import BaseFilter
-from flask_babel import format_datetime, gettext
+from flask_babel import gettext, to_user_timezone, to_utc
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup
@@ -25,10 +25,10 @@ from app.views.common import (
     ZonePanelShow,
     label_of,
     safe_next,
+    short_datetime,
     staff_users,
     tasks_of,
-    to_local,
-    to_utc,
+    yes_no,
 )
 from app.views.fields import PartnerField
 from app.views.labels import LABELS
@@ -105,10 +105,10 @@ class TaskView(ZonePanelShow, DossierModelView):
     order_columns = ["title", "starts_at", "due_at", "priority", "done"]
     base_order = ("due_at", "asc")
     formatters_columns = {
-        "starts_at": lambda d: format_datetime(d, "short") if d else "",
-        "due_at": lambda d: format_datetime(d, "short") if d else "",
+        "starts_at": short_datetime,
+        "due_at": short_datetime,
         "priority": label_of(PRIORITY_LABELS),
-        "done": lambda v: Markup('<i class="fa fa-check"></i>') if v else "",
+        "done": yes_no,
         "description": lambda text: text or "",
         "collaborators": lambda users: ", ".join(u.get_full_name() for u in users or []),
         "state": lambda state: Markup('<span class="label label-{}">{}</span>').format(
@@ -207,7 +207,8 @@ class TaskFormView(BaseView):
         if request.method == "GET":
             form.responsible.data = task.responsible_id
             form.collaborators.data = [u.id for u in task.collaborators]
-            form.starts_at.data, form.due_at.data = to_local(task.starts_at), to_local(task.due_at)
+            form.starts_at.data = to_user_timezone(task.starts_at)
+            form.due_at.data = to_user_timezone(task.due_at)
         elif form.validate():
             clashes = self._save(form, task)
             if not clashes:
