@@ -25,11 +25,9 @@ from app.models import UserProfile
 # Views and APIs share one permission per resource: can_read / can_write on "Partner" etc.
 READ_WRITE = {
     "list": "read", "show": "read", "download": "read", "get_list": "read", "get": "read",
-    "info": "read", "api_read": "read", "api_get": "read", "api": "read",
+    "info": "read",
     "add": "write", "edit": "write", "delete": "write", "post": "write", "put": "write",
-    "action": "write", "action_post": "write", "api_create": "write",
-    "api_update": "write", "api_delete": "write", "api_column_add": "write",
-    "api_column_edit": "write", "api_readvalues": "read",
+    "action": "write", "action_post": "write",
     "issue": "write", "change_status": "write", "pdf": "read", "payment": "write",
     "email": "write", "zone_invite": "write",
 }

@@ -130,7 +130,7 @@ def test_every_screen_post_without_a_token_is_refused_before_its_view(app, login
         checked.append(endpoint)
     # FAB's own deletes and actions, the data sheet, tasks, finance and the portal are there.
     for expected in ("PersonView.delete", "TaskView.action_post", "OutboxView.action_post",
-                     "UserDBModelView.delete", "DataSheetView.add_note", "PortalView.add",
+                     "UserDBModelView.delete", "NoteView.add_note", "PortalView.add",
                      "ZoneStaffView.share", "DossierAuthDBView.logout"):
         assert any(e == expected for e in checked), expected
 

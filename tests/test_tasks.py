@@ -191,3 +191,9 @@ def test_my_settings_choose_the_language_and_time_zone_of_the_screens(app, login
     assert "Europe/Budapest" in bad.get_data(as_text=True)
     again = login("staff")                          # a new login takes the profile's choices
     assert "Aufgabentitel" in again.get("/tasks/list/").get_data(as_text=True)
+
+
+def test_no_template_runs_a_query_the_views_hand_them_the_bell_and_zone_panel(app):
+    # The query helpers are no longer callable from templates: the navbar's context
+    # processor and the task and offer show views compute the data.
+    assert not {"bell", "zone_panel", "is_zone_user"} & set(app.jinja_env.globals)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import event, func, or_, select
+from sqlalchemy import event, or_, select
 from sqlalchemy.orm import Session
 
 from app.errors import InvalidValue, TooLarge
@@ -162,11 +162,6 @@ def find_visible(user, document_id: int) -> Document | None:
     return db.session.scalar(visible(user).where(Document.id == document_id))
 
 
-def count_visible(user, partner_id: int) -> int:
-    return db.session.scalar(visible(user, select(func.count(Document.id)))
-                             .where(Document.partner_id == partner_id))
-
-
 def remove(document: Document) -> None:
     db.session.delete(document)
     db.session.commit()
@@ -231,5 +226,5 @@ def sweep_orphan_files(min_age: int = ORPHAN_AGE, batch: int = 500) -> int:
     return removed
 
 
-__all__ = ["attach", "visible", "audit_visible", "find_visible", "count_visible", "remove",
+__all__ = ["attach", "visible", "audit_visible", "find_visible", "remove",
            "sweep_orphan_files"]

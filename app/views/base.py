@@ -1,4 +1,5 @@
-"""Glue shared by every view and API: domain errors become translated 4xx answers."""
+"""Glue shared by every view and API (a shared module, not a screen): domain errors become
+translated 4xx answers."""
 
 from __future__ import annotations
 

@@ -26,10 +26,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload, selectinload, with_polymorphic
 from werkzeug.utils import secure_filename
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
-from wtforms.fields import DateTimeLocalField, FloatField
+from wtforms.fields import FloatField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from app.errors import DomainError
 from app.extensions import db
 from app.models import (
     ADDRESS_TYPE_LABELS,
@@ -53,19 +52,12 @@ from app.models import (
     utcnow,
 )
 from app.services.documents import audit_visible
-from app.services.notes import change_note, delete_note, write_note
 from app.services.partners import add_contact_person, birthday_soon, link_address
 from app.services.sales import totals_by_status
 from app.views.base import date_arg, page_of
+from app.views.common import DocumentForm, NoteForm, can, flash_errors
 from app.views.fields import lookup_partners
 from app.views.labels import LABELS
-
-
-class NoteForm(FlaskForm):
-    kind = SelectField(_l("Kind"), choices=list(NOTE_KIND_LABELS.items()), default="note")
-    body = TextAreaField(_l("Text"), validators=[DataRequired(), Length(max=20000)])
-    occurred_at = DateTimeLocalField(_l("Time of the interaction"), validators=[Optional()])
-    pinned = BooleanField(_l("Pin to the overview"))
 
 
 class ContactPersonForm(FlaskForm):
@@ -172,7 +164,6 @@ def load_tasks(partner: Partner, page: int) -> dict:
 
 def load_documents(partner: Partner, page: int) -> dict:
     from app.services.documents import visible
-    from app.views.documents import DocumentForm
 
     query = visible(g.user).where(Document.partner_id == partner.id).order_by(
         Document.created_at.desc(), Document.id.desc())
@@ -254,20 +245,67 @@ TABS: list[Tab] = [
 ]
 
 
-def can(permission: str, resource: str) -> bool:
-    return current_app.appbuilder.sm.has_access(f"can_{permission}", resource)
+def find_partner(partner_id: int) -> Partner:
+    """The partner of the sheet with what its header shows, loaded at once."""
+    partner_or_subclass = with_polymorphic(Partner, [Person, Organization])
+    partner = db.session.scalars(
+        select(partner_or_subclass).where(partner_or_subclass.id == partner_id).options(
+            joinedload(partner_or_subclass.codes),
+            joinedload(partner_or_subclass.supplied_products),
+            joinedload(partner_or_subclass.address_links).joinedload(PartnerAddress.address),
+        )
+    ).unique().first()
+    if partner is None:
+        abort(404)
+    return partner
 
 
-def require(permission: str, resource: str) -> None:
-    if not can(permission, resource):
-        abort(403)
+def tab_of(partner: Partner, key: str) -> Tab:
+    for tab in TABS:
+        if tab.key == key and tab.applies(partner) and can("read", tab.resource):
+            return tab
+    abort(404)
 
 
-def flash_errors(form) -> None:
-    for field, errors in form.errors.items():
-        label = getattr(form, field).label.text if hasattr(form, field) else field
-        for error in errors:
-            flash(gettext("%(field)s: %(error)s", field=label, error=error), "danger")
+def render_sheet(view: BaseView, partner: Partner, tab: Tab, **extra):
+    today = date.today()
+    page = max(1, request.args.get("page", 1, type=int))
+    pinned = db.session.scalars(
+        select(Note).where(Note.partner_id == partner.id, Note.pinned.is_(True))
+        .order_by(Note.created_at.desc()).limit(5)
+    ).all()
+    tabs = [t for t in TABS if t.applies(partner) and can("read", t.resource)]
+    contracts = [c for c in db.session.scalars(
+        select(Contract).where(Contract.partner_id == partner.id, Contract.status == "active")
+        .options(selectinload(Contract.quotas)).order_by(Contract.starts_on).limit(10)
+    ) if c.is_active(today)] if can("read", "Contract") else []
+    upcoming = db.session.scalars(
+        select(Task).where(Task.partner_id == partner.id, Task.done.is_(False),
+                           Task.due_at >= utcnow() - timedelta(days=1))
+        .order_by(Task.due_at).limit(5)
+    ).all() if can("read", "Task") else []
+    context = tab.load(partner, page)
+    context.update(extra)
+    main = partner.main_address
+    return view.render_template(
+        "datasheet/sheet.html", partner=partner, tabs=tabs, tab=tab, pinned=pinned,
+        birthday_in=birthday_soon(partner, today), main_address=main,
+        map_tiles=current_app.config["MAP_TILE_URL"],
+        show_map=bool(current_app.config["MAP_TILE_URL"] and main and main.has_coordinates),
+        can_write_notes=can("write", "Note"), can_write=can("write", "Partner"),
+        can_write_people=can("write", "Affiliation"),
+        can_write_addresses=can("write", "Address"),
+        note_kinds=NOTE_KIND_LABELS, user_id=g.user.id, upcoming=upcoming,
+        active_contracts=contracts, can_write_contracts=can("write", "Contract"),
+        can_write_tasks=can("write", "Task"), can_write_offers=can("write", "Offer"),
+        can_write_documents=can("write", "Document"),
+        can_write_invoices=can("write", "Invoice"),
+        is_manager=current_app.appbuilder.sm.has_role(g.user, "Admin", "Manager"),
+        is_person=isinstance(partner, Person),
+        edit_url=url_for(("PersonView" if isinstance(partner, Person) else
+                          "OrganizationView") + ".edit", pk=partner.id),
+        **context,
+    )
 
 
 class DataSheetView(BaseView):
@@ -275,156 +313,20 @@ class DataSheetView(BaseView):
     class_permission_name = "Partner"
     base_permissions = ["can_read", "can_write"]  # the same set as every "Partner" view
     method_permission_name = {"sheet": "read", "tab": "read", "picture": "read",
-                              "add_note": "read", "edit_note": "read", "remove_note": "read",
-                              "new_contact_person": "read", "new_address": "read",
                               "lookup": "read"}
     default_view = "sheet"
-
-    def _partner(self, partner_id: int) -> Partner:
-        partner_or_subclass = with_polymorphic(Partner, [Person, Organization])
-        partner = db.session.scalars(
-            select(partner_or_subclass).where(partner_or_subclass.id == partner_id).options(
-                joinedload(partner_or_subclass.codes),
-                joinedload(partner_or_subclass.supplied_products),
-                joinedload(partner_or_subclass.address_links).joinedload(PartnerAddress.address),
-            )
-        ).unique().first()
-        if partner is None:
-            abort(404)
-        return partner
-
-    def _render(self, partner: Partner, tab: Tab, **extra):
-        today = date.today()
-        page = max(1, request.args.get("page", 1, type=int))
-        pinned = db.session.scalars(
-            select(Note).where(Note.partner_id == partner.id, Note.pinned.is_(True))
-            .order_by(Note.created_at.desc()).limit(5)
-        ).all()
-        tabs = [t for t in TABS if t.applies(partner) and can("read", t.resource)]
-        contracts = [c for c in db.session.scalars(
-            select(Contract).where(Contract.partner_id == partner.id, Contract.status == "active")
-            .options(selectinload(Contract.quotas)).order_by(Contract.starts_on).limit(10)
-        ) if c.is_active(today)] if can("read", "Contract") else []
-        upcoming = db.session.scalars(
-            select(Task).where(Task.partner_id == partner.id, Task.done.is_(False),
-                               Task.due_at >= utcnow() - timedelta(days=1))
-            .order_by(Task.due_at).limit(5)
-        ).all() if can("read", "Task") else []
-        context = tab.load(partner, page)
-        context.update(extra)
-        main = partner.main_address
-        return self.render_template(
-            "datasheet/sheet.html", partner=partner, tabs=tabs, tab=tab, pinned=pinned,
-            birthday_in=birthday_soon(partner, today), main_address=main,
-            map_tiles=current_app.config["MAP_TILE_URL"],
-            show_map=bool(current_app.config["MAP_TILE_URL"] and main and main.has_coordinates),
-            can_write_notes=can("write", "Note"), can_write=can("write", "Partner"),
-            can_write_people=can("write", "Affiliation"),
-            can_write_addresses=can("write", "Address"),
-            note_kinds=NOTE_KIND_LABELS, user_id=g.user.id, upcoming=upcoming,
-            active_contracts=contracts, can_write_contracts=can("write", "Contract"),
-            can_write_tasks=can("write", "Task"), can_write_offers=can("write", "Offer"),
-            can_write_documents=can("write", "Document"),
-            can_write_invoices=can("write", "Invoice"),
-            is_manager=current_app.appbuilder.sm.has_role(g.user, "Admin", "Manager"),
-            is_person=isinstance(partner, Person),
-            edit_url=url_for(("PersonView" if isinstance(partner, Person) else
-                              "OrganizationView") + ".edit", pk=partner.id),
-            **context,
-        )
-
-    def _tab(self, partner: Partner, key: str) -> Tab:
-        for tab in TABS:
-            if tab.key == key and tab.applies(partner) and can("read", tab.resource):
-                return tab
-        abort(404)
 
     @expose("/<int:partner_id>")
     @has_access
     def sheet(self, partner_id: int):
-        partner = self._partner(partner_id)
-        return self._render(partner, self._tab(partner, "notes"))
+        partner = find_partner(partner_id)
+        return render_sheet(self, partner, tab_of(partner, "notes"))
 
     @expose("/<int:partner_id>/<key>")
     @has_access
     def tab(self, partner_id: int, key: str):
-        partner = self._partner(partner_id)
-        return self._render(partner, self._tab(partner, key))
-
-    @expose("/<int:partner_id>/notes", methods=["POST"])
-    @has_access
-    def add_note(self, partner_id: int):
-        require("write", "Note")
-        form = NoteForm()
-        if not form.validate():
-            flash_errors(form)
-            partner = self._partner(partner_id)
-            return self._render(partner, self._tab(partner, "notes")), 400
-        write_note(partner_id, g.user.id, kind=form.kind.data, body=form.body.data,
-                   pinned=form.pinned.data, occurred_at=form.occurred_at.data)
-        flash(gettext("The note was saved."), "success")
-        return redirect(url_for(".tab", partner_id=partner_id, key="notes"))
-
-    @expose("/<int:partner_id>/notes/<int:note_id>/edit", methods=["GET", "POST"])
-    @has_access
-    def edit_note(self, partner_id: int, note_id: int):
-        require("write", "Note")
-        note = db.get_or_404(Note, note_id)
-        if note.partner_id != partner_id:
-            abort(404)
-        form = NoteForm(obj=note)
-        if request.method == "POST":
-            if form.validate():
-                change_note(note_id, g.user.id, kind=form.kind.data, body=form.body.data,
-                            pinned=form.pinned.data, occurred_at=form.occurred_at.data)
-                flash(gettext("The note was saved."), "success")
-                return redirect(url_for(".tab", partner_id=partner_id, key="notes"))
-            flash_errors(form)
-        elif not note.may_be_changed_by(g.user.id):
-            note.assert_changeable()
-        return self.render_template("datasheet/note_edit.html", form=form, note=note,
-                                    partner=note.partner)
-
-    @expose("/<int:partner_id>/notes/<int:note_id>/delete", methods=["POST"])
-    @has_access
-    def remove_note(self, partner_id: int, note_id: int):
-        require("write", "Note")
-        note = db.get_or_404(Note, note_id)
-        if note.partner_id != partner_id or not FlaskForm().validate():
-            abort(400 if note.partner_id == partner_id else 404)
-        delete_note(note_id, g.user.id)
-        flash(gettext("The note was deleted."), "success")
-        return redirect(url_for(".tab", partner_id=partner_id, key="notes"))
-
-    @expose("/<int:partner_id>/contact-persons/add", methods=["GET", "POST"])
-    @has_access
-    def new_contact_person(self, partner_id: int):
-        require("write", "Affiliation")
-        organization = db.get_or_404(Organization, partner_id)
-        form = ContactPersonForm()
-        if request.method == "POST":
-            if form.validate():
-                data = {k: v for k, v in form.data.items() if k != "csrf_token"}
-                add_contact_person(partner_id, g.user.id, **data)
-                flash(gettext("The contact person was saved."), "success")
-                return redirect(url_for(".tab", partner_id=partner_id, key="people"))
-            flash_errors(form)
-        return self.render_template("datasheet/contact_person_add.html", form=form,
-                                    partner=organization)
-
-    @expose("/<int:partner_id>/addresses", methods=["POST"])
-    @has_access
-    def new_address(self, partner_id: int):
-        require("write", "Address")
-        form = AddressForm()
-        if not form.validate():
-            flash_errors(form)
-            partner = self._partner(partner_id)
-            return self._render(partner, self._tab(partner, "addresses"), form=form), 400
-        data = {k: v for k, v in form.data.items() if k not in ("csrf_token", "type")}
-        link_address(partner_id, g.user.id, type=form.type.data, **data)
-        flash(gettext("The address was saved."), "success")
-        return redirect(url_for(".tab", partner_id=partner_id, key="addresses"))
+        partner = find_partner(partner_id)
+        return render_sheet(self, partner, tab_of(partner, key))
 
     @expose("/lookup")
     @has_access
@@ -441,4 +343,51 @@ class DataSheetView(BaseView):
         return send_from_directory(folder, safe)
 
 
-__all__ = ["DataSheetView", "TABS", "Tab", "DomainError"]
+class ContactPersonFormView(BaseView):
+    """A new contact person of a company, from its sheet: a write of "Affiliation"."""
+
+    route_base = "/partner"
+    class_permission_name = "Affiliation"
+    base_permissions = ["can_read", "can_write"]
+    method_permission_name = {"new_contact_person": "write"}
+
+    @expose("/<int:partner_id>/contact-persons/add", methods=["GET", "POST"])
+    @has_access
+    def new_contact_person(self, partner_id: int):
+        organization = db.get_or_404(Organization, partner_id)
+        form = ContactPersonForm()
+        if request.method == "POST":
+            if form.validate():
+                data = {k: v for k, v in form.data.items() if k != "csrf_token"}
+                add_contact_person(partner_id, g.user.id, **data)
+                flash(gettext("The contact person was saved."), "success")
+                return redirect(url_for("DataSheetView.tab", partner_id=partner_id,
+                                        key="people"))
+            flash_errors(form)
+        return self.render_template("datasheet/contact_person_add.html", form=form,
+                                    partner=organization)
+
+
+class AddressFormView(BaseView):
+    """A new address of a partner, from the sheet's address tab: a write of "Address"."""
+
+    route_base = "/partner"
+    class_permission_name = "Address"
+    base_permissions = ["can_read", "can_write"]
+    method_permission_name = {"new_address": "write"}
+
+    @expose("/<int:partner_id>/addresses", methods=["POST"])
+    @has_access
+    def new_address(self, partner_id: int):
+        form = AddressForm()
+        if not form.validate():
+            flash_errors(form)
+            partner = find_partner(partner_id)
+            return render_sheet(self, partner, tab_of(partner, "addresses"), form=form), 400
+        data = {k: v for k, v in form.data.items() if k not in ("csrf_token", "type")}
+        link_address(partner_id, g.user.id, type=form.type.data, **data)
+        flash(gettext("The address was saved."), "success")
+        return redirect(url_for("DataSheetView.tab", partner_id=partner_id, key="addresses"))
+
+
+__all__ = ["DataSheetView", "ContactPersonFormView", "AddressFormView", "TABS", "Tab"]

@@ -7,34 +7,11 @@ import io
 from flask import abort, current_app, flash, g, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from sqlalchemy import select
-from wtforms import FileField, SelectField, SelectMultipleField, StringField
-from wtforms.validators import Length
-from wtforms.validators import Optional as OptionalValue
 
 from app.errors import DomainError
-from app.extensions import db
-from app.models import DOCUMENT_VISIBILITY_LABELS, zone_user_ids
 from app.services.documents import attach, find_visible, path_of, remove
-
-
-class DocumentForm(FlaskForm):
-    file = FileField(_l("File"))
-    description = StringField(_l("Description"), validators=[OptionalValue(), Length(max=500)])
-    visibility = SelectField(_l("Who may see it"), choices=list(DOCUMENT_VISIBILITY_LABELS.items()))
-    roles = SelectMultipleField(_l("Roles"), coerce=int)
-    users = SelectMultipleField(_l("Users"), coerce=int)
-
-    def fill_choices(self) -> None:
-        from flask_appbuilder.security.sqla.models import Role, User
-
-        self.roles.choices = [(r.id, r.name) for r in db.session.scalars(
-            select(Role).where(Role.name.not_in(("Public",))).order_by(Role.name))]
-        self.users.choices = [(u.id, u.get_full_name()) for u in db.session.scalars(
-            select(User).where(User.active.is_(True), User.id.not_in(zone_user_ids()))
-            .order_by(User.first_name))]
+from app.views.common import DocumentForm
 
 
 class DocumentView(BaseView):

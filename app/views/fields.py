@@ -1,4 +1,5 @@
-"""Form fields shared by the screens: a partner chosen by customer number or name."""
+"""Form fields shared by the screens (a shared module): a partner chosen by customer number
+or name."""
 
 from __future__ import annotations
 

@@ -37,9 +37,9 @@ from app.models import (
 )
 from app.services import invoicing, recurring
 from app.views.base import DossierModelView, datamodel, date_arg, guarded, page_of
+from app.views.common import choice_field, label_of, local_date, two_decimals, yes_no
 from app.views.fields import PartnerField
 from app.views.labels import LABELS
-from app.views.partners import choice_field, label_of, yes_no
 
 
 class ProductView(DossierModelView):
@@ -59,7 +59,7 @@ class ProductView(DossierModelView):
     show_columns = add_columns + ["suppliers"]
     base_order = ("name", "asc")
     formatters_columns = {
-        "price": lambda p: format_decimal(p, "#,##0.00") if p is not None else "",
+        "price": two_decimals,
         "vat_rate": lambda v: format_decimal(v, "0.##") if v is not None else "",
         "active": yes_no,
     }
@@ -143,9 +143,9 @@ class InvoiceView(DossierModelView):
     related_views = [InvoiceLineView]
     formatters_columns = {
         "status": label_of(INVOICE_STATUS_LABELS),
-        "gross_total": lambda v: format_decimal(v, "#,##0.00") if v is not None else "",
-        "issue_date": lambda d: format_date(d) if d else "",
-        "due_date": lambda d: format_date(d) if d else "",
+        "gross_total": two_decimals,
+        "issue_date": local_date,
+        "due_date": local_date,
     }
     add_form_extra_fields = edit_form_extra_fields = {
         "partner": PartnerField(_l("Partner")),
@@ -252,9 +252,9 @@ class ContractView(DossierModelView):
     related_views = [QuotaView]
     formatters_columns = {
         "status": label_of(CONTRACT_STATUS_LABELS),
-        "price": lambda v: format_decimal(v, "#,##0.00") if v is not None else "",
-        "starts_on": lambda d: format_date(d) if d else "",
-        "ends_on": lambda d: format_date(d) if d else "",
+        "price": two_decimals,
+        "starts_on": local_date,
+        "ends_on": local_date,
     }
     add_form_extra_fields = edit_form_extra_fields = {
         "partner": PartnerField(_l("Partner")),
@@ -432,7 +432,7 @@ class RecurringInvoiceView(DossierModelView):
     formatters_columns = {
         "frequency": label_of(PAYMENT_FREQUENCY_LABELS),
         "delivery": label_of(DELIVERY_LABELS),
-        "next_date": lambda d: format_date(d) if d else "",
+        "next_date": local_date,
         "active": yes_no,
     }
 

@@ -1,4 +1,4 @@
-"""Column labels shared by the screens, the data sheet and the REST API."""
+"""Column labels shared by the screens, the data sheet and the REST API (a shared module)."""
 
 from flask_babel import lazy_gettext as _l
 

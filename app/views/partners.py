@@ -6,12 +6,8 @@ from flask import current_app, g, redirect, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.models.sqla.filters import BaseFilter, FilterEqual
 from flask_appbuilder.widgets import ListWidget
-from flask_babel import format_datetime, format_decimal
 from flask_babel import lazy_gettext as _l
-from markupsafe import Markup
 from PIL import Image, UnidentifiedImageError
-from wtforms import SelectField
-from wtforms.validators import Optional as OptionalValue
 from wtforms.validators import ValidationError
 
 from app.models import (
@@ -32,27 +28,8 @@ from app.models import (
 )
 from app.services.documents import audit_visible
 from app.views.base import DossierModelView, datamodel
+from app.views.common import choice_field, label_of, locale_number, short_datetime, yes_no
 from app.views.labels import LABELS
-
-
-def choice_field(label, choices: dict, required: bool = True) -> SelectField:
-    options = [(key, value) for key, value in choices.items()]
-    if not required:
-        options = [("", "—")] + options
-    return SelectField(label, choices=options, validators=[] if required else [OptionalValue()])
-
-
-def label_of(choices: dict):
-    return lambda value: choices.get(value, value or "")
-
-
-def locale_number(value) -> str:
-    return format_decimal(value, "#,##0.######") if value is not None else ""
-
-
-def yes_no(value) -> Markup:
-    return Markup('<i class="fa fa-check"></i>') if value else Markup("")
-
 
 # A profile picture needs no more; FAB would unpack and scale anything Pillow opens.
 PICTURE_MAX_PIXELS = 40_000_000
@@ -285,7 +262,7 @@ class AuditLogView(DossierModelView):
     base_order = ("at", "desc")
     base_filters = [["id", VisibleAudit, None]]
     formatters_columns = {
-        "at": lambda at: format_datetime(at, "short") if at else "",
+        "at": short_datetime,
         "action": label_of(AUDIT_ACTION_LABELS),
         "entity": label_of(ENTITY_LABELS),
         "field": label_of(LABELS),

@@ -14,15 +14,14 @@ from flask_babel import lazy_gettext as _l
 from flask_login import login_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
-from wtforms import BooleanField, PasswordField, StringField, TextAreaField
-from wtforms.fields import DateTimeField, FileField
-from wtforms.validators import URL, DataRequired, EqualTo, Length
+from wtforms import PasswordField
+from wtforms.fields import DateTimeField
+from wtforms.validators import DataRequired, EqualTo
 from wtforms.validators import Optional as OptionalValue
 
 from app.extensions import db
 from app.models import (
     NEWS_AUDIENCE_LABELS,
-    SHARE_ROLE_LABELS,
     ZONE_LABELS,
     Comment,
     News,
@@ -35,25 +34,18 @@ from app.models import (
 from app.services import zone
 from app.services.documents import path_of_stored
 from app.views.base import DossierModelView, datamodel
+from app.views.common import (
+    CommentForm,
+    choice_field,
+    label_of,
+    month_grid,
+    require,
+    short_datetime,
+    yes_no,
+)
 from app.views.fields import PartnerField
-from app.views.partners import choice_field, label_of, yes_no
-from app.views.tasks import month_grid
 
 log = logging.getLogger("dossier.zone")
-
-
-class CommentForm(FlaskForm):
-    body = TextAreaField(_l("Comment"), validators=[OptionalValue(), Length(max=20000)])
-    url = StringField(_l("Link"), validators=[OptionalValue(), URL(), Length(max=2000)])
-    file = FileField(_l("File"))
-    zone_visible = BooleanField(_l("Visible to the zone"))
-
-    def kind(self) -> str | None:
-        if self.file.data and getattr(self.file.data, "filename", ""):
-            return "file"
-        if self.url.data:
-            return "link"
-        return "comment" if (self.body.data or "").strip() else None
 
 
 class WelcomeForm(FlaskForm):
@@ -207,15 +199,14 @@ class ZoneStaffView(BaseView):
     route_base = "/zone"
     class_permission_name = "Partner"
     base_permissions = ["can_read", "can_write"]
+    # Sharing and commenting also need the write permission of the task or offer itself.
     method_permission_name = {"invite": "write", "suspend": "write", "reinvite": "write",
-                              "share": "read", "unshare": "read", "comment": "read",
-                              "visibility": "read", "download": "read",
-                              "may_complete": "read"}
+                              "share": "write", "unshare": "write", "comment": "write",
+                              "visibility": "write", "download": "read",
+                              "may_complete": "write"}
 
     @staticmethod
     def _require(permission: str, record: str) -> None:
-        from app.views.datasheet import require
-
         require(permission, record.capitalize())
 
     @staticmethod
@@ -326,20 +317,6 @@ def _send(comment_id: int):
                      as_attachment=True, download_name=found.filename)
 
 
-def zone_panel(record: str, record_id: int) -> dict:
-    """What the staff's task and offer pages show of the zone: who can see the record, and
-    every comment, file and link with its visibility."""
-    from app.views.datasheet import can
-
-    record_id = int(record_id)   # FAB's show page has the key as text
-    return {"record": record, "record_id": record_id, "shares": zone.shares(record, record_id),
-            "candidates": zone.candidates(record, record_id),
-            "comments": zone.comments(record, record_id, zone_only=False),
-            "form": CommentForm(), "roles": SHARE_ROLE_LABELS,
-            "can_write": can("write", record.capitalize()),
-            "item": db.session.get(zone.RECORDS[record], record_id)}
-
-
 def log_refusals(app) -> None:
     """Every refused attempt of a zone user (403 or 404) is logged: who, what, where from."""
 
@@ -372,7 +349,7 @@ class NewsView(DossierModelView):
     base_order = ("published_at", "desc")
     formatters_columns = {
         "audience": label_of(NEWS_AUDIENCE_LABELS),
-        "published_at": lambda d: format_datetime(d, "short") if d else "",
+        "published_at": short_datetime,
     }
     description_columns = {"partner": _l("Only for news for one partner."),
                            "published_at": _l("Empty: now. A later time publishes it then.")}
@@ -405,11 +382,11 @@ class ZoneMemberView(DossierModelView):
         "zone": label_of(ZONE_LABELS),
         "active": yes_no,
         "last_login": lambda d: format_datetime(d, "short") if d else "—",
-        "created_at": lambda d: format_datetime(d, "short") if d else "",
+        "created_at": short_datetime,
         "partner": lambda p: Markup('<a href="{}">{}</a>').format(
             url_for("DataSheetView.tab", partner_id=p.id, key="zone"), p.display_name),
     }
 
 
-__all__ = ["PortalView", "ZoneStaffView", "NewsView", "ZoneMemberView", "zone_panel",
+__all__ = ["PortalView", "ZoneStaffView", "NewsView", "ZoneMemberView",
            "log_refusals"]

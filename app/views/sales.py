@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import request
 from flask_appbuilder import BaseView, expose, has_access
-from flask_babel import format_currency, format_date, format_decimal
+from flask_babel import format_currency
 from flask_babel import lazy_gettext as _l
 from wtforms import DecimalField, IntegerField, SelectField
 from wtforms.validators import NumberRange
@@ -13,17 +13,18 @@ from wtforms.validators import Optional as OptionalValue
 from app.models import CURRENCIES, OFFER_STATUS_LABELS, PAYMENT_FREQUENCY_LABELS, Offer
 from app.services.sales import forecast
 from app.views.base import DossierModelView, datamodel
+from app.views.common import ZonePanelShow, choice_field, label_of, local_date, two_decimals
 from app.views.fields import PartnerField
 from app.views.labels import LABELS
-from app.views.partners import choice_field, label_of
 
 
 def money(amount, currency) -> str:
     return format_currency(amount or 0, currency) if amount is not None else ""
 
 
-class OfferView(DossierModelView):
+class OfferView(ZonePanelShow, DossierModelView):
     datamodel = datamodel(Offer)
+    zone_record = "offer"
     route_base = "/offers"
     class_permission_name = "Offer"
     list_title = _l("Offers")
@@ -44,8 +45,8 @@ class OfferView(DossierModelView):
     formatters_columns = {
         "status": label_of(OFFER_STATUS_LABELS),
         "payment_frequency": label_of(PAYMENT_FREQUENCY_LABELS),
-        "deadline": lambda d: format_date(d) if d else "",
-        "amount": lambda a: format_decimal(a, "#,##0.00") if a is not None else "",
+        "deadline": local_date,
+        "amount": two_decimals,
     }
     add_form_extra_fields = {
         "partner": PartnerField(_l("Partner")),

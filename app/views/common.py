@@ -1,0 +1,208 @@
+"""Screen helpers shared by several views: choice fields and column formatters, permission
+checks, where to go after a save, the staff to choose from, a user's
+tasks and a month of them, the note, document and comment forms, and the zone panel of the
+task and offer pages."""
+
+from __future__ import annotations
+
+import calendar as month_calendar
+from datetime import date, datetime, time, timedelta
+
+from flask import abort, current_app, flash, request
+from flask_appbuilder import expose, has_access
+from flask_babel import (
+    format_date,
+    format_datetime,
+    format_decimal,
+    gettext,
+    to_user_timezone,
+    to_utc,
+)
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from markupsafe import Markup
+from sqlalchemy import select, union
+from wtforms import (
+    BooleanField,
+    FileField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields import DateTimeLocalField
+from wtforms.validators import URL, DataRequired, Length
+from wtforms.validators import Optional as OptionalValue
+
+from app.extensions import db
+from app.models import (
+    DOCUMENT_VISIBILITY_LABELS,
+    NOTE_KIND_LABELS,
+    SHARE_ROLE_LABELS,
+    Task,
+    task_collaborator,
+    utcnow,
+    zone_user_ids,
+)
+from app.services import zone
+
+
+def staff_users():
+    from flask_appbuilder.security.sqla.models import User
+
+    return db.session.scalars(
+        select(User).where(User.active.is_(True), User.id.not_in(zone_user_ids()))
+        .order_by(User.first_name, User.last_name)
+    ).all()
+
+
+def safe_next() -> str | None:
+    """Where to go after saving: only a path of this site."""
+    target = request.args.get("next", "")
+    return target if target.startswith("/") and not target.startswith("//") else None
+
+
+
+def tasks_of(user_id: int):
+    """Ids of the tasks a user is responsible for or collaborates on: a union of two index
+    lookups (an OR across the two would make PostgreSQL scan every task)."""
+    return union(
+        select(Task.id).where(Task.responsible_id == user_id),
+        select(task_collaborator.c.task_id).where(task_collaborator.c.user_id == user_id),
+    )
+
+
+
+def tasks_by_day(first: date, days: int, tasks_between) -> dict[date, list]:
+    """Tasks of `days` days from `first`, by their local start day (the user's time zone)."""
+    start = to_utc(datetime.combine(first, time(0)))
+    by_day: dict[date, list] = {}
+    for task in tasks_between(start, start + timedelta(days=days)):
+        local = to_user_timezone(task.starts_at)
+        by_day.setdefault(local.date(), []).append((local, task))
+    return by_day
+
+
+def month_grid(year: int | None, month: int | None, tasks_between) -> dict:
+    """A month's weeks with the tasks of each day, for the staff and the portal calendar."""
+    today = date.today()
+    year, month = year or today.year, month or today.month
+    if not 1 <= month <= 12 or not 1900 < year < 3000:
+        abort(404)
+    weeks = month_calendar.Calendar().monthdatescalendar(year, month)
+    return {"weeks": weeks, "by_day": tasks_by_day(weeks[0][0], len(weeks) * 7, tasks_between),
+            "month": month, "title": format_date(date(year, month, 1), "LLLL y"),
+            "today": today, "previous": date(year, month, 1) - timedelta(days=1),
+            "following": date(year, month, 28) + timedelta(days=7), "now": utcnow()}
+
+
+
+def choice_field(label, choices: dict, required: bool = True) -> SelectField:
+    options = [(key, value) for key, value in choices.items()]
+    if not required:
+        options = [("", "—")] + options
+    return SelectField(label, choices=options, validators=[] if required else [OptionalValue()])
+
+
+def label_of(choices: dict):
+    return lambda value: choices.get(value, value or "")
+
+
+def locale_number(value) -> str:
+    return format_decimal(value, "#,##0.######") if value is not None else ""
+
+
+def short_datetime(moment) -> str:
+    """A list column's time, short, in the user's locale and time zone."""
+    return format_datetime(moment, "short") if moment else ""
+
+
+def local_date(day) -> str:
+    return format_date(day) if day else ""
+
+
+def two_decimals(amount) -> str:
+    return format_decimal(amount, "#,##0.00") if amount is not None else ""
+
+
+def yes_no(value) -> Markup:
+    return Markup('<i class="fa fa-check"></i>') if value else Markup("")
+
+
+def can(permission: str, resource: str) -> bool:
+    return current_app.appbuilder.sm.has_access(f"can_{permission}", resource)
+
+
+def require(permission: str, resource: str) -> None:
+    if not can(permission, resource):
+        abort(403)
+
+
+class DocumentForm(FlaskForm):
+    file = FileField(_l("File"))
+    description = StringField(_l("Description"), validators=[OptionalValue(), Length(max=500)])
+    visibility = SelectField(_l("Who may see it"), choices=list(DOCUMENT_VISIBILITY_LABELS.items()))
+    roles = SelectMultipleField(_l("Roles"), coerce=int)
+    users = SelectMultipleField(_l("Users"), coerce=int)
+
+    def fill_choices(self) -> None:
+        from flask_appbuilder.security.sqla.models import Role
+
+        self.roles.choices = [(r.id, r.name) for r in db.session.scalars(
+            select(Role).where(Role.name.not_in(("Public",))).order_by(Role.name))]
+        self.users.choices = [(u.id, u.get_full_name()) for u in staff_users()]
+
+
+def flash_errors(form) -> None:
+    for field, errors in form.errors.items():
+        label = getattr(form, field).label.text if hasattr(form, field) else field
+        for error in errors:
+            flash(gettext("%(field)s: %(error)s", field=label, error=error), "danger")
+
+
+class NoteForm(FlaskForm):
+    kind = SelectField(_l("Kind"), choices=list(NOTE_KIND_LABELS.items()), default="note")
+    body = TextAreaField(_l("Text"), validators=[DataRequired(), Length(max=20000)])
+    occurred_at = DateTimeLocalField(_l("Time of the interaction"), validators=[OptionalValue()])
+    pinned = BooleanField(_l("Pin to the overview"))
+
+
+class CommentForm(FlaskForm):
+    body = TextAreaField(_l("Comment"), validators=[OptionalValue(), Length(max=20000)])
+    url = StringField(_l("Link"), validators=[OptionalValue(), URL(), Length(max=2000)])
+    file = FileField(_l("File"))
+    zone_visible = BooleanField(_l("Visible to the zone"))
+
+    def kind(self) -> str | None:
+        if self.file.data and getattr(self.file.data, "filename", ""):
+            return "file"
+        if self.url.data:
+            return "link"
+        return "comment" if (self.body.data or "").strip() else None
+
+
+def zone_panel(record: str, record_id) -> dict:
+    """What the staff's task and offer pages show of the zone: who can see the record, and
+    every comment, file and link with its visibility."""
+    record_id = int(record_id)   # FAB's show page has the key as text
+    return {"record": record, "record_id": record_id, "shares": zone.shares(record, record_id),
+            "candidates": zone.candidates(record, record_id),
+            "comments": zone.comments(record, record_id, zone_only=False),
+            "form": CommentForm(), "roles": SHARE_ROLE_LABELS,
+            "can_write": can("write", record.capitalize()),
+            "item": db.session.get(zone.RECORDS[record], record_id)}
+
+
+class ZonePanelShow:
+    """A task's or offer's show page with its zone panel (`zone_record`: "task" or "offer")."""
+
+    zone_record: str
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        pk = self._deserialize_pk_if_composite(pk)
+        widgets = self._show(pk)
+        return self.render_template(self.show_template, pk=pk, title=self.show_title,
+                                    widgets=widgets, related_views=self._related_views,
+                                    panel=zone_panel(self.zone_record, pk))
