@@ -34,6 +34,7 @@ from app.models import (
     add_months,
     utcnow,
 )
+from app.queue import enqueue
 from app.services import acting_as, invoicing
 
 CHUNK = 50  # invoices per transaction: the number counter stays locked only this long
@@ -155,10 +156,7 @@ def is_stale(run_: InvoiceRun, now=None) -> bool:
 
 
 def _enqueue(run_id: int) -> bool:
-    from app.jobs.invoicing import run_invoicing
-    from app.jobs.queue import enqueue
-
-    return enqueue(run_invoicing, run_id, job_timeout=24 * 3600)
+    return enqueue("app.jobs.invoicing.run_invoicing", run_id, job_timeout=24 * 3600)
 
 
 def restart_stalled() -> int:
