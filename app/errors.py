@@ -28,6 +28,13 @@ class InvalidValue(DomainError):
         super().__init__(message)
 
 
+class NotFound(DomainError):
+    """The record asked for does not exist (or is not there for this user)."""
+
+    status = 404
+    message = _l("No such record.")
+
+
 class Conflict(DomainError):
     status = 409
     message = _l("This record conflicts with an existing one.")

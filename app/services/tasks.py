@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.models import Task, utcnow
+from app.services import fetch
 from app.services.outbox import queue_mail
 from app.services.users import locale_of, profiles, zone_of
 
@@ -126,7 +127,7 @@ def notify_overdue(now: datetime | None = None, batch: int = 2000) -> int:
 
 
 def mark_done(task_id: int, done: bool = True) -> Task:
-    task = db.get_or_404(Task, task_id)
+    task = fetch(Task, task_id)
     task.done = done
     db.session.commit()
     return task

@@ -14,9 +14,9 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
-from werkzeug.exceptions import Forbidden
+from werkzeug import exceptions
 
-from app.errors import Conflict, DomainError, ZoneForbidden
+from app.errors import Conflict, DomainError, NotFound, ZoneForbidden
 from app.extensions import db
 from app.models import PAYMENT_FREQUENCY_LABELS
 from app.security import READ_WRITE
@@ -276,8 +276,11 @@ def register_error_handlers(app) -> None:
         db.session.rollback()
         if request.path.startswith("/api/"):
             return jsonify(message=str(error)), error.status
+        # No page to go back to: answered (and logged) as the refusal or the missing page.
         if isinstance(error, ZoneForbidden):
-            return Forbidden(description=str(error))   # answered (and logged) as a refusal
+            return exceptions.Forbidden(description=str(error))
+        if isinstance(error, NotFound):
+            return exceptions.NotFound(description=str(error))
         flash(str(error), "danger")
         return redirect(request.referrer or "/")
 

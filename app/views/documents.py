@@ -14,7 +14,7 @@ from wtforms import FileField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import Length
 from wtforms.validators import Optional as OptionalValue
 
-from app.errors import DomainError
+from app.errors import DomainError, NotFound
 from app.extensions import db
 from app.models import DOCUMENT_VISIBILITY_LABELS, zone_user_ids
 from app.services.documents import attach, find_visible, path_of, remove
@@ -63,6 +63,8 @@ class DocumentView(BaseView):
             attach(partner_id, g.user.id, upload.filename, upload.stream,
                    visibility=form.visibility.data, role_ids=form.roles.data or [],
                    user_ids=form.users.data or [], description=form.description.data)
+        except NotFound:
+            raise   # answered 404 at the edge, as a page that is not there
         except DomainError as error:
             flash(str(error), "danger")
             return redirect(back)
@@ -88,6 +90,8 @@ class DocumentView(BaseView):
                        description=gettext("Generated from a template"))
                 flash(gettext("The document was attached."), "success")
                 return redirect(back)
+        except NotFound:
+            raise
         except DomainError as error:
             flash(str(error), "danger")
             return redirect(back)
