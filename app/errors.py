@@ -99,6 +99,18 @@ class InvoiceLocked(DomainError):
     message = _l("An invoice that is %(status)s cannot be changed; cancel it instead.")
 
 
+class TaskOverlaps(DomainError):
+    """The responsible already has open tasks at this time (`clashes`); the task form shows
+    them and asks before saving anyway."""
+
+    status = 409
+    message = _l("The responsible already has a task at this time.")
+
+    def __init__(self, clashes):
+        self.clashes = clashes
+        super().__init__()
+
+
 class ZoneForbidden(DomainError):
     status = 403
     message = _l("This is not possible in the zone.")

@@ -194,8 +194,10 @@ class DossierApi(GuardedHooks, ModelRestApi):
             if missing:
                 return self.response_400(message=missing)
             return write(*args)
-        except DomainError as error:
+        except (DomainError, IntegrityError) as error:
             db.session.rollback()
+            if isinstance(error, IntegrityError):
+                error = as_domain_error(error)
             return self.response(error.status, message=str(error))
 
     def _missing_links(self, payload) -> dict:
