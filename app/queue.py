@@ -52,5 +52,5 @@ def enqueue(job: str, *args, delay: timedelta | None = None, queue_name: str = Q
             q.enqueue(job, *args, **kwargs)
         return True
     except RedisError as error:
-        log.warning("could not queue %s: %s", job, error)
+        log.warning("could not queue %s: %s", job.rpartition(".")[2], error)
         return False
