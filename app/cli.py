@@ -6,7 +6,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from app.jobs.queue import QUEUES
+from app.queue import QUEUES
 
 
 @click.group()
@@ -58,8 +58,8 @@ def demo_command(force: bool):
 @with_appcontext
 def worker_command(burst: bool, names: tuple[str, ...]):
     """Run an rq worker (with rq's scheduler for delayed retries); it waits for Redis."""
-    from app.jobs.queue import queue
     from app.jobs.runner import work
+    from app.queue import queue
 
     _log_to_terminal()
     work(list(names or QUEUES), queue().connection, burst=burst)
@@ -70,8 +70,8 @@ def worker_command(burst: bool, names: tuple[str, ...]):
 def scheduler_command():
     """Register the periodic entries (once, whatever the restarts) and run rq-scheduler;
     it waits for Redis."""
-    from app.jobs.queue import queue
     from app.jobs.runner import schedule
+    from app.queue import queue
 
     _log_to_terminal()
     schedule(queue().connection)

@@ -28,6 +28,13 @@ class InvalidValue(DomainError):
         super().__init__(message)
 
 
+class NotFound(DomainError):
+    """The record asked for does not exist (or is not there for this user)."""
+
+    status = 404
+    message = _l("No such record.")
+
+
 class Conflict(DomainError):
     status = 409
     message = _l("This record conflicts with an existing one.")
@@ -90,6 +97,18 @@ class OfferStatusError(DomainError):
 class InvoiceLocked(DomainError):
     status = 409
     message = _l("An invoice that is %(status)s cannot be changed; cancel it instead.")
+
+
+class TaskOverlaps(DomainError):
+    """The responsible already has open tasks at this time (`clashes`); the task form shows
+    them and asks before saving anyway."""
+
+    status = 409
+    message = _l("The responsible already has a task at this time.")
+
+    def __init__(self, clashes):
+        self.clashes = clashes
+        super().__init__()
 
 
 class ZoneForbidden(DomainError):

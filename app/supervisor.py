@@ -17,7 +17,7 @@ from pathlib import Path
 from redis import Redis
 from redis.exceptions import RedisError
 
-from app.jobs.queue import MAIL_QUEUE, QUEUE_NAME, QUEUES
+from app.queue import MAIL_QUEUE, QUEUE_NAME, QUEUES
 
 log = logging.getLogger("dossier.serve")
 # How `serve` names its workers in the log.

@@ -221,7 +221,7 @@ def main(argv=None) -> int:
             if args.send:
                 from rq import SimpleWorker
 
-                from app.jobs.queue import MAIL_QUEUE, queue
+                from app.queue import MAIL_QUEUE, queue
 
                 q = queue(MAIL_QUEUE)
                 smtp.reset()

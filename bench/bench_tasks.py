@@ -499,8 +499,8 @@ def run_digest(app, args, counter: QueryCounter, smtp: SmtpSink, redis_ok: bool)
     from sqlalchemy import func, select, text
 
     from app.extensions import db
-    from app.jobs.queue import MAIL_QUEUE, queue
     from app.models import Outbox, Task
+    from app.queue import MAIL_QUEUE, queue
     from app.services.digest import WINDOW, dispatch_digests
     from app.services.outbox import BATCH, send_many
 

@@ -237,7 +237,7 @@ def mailbox(smtp_server, redis_server, app):
     if smtp_server.controller is None:
         smtp_server.start()
     with app.app_context():
-        from app.jobs.queue import queue
+        from app.queue import queue
 
         queue().connection.flushdb()
     yield smtp_server
@@ -248,7 +248,7 @@ def run_jobs(app, fork: bool = False) -> None:
     from rq import SimpleWorker, Worker
 
     with app.app_context():
-        from app.jobs.queue import QUEUES, queue
+        from app.queue import QUEUES, queue
 
         queues = [queue(name) for name in QUEUES]
         (Worker if fork else SimpleWorker)(queues, connection=queues[0].connection).work(
@@ -279,7 +279,7 @@ def start_worker(app, mailbox, tmp_path):
                                        stdout=output, stderr=subprocess.STDOUT)
         processes.append(process)
         with app.app_context():
-            from app.jobs.queue import queue
+            from app.queue import queue
 
             connection = queue().connection
             deadline = time.monotonic() + 60

@@ -314,7 +314,7 @@ def test_the_nightly_backup_keeps_the_newest_archives(app, mailbox, tmp_path, mo
     monkeypatch.setitem(app.config, "BACKUP_KEEP", 2)
     made = []
     with app.app_context():
-        from app.jobs.queue import queue
+        from app.queue import queue
 
         for _ in range(3):
             job = queue().enqueue(nightly_backup)
@@ -329,7 +329,7 @@ def test_the_nightly_backup_keeps_the_newest_archives(app, mailbox, tmp_path, mo
 def test_the_scheduler_backs_up_nightly_only_where_backup_dir_is_set(
         app, mailbox, monkeypatch, tmp_path):
     with app.app_context():
-        from app.jobs.queue import queue
+        from app.queue import queue
 
         connection = queue().connection
         assert "dossier-backup" not in {job.id for job in register(connection).get_jobs()}

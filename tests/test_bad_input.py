@@ -78,6 +78,37 @@ def test_an_api_id_beyond_the_databases_integers_is_not_found(app, api, method, 
     assert response.get_json() == {"message": said(app, lang, "No such record.")}
 
 
+MISSING = 999999   # an id no record has, within every database's integers
+
+
+@pytest.mark.parametrize("lang", ["en", "hu"])
+@pytest.mark.parametrize("url, data", [
+    (f"/invoices/{MISSING}/email", {}), (f"/invoices/{MISSING}/status", {"status": "paid"}),
+    (f"/automatic-invoicing/run/{MISSING}/restart", {}),
+    (f"/zone/task/{MISSING}/may-complete", {"allow": "y"}),
+    (f"/documents/upload/{MISSING}", {"file": PDF, "visibility": "all"}),
+    (f"/documents/generate/{MISSING}", {"template": MISSING}),
+])
+def test_a_missing_record_is_a_translated_404_on_the_screens(app, login, url, data, lang):
+    """A service's NotFound is the page that is not there, not a message on another page."""
+    admin = login("admin")
+    admin.lang(lang)
+    if "file" in data:
+        data = {**data, "file": (io.BytesIO(data["file"]), "a.pdf")}
+    response = admin.post(url, data=data)
+    assert response.status_code == 404
+    assert escape(said(app, lang, "No such record.")) in response.get_data(as_text=True)
+
+
+def test_a_service_raises_not_found_for_a_missing_record(app, ctx):
+    from app.errors import NotFound
+    from app.services.notes import change_note
+
+    with pytest.raises(NotFound) as raised:
+        change_note(MISSING, user_id(app, "admin"), body="x")
+    assert raised.value.status == 404
+
+
 @pytest.mark.parametrize("lang", ["en", "ru"])
 @pytest.mark.parametrize("value", [HUGE, BIGINT])
 def test_an_id_beyond_the_databases_integers_in_a_form_answers_400(app, login, partner_id,

@@ -10,9 +10,9 @@ from app.extensions import db
 from app.jobs.digest import dispatch_digests
 from app.jobs.invoicing import run_invoicing
 from app.jobs.mail import send_mails
-from app.jobs.queue import MAIL_QUEUE, QUEUE_NAME, queue
 from app.jobs.schedule import ENTRIES, register
 from app.models import Outbox
+from app.queue import MAIL_QUEUE, QUEUE_NAME, queue
 from app.services import recurring
 from tests.conftest import SilentServer
 from tests.test_mail import overdue_task_without_mail

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.jobs.mail import send_mail, sweep_outbox
-from app.jobs.queue import MAIL_QUEUE, queue
 from app.models import Outbox, Task, utcnow
+from app.queue import MAIL_QUEUE, queue
 from app.services import acting_as
 from app.services.digest import dispatch_digests
 from app.services.outbox import queue_mail, stuck_after

@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from icalendar import Calendar
 from sqlalchemy import select
 
@@ -197,3 +198,69 @@ def test_no_template_runs_a_query_the_views_hand_them_the_bell_and_zone_panel(ap
     # The query helpers are no longer callable from templates: the navbar's context
     # processor and the task and offer show views compute the data.
     assert not {"bell", "zone_panel", "is_zone_user"} & set(app.jinja_env.globals)
+
+
+def test_saving_a_task_refuses_an_overlap_unless_saved_anyway_and_queues_its_mails(
+        app, ctx, mailbox):
+    from app.errors import InvalidValue, TaskOverlaps
+    from app.services.tasks import save_task
+
+    start = (utcnow() + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    make_task(app, start=start, title="Board meeting", hours=2)
+    staff, manager = user_id(app, "staff"), user_id(app, "manager")
+    fields = {"title": "Client visit", "responsible_id": staff, "collaborator_ids": [manager],
+              "starts_at": start + timedelta(hours=1), "due_at": start + timedelta(hours=3)}
+    with pytest.raises(TaskOverlaps) as overlap:
+        save_task(None, fields, staff)
+    assert [task.title for task in overlap.value.clashes] == ["Board meeting"]
+    assert overlap.value.status == 409
+    assert db.session.scalar(select(Task).where(Task.title == "Client visit")) is None
+    task = save_task(None, fields, staff, save_anyway=True)
+    assert sorted(db.session.scalars(select(Outbox.recipient).where(
+        Outbox.key.like(f"task-assigned:{task.id}:%")))) == ["manager@example.com",
+                                                            "staff@example.com"]
+    with pytest.raises(InvalidValue):
+        save_task(task.id, {"responsible_id": user_id(app, "client")}, staff,
+                  save_anyway=True)
+    assert db.session.get(Task, task.id).responsible_id == staff
+
+
+def test_a_task_made_from_a_note_keeps_the_note_when_it_is_edited(app, login, mailbox):
+    with app.app_context():
+        partner = f.company(name="Zala Kft.")
+        number, note_id = partner.customer_number, f.note(partner).id
+    staff = login("staff")
+    start = utcnow() + timedelta(days=4)
+    data = {"title": "Call back", "partner": number, "responsible": user_id(app, "staff"),
+            "starts_at": local(start), "due_at": local(start + timedelta(hours=1)),
+            "priority": "2"}
+    assert staff.post(f"/task/new?partner={number}&note={note_id}",
+                      data=data).status_code == 302
+    with app.app_context():
+        task_id = db.session.scalar(select(Task.id))
+    assert staff.post(f"/task/{task_id}/edit",
+                      data={**data, "title": "Call back again"}).status_code == 302
+    with app.app_context():
+        task = db.session.get(Task, task_id)
+        assert (task.title, task.note_id, task.partner.name) == ("Call back again", note_id,
+                                                                 "Zala Kft.")
+
+
+def test_the_task_api_saves_an_overlap_without_asking_and_a_put_keeps_what_it_leaves_out(
+        app, api, mailbox):
+    start = (utcnow() + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    make_task(app, start=start, title="Board meeting", hours=2)
+    staff = api("staff")
+    created = staff.post("/api/v1/task/", json={
+        "title": "Overlapping", "responsible": user_id(app, "staff"),
+        "description": "Bring the contract", "starts_at": (start + timedelta(hours=1))
+        .isoformat(), "due_at": (start + timedelta(hours=3)).isoformat()})
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["result"]["title"] == "Overlapping"
+    task_id = created.get_json()["id"]
+    changed = staff.put(f"/api/v1/task/{task_id}", json={"priority": 1})
+    assert changed.status_code == 200, changed.get_json()
+    assert (changed.get_json()["result"]["priority"],
+            changed.get_json()["result"]["description"]) == (1, "Bring the contract")
+    missing = staff.put("/api/v1/task/999999", json={"priority": 1})
+    assert missing.status_code == 404

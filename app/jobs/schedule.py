@@ -19,7 +19,7 @@ from app.jobs.digest import check_overdue, dispatch_digests
 from app.jobs.files import sweep_files
 from app.jobs.invoicing import restart_stalled_runs
 from app.jobs.mail import sweep_outbox
-from app.jobs.queue import QUEUE_NAME
+from app.queue import QUEUE_NAME
 
 # rq-scheduler's crontab dependency announces a future change of default on every tick.
 warnings.filterwarnings("ignore", category=FutureWarning, module="rq_scheduler")

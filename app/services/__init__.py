@@ -3,6 +3,7 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from app.errors import NotFound
 from app.extensions import db
 from app.models import acting_user
 
@@ -27,6 +28,14 @@ def acting_as(user_id: int | None) -> Iterator[None]:
     finally:
         info["services_open"] -= 1
         acting_user.reset(token)
+
+
+def fetch(model, ident):
+    """The record of `model` with this primary key; NotFound (answered 404) when none."""
+    found = db.session.get(model, ident)
+    if found is None:
+        raise NotFound()
+    return found
 
 
 def take_write_lock() -> None:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from app.errors import InvalidValue, TooLarge
 from app.extensions import db
 from app.models import AUDITED, AuditLog, Comment, Document, Offer, Partner, Task
-from app.services import acting_as
+from app.services import acting_as, fetch
 
 ORPHAN_AGE = 3600  # seconds an unrecorded file may be an upload whose row is not committed yet
 
@@ -107,7 +107,7 @@ def attach(partner_id: int, uploader_id: int | None, filename: str, stream, *,
     """Check, store and record one file; a refused file leaves nothing behind."""
     from flask_appbuilder.security.sqla.models import Role, User
 
-    db.get_or_404(Partner, partner_id)
+    fetch(Partner, partner_id)
     max_bytes = current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024
     name, content_type, size = check_upload(filename, stream, max_bytes)
     stored = uuid.uuid4().hex

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from app.errors import InvalidValue
 from app.extensions import db
 from app.models import Affiliation, DocumentTemplate, Partner
+from app.services import fetch
 from app.services.invoicing import FONTS
 
 # What a document template may make: a power of attorney is a few pages, not gigabytes, and
@@ -201,8 +202,8 @@ def generate_pdf(template_id: int, partner_id: int) -> tuple[str, bytes]:
     """(file name, PDF) of the template filled for the partner."""
     from xhtml2pdf import pisa
 
-    template = db.get_or_404(DocumentTemplate, template_id)
-    partner = db.get_or_404(Partner, partner_id)
+    template = fetch(DocumentTemplate, template_id)
+    partner = fetch(Partner, partner_id)
     html = render_template("pdf/generated.html", body=fill(template, partner),
                            font=str(FONTS / "DejaVuSans.ttf"),
                            bold=str(FONTS / "DejaVuSans-Bold.ttf"))

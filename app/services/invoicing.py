@@ -26,7 +26,7 @@ from app.models import (
     Product,
     next_counter_value,
 )
-from app.services import acting_as, take_write_lock
+from app.services import acting_as, fetch, take_write_lock
 
 FONTS = Path(__file__).resolve().parent.parent / "static" / "fonts"
 PAYMENT_DAYS = 8
@@ -49,7 +49,7 @@ def next_invoice_number(connection, year: int) -> str:
 
 def new_draft(partner_id: int, actor_id: int | None, **fields) -> Invoice:
     with acting_as(actor_id):
-        partner = db.get_or_404(Partner, partner_id)
+        partner = fetch(Partner, partner_id)
         invoice = Invoice(partner=partner, language=partner.language, **fields)
         db.session.add(invoice)
         db.session.flush()
@@ -72,7 +72,7 @@ def add_line(invoice_id: int, actor_id: int | None, *, description: str | None =
              product_id: int | None = None) -> InvoiceLine:
     """A line at the end of a draft; what is left empty comes from the product."""
     with acting_as(actor_id):
-        invoice = db.get_or_404(Invoice, invoice_id)
+        invoice = fetch(Invoice, invoice_id)
         product = db.session.get(Product, product_id) if product_id else None
         line = InvoiceLine(invoice=invoice, product=product, description=description,
                            quantity=quantity, unit=unit, unit_price=unit_price,
@@ -158,7 +158,7 @@ def number(invoice: Invoice, today: date) -> None:
 
 def set_status(invoice_id: int, actor_id: int | None, status: str) -> Invoice:
     with acting_as(actor_id):
-        invoice = db.get_or_404(Invoice, invoice_id)
+        invoice = fetch(Invoice, invoice_id)
         invoice.status = status
     return invoice
 
@@ -228,7 +228,7 @@ def email_invoice(invoice_id: int, actor_id: int | None) -> Invoice:
     from app.services.tasks import render_mail
 
     with acting_as(actor_id):
-        invoice = db.get_or_404(Invoice, invoice_id)
+        invoice = fetch(Invoice, invoice_id)
         if invoice.status == "draft" or invoice.status == "cancelled":
             raise InvalidValue("invoice", _l("Only an issued invoice can be sent."))
         recipient = invoice.partner.email

@@ -6,13 +6,13 @@ from datetime import datetime
 
 from app.extensions import db
 from app.models import Note, Partner
-from app.services import acting_as
+from app.services import acting_as, fetch
 
 
 def write_note(partner_id: int, author_id: int | None, *, body: str, kind: str = "note",
                pinned: bool = False, occurred_at: datetime | None = None) -> Note:
     with acting_as(author_id):
-        db.get_or_404(Partner, partner_id)
+        fetch(Partner, partner_id)
         note = Note(partner_id=partner_id, author_id=author_id, kind=kind, body=body,
                     pinned=pinned, occurred_at=occurred_at)
         db.session.add(note)
@@ -21,7 +21,7 @@ def write_note(partner_id: int, author_id: int | None, *, body: str, kind: str =
 
 def change_note(note_id: int, actor_id: int | None, **changes) -> Note:
     with acting_as(actor_id):
-        note = db.get_or_404(Note, note_id)
+        note = fetch(Note, note_id)
         for key, value in changes.items():
             setattr(note, key, value)
         db.session.flush()
@@ -30,5 +30,5 @@ def change_note(note_id: int, actor_id: int | None, **changes) -> Note:
 
 def delete_note(note_id: int, actor_id: int | None) -> None:
     with acting_as(actor_id):
-        db.session.delete(db.get_or_404(Note, note_id))
+        db.session.delete(fetch(Note, note_id))
         db.session.flush()

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.extensions import db, mail
 from app.models import Outbox, utcnow
+from app.queue import MAIL_QUEUE, enqueue
 
 log = logging.getLogger(__name__)
 BATCH = 50  # mails sent over one SMTP connection by one job
@@ -170,18 +171,13 @@ def sweep() -> int:
 
 def _queue_batches(ids: list[int]) -> int:
     """One send_mails job per BATCH mails, on the mail queue; how many mails were queued."""
-    from app.jobs.mail import send_mails
-    from app.jobs.queue import MAIL_QUEUE, enqueue
-
     return sum(len(ids[first:first + BATCH]) for first in range(0, len(ids), BATCH)
-               if enqueue(send_mails, ids[first:first + BATCH], queue_name=MAIL_QUEUE))
+               if enqueue("app.jobs.mail.send_mails", ids[first:first + BATCH],
+                          queue_name=MAIL_QUEUE))
 
 
 def _queue_one(outbox_id: int, delay: timedelta | None = None) -> None:
-    from app.jobs.mail import send_mail
-    from app.jobs.queue import MAIL_QUEUE, enqueue
-
-    enqueue(send_mail, outbox_id, delay=delay, queue_name=MAIL_QUEUE)
+    enqueue("app.jobs.mail.send_mail", outbox_id, delay=delay, queue_name=MAIL_QUEUE)
 
 
 def resend(outbox_id: int) -> None:

@@ -6,7 +6,7 @@ from datetime import date
 
 from app.extensions import db
 from app.models import Address, Affiliation, Organization, Partner, PartnerAddress, Person
-from app.services import acting_as
+from app.services import acting_as, fetch
 
 PERSON_FIELDS = ("title", "first_name", "last_name", "email", "phone")
 AFFILIATION_FIELDS = ("role", "department", "email", "phone", "is_contact_person",
@@ -17,9 +17,9 @@ def add_contact_person(organization_id: int, actor_id: int | None,
                        person_id: int | None = None, **data) -> Affiliation:
     """Put a person (new, or an existing one) in a company's contact-person list."""
     with acting_as(actor_id):
-        organization = db.get_or_404(Organization, organization_id)
+        organization = fetch(Organization, organization_id)
         if person_id:
-            person = db.get_or_404(Person, person_id)
+            person = fetch(Person, person_id)
         else:
             person = Person(status="active",
                             **{k: data.get(k) for k in PERSON_FIELDS if k in data})
@@ -35,8 +35,8 @@ def link_address(partner_id: int, actor_id: int | None, *, type: str,
                  address_id: int | None = None, **fields) -> PartnerAddress:
     """Link an existing central address, or a new one made from `fields`, to a partner."""
     with acting_as(actor_id):
-        partner = db.get_or_404(Partner, partner_id)
-        address = db.get_or_404(Address, address_id) if address_id else Address(**fields)
+        partner = fetch(Partner, partner_id)
+        address = fetch(Address, address_id) if address_id else Address(**fields)
         link = PartnerAddress(partner=partner, address=address, type=type)
         db.session.add(link)
         db.session.flush()

@@ -34,7 +34,8 @@ from app.models import (
     add_months,
     utcnow,
 )
-from app.services import acting_as, invoicing
+from app.queue import enqueue
+from app.services import acting_as, fetch, invoicing
 
 CHUNK = 50  # invoices per transaction: the number counter stays locked only this long
 STALE_AFTER = timedelta(minutes=5)  # a running run without a heartbeat this long was killed
@@ -64,7 +65,7 @@ def save_settings(partner_id: int, actor_id: int | None, *, template_id: int, fr
                   next_date: date, delivery: str, active: bool = True) -> RecurringInvoice:
     """Set up (or change) a partner's automatic invoicing."""
     with acting_as(actor_id):
-        partner = db.get_or_404(Partner, partner_id)
+        partner = fetch(Partner, partner_id)
         if delivery == "email" and not partner.email:
             raise InvalidValue("delivery", _l("The partner has no e-mail address: add one "
                                               "or choose delivery by post."))
@@ -136,7 +137,7 @@ def start(actor_id: int | None, as_of: date, queue_job: bool = True) -> InvoiceR
 
 def restart(run_id: int) -> InvoiceRun:
     """Queue an unfinished run again; a run whose worker is still alive is left to it."""
-    run_ = db.get_or_404(InvoiceRun, run_id)
+    run_ = fetch(InvoiceRun, run_id)
     if run_.status == "done":
         raise InvalidValue("run", _l("This run has finished."))
     if run_.status == "running" and not is_stale(run_):
@@ -155,10 +156,7 @@ def is_stale(run_: InvoiceRun, now=None) -> bool:
 
 
 def _enqueue(run_id: int) -> bool:
-    from app.jobs.invoicing import run_invoicing
-    from app.jobs.queue import enqueue
-
-    return enqueue(run_invoicing, run_id, job_timeout=24 * 3600)
+    return enqueue("app.jobs.invoicing.run_invoicing", run_id, job_timeout=24 * 3600)
 
 
 def restart_stalled() -> int:

@@ -9,11 +9,12 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Offer, Partner
+from app.services import fetch
 
 
 def set_status(offer_id: int, status: str) -> Offer:
     """Won, lost, or (for managers) back to pending; the rule itself is on the model."""
-    offer = db.get_or_404(Offer, offer_id)
+    offer = fetch(Offer, offer_id)
     offer.status = status
     db.session.commit()
     return offer

@@ -1,5 +1,6 @@
-"""Tasks: the conflict check, and the mails a task causes, queued in the task's own
-transaction whatever saves it (screen, data sheet, REST API, job or shell)."""
+"""Tasks: saving one (the form's and the API's one way), the conflict check, and the mails a
+task causes, queued in the task's own transaction whatever saves it (screen, data sheet,
+REST API, job or shell)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from flask_babel import force_locale
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
+from app.errors import TaskOverlaps
 from app.extensions import db
-from app.models import Task, utcnow
+from app.models import Partner, Task, utcnow
+from app.services import acting_as, fetch
 from app.services.outbox import queue_mail
 from app.services.users import locale_of, profiles, zone_of
 
@@ -27,6 +30,45 @@ def conflicting_tasks(responsible_id: int | None, starts_at: datetime, due_at: d
     if exclude_id:
         query = query.where(Task.id != exclude_id)
     return list(db.session.scalars(query.order_by(Task.starts_at).limit(limit)))
+
+
+TASK_FIELDS = {"title", "description", "partner_id", "responsible_id", "collaborator_ids",
+               "starts_at", "due_at", "priority", "done", "note_id"}
+
+
+def save_task(task_id: int | None, fields: dict, actor_id: int | None, *,
+              save_anyway: bool = False) -> Task:
+    """Make (`task_id` None) or change a task from `fields` (of TASK_FIELDS; times in UTC).
+    An overlap with the responsible's other open tasks is refused with TaskOverlaps unless
+    saved anyway; a task keeps the note it was made from. The mails to a new responsible and
+    new collaborators go with the commit (see _collect_assignments); the model refuses zone
+    users and a due time before the start."""
+    unknown = fields.keys() - TASK_FIELDS
+    if unknown:
+        raise TypeError(f"not fields of a task: {sorted(unknown)}")
+    task = Task() if task_id is None else fetch(Task, task_id)
+    if not save_anyway:
+        clashes = conflicting_tasks(fields.get("responsible_id", task.responsible_id),
+                                    fields.get("starts_at", task.starts_at),
+                                    fields.get("due_at", task.due_at), exclude_id=task_id)
+        if clashes:
+            raise TaskOverlaps(clashes)
+    values = dict(fields)
+    with acting_as(actor_id):
+        if "partner_id" in values:
+            partner_id = values.pop("partner_id")
+            task.partner = fetch(Partner, partner_id) if partner_id else None
+        if "collaborator_ids" in values:
+            from flask_appbuilder.security.sqla.models import User
+
+            task.collaborators = list(db.session.scalars(
+                select(User).where(User.id.in_(values.pop("collaborator_ids") or []))))
+        note_id = values.pop("note_id", None)
+        task.note_id = task.note_id or note_id
+        for key, value in values.items():
+            setattr(task, key, value)
+        db.session.add(task)
+    return task
 
 
 def local_time(moment: datetime, zone, locale: str) -> str:
@@ -126,10 +168,10 @@ def notify_overdue(now: datetime | None = None, batch: int = 2000) -> int:
 
 
 def mark_done(task_id: int, done: bool = True) -> Task:
-    task = db.get_or_404(Task, task_id)
+    task = fetch(Task, task_id)
     task.done = done
     db.session.commit()
     return task
 
 
-__all__ = ["conflicting_tasks", "overdue_tasks", "notify_overdue", "mark_done"]
+__all__ = ["save_task", "conflicting_tasks", "overdue_tasks", "notify_overdue", "mark_done"]

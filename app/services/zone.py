@@ -35,7 +35,7 @@ from app.models import (
     task_collaborator,
     utcnow,
 )
-from app.services import acting_as, take_write_lock
+from app.services import acting_as, fetch, take_write_lock
 from app.services.auth import set_password
 from app.services.documents import check_upload, storage_dir
 from app.services.outbox import queue_mail
@@ -338,7 +338,7 @@ def add(record: str, record_id: int, author, kind: str, *, body: str | None = No
 
 
 def set_visibility(comment_id: int, zone_visible: bool, actor_id: int | None) -> Comment:
-    comment = db.get_or_404(Comment, comment_id)
+    comment = fetch(Comment, comment_id)
     with acting_as(actor_id):
         comment.zone_visible = zone_visible
     return comment
@@ -357,7 +357,7 @@ def complete(user, task_id: int, done: bool = True) -> Task:
 
 def allow_completion(task_id: int, allow: bool, actor_id: int | None) -> Task:
     """Staff let the task's performers in the zone mark it done (or no longer)."""
-    task = db.get_or_404(Task, task_id)
+    task = fetch(Task, task_id)
     with acting_as(actor_id):
         task.zone_may_complete = allow
     return task
@@ -375,7 +375,7 @@ def share(record: str, record_id: int, user_id: int, role: str,
 
 
 def unshare(share_id: int, actor_id: int | None) -> ZoneShare:
-    found = db.get_or_404(ZoneShare, share_id)
+    found = fetch(ZoneShare, share_id)
     with acting_as(actor_id):
         db.session.delete(found)
     return found

