@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app app
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: run test venv setup worker scheduler babel-extract babel-compile lint bench clean
+.PHONY: run test venv dev setup worker scheduler babel-extract babel-compile lint bench clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +13,14 @@ $(VENV)/.installed: requirements.txt
 	$(VENV)/bin/pip install --quiet -r requirements.txt
 	touch $@
 
+# Tests and tooling on top of the runtime: `make run` does not install them.
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $@
+
 venv: $(VENV)/.installed
+
+dev: $(VENV)/.installed-dev
 
 babel-compile: venv
 	$(VENV)/bin/pybabel compile --use-fuzzy -d translations -f >/dev/null
@@ -41,17 +48,17 @@ worker: venv
 scheduler: venv
 	$(FLASK) dossier scheduler
 
-test: venv babel-compile
+test: dev babel-compile
 	$(PY) -m pytest -q tests
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 	  echo "== the suite again on PostgreSQL =="; \
 	  DOSSIER_TEST_DB="$$TEST_DATABASE_URL" $(PY) -m pytest -q tests -m "not browser"; \
 	fi
 
-lint: venv
-	$(VENV)/bin/ruff check app tests bench config.py
+lint: dev
+	$(VENV)/bin/ruff check app tests bench migrations config.py gunicorn.conf.py app.py
 
-bench: setup
+bench: setup dev
 	$(PY) bench/bench_partners.py
 
 clean:

@@ -46,7 +46,7 @@ def _tables(mapper) -> set[str]:
 
 class GuardedSession(Session):
     """Flask-SQLAlchemy's session; its legacy bulk_* methods skip every flush event, so they
-    are held to the bulk rules of app/models.py like bulk statements are."""
+    are held to the bulk rules of app/models/base.py like bulk statements are."""
 
     def bulk_save_objects(self, objects, *args, **kwargs):
         from app.models import changed_columns, refuse_bulk

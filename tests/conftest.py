@@ -29,6 +29,7 @@ os.environ["DOSSIER_INSTANCE"] = INSTANCE
 os.environ.setdefault("MAP_TILE_URL", "http://127.0.0.1:9/{z}/{x}/{y}.png")
 
 import flask_migrate  # noqa: E402
+from flask_appbuilder import Model  # noqa: E402
 from sqlalchemy import create_engine, event, text  # noqa: E402
 
 from app import create_app  # noqa: E402
@@ -154,13 +155,11 @@ def smtp_server():
     yield box
     box.stop()
 ROLES = ["Admin", "Manager", "Staff", "Finance", "Read-only", "Client", "Partner"]
-DATA_TABLES = ["login_throttle", "zone_share", "comment", "news", "zone_invitation", "zone_member",
-               "document_template", "quota", "contract", "payment", "invoice_print_batch",
-               "recurring_invoice", "invoice_line", "invoice", "invoice_run", "partner_product",
-               "product", "document_user", "document_role", "document", "outbox",
-               "user_profile", "task_collaborator", "task", "offer", "audit_log", "note",
-               "affiliation", "partner_code", "partner_address", "person", "organization",
-               "partner", "address", "code"]
+# Every table of ours (importing `app` has loaded every model), dependents first. FAB's security
+# tables (ab_*) keep the role users; the counters keep their values but the invoice numbers'
+# (below); alembic_version is no model's.
+DATA_TABLES = [table.name for table in reversed(Model.metadata.sorted_tables)
+               if not table.name.startswith("ab_") and table.name != "counter"]
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
                      r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"|'
                      r'name="csrf_token" value="([^"]+)"')

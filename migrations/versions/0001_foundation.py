@@ -1,13 +1,12 @@
 """foundation: partners, addresses, codes, affiliations, notes, audit
 
 Revision ID: 60d90d1728bf
-Revises: 
+Revises:
 Create Date: 2026-11-23 11:02:39.367956
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '60d90d1728bf'
@@ -107,8 +106,8 @@ def upgrade():
     sa.Column('value', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('name')
     )
-    op.bulk_insert(sa.table('counter', sa.column('name', sa.String), sa.column('value', sa.Integer)),
-                   [{'name': 'customer_number', 'value': 0}])
+    counter = sa.table('counter', sa.column('name', sa.String), sa.column('value', sa.Integer))
+    op.bulk_insert(counter, [{'name': 'customer_number', 'value': 0}])
     op.create_table('ab_api_key',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('uuid', sa.String(length=36), nullable=False),
@@ -253,7 +252,8 @@ def upgrade():
     sa.Column('pinned', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
-    sa.CheckConstraint("kind IN ('note', 'call', 'email', 'meeting', 'visit', 'letter')", name='ck_note_kind'),
+    sa.CheckConstraint("kind IN ('note', 'call', 'email', 'meeting', 'visit', 'letter')",
+        name='ck_note_kind'),
     sa.ForeignKeyConstraint(['author_id'], ['ab_user.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['partner_id'], ['partner.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
@@ -281,7 +281,8 @@ def upgrade():
     sa.Column('partner_id', sa.Integer(), nullable=False),
     sa.Column('address_id', sa.Integer(), nullable=False),
     sa.Column('type', sa.String(length=16), nullable=False),
-    sa.CheckConstraint("type IN ('residence', 'seat', 'site', 'billing', 'postal')", name='ck_partner_address_type'),
+    sa.CheckConstraint("type IN ('residence', 'seat', 'site', 'billing', 'postal')",
+        name='ck_partner_address_type'),
     sa.ForeignKeyConstraint(['address_id'], ['address.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['partner_id'], ['partner.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
@@ -333,7 +334,8 @@ def upgrade():
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('affiliation', schema=None) as batch_op:
-        batch_op.create_index('ix_affiliation_org_flags', ['organization_id', 'may_collect_mail'], unique=False)
+        batch_op.create_index('ix_affiliation_org_flags', ['organization_id', 'may_collect_mail'],
+            unique=False)
         batch_op.create_index('ix_affiliation_person', ['person_id'], unique=False)
 
     # ### end Alembic commands ###

@@ -5,9 +5,8 @@ Revises: 60d90d1728bf
 Create Date: 2026-11-23 11:35:28.392765
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '96711464e7b7'
@@ -31,7 +30,8 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('next_attempt_at', sa.DateTime(), nullable=True),
     sa.Column('sent_at', sa.DateTime(), nullable=True),
-    sa.CheckConstraint("status IN ('queued', 'sending', 'sent', 'failed', 'unsent')", name='ck_outbox_status'),
+    sa.CheckConstraint("status IN ('queued', 'sending', 'sent', 'failed', 'unsent')",
+        name='ck_outbox_status'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('key')
     )
@@ -64,7 +64,8 @@ def upgrade():
     sa.Column('commission', sa.Numeric(precision=14, scale=2), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
-    sa.CheckConstraint("payment_frequency IN ('once', 'monthly', 'quarterly', 'yearly')", name='ck_offer_frequency'),
+    sa.CheckConstraint("payment_frequency IN ('once', 'monthly', 'quarterly', 'yearly')",
+        name='ck_offer_frequency'),
     sa.CheckConstraint("status IN ('pending', 'won', 'lost')", name='ck_offer_status'),
     sa.CheckConstraint('amount >= 0', name='ck_offer_amount'),
     sa.CheckConstraint('chance IS NULL OR chance BETWEEN 0 AND 100', name='ck_offer_chance'),
@@ -74,7 +75,8 @@ def upgrade():
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('offer', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_offer_distributor_id'), ['distributor_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_offer_distributor_id'), ['distributor_id'],
+            unique=False)
         batch_op.create_index('ix_offer_owner', ['owner_id'], unique=False)
         batch_op.create_index('ix_offer_partner_status', ['partner_id', 'status'], unique=False)
 
@@ -103,7 +105,8 @@ def upgrade():
     with op.batch_alter_table('task', schema=None) as batch_op:
         batch_op.create_index('ix_task_open_due', ['done', 'due_at'], unique=False)
         batch_op.create_index('ix_task_partner_due', ['partner_id', 'due_at'], unique=False)
-        batch_op.create_index('ix_task_responsible_due', ['responsible_id', 'done', 'due_at'], unique=False)
+        batch_op.create_index('ix_task_responsible_due', ['responsible_id', 'done', 'due_at'],
+            unique=False)
 
     op.create_table('task_collaborator',
     sa.Column('task_id', sa.Integer(), nullable=False),

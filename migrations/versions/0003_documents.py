@@ -5,9 +5,8 @@ Revises: 96711464e7b7
 Create Date: 2026-11-23 12:07:36.499340
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '198fdc616f32'
@@ -29,7 +28,8 @@ def upgrade():
     sa.Column('visibility', sa.String(length=8), nullable=False),
     sa.Column('uploader_id', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.CheckConstraint("visibility IN ('all', 'roles', 'users', 'uploader')", name='ck_document_visibility'),
+    sa.CheckConstraint("visibility IN ('all', 'roles', 'users', 'uploader')",
+        name='ck_document_visibility'),
     sa.CheckConstraint('size > 0', name='ck_document_size'),
     sa.ForeignKeyConstraint(['partner_id'], ['partner.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['uploader_id'], ['ab_user.id'], ondelete='SET NULL'),
@@ -37,7 +37,8 @@ def upgrade():
     sa.UniqueConstraint('stored_name')
     )
     with op.batch_alter_table('document', schema=None) as batch_op:
-        batch_op.create_index('ix_document_partner_created', ['partner_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_document_partner_created', ['partner_id', 'created_at'],
+            unique=False)
 
     op.create_table('document_role',
     sa.Column('document_id', sa.Integer(), nullable=False),

@@ -5,9 +5,8 @@ Revises: 198fdc616f32
 Create Date: 2026-11-23 12:10:24.597747
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'de203d1e68ea'

@@ -6,8 +6,6 @@ Create Date: 2026-11-23 12:15:07.492312
 
 """
 from alembic import op
-import sqlalchemy as sa
-
 
 # revision identifiers, used by Alembic.
 revision = 'ad68d028827a'

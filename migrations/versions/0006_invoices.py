@@ -5,9 +5,8 @@ Revises: ad68d028827a
 Create Date: 2026-11-23 12:21:36.726453
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '25147ad518e6'
@@ -37,13 +36,15 @@ def upgrade():
     sa.Column('gross_total', sa.Numeric(precision=14, scale=2), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.CheckConstraint("status = 'draft' OR number IS NOT NULL", name='ck_invoice_number'),
-    sa.CheckConstraint("status IN ('draft', 'issued', 'sent', 'paid', 'partly_paid', 'cancelled')", name='ck_invoice_status'),
+    sa.CheckConstraint("status IN ('draft', 'issued', 'sent', 'paid', 'partly_paid', 'cancelled')",
+        name='ck_invoice_status'),
     sa.ForeignKeyConstraint(['partner_id'], ['partner.id'], ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('number', name='uq_invoice_number')
     )
     with op.batch_alter_table('invoice', schema=None) as batch_op:
-        batch_op.create_index('ix_invoice_partner_issue', ['partner_id', 'issue_date'], unique=False)
+        batch_op.create_index('ix_invoice_partner_issue', ['partner_id', 'issue_date'],
+            unique=False)
 
     op.create_table('invoice_line',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -62,7 +63,8 @@ def upgrade():
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('invoice_line', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_invoice_line_invoice_id'), ['invoice_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_invoice_line_invoice_id'), ['invoice_id'],
+            unique=False)
 
     # ### end Alembic commands ###
 

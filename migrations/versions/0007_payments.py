@@ -5,9 +5,8 @@ Revises: 25147ad518e6
 Create Date: 2026-11-23 12:32:29.552460
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '8b1671c61cba'

@@ -5,9 +5,8 @@ Revises: 8b1671c61cba
 Create Date: 2026-11-23 12:35:20.628425
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'af2b06c6f008'
@@ -29,7 +28,8 @@ def upgrade():
     sa.Column('ends_on', sa.Date(), nullable=True),
     sa.Column('status', sa.String(length=10), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.CheckConstraint("status IN ('draft', 'active', 'ended', 'cancelled')", name='ck_contract_status'),
+    sa.CheckConstraint("status IN ('draft', 'active', 'ended', 'cancelled')",
+        name='ck_contract_status'),
     sa.CheckConstraint('ends_on IS NULL OR ends_on >= starts_on', name='ck_contract_period'),
     sa.ForeignKeyConstraint(['partner_id'], ['partner.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')

@@ -5,9 +5,8 @@ Revises: af2b06c6f008
 Create Date: 2026-11-23 12:39:55.468667
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '4012e09d9af2'

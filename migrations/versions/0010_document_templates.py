@@ -5,9 +5,8 @@ Revises: 4012e09d9af2
 Create Date: 2026-11-23 12:45:40.951299
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'd52932eff2b9'

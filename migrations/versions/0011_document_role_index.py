@@ -6,8 +6,6 @@ Create Date: 2026-11-23 12:53:08.187652
 
 """
 from alembic import op
-import sqlalchemy as sa
-
 
 # revision identifiers, used by Alembic.
 revision = 'b2eeb7638c42'

@@ -5,9 +5,8 @@ Revises: b2eeb7638c42
 Create Date: 2026-12-01 18:39:25.207329
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'd1657633c4ba'
@@ -30,7 +29,8 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.CheckConstraint("delivery IN ('email', 'post')", name='ck_recurring_delivery'),
-    sa.CheckConstraint("frequency IN ('monthly', 'quarterly', 'yearly')", name='ck_recurring_frequency'),
+    sa.CheckConstraint("frequency IN ('monthly', 'quarterly', 'yearly')",
+        name='ck_recurring_frequency'),
     sa.CheckConstraint('anchor_day BETWEEN 1 AND 31', name='ck_recurring_anchor'),
     sa.ForeignKeyConstraint(['partner_id'], ['partner.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['template_id'], ['invoice.id'], ondelete='RESTRICT'),
@@ -53,7 +53,8 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('heartbeat_at', sa.DateTime(), nullable=True),
     sa.Column('finished_at', sa.DateTime(), nullable=True),
-    sa.CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name='ck_invoice_run_status'),
+    sa.CheckConstraint("status IN ('queued', 'running', 'done', 'failed')",
+        name='ck_invoice_run_status'),
     sa.ForeignKeyConstraint(['started_by_id'], ['ab_user.id'], ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id')
     )
@@ -79,10 +80,14 @@ def upgrade():
         batch_op.add_column(sa.Column('run_id', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('delivery', sa.String(length=8), nullable=True))
         batch_op.create_index('ix_invoice_run', ['run_id', 'delivery', 'id'], unique=False)
-        batch_op.create_unique_constraint('uq_invoice_recurring_period', ['recurring_id', 'period_start'])
-        batch_op.create_check_constraint('ck_invoice_delivery', "delivery IS NULL OR delivery IN ('email', 'post')")
-        batch_op.create_foreign_key('fk_invoice_run', 'invoice_run', ['run_id'], ['id'], ondelete='SET NULL')
-        batch_op.create_foreign_key('fk_invoice_recurring', 'recurring_invoice', ['recurring_id'], ['id'], ondelete='SET NULL')
+        batch_op.create_unique_constraint('uq_invoice_recurring_period', ['recurring_id',
+            'period_start'])
+        batch_op.create_check_constraint('ck_invoice_delivery',
+            "delivery IS NULL OR delivery IN ('email', 'post')")
+        batch_op.create_foreign_key('fk_invoice_run', 'invoice_run', ['run_id'], ['id'],
+            ondelete='SET NULL')
+        batch_op.create_foreign_key('fk_invoice_recurring', 'recurring_invoice', ['recurring_id'],
+            ['id'], ondelete='SET NULL')
 
     # ### end Alembic commands ###
 

@@ -5,9 +5,8 @@ Revises: d1657633c4ba
 Create Date: 2026-12-01 18:55:08.728462
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '57767d10e2b2'
@@ -115,11 +114,13 @@ def upgrade():
         batch_op.create_index('ix_zone_share_task', ['task_id'], unique=False)
 
     with op.batch_alter_table('task', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('zone_may_complete', sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch_op.add_column(sa.Column('zone_may_complete', sa.Boolean(), nullable=False,
+            server_default=sa.false()))
 
     with op.batch_alter_table('user_profile', schema=None) as batch_op:
         batch_op.add_column(sa.Column('phone', sa.String(length=40), nullable=True))
-        batch_op.add_column(sa.Column('zone_mail', sa.Boolean(), nullable=False, server_default=sa.true()))
+        batch_op.add_column(sa.Column('zone_mail', sa.Boolean(), nullable=False,
+            server_default=sa.true()))
 
     # ### end Alembic commands ###
 
