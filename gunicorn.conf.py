@@ -6,8 +6,8 @@ from config import Config
 
 bind = f"[{Config.HOST}]:{Config.PORT}" if ":" in Config.HOST else f"{Config.HOST}:{Config.PORT}"
 workers = Config.WEB_CONCURRENCY
-threads = Config.WEB_THREADS     # more than one: gunicorn's threaded (gthread) workers
-graceful_timeout = 10            # what a request gets to finish on a stop or restart
+threads = Config.WEB_THREADS  # more than one: gunicorn's threaded (gthread) workers
+graceful_timeout = 10  # what a request gets to finish on a stop or restart
 # Which proxy headers to believe is TRUSTED_PROXIES' decision (Werkzeug's ProxyFix in the
 # app), not gunicorn's own list of trusted addresses.
 forwarded_allow_ips = ""

@@ -12,8 +12,7 @@ from sqlalchemy.engine import Engine
 from app.extensions import db, mail, migrate
 from app.models import set_actor_provider, set_actor_roles_provider
 
-MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                          "migrations")
+MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
 
 
 @event.listens_for(Engine, "connect")

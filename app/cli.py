@@ -47,14 +47,22 @@ def demo_command(force: bool):
     from app.services.demo import load_demo
 
     created = load_demo(force=force)
-    click.echo(f"Demo data: {created} partners created." if created else
-               "Demo data: partners already exist, nothing loaded.")
+    click.echo(
+        f"Demo data: {created} partners created."
+        if created
+        else "Demo data: partners already exist, nothing loaded."
+    )
 
 
 @dossier.command("worker")
 @click.option("--burst", is_flag=True, help="Work until the queues are empty, then stop.")
-@click.option("--queue", "names", multiple=True, type=click.Choice(QUEUES),
-              help="Work only this queue (repeatable); default: all, in priority order.")
+@click.option(
+    "--queue",
+    "names",
+    multiple=True,
+    type=click.Choice(QUEUES),
+    help="Work only this queue (repeatable); default: all, in priority order.",
+)
 @with_appcontext
 def worker_command(burst: bool, names: tuple[str, ...]):
     """Run an rq worker (with rq's scheduler for delayed retries); it waits for Redis."""
@@ -114,8 +122,13 @@ def sweep_files_command():
 
 
 @dossier.command("invoicing")
-@click.option("--date", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="Invoice what is due up to this day (default: today).")
+@click.option(
+    "--date",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Invoice what is due up to this day (default: today).",
+)
 @with_appcontext
 def invoicing_command(as_of):
     """Run automatic invoicing now, in this process (or finish the unfinished run)."""
@@ -127,8 +140,10 @@ def invoicing_command(as_of):
     day = as_of.date() if as_of else date.today()
     run_id = pending.id if pending else recurring.start(None, day, queue_job=False).id
     result = recurring.run(run_id)
-    click.echo(f"Run {result.id}: {result.made} invoices made, {result.emailed} e-mailed, "
-               f"{result.printed} in {len(result.batches)} print files ({result.status}).")
+    click.echo(
+        f"Run {result.id}: {result.made} invoices made, {result.emailed} e-mailed, "
+        f"{result.printed} in {len(result.batches)} print files ({result.status})."
+    )
 
 
 @dossier.command("backup")
@@ -148,8 +163,11 @@ def backup_command(folder: Path | None):
 
 @dossier.command("restore")
 @click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--force", is_flag=True,
-              help="Replace a database that already holds data, and the stored files.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace a database that already holds data, and the stored files.",
+)
 @with_appcontext
 def restore_command(archive: Path, force: bool):
     """Restore ARCHIVE into the database of DATABASE_URL and the instance folder."""
@@ -160,16 +178,19 @@ def restore_command(archive: Path, force: bool):
     except BackupError as error:
         raise click.ClickException(str(error)) from None
     migrated = f", migrated to {restored.head}" if restored.migrated else ""
-    click.echo(f"Restored {archive}: the {restored.kind} database at revision "
-               f"{restored.revision}{migrated}, and {restored.files} files.")
+    click.echo(
+        f"Restored {archive}: the {restored.kind} database at revision "
+        f"{restored.revision}{migrated}, and {restored.files} files."
+    )
 
 
 def _log_to_terminal() -> None:
     """The long-running commands say what they do (restarts, Redis outages) on stderr."""
     import logging
 
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 @dossier.command("serve")

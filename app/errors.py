@@ -122,6 +122,8 @@ class LoginRefused(DomainError):
 
     status = 429
     slowed = _l("Too many failed logins. Wait %(seconds)s seconds and try again.")
-    locked = _l("Too many failed logins: logging in with this name or from this address is "
-                "locked for %(minutes)s minutes.")
+    locked = _l(
+        "Too many failed logins: logging in with this name or from this address is "
+        "locked for %(minutes)s minutes."
+    )
     message = slowed

@@ -39,7 +39,6 @@ class Mail(flask_mail.Mail):
         return SMTPConnection(current_app.extensions["mail"])
 
 
-
 def _tables(mapper) -> set[str]:
     return {table.name for table in inspect(mapper).tables}
 

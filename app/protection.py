@@ -44,7 +44,7 @@ def content_security_policy(app: Flask) -> dict:
         images.append(f"{tiles.scheme}://{tiles.netloc.replace('{s}', '*')}")
     return {
         "default-src": "'self'",
-        "script-src": "'self'",           # and the request's nonce: no inline script without it
+        "script-src": "'self'",  # and the request's nonce: no inline script without it
         "style-src": ["'self'", "'unsafe-inline'"],
         "img-src": images,
         "font-src": ["'self'", "data:"],
@@ -61,32 +61,35 @@ def init_protection(app: Flask) -> None:
     app.session_interface = SessionInterface()
     Talisman(
         app,
-        force_https=False,                 # a reverse proxy terminates HTTPS
-        session_cookie_secure=False,       # Secure per request, see SessionInterface
+        force_https=False,  # a reverse proxy terminates HTTPS
+        session_cookie_secure=False,  # Secure per request, see SessionInterface
         session_cookie_http_only=True,
         session_cookie_samesite="Lax",
         frame_options="DENY",
         content_security_policy=content_security_policy(app),
         content_security_policy_nonce_in=["script-src"],
         referrer_policy="strict-origin-when-cross-origin",
-        strict_transport_security=True,    # sent only on HTTPS requests
+        strict_transport_security=True,  # sent only on HTTPS requests
     )
     app.before_request(_api_cookie_needs_csrf_token)
     app.before_request(_throttle_logins)
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
-        message = gettext("The form has expired or did not come from Dossier. "
-                          "Please try again.")
+        message = gettext("The form has expired or did not come from Dossier. Please try again.")
         log.warning("refused without a valid CSRF token: %s %s", request.method, request.path)
         if request.path.startswith("/api/"):
             return jsonify(message=message), 400
-        if "user" not in g:   # CSRFProtect speaks before FAB has set the user
+        if "user" not in g:  # CSRFProtect speaks before FAB has set the user
             g.user = current_user
         back = _same_site_referrer() or url_for("HomeView.index")
-        return render_template("refused.html", message=message, back=back,
-                               appbuilder=app.appbuilder,
-                               base_template=app.appbuilder.base_template), 400
+        return render_template(
+            "refused.html",
+            message=message,
+            back=back,
+            appbuilder=app.appbuilder,
+            base_template=app.appbuilder.base_template,
+        ), 400
 
 
 def _same_site_referrer() -> str | None:
@@ -104,7 +107,7 @@ def _api_cookie_needs_csrf_token():
     if request.headers.get("Authorization", "").startswith("Bearer "):
         return None
     if request.endpoint in LOGIN_ENDPOINTS:
-        return None   # takes a name and a password, not the cookie
+        return None  # takes a name and a password, not the cookie
     csrf.protect()
     return None
 
@@ -123,8 +126,7 @@ def _throttle_logins():
     from app.services.auth import check_login_allowed
 
     try:
-        check_login_allowed(username if isinstance(username, str) else None,
-                            request.remote_addr)
+        check_login_allowed(username if isinstance(username, str) else None, request.remote_addr)
     except LoginRefused as error:
         log.warning("login refused (%s) for %r from %s", error, username, request.remote_addr)
         if kind == "json":

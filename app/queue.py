@@ -39,8 +39,9 @@ def queue(name: str = QUEUE_NAME) -> Queue:
     return Queue(name, connection=app.extensions["dossier_redis"])
 
 
-def enqueue(job: str, *args, delay: timedelta | None = None, queue_name: str = QUEUE_NAME,
-            **kwargs) -> bool:
+def enqueue(
+    job: str, *args, delay: timedelta | None = None, queue_name: str = QUEUE_NAME, **kwargs
+) -> bool:
     """Queue the job function named `job` ("app.jobs.mail.send_mails": the worker imports
     it, the caller need not); when Redis is down say so and return False — the sweeper
     catches up."""

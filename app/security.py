@@ -24,21 +24,67 @@ from app.models import UserProfile
 
 # Views and APIs share one permission per resource: can_read / can_write on "Partner" etc.
 READ_WRITE = {
-    "list": "read", "show": "read", "download": "read", "get_list": "read", "get": "read",
+    "list": "read",
+    "show": "read",
+    "download": "read",
+    "get_list": "read",
+    "get": "read",
     "info": "read",
-    "add": "write", "edit": "write", "delete": "write", "post": "write", "put": "write",
-    "action": "write", "action_post": "write",
-    "issue": "write", "change_status": "write", "pdf": "read", "payment": "write",
-    "email": "write", "zone_invite": "write",
+    "add": "write",
+    "edit": "write",
+    "delete": "write",
+    "post": "write",
+    "put": "write",
+    "action": "write",
+    "action_post": "write",
+    "issue": "write",
+    "change_status": "write",
+    "pdf": "read",
+    "payment": "write",
+    "email": "write",
+    "zone_invite": "write",
 }
 
-RESOURCES = ("Partner", "Affiliation", "Address", "Code", "Note", "AuditLog", "Offer", "Task",
-             "Document", "Product", "Invoice", "Contract", "DocumentTemplate", "RecurringInvoice",
-             "News")
-MENUS = ("Partners", "People", "Companies", "Contact persons", "Addresses", "Codes",
-         "Change log", "Sales", "Offers", "Forecast", "Tasks", "Task list", "Calendar",
-         "Finance", "Products", "Invoices", "Contracts", "Automatic invoicing", "Portal",
-         "Portal news", "Zone users")
+RESOURCES = (
+    "Partner",
+    "Affiliation",
+    "Address",
+    "Code",
+    "Note",
+    "AuditLog",
+    "Offer",
+    "Task",
+    "Document",
+    "Product",
+    "Invoice",
+    "Contract",
+    "DocumentTemplate",
+    "RecurringInvoice",
+    "News",
+)
+MENUS = (
+    "Partners",
+    "People",
+    "Companies",
+    "Contact persons",
+    "Addresses",
+    "Codes",
+    "Change log",
+    "Sales",
+    "Offers",
+    "Forecast",
+    "Tasks",
+    "Task list",
+    "Calendar",
+    "Finance",
+    "Products",
+    "Invoices",
+    "Contracts",
+    "Automatic invoicing",
+    "Portal",
+    "Portal news",
+    "Zone users",
+)
 
 # What every logged-in user may do with their own account.
 OWN_ACCOUNT = [
@@ -69,15 +115,17 @@ CRM = ("Partner", "Affiliation", "Address", "Note", "Offer", "Task", "Document",
 # Zone users reach the portal and their own account, nothing else.
 ZONE = _read("Zone") + _write("Zone") + OWN_ACCOUNT
 STAFF_MENUS = tuple(m for m in MENUS if m not in ("Change log", "Automatic invoicing"))
-READ_CRM = _read(*CRM, "Code", "Product", "Invoice", "Contract", "DocumentTemplate",
-                 "RecurringInvoice")
+READ_CRM = _read(
+    *CRM, "Code", "Product", "Invoice", "Contract", "DocumentTemplate", "RecurringInvoice"
+)
 
 ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
-    "Manager": _read(*RESOURCES) + _write(*CRM, "Code", "Contract") + _menus(*MENUS)
-    + OWN_ACCOUNT,
+    "Manager": _read(*RESOURCES) + _write(*CRM, "Code", "Contract") + _menus(*MENUS) + OWN_ACCOUNT,
     "Staff": READ_CRM + _write(*CRM) + _menus(*STAFF_MENUS) + OWN_ACCOUNT,
-    "Finance": READ_CRM + _write("Product", "Invoice", "Contract", "RecurringInvoice")
-    + _menus(*STAFF_MENUS, "Automatic invoicing") + OWN_ACCOUNT,
+    "Finance": READ_CRM
+    + _write("Product", "Invoice", "Contract", "RecurringInvoice")
+    + _menus(*STAFF_MENUS, "Automatic invoicing")
+    + OWN_ACCOUNT,
     "Read-only": READ_CRM + _menus(*STAFF_MENUS) + OWN_ACCOUNT,
     "Client": ZONE,
     "Partner": ZONE,
@@ -117,8 +165,10 @@ class DossierSecurityManager(SecurityManager):
             .select_from(PermissionView)
             .join(Permission, PermissionView.permission_id == Permission.id)
             .join(ViewMenu, PermissionView.view_menu_id == ViewMenu.id)
-            .join(assoc_permissionview_role,
-                  assoc_permissionview_role.c.permission_view_id == PermissionView.id)
+            .join(
+                assoc_permissionview_role,
+                assoc_permissionview_role.c.permission_view_id == PermissionView.id,
+            )
             .where(assoc_permissionview_role.c.role_id.in_(role_ids))
         ).all()
         permissions = frozenset((p, v) for p, v in rows)
@@ -133,13 +183,19 @@ class DossierSecurityManager(SecurityManager):
             pk = int(pk)
         except (TypeError, ValueError):
             return None
-        row = self.session.execute(
-            select(self.user_model, UserProfile.session_generation)
-            .outerjoin(UserProfile, UserProfile.user_id == self.user_model.id)
-            .where(self.user_model.id == pk)
-            .options(joinedload(self.user_model.roles),
-                     joinedload(self.user_model.groups).joinedload(Group.roles))
-        ).unique().first()
+        row = (
+            self.session.execute(
+                select(self.user_model, UserProfile.session_generation)
+                .outerjoin(UserProfile, UserProfile.user_id == self.user_model.id)
+                .where(self.user_model.id == pk)
+                .options(
+                    joinedload(self.user_model.roles),
+                    joinedload(self.user_model.groups).joinedload(Group.roles),
+                )
+            )
+            .unique()
+            .first()
+        )
         if row is None:
             return None
         user, generation = row
@@ -165,7 +221,7 @@ class DossierSecurityManager(SecurityManager):
     def load_session_user(self, pk):
         user = self.load_user(pk)
         if user is not None and session.get(SESSION_GENERATION) != user.session_generation:
-            return None   # a logout elsewhere or a new password ended this session
+            return None  # a logout elsewhere or a new password ended this session
         return user
 
     def create_jwt_manager(self, app):
@@ -182,7 +238,7 @@ class DossierSecurityManager(SecurityManager):
     def load_user_jwt(self, _jwt_header, jwt_data):
         user = self.load_user(jwt_data["sub"])
         if user is None or jwt_data.get("generation") != user.session_generation:
-            return None   # answered 401: the token predates a logout or a new password
+            return None  # answered 401: the token predates a logout or a new password
         g.user = user
         return user
 
@@ -202,7 +258,7 @@ class DossierSecurityManager(SecurityManager):
         self.session.commit()
         current = g.get("user")
         if current is not None and getattr(current, "id", None) == user.id:
-            session[SESSION_GENERATION] = generation(user.id)   # this session goes on
+            session[SESSION_GENERATION] = generation(user.id)  # this session goes on
 
     # -- failed logins slow down, then lock --------------------------------------------------
 
@@ -222,8 +278,7 @@ class DossierSecurityManager(SecurityManager):
 
     def _get_user_permission_view_menus(self, user, permission_name, view_menus_name):
         if user is None:
-            return super()._get_user_permission_view_menus(user, permission_name,
-                                                           view_menus_name)
+            return super()._get_user_permission_view_menus(user, permission_name, view_menus_name)
         allowed = self._permission_set(user)
         return {v for v in view_menus_name if (permission_name, v) in allowed}
 
@@ -246,8 +301,11 @@ class DossierSecurityManager(SecurityManager):
             return None
         generated = password or secrets.token_urlsafe(12)
         user = self.add_user(
-            username=username, first_name="Dossier", last_name="Admin",
-            email=f"{username}@localhost", role=self.find_role(self.auth_role_admin),
+            username=username,
+            first_name="Dossier",
+            last_name="Admin",
+            email=f"{username}@localhost",
+            role=self.find_role(self.auth_role_admin),
             password=generated,
         )
         if not user:

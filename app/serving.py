@@ -10,8 +10,14 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 def init_serving(app: Flask) -> None:
     proxies = app.config["TRUSTED_PROXIES"]
     if proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies,
-                                x_port=proxies, x_prefix=proxies)
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app,
+            x_for=proxies,
+            x_proto=proxies,
+            x_host=proxies,
+            x_port=proxies,
+            x_prefix=proxies,
+        )
     app.after_request(_cache_static_files)
 
 

@@ -23,10 +23,10 @@ log = logging.getLogger("dossier.serve")
 # How `serve` names its workers in the log.
 WORKER_NAMES = {QUEUE_NAME: "worker", MAIL_QUEUE: "mail-worker"}
 ROOT = Path(__file__).resolve().parent.parent
-POLL = 0.5             # seconds between two looks at the children
-LONGEST_WAIT = 30      # the longest pause before a child is started again
-STEADY_AFTER = 60      # a child that ran this long is started again after 1 s
-STOP_TIMEOUT = 15      # what a child gets to finish its work after SIGTERM
+POLL = 0.5  # seconds between two looks at the children
+LONGEST_WAIT = 30  # the longest pause before a child is started again
+STEADY_AFTER = 60  # a child that ran this long is started again after 1 s
+STOP_TIMEOUT = 15  # what a child gets to finish its work after SIGTERM
 
 
 class Child:
@@ -56,10 +56,14 @@ class Child:
             return
         if time.monotonic() - self.started > STEADY_AFTER:
             self.wait = 1
-        how = (f"was killed by {signal.Signals(-code).name}" if code < 0
-               else f"exited with code {code}")
-        log.warning("%s (pid %d) %s; starting it again in %d s", self.name, self.process.pid,
-                    how, self.wait)
+        how = (
+            f"was killed by {signal.Signals(-code).name}"
+            if code < 0
+            else f"exited with code {code}"
+        )
+        log.warning(
+            "%s (pid %d) %s; starting it again in %d s", self.name, self.process.pid, how, self.wait
+        )
         self._end_group()
         self.process = None
         self.due = time.monotonic() + self.wait
@@ -100,11 +104,32 @@ class EmbeddedRedis(Child):
         self.socket = str(folder / "redis.sock")
         self.pidfile = folder / "redis.pid"
         self.registry = folder / "redis.db.settings"
-        super().__init__("redis", [
-            __redis_executable__ or "redis-server", "--port", "0", "--unixsocket", self.socket,
-            "--unixsocketperm", "700", "--dir", str(folder), "--dbfilename", "redis.db",
-            "--appendonly", "yes", "--appendfilename", "redis.aof", "--pidfile",
-            str(self.pidfile), "--daemonize", "no", "--loglevel", "warning"])
+        super().__init__(
+            "redis",
+            [
+                __redis_executable__ or "redis-server",
+                "--port",
+                "0",
+                "--unixsocket",
+                self.socket,
+                "--unixsocketperm",
+                "700",
+                "--dir",
+                str(folder),
+                "--dbfilename",
+                "redis.db",
+                "--appendonly",
+                "yes",
+                "--appendfilename",
+                "redis.aof",
+                "--pidfile",
+                str(self.pidfile),
+                "--daemonize",
+                "no",
+                "--loglevel",
+                "warning",
+            ],
+        )
         self.url = f"unix://{self.socket}"
 
     def prepare(self) -> None:
@@ -115,13 +140,20 @@ class EmbeddedRedis(Child):
             Redis(unix_socket_path=self.socket).shutdown()
             log.info("redis: stopped the server left on %s", self.socket)
         except RedisError:
-            pass   # only the socket file was left
+            pass  # only the socket file was left
 
     def start(self, env: dict) -> None:
         super().start(env)
-        self.registry.write_text(json.dumps({
-            "pidfile": str(self.pidfile), "unixsocket": self.socket,
-            "dbdir": str(self.pidfile.parent), "dbfilename": "redis.db"}))
+        self.registry.write_text(
+            json.dumps(
+                {
+                    "pidfile": str(self.pidfile),
+                    "unixsocket": self.socket,
+                    "dbdir": str(self.pidfile.parent),
+                    "dbfilename": "redis.db",
+                }
+            )
+        )
 
     def ready(self) -> None:
         client = Redis(unix_socket_path=self.socket)
@@ -142,7 +174,7 @@ class EmbeddedRedis(Child):
 
 def children(config, host: str, port: int) -> tuple[list[Child], dict]:
     """The children of `serve` and the environment they share."""
-    env = {**os.environ, "HOST": host, "PORT": str(port)}   # for gunicorn.conf.py
+    env = {**os.environ, "HOST": host, "PORT": str(port)}  # for gunicorn.conf.py
     found: list[Child] = []
     if not config.get("REDIS_URL"):
         redis = EmbeddedRedis(config["INSTANCE_DIR"])
@@ -150,11 +182,22 @@ def children(config, host: str, port: int) -> tuple[list[Child], dict]:
         found.append(redis)
     flask = [sys.executable, "-m", "flask", "--app", "app", "dossier"]
     found += [
-        Child("web", [sys.executable, "-m", "gunicorn", "--config",
-                      str(ROOT / "gunicorn.conf.py"), "app:create_app()"]),
+        Child(
+            "web",
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--config",
+                str(ROOT / "gunicorn.conf.py"),
+                "app:create_app()",
+            ],
+        ),
         # A worker per queue: no digest or invoicing job waits behind a slow SMTP server.
-        *(Child(WORKER_NAMES.get(name, name), flask + ["worker", "--queue", name])
-          for name in QUEUES),
+        *(
+            Child(WORKER_NAMES.get(name, name), flask + ["worker", "--queue", name])
+            for name in QUEUES
+        ),
         Child("scheduler", flask + ["scheduler"]),
     ]
     return found, env

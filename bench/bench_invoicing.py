@@ -49,22 +49,38 @@ from bench_partners import (  # noqa: E402
 from bench_tasks import RedisServer, SmtpSink  # noqa: E402
 
 LANGUAGES = ["hu", "pl", "de", "ru", "en"]
-NAMES = {"hu": "Építő Kft.", "pl": "Łódź Sp. z o.o.", "de": "Größe GmbH", "ru": "ООО «Иван»",
-         "en": "Thames Ltd"}
+NAMES = {
+    "hu": "Építő Kft.",
+    "pl": "Łódź Sp. z o.o.",
+    "de": "Größe GmbH",
+    "ru": "ООО «Иван»",
+    "en": "Thames Ltd",
+}
 CHUNK = 5_000
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--invoices", type=int, default=10_000, help="invoices of the run (10000)")
-    p.add_argument("--email-share", type=float, default=0.3,
-                   help="share of partners invoiced by e-mail, the rest by post (0.3)")
+    p.add_argument(
+        "--email-share",
+        type=float,
+        default=0.3,
+        help="share of partners invoiced by e-mail, the rest by post (0.3)",
+    )
     p.add_argument("--batch", type=int, default=500, help="INVOICE_PRINT_BATCH (500)")
-    p.add_argument("--send", action="store_true",
-                   help="also send the queued mails to an SMTP server on loopback")
-    p.add_argument("--instance", default=str(ROOT / "bench" / "instance"),
-                   help="DOSSIER_INSTANCE dir; default bench/instance")
+    p.add_argument(
+        "--send",
+        action="store_true",
+        help="also send the queued mails to an SMTP server on loopback",
+    )
+    p.add_argument(
+        "--instance",
+        default=str(ROOT / "bench" / "instance"),
+        help="DOSSIER_INSTANCE dir; default bench/instance",
+    )
     p.add_argument("--no-json", action="store_true", help="do not write bench/results/*.json")
     args = p.parse_args(argv)
     args.partners, args.notes = args.invoices, 0
@@ -101,32 +117,85 @@ def fill(db, args) -> float:
         lang = LANGUAGES[i % len(LANGUAGES)]
         name = f"{i:05d} {NAMES[lang]}"
         by_mail = i <= emails
-        partners.append(dict(id=i, type="organization", customer_number=f"B{i:07d}",
-                             display_name=name, status="active", language=lang,
-                             email=f"billing{i}@bench.example" if by_mail else None,
-                             created_at=now, updated_at=now))
+        partners.append(
+            dict(
+                id=i,
+                type="organization",
+                customer_number=f"B{i:07d}",
+                display_name=name,
+                status="active",
+                language=lang,
+                email=f"billing{i}@bench.example" if by_mail else None,
+                created_at=now,
+                updated_at=now,
+            )
+        )
         orgs.append(dict(id=i, name=name))
-        invoices.append(dict(
-            id=i, number=f"2026/{i:06d}", year=2026, partner_id=i, status="issued",
-            currency="HUF", language=lang, issue_date=date(2026, 10, 1),
-            due_date=date(2026, 10, 9), billing_name=name,
-            billing_address=f"Fő utca {i}, 1011 Budapest, HU", net_total=Decimal("54900.00"),
-            vat_total=Decimal("14823.00"), gross_total=Decimal("69723.00"), created_at=now))
-        lines += [dict(invoice_id=i, position=1, description="Könyvelés / Accounting",
-                       quantity=1, unit="month", unit_price=Decimal("45000"), vat_rate=27),
-                  dict(invoice_id=i, position=2, description="Dossier licence", quantity=1,
-                       unit="user", unit_price=Decimal("9900"), vat_rate=27)]
-        settings.append(dict(partner_id=i, template_id=i, frequency="monthly",
-                             next_date=date(2026, 11, 1), anchor_day=1,
-                             delivery="email" if by_mail else "post", active=True,
-                             created_at=now, updated_at=now))
+        invoices.append(
+            dict(
+                id=i,
+                number=f"2026/{i:06d}",
+                year=2026,
+                partner_id=i,
+                status="issued",
+                currency="HUF",
+                language=lang,
+                issue_date=date(2026, 10, 1),
+                due_date=date(2026, 10, 9),
+                billing_name=name,
+                billing_address=f"Fő utca {i}, 1011 Budapest, HU",
+                net_total=Decimal("54900.00"),
+                vat_total=Decimal("14823.00"),
+                gross_total=Decimal("69723.00"),
+                created_at=now,
+            )
+        )
+        lines += [
+            dict(
+                invoice_id=i,
+                position=1,
+                description="Könyvelés / Accounting",
+                quantity=1,
+                unit="month",
+                unit_price=Decimal("45000"),
+                vat_rate=27,
+            ),
+            dict(
+                invoice_id=i,
+                position=2,
+                description="Dossier licence",
+                quantity=1,
+                unit="user",
+                unit_price=Decimal("9900"),
+                vat_rate=27,
+            ),
+        ]
+        settings.append(
+            dict(
+                partner_id=i,
+                template_id=i,
+                frequency="monthly",
+                next_date=date(2026, 11, 1),
+                anchor_day=1,
+                delivery="email" if by_mail else "post",
+                active=True,
+                created_at=now,
+                updated_at=now,
+            )
+        )
     with db.engine.begin() as conn:
-        for model, rows in ((Partner, partners), (Organization, orgs), (Invoice, invoices),
-                            (InvoiceLine, lines), (RecurringInvoice, settings)):
+        for model, rows in (
+            (Partner, partners),
+            (Organization, orgs),
+            (Invoice, invoices),
+            (InvoiceLine, lines),
+            (RecurringInvoice, settings),
+        ):
             for k in range(0, len(rows), CHUNK):
-                conn.execute(insert(model.__table__), rows[k:k + CHUNK])
-        conn.execute(update(Counter.__table__).where(Counter.name == "customer_number")
-                     .values(value=n))
+                conn.execute(insert(model.__table__), rows[k : k + CHUNK])
+        conn.execute(
+            update(Counter.__table__).where(Counter.name == "customer_number").values(value=n)
+        )
         conn.execute(insert(Counter.__table__).values(name="invoice:2026", value=n))
         move_sequences(conn, ("partner", "invoice", "invoice_line", "recurring_invoice"))
     vacuum_analyze(db.engine)
@@ -144,13 +213,14 @@ def build_app(args, url: str, overrides: dict):
     from app.cli import initialise
     from app.extensions import db
 
-    app = create_app({"WTF_CSRF_ENABLED": False, "INVOICE_PRINT_BATCH": args.batch,
-                      **overrides})
+    app = create_app({"WTF_CSRF_ENABLED": False, "INVOICE_PRINT_BATCH": args.batch, **overrides})
     with app.app_context():
         upgrade()
         initialise()
-        log(f"filling: {args.invoices} companies with a first invoice and automatic "
-            f"invoicing ({args.email_share:.0%} by e-mail)")
+        log(
+            f"filling: {args.invoices} companies with a first invoice and automatic "
+            f"invoicing ({args.email_share:.0%} by e-mail)"
+        )
         fill_s = fill(db, args)
         log(f"filled in {fill_s:.1f} s")
         db.session.remove()
@@ -162,8 +232,7 @@ def timed_phases():
     from app.services import recurring
 
     phases = {"make": 0.0, "mail": 0.0, "print": 0.0}
-    for key, name in (("make", "_make_invoices"), ("mail", "_mail_invoices"),
-                      ("print", "_print")):
+    for key, name in (("make", "_make_invoices"), ("mail", "_mail_invoices"), ("print", "_print")):
         original = getattr(recurring, name)
 
         def wrapper(*a, _original=original, _key=key, **kw):
@@ -185,8 +254,9 @@ def main(argv=None) -> int:
     smtp.start()
     redis.start()
     try:
-        app, fill_s = build_app(args, url, {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp.port,
-                                            "REDIS_URL": redis.url})
+        app, fill_s = build_app(
+            args, url, {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp.port, "REDIS_URL": redis.url}
+        )
         from pypdf import PdfReader
 
         from app.extensions import db
@@ -205,18 +275,26 @@ def main(argv=None) -> int:
             counter.active = False
             print_pages = sum(len(PdfReader(recurring.batch_path(b)).pages) for b in run.batches)
             result = {
-                "invoices": run.made, "emailed": run.emailed, "printed": run.printed,
-                "print_files": len(run.batches), "print_pages": print_pages,
-                "run_s": round(total_s, 1), "statements": len(counter.statements),
-                "make_s": round(phases["make"], 1), "mail_s": round(phases["mail"], 1),
+                "invoices": run.made,
+                "emailed": run.emailed,
+                "printed": run.printed,
+                "print_files": len(run.batches),
+                "print_pages": print_pages,
+                "run_s": round(total_s, 1),
+                "statements": len(counter.statements),
+                "make_s": round(phases["make"], 1),
+                "mail_s": round(phases["mail"], 1),
                 "print_s": round(phases["print"], 1),
                 "invoices_per_s": round(run.made / phases["make"], 1),
                 "mail_pdf_pages_per_s": round(run.emailed / phases["mail"], 1)
-                if phases["mail"] else None,
+                if phases["mail"]
+                else None,
                 "print_pdf_pages_per_s": round(print_pages / phases["print"], 1)
-                if phases["print"] else None,
+                if phases["print"]
+                else None,
                 "run_invoices_per_s": round(run.made / total_s, 1),
-                "peak_rss_mb": round(peak_rss_mb(), 0), "rss_before_run_mb": round(rss_before),
+                "peak_rss_mb": round(peak_rss_mb(), 0),
+                "rss_before_run_mb": round(rss_before),
             }
             if args.send:
                 from rq import SimpleWorker
@@ -227,14 +305,22 @@ def main(argv=None) -> int:
                 smtp.reset()
                 started = wall()
                 SimpleWorker([q], connection=q.connection).work(burst=True)
-                result.update(send_s=round(wall() - started, 1), smtp_messages=smtp.messages,
-                              smtp_connections=smtp.connections)
+                result.update(
+                    send_s=round(wall() - started, 1),
+                    smtp_messages=smtp.messages,
+                    smtp_connections=smtp.connections,
+                )
     finally:
         smtp.stop()
         redis.stop()
-    data = {"when": time.strftime("%Y-%m-%d %H:%M"), "backend": url.split(":")[0],
-            "python": platform.python_version(), "batch": args.batch, "fill_s": round(fill_s),
-            **result}
+    data = {
+        "when": time.strftime("%Y-%m-%d %H:%M"),
+        "backend": url.split(":")[0],
+        "python": platform.python_version(),
+        "batch": args.batch,
+        "fill_s": round(fill_s),
+        **result,
+    }
     width = max(len(k) for k in data)
     print()
     for key, value in data.items():

@@ -50,9 +50,9 @@ CHUNK = 10_000
 SEED = 20240601
 
 # Targets of the brief.
-TARGET_RAW_RATIO = 3.0       # People list / raw reference  <= 3x
-TARGET_FAB_RATIO = 2.5       # plain FAB view / People list >= 2.5x
-TARGET_QUERIES = 10          # SQL statements per page      <= 10
+TARGET_RAW_RATIO = 3.0  # People list / raw reference  <= 3x
+TARGET_FAB_RATIO = 2.5  # plain FAB view / People list >= 2.5x
+TARGET_QUERIES = 10  # SQL statements per page      <= 10
 
 
 # --------------------------------------------------------------------------------------------
@@ -61,26 +61,52 @@ TARGET_QUERIES = 10          # SQL statements per page      <= 10
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--partners", type=int, default=100_000,
-                   help="number of partners, half people, half companies (default 100000)")
-    p.add_argument("--notes", type=int, default=1_000_000,
-                   help="notes spread over the partners (default 1000000); the heavy partner "
-                        f"gets {HEAVY_NOTES} more")
-    p.add_argument("--rebuild", action="store_true",
-                   help="drop and rebuild the database even when it is already filled")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--partners",
+        type=int,
+        default=100_000,
+        help="number of partners, half people, half companies (default 100000)",
+    )
+    p.add_argument(
+        "--notes",
+        type=int,
+        default=1_000_000,
+        help="notes spread over the partners (default 1000000); the heavy partner "
+        f"gets {HEAVY_NOTES} more",
+    )
+    p.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="drop and rebuild the database even when it is already filled",
+    )
     p.add_argument("--runs", type=int, default=15, help="measured requests per page (15)")
     p.add_argument("--warmup", type=int, default=2, help="warm-up requests per page (2)")
-    p.add_argument("--page-budget", type=float, default=120.0,
-                   help="seconds allowed per page: a very slow page gets fewer runs (min 3)")
-    p.add_argument("--instance", default=str(BENCH / "instance"),
-                   help="DOSSIER_INSTANCE dir (SQLite file, secret key); default bench/instance")
-    p.add_argument("--show-sql", nargs="?", const="all", default=None, metavar="PAGE",
-                   help="print the SQL of one request of every page (or of the page whose "
-                        "key contains PAGE, e.g. --show-sql sheet)")
-    p.add_argument("--skip-plain", action="store_true",
-                   help="do not measure the plain FAB ModelView reference")
+    p.add_argument(
+        "--page-budget",
+        type=float,
+        default=120.0,
+        help="seconds allowed per page: a very slow page gets fewer runs (min 3)",
+    )
+    p.add_argument(
+        "--instance",
+        default=str(BENCH / "instance"),
+        help="DOSSIER_INSTANCE dir (SQLite file, secret key); default bench/instance",
+    )
+    p.add_argument(
+        "--show-sql",
+        nargs="?",
+        const="all",
+        default=None,
+        metavar="PAGE",
+        help="print the SQL of one request of every page (or of the page whose "
+        "key contains PAGE, e.g. --show-sql sheet)",
+    )
+    p.add_argument(
+        "--skip-plain", action="store_true", help="do not measure the plain FAB ModelView reference"
+    )
     p.add_argument("--no-json", action="store_true", help="do not write bench/results/*.json")
     args = p.parse_args(argv)
     if args.partners < 4:
@@ -138,14 +164,17 @@ def db_state(url: str, args) -> str:
             if not partners:
                 return "empty"
             notes = conn.execute(text("SELECT count(*) FROM note")).scalar()
-            heavy = conn.execute(text("SELECT count(*) FROM note WHERE partner_id = :p"),
-                                 {"p": heavy_partner_id(args.partners)}).scalar()
-            if (partners, notes, heavy) == (args.partners, args.notes + HEAVY_NOTES,
-                                            HEAVY_NOTES):
+            heavy = conn.execute(
+                text("SELECT count(*) FROM note WHERE partner_id = :p"),
+                {"p": heavy_partner_id(args.partners)},
+            ).scalar()
+            if (partners, notes, heavy) == (args.partners, args.notes + HEAVY_NOTES, HEAVY_NOTES):
                 return "filled"
-            log(f"database holds {partners} partners / {notes} notes "
+            log(
+                f"database holds {partners} partners / {notes} notes "
                 f"(heavy partner: {heavy}); wanted {args.partners} / "
-                f"{args.notes + HEAVY_NOTES} ({HEAVY_NOTES}) — rebuilding")
+                f"{args.notes + HEAVY_NOTES} ({HEAVY_NOTES}) — rebuilding"
+            )
             return "other"
     except Exception as error:  # a database that does not exist yet, etc.
         if url.startswith("postgresql"):
@@ -185,8 +214,12 @@ def move_sequences(conn, tables) -> None:
 
     if conn.dialect.name == "postgresql":
         for table in tables:
-            conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                              f"(SELECT max(id) FROM {table}))"))
+            conn.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"(SELECT max(id) FROM {table}))"
+                )
+            )
 
 
 def vacuum_analyze(engine) -> None:
@@ -206,8 +239,9 @@ def ensure_pg_database(url: str) -> None:
     admin = create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                                  {"n": u.database}).scalar()
+            exists = conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": u.database}
+            ).scalar()
             if not exists:
                 conn.execute(text(f'CREATE DATABASE "{u.database}"'))
                 log(f"PostgreSQL database {u.database!r} created")
@@ -219,23 +253,122 @@ def ensure_pg_database(url: str) -> None:
 # data
 # --------------------------------------------------------------------------------------------
 
-FIRST = ["Anna", "Katalin", "Éva", "Zsófia", "Eszter", "Judit", "Ágnes", "Mária", "Erzsébet",
-         "Ilona", "Réka", "Dóra", "Péter", "László", "István", "József", "Zoltán", "Gábor",
-         "Tamás", "Attila", "Balázs", "Ádám", "Bence", "Márton", "Piotr", "Tomasz",
-         "Katarzyna", "Agnieszka", "Hans", "Klaus", "Greta", "Sabine", "Ivan", "Olga",
-         "Dmitri", "Natalia", "John", "Emma", "Oliver", "Sophie"]
-LAST = ["Nagy", "Kovács", "Tóth", "Szabó", "Horváth", "Varga", "Kiss", "Molnár", "Németh",
-        "Farkas", "Balogh", "Papp", "Takács", "Juhász", "Lakatos", "Mészáros", "Oláh",
-        "Simon", "Rácz", "Fekete", "Kowalski", "Nowak", "Wiśniewski", "Wójcik", "Müller",
-        "Schmidt", "Schneider", "Fischer", "Ivanov", "Petrov", "Kovalenko", "Smirnov",
-        "Smith", "Jones", "Taylor", "Brown"]
+FIRST = [
+    "Anna",
+    "Katalin",
+    "Éva",
+    "Zsófia",
+    "Eszter",
+    "Judit",
+    "Ágnes",
+    "Mária",
+    "Erzsébet",
+    "Ilona",
+    "Réka",
+    "Dóra",
+    "Péter",
+    "László",
+    "István",
+    "József",
+    "Zoltán",
+    "Gábor",
+    "Tamás",
+    "Attila",
+    "Balázs",
+    "Ádám",
+    "Bence",
+    "Márton",
+    "Piotr",
+    "Tomasz",
+    "Katarzyna",
+    "Agnieszka",
+    "Hans",
+    "Klaus",
+    "Greta",
+    "Sabine",
+    "Ivan",
+    "Olga",
+    "Dmitri",
+    "Natalia",
+    "John",
+    "Emma",
+    "Oliver",
+    "Sophie",
+]
+LAST = [
+    "Nagy",
+    "Kovács",
+    "Tóth",
+    "Szabó",
+    "Horváth",
+    "Varga",
+    "Kiss",
+    "Molnár",
+    "Németh",
+    "Farkas",
+    "Balogh",
+    "Papp",
+    "Takács",
+    "Juhász",
+    "Lakatos",
+    "Mészáros",
+    "Oláh",
+    "Simon",
+    "Rácz",
+    "Fekete",
+    "Kowalski",
+    "Nowak",
+    "Wiśniewski",
+    "Wójcik",
+    "Müller",
+    "Schmidt",
+    "Schneider",
+    "Fischer",
+    "Ivanov",
+    "Petrov",
+    "Kovalenko",
+    "Smirnov",
+    "Smith",
+    "Jones",
+    "Taylor",
+    "Brown",
+]
 TITLES = [None] * 12 + ["Dr.", "Prof.", "ifj.", "id."]
-ORG_WORDS = ["Alfa", "Duna", "Tisza", "Mátra", "Balaton", "Pannon", "Hungária", "Globus",
-             "Nova", "Terra", "Vertex", "Delta", "Horizont", "Kristály", "Aranyhíd", "Sas",
-             "Korona", "Zenit", "Orion", "Kárpát"]
+ORG_WORDS = [
+    "Alfa",
+    "Duna",
+    "Tisza",
+    "Mátra",
+    "Balaton",
+    "Pannon",
+    "Hungária",
+    "Globus",
+    "Nova",
+    "Terra",
+    "Vertex",
+    "Delta",
+    "Horizont",
+    "Kristály",
+    "Aranyhíd",
+    "Sas",
+    "Korona",
+    "Zenit",
+    "Orion",
+    "Kárpát",
+]
 ORG_KINDS = ["Kft.", "Zrt.", "Bt.", "Nyrt.", "Sp. z o.o.", "GmbH", "Ltd.", "Egyesület"]
-ORG_TRADES = ["Kereskedelmi", "Építőipari", "Informatikai", "Logisztikai", "Szolgáltató",
-              "Mezőgazdasági", "Tanácsadó", "Gépipari", "Pénzügyi", "Vendéglátó"]
+ORG_TRADES = [
+    "Kereskedelmi",
+    "Építőipari",
+    "Informatikai",
+    "Logisztikai",
+    "Szolgáltató",
+    "Mezőgazdasági",
+    "Tanácsadó",
+    "Gépipari",
+    "Pénzügyi",
+    "Vendéglátó",
+]
 SENTENCES = [
     "Called about the renewal of the annual contract.",
     "Sent the updated price list and the terms of delivery.",
@@ -279,12 +412,23 @@ def fill_database(db, n_partners: int, n_notes: int) -> dict:
     # A few staff users to own partners and write notes (ORM: only 6 rows, audit-free tables).
     owners = []
     staff = sm.find_role("Staff")
-    for first, last in [("Kata", "Kovács"), ("Gábor", "Nagy"), ("Éva", "Szabó"),
-                        ("Péter", "Tóth"), ("Zsófia", "Varga"), ("Bence", "Kiss")]:
+    for first, last in [
+        ("Kata", "Kovács"),
+        ("Gábor", "Nagy"),
+        ("Éva", "Szabó"),
+        ("Péter", "Tóth"),
+        ("Zsófia", "Varga"),
+        ("Bence", "Kiss"),
+    ]:
         username = f"{first}.{last}".lower().translate(ASCII)
         user = sm.find_user(username=username) or sm.add_user(
-            username=username, first_name=first, last_name=last,
-            email=f"{username}@example.hu", role=staff, password="bench-staff-password")
+            username=username,
+            first_name=first,
+            last_name=last,
+            email=f"{username}@example.hu",
+            role=staff,
+            password="bench-staff-password",
+        )
         owners.append(user.id)
     admin_id = sm.find_user(username=ADMIN_USER).id
     authors = owners + [admin_id]
@@ -302,10 +446,12 @@ def fill_database(db, n_partners: int, n_notes: int) -> dict:
             conn.exec_driver_sql("PRAGMA synchronous=OFF")
             conn.exec_driver_sql("PRAGMA cache_size=-200000")
 
-        code_rows = [{"id": i, "category": cat, "name": f"{cat[:3].upper()}-{i:02d}",
-                      "description": None}
-                     for i, cat in enumerate(["category"] * 15 + ["industry"] * 10
-                                             + ["function"] * 5, start=1)]
+        code_rows = [
+            {"id": i, "category": cat, "name": f"{cat[:3].upper()}-{i:02d}", "description": None}
+            for i, cat in enumerate(
+                ["category"] * 15 + ["industry"] * 10 + ["function"] * 5, start=1
+            )
+        ]
         conn.execute(insert(Code.__table__), code_rows)
 
         partners, people, orgs, codes = [], [], [], []
@@ -328,61 +474,106 @@ def fill_database(db, n_partners: int, n_notes: int) -> dict:
                 if pid == heavy:
                     title, first, last = None, "Katalin", "Kovács-Sokjegyzet"
                 else:
-                    title, first, last = (rng.choice(TITLES), rng.choice(FIRST),
-                                          rng.choice(LAST))
+                    title, first, last = (rng.choice(TITLES), rng.choice(FIRST), rng.choice(LAST))
                 name = " ".join(p for p in (title, first, last) if p)
                 if rng.random() < 0.8:
                     email = f"{first}.{last}.{pid}@example.hu".lower().translate(ASCII)
-                people.append({
-                    "id": pid, "title": title, "first_name": first, "last_name": last,
-                    "birthday": (datetime(1950, 1, 1) + timedelta(days=rng.randrange(20000))
-                                 ).date() if rng.random() < 0.6 else None,
-                    "bank_account": None,
-                    "payment_method": rng.choice([None, "transfer", "card", "cash"]),
-                })
+                people.append(
+                    {
+                        "id": pid,
+                        "title": title,
+                        "first_name": first,
+                        "last_name": last,
+                        "birthday": (
+                            datetime(1950, 1, 1) + timedelta(days=rng.randrange(20000))
+                        ).date()
+                        if rng.random() < 0.6
+                        else None,
+                        "bank_account": None,
+                        "payment_method": rng.choice([None, "transfer", "card", "cash"]),
+                    }
+                )
             else:
-                name = (f"{rng.choice(ORG_WORDS)} {rng.choice(ORG_TRADES)} "
-                        f"{rng.choice(ORG_KINDS)}")
+                name = f"{rng.choice(ORG_WORDS)} {rng.choice(ORG_TRADES)} {rng.choice(ORG_KINDS)}"
                 if rng.random() < 0.8:
                     email = f"info.{pid}@example.hu"
-                orgs.append({
-                    "id": pid, "name": name,
-                    "tax_number": f"{10_000_000 + pid:08d}-2-{pid % 90 + 10:02d}",
-                    "registration_number": f"01-09-{pid:06d}",
-                    "industry_code": None,
-                })
+                orgs.append(
+                    {
+                        "id": pid,
+                        "name": name,
+                        "tax_number": f"{10_000_000 + pid:08d}-2-{pid % 90 + 10:02d}",
+                        "registration_number": f"01-09-{pid:06d}",
+                        "industry_code": None,
+                    }
+                )
             if rng.random() < 0.7:
-                phone = f"+36 {rng.choice((20, 30, 70, 1))} {rng.randrange(100, 999)} " \
-                        f"{rng.randrange(1000, 9999)}"
-            partners.append({
-                "id": pid, "type": "person" if is_person(pid) else "organization",
-                "customer_number": f"{pid:06d}", "display_name": name,
-                "status": rng.choice(STATUSES), "owner_id": rng.choice(owner_choices),
-                "email": email, "phone": phone, "mobile": None, "website": None,
-                "language": rng.choice([None, None, "hu", "en", "de"]), "picture": None,
-                "description": None, "created_at": created, "updated_at": created,
-                "created_by_id": admin_id, "updated_by_id": admin_id,
-            })
+                phone = (
+                    f"+36 {rng.choice((20, 30, 70, 1))} {rng.randrange(100, 999)} "
+                    f"{rng.randrange(1000, 9999)}"
+                )
+            partners.append(
+                {
+                    "id": pid,
+                    "type": "person" if is_person(pid) else "organization",
+                    "customer_number": f"{pid:06d}",
+                    "display_name": name,
+                    "status": rng.choice(STATUSES),
+                    "owner_id": rng.choice(owner_choices),
+                    "email": email,
+                    "phone": phone,
+                    "mobile": None,
+                    "website": None,
+                    "language": rng.choice([None, None, "hu", "en", "de"]),
+                    "picture": None,
+                    "description": None,
+                    "created_at": created,
+                    "updated_at": created,
+                    "created_by_id": admin_id,
+                    "updated_by_id": admin_id,
+                }
+            )
             if rng.random() < 0.2:
                 codes.append({"partner_id": pid, "code_id": rng.randrange(1, 31)})
             if len(partners) >= CHUNK:
                 flush_partners()
         flush_partners()
-        conn.execute(update(Counter.__table__)
-                     .where(Counter.__table__.c.name == "customer_number")
-                     .values(value=n_partners))
+        conn.execute(
+            update(Counter.__table__)
+            .where(Counter.__table__.c.name == "customer_number")
+            .values(value=n_partners)
+        )
 
         # Two central addresses for the heavy partner (its sheet shows the main address).
-        conn.execute(insert(Address.__table__), [
-            {"id": 1, "street": "Váci utca 12.", "postal_code": "1052", "city": "Budapest",
-             "country": "HU", "latitude": 47.4925, "longitude": 19.0513},
-            {"id": 2, "street": "Fő tér 1.", "postal_code": "9021", "city": "Győr",
-             "country": "HU", "latitude": None, "longitude": None},
-        ])
-        conn.execute(insert(PartnerAddress.__table__), [
-            {"id": 1, "partner_id": heavy, "address_id": 1, "type": "residence"},
-            {"id": 2, "partner_id": heavy, "address_id": 2, "type": "billing"},
-        ])
+        conn.execute(
+            insert(Address.__table__),
+            [
+                {
+                    "id": 1,
+                    "street": "Váci utca 12.",
+                    "postal_code": "1052",
+                    "city": "Budapest",
+                    "country": "HU",
+                    "latitude": 47.4925,
+                    "longitude": 19.0513,
+                },
+                {
+                    "id": 2,
+                    "street": "Fő tér 1.",
+                    "postal_code": "9021",
+                    "city": "Győr",
+                    "country": "HU",
+                    "latitude": None,
+                    "longitude": None,
+                },
+            ],
+        )
+        conn.execute(
+            insert(PartnerAddress.__table__),
+            [
+                {"id": 1, "partner_id": heavy, "address_id": 1, "type": "residence"},
+                {"id": 2, "partner_id": heavy, "address_id": 2, "type": "billing"},
+            ],
+        )
         timings["partners_s"] = round(time.perf_counter() - t0, 1)
         log(f"{n_partners} partners inserted in {timings['partners_s']} s")
 
@@ -393,20 +584,27 @@ def fill_database(db, n_partners: int, n_notes: int) -> dict:
         bodies = [" ".join(rng.sample(SENTENCES, k)) for k in (1, 2, 3) for _ in range(40)]
         for nid in range(1, total + 1):
             if nid <= n_notes:
-                pid = rng.randrange(1, n_partners)       # 1 .. n-1, skipping the heavy one
+                pid = rng.randrange(1, n_partners)  # 1 .. n-1, skipping the heavy one
                 pid = pid + 1 if pid >= heavy else pid
                 pinned = rng.random() < 0.005
             else:
                 pid = heavy
                 pinned = nid - n_notes <= 8
             created = base + timedelta(seconds=rng.random() * span)
-            rows.append({
-                "id": nid, "partner_id": pid, "author_id": rng.choice(authors),
-                "kind": rng.choice(KINDS), "body": f"{rng.choice(bodies)} (#{nid})",
-                "occurred_at": created if rng.random() < 0.3 else None, "pinned": pinned,
-                "created_at": created, "updated_at": created,
-                "locked_after": created + timedelta(minutes=30),
-            })
+            rows.append(
+                {
+                    "id": nid,
+                    "partner_id": pid,
+                    "author_id": rng.choice(authors),
+                    "kind": rng.choice(KINDS),
+                    "body": f"{rng.choice(bodies)} (#{nid})",
+                    "occurred_at": created if rng.random() < 0.3 else None,
+                    "pinned": pinned,
+                    "created_at": created,
+                    "updated_at": created,
+                    "locked_after": created + timedelta(minutes=30),
+                }
+            )
             if len(rows) >= CHUNK:
                 conn.execute(insert(Note.__table__), rows)
                 rows.clear()
@@ -518,8 +716,10 @@ def raw_reference_app(engine):
 
     pg = engine.dialect.name == "postgresql"
     match = "p.display_name ILIKE :q" if pg else "lower(p.display_name) LIKE lower(:q)"
-    columns = ("p.id, p.customer_number, p.display_name, p.email, p.phone, p.status, "
-               "u.first_name AS owner_first, u.last_name AS owner_last")
+    columns = (
+        "p.id, p.customer_number, p.display_name, p.email, p.phone, p.status, "
+        "u.first_name AS owner_first, u.last_name AS owner_last"
+    )
     base = "FROM partner p JOIN person pe ON pe.id = p.id"
     statuses = {"lead": "Lead", "active": "Active", "inactive": "Inactive"}
     cache = {}
@@ -533,8 +733,10 @@ def raw_reference_app(engine):
             count = f"SELECT count(*) {base}{where}" if search else "SELECT count(*) FROM person"
             cache[key] = (
                 text(count),
-                text(f"SELECT {columns} {base} LEFT JOIN ab_user u ON u.id = p.owner_id"
-                     f"{where} ORDER BY p.display_name LIMIT 25 OFFSET :off"),
+                text(
+                    f"SELECT {columns} {base} LEFT JOIN ab_user u ON u.id = p.owner_id"
+                    f"{where} ORDER BY p.display_name LIMIT 25 OFFSET :off"
+                ),
             )
         return cache[key]
 
@@ -553,8 +755,9 @@ def raw_reference_app(engine):
         with engine.connect() as conn:
             total = conn.execute(count_sql, params).scalar()
             rows = conn.execute(rows_sql, params).all()
-        return template.render(rows=rows, total=total, page=page,
-                               pages=max(1, -(-total // 25)), statuses=statuses)
+        return template.render(
+            rows=rows, total=total, page=page, pages=max(1, -(-total // 25)), statuses=statuses
+        )
 
     return raw
 
@@ -602,6 +805,7 @@ def normalise(sql: str) -> str:
 
 def measure(name, key, client, url, counter, args, headers=None, expect=200, check=None):
     """Warm up, then time `runs` GETs; count the statements of each request."""
+
     def one():
         counter.reset()
         counter.active = True
@@ -611,10 +815,14 @@ def measure(name, key, client, url, counter, args, headers=None, expect=200, che
         elapsed = time.perf_counter() - t
         counter.active = False
         if response.status_code != expect:
-            raise SystemExit(f"{name}: GET {url} answered {response.status_code}, "
-                             f"expected {expect}:\n{body[:2000].decode(errors='replace')}")
-        statements = [s if not p else f"{s}\n-- parameters: {p!r}"[:5000]
-                      for s, p in zip(counter.statements, counter.parameters, strict=True)]
+            raise SystemExit(
+                f"{name}: GET {url} answered {response.status_code}, "
+                f"expected {expect}:\n{body[:2000].decode(errors='replace')}"
+            )
+        statements = [
+            s if not p else f"{s}\n-- parameters: {p!r}"[:5000]
+            for s, p in zip(counter.statements, counter.parameters, strict=True)
+        ]
         return elapsed, len(statements), counter.sql_seconds, statements, body
 
     first = one()
@@ -638,13 +846,17 @@ def measure(name, key, client, url, counter, args, headers=None, expect=200, che
         size = len(body)
     times.sort()
     result = {
-        "page": name, "key": key, "url": url, "runs": runs,
+        "page": name,
+        "key": key,
+        "url": url,
+        "runs": runs,
         "median_ms": round(statistics.median(times) * 1000, 2),
         "min_ms": round(times[0] * 1000, 2),
         "p90_ms": round(times[min(len(times) - 1, int(len(times) * 0.9))] * 1000, 2),
         "sql_ms": round(statistics.median(sql_times) * 1000, 2),
         "queries": statistics.median_high(queries),
-        "queries_min": min(queries), "queries_max": max(queries),
+        "queries_min": min(queries),
+        "queries_max": max(queries),
         "bytes": size,
         "statements": statements,
     }
@@ -653,18 +865,28 @@ def measure(name, key, client, url, counter, args, headers=None, expect=200, che
 
 
 def login(client) -> None:
-    response = client.post("/login/", data={"username": ADMIN_USER, "password": ADMIN_PASSWORD},
-                           follow_redirects=False)
+    response = client.post(
+        "/login/", data={"username": ADMIN_USER, "password": ADMIN_PASSWORD}, follow_redirects=False
+    )
     me = client.get("/people/list/")
     if response.status_code not in (200, 302) or me.status_code != 200:
-        raise SystemExit(f"login as {ADMIN_USER!r} failed ({response.status_code}, "
-                         f"{me.status_code}); an old database with another admin password? "
-                         "Try --rebuild.")
+        raise SystemExit(
+            f"login as {ADMIN_USER!r} failed ({response.status_code}, "
+            f"{me.status_code}); an old database with another admin password? "
+            "Try --rebuild."
+        )
 
 
 def jwt_token(client) -> str:
-    response = client.post("/api/v1/security/login", json={
-        "username": ADMIN_USER, "password": ADMIN_PASSWORD, "provider": "db", "refresh": False})
+    response = client.post(
+        "/api/v1/security/login",
+        json={
+            "username": ADMIN_USER,
+            "password": ADMIN_PASSWORD,
+            "provider": "db",
+            "refresh": False,
+        },
+    )
     if response.status_code != 200:
         raise SystemExit(f"API login failed: {response.status_code} {response.get_data()[:300]}")
     return response.get_json()["access_token"]
@@ -681,8 +903,10 @@ def filter_index(html: str, column: str, filter_name: str) -> int:
         labels = json.loads(m.group(1))
         if filter_name in labels:
             return labels.index(filter_name)
-    raise SystemExit(f"no {filter_name!r} filter for {column!r} in the search form of the "
-                     "People list; FAB's search widget changed?")
+    raise SystemExit(
+        f"no {filter_name!r} filter for {column!r} in the search form of the "
+        "People list; FAB's search widget changed?"
+    )
 
 
 def expect_rows(n_min: int):
@@ -690,6 +914,7 @@ def expect_rows(n_min: int):
         rows = html.count('class="sheet-link"')
         if rows < n_min:
             raise SystemExit(f"expected at least {n_min} rows, page shows {rows}")
+
     return check
 
 
@@ -697,6 +922,7 @@ def expect_text(needle: str):
     def check(html: str):
         if needle not in html:
             raise SystemExit(f"expected {needle!r} on the page")
+
     return check
 
 
@@ -715,41 +941,123 @@ def run_measurements(app, args) -> tuple[list[dict], dict]:
     html = client.get("/people/list/").get_data(as_text=True)
     sw = filter_index(html, "display_name", "Starts with")
     ct = filter_index(html, "display_name", "Contains")
-    info = {"filter_args": {"starts_with": f"_flt_{sw}_display_name",
-                            "contains": f"_flt_{ct}_display_name"}}
+    info = {
+        "filter_args": {
+            "starts_with": f"_flt_{sw}_display_name",
+            "contains": f"_flt_{ct}_display_name",
+        }
+    }
     log(f"FAB filter args: {info['filter_args']}")
 
     log("measuring")
-    results.append(measure("People list", "people", client, "/people/list/", counter, args,
-                           check=expect_rows(25)))
-    results.append(measure("People list, name starts with 'Kat'", "people_sw", client,
-                           f"/people/list/?_flt_{sw}_display_name=Kat", counter, args,
-                           check=expect_rows(1)))
-    results.append(measure("People list, name contains 'Kov'", "people_ct", client,
-                           f"/people/list/?_flt_{ct}_display_name=Kov", counter, args,
-                           check=expect_rows(1)))
-    results.append(measure(f"Data sheet /partner/{heavy} ({HEAVY_NOTES} notes)", "sheet",
-                           client, f"/partner/{heavy}", counter, args,
-                           check=expect_text("Kovács-Sokjegyzet")))
+    results.append(
+        measure(
+            "People list", "people", client, "/people/list/", counter, args, check=expect_rows(25)
+        )
+    )
+    results.append(
+        measure(
+            "People list, name starts with 'Kat'",
+            "people_sw",
+            client,
+            f"/people/list/?_flt_{sw}_display_name=Kat",
+            counter,
+            args,
+            check=expect_rows(1),
+        )
+    )
+    results.append(
+        measure(
+            "People list, name contains 'Kov'",
+            "people_ct",
+            client,
+            f"/people/list/?_flt_{ct}_display_name=Kov",
+            counter,
+            args,
+            check=expect_rows(1),
+        )
+    )
+    results.append(
+        measure(
+            f"Data sheet /partner/{heavy} ({HEAVY_NOTES} notes)",
+            "sheet",
+            client,
+            f"/partner/{heavy}",
+            counter,
+            args,
+            check=expect_text("Kovács-Sokjegyzet"),
+        )
+    )
 
     api = app.test_client()
     token = jwt_token(api)
-    results.append(measure("REST /api/v1/person/ (JWT)", "api", api, "/api/v1/person/",
-                           counter, args, headers={"Authorization": f"Bearer {token}"},
-                           check=expect_text('"count"')))
+    results.append(
+        measure(
+            "REST /api/v1/person/ (JWT)",
+            "api",
+            api,
+            "/api/v1/person/",
+            counter,
+            args,
+            headers={"Authorization": f"Bearer {token}"},
+            check=expect_text('"count"'),
+        )
+    )
 
     raw = raw_reference_app(engine).test_client()
-    results.append(measure("Reference: raw SQL + Jinja", "raw", raw, "/raw/people", counter,
-                           args, check=expect_text("records")))
-    results.append(measure("Reference: raw SQL + Jinja, starts with", "raw_sw", raw,
-                           "/raw/people?mode=sw&q=Kat", counter, args))
-    results.append(measure("Reference: raw SQL + Jinja, contains", "raw_ct", raw,
-                           "/raw/people?mode=ct&q=Kov", counter, args))
-    results.append(measure("Info: raw SQL + Jinja with type = 'person'", "raw_typed", raw,
-                           "/raw/people?typed=1", counter, args, check=expect_text("records")))
+    results.append(
+        measure(
+            "Reference: raw SQL + Jinja",
+            "raw",
+            raw,
+            "/raw/people",
+            counter,
+            args,
+            check=expect_text("records"),
+        )
+    )
+    results.append(
+        measure(
+            "Reference: raw SQL + Jinja, starts with",
+            "raw_sw",
+            raw,
+            "/raw/people?mode=sw&q=Kat",
+            counter,
+            args,
+        )
+    )
+    results.append(
+        measure(
+            "Reference: raw SQL + Jinja, contains",
+            "raw_ct",
+            raw,
+            "/raw/people?mode=ct&q=Kov",
+            counter,
+            args,
+        )
+    )
+    results.append(
+        measure(
+            "Info: raw SQL + Jinja with type = 'person'",
+            "raw_typed",
+            raw,
+            "/raw/people?typed=1",
+            counter,
+            args,
+            check=expect_text("records"),
+        )
+    )
     if not args.skip_plain:
-        results.append(measure("Reference: plain FAB ModelView", "plain", client,
-                               "/plainpersonview/list/", counter, args))
+        results.append(
+            measure(
+                "Reference: plain FAB ModelView",
+                "plain",
+                client,
+                "/plainpersonview/list/",
+                counter,
+                args,
+            )
+        )
     return results, info
 
 
@@ -764,50 +1072,73 @@ def report(results: list[dict], args, url: str, build: dict, info: dict) -> dict
     print("| Page | Median ms | p90 ms | SQL ms | Queries | Runs |")
     print("|---|---:|---:|---:|---:|---:|")
     for r in results:
-        q = str(r["queries"]) if r["queries_min"] == r["queries_max"] else \
-            f"{r['queries_min']}–{r['queries_max']}"
-        print(f"| {r['page']} | {r['median_ms']:.1f} | {r['p90_ms']:.1f} | {r['sql_ms']:.1f} "
-              f"| {q} | {r['runs']} |")
+        q = (
+            str(r["queries"])
+            if r["queries_min"] == r["queries_max"]
+            else f"{r['queries_min']}–{r['queries_max']}"
+        )
+        print(
+            f"| {r['page']} | {r['median_ms']:.1f} | {r['p90_ms']:.1f} | {r['sql_ms']:.1f} "
+            f"| {q} | {r['runs']} |"
+        )
 
     ratios = {}
-    pairs = [("people", "raw", "People list / raw reference"),
-             ("people_sw", "raw_sw", "People search (starts with) / raw reference"),
-             ("people_ct", "raw_ct", "People search (contains) / raw reference")]
+    pairs = [
+        ("people", "raw", "People list / raw reference"),
+        ("people_sw", "raw_sw", "People search (starts with) / raw reference"),
+        ("people_ct", "raw_ct", "People search (contains) / raw reference"),
+    ]
     print()
     for ours, ref, label in pairs:
         ratio = by_key[ours]["median_ms"] / by_key[ref]["median_ms"]
         ok = ratio <= TARGET_RAW_RATIO
-        ratios[f"{ours}_vs_{ref}"] = {"ratio": round(ratio, 2), "target": f"<= {TARGET_RAW_RATIO}",
-                                      "ok": ok}
-        print(f"- {label}: **{ratio:.2f}×** (target ≤ {TARGET_RAW_RATIO}×) "
-              f"{'OK' if ok else 'MISSED'}")
+        ratios[f"{ours}_vs_{ref}"] = {
+            "ratio": round(ratio, 2),
+            "target": f"<= {TARGET_RAW_RATIO}",
+            "ok": ok,
+        }
+        print(
+            f"- {label}: **{ratio:.2f}×** (target ≤ {TARGET_RAW_RATIO}×) {'OK' if ok else 'MISSED'}"
+        )
     if "raw_typed" in by_key:
         ratio = by_key["people"]["median_ms"] / by_key["raw_typed"]["median_ms"]
         ratios["people_vs_raw_typed"] = {"ratio": round(ratio, 2), "target": None}
-        print(f"- (info) People list / raw SQL with type = 'person' (index order): "
-              f"{ratio:.2f}×")
+        print(f"- (info) People list / raw SQL with type = 'person' (index order): {ratio:.2f}×")
     if "plain" in by_key:
         ratio = by_key["plain"]["median_ms"] / by_key["people"]["median_ms"]
         ok = ratio >= TARGET_FAB_RATIO
-        ratios["plain_vs_people"] = {"ratio": round(ratio, 2),
-                                     "target": f">= {TARGET_FAB_RATIO}", "ok": ok}
-        print(f"- Plain FAB ModelView / People list: **{ratio:.2f}×** "
-              f"(target ≥ {TARGET_FAB_RATIO}×) {'OK' if ok else 'MISSED'}")
-    app_pages = [r for r in results if r["key"] in ("people", "people_sw", "people_ct",
-                                                     "sheet", "api")]
+        ratios["plain_vs_people"] = {
+            "ratio": round(ratio, 2),
+            "target": f">= {TARGET_FAB_RATIO}",
+            "ok": ok,
+        }
+        print(
+            f"- Plain FAB ModelView / People list: **{ratio:.2f}×** "
+            f"(target ≥ {TARGET_FAB_RATIO}×) {'OK' if ok else 'MISSED'}"
+        )
+    app_pages = [
+        r for r in results if r["key"] in ("people", "people_sw", "people_ct", "sheet", "api")
+    ]
     worst = max(r["queries_max"] for r in app_pages)
-    ratios["max_queries_app_pages"] = {"value": worst, "target": f"<= {TARGET_QUERIES}",
-                                       "ok": worst <= TARGET_QUERIES}
-    print(f"- Most SQL statements on an app page: **{worst}** (target ≤ {TARGET_QUERIES}) "
-          f"{'OK' if worst <= TARGET_QUERIES else 'MISSED'}")
+    ratios["max_queries_app_pages"] = {
+        "value": worst,
+        "target": f"<= {TARGET_QUERIES}",
+        "ok": worst <= TARGET_QUERIES,
+    }
+    print(
+        f"- Most SQL statements on an app page: **{worst}** (target ≤ {TARGET_QUERIES}) "
+        f"{'OK' if worst <= TARGET_QUERIES else 'MISSED'}"
+    )
 
     # Repeated statements: where a page goes over the query budget, say what repeats.
     for r in results:
         if r["queries_max"] > TARGET_QUERIES:
             tally = Tally(normalise(s.split("\n-- parameters:")[0]) for s in r["statements"])
             repeated = [(sql, n) for sql, n in tally.most_common() if n > 1]
-            print(f"\n{r['page']}: {len(r['statements'])} statements, {len(tally)} distinct"
-                  + ("; repeated:" if repeated else "; none repeats:"))
+            print(
+                f"\n{r['page']}: {len(r['statements'])} statements, {len(tally)} distinct"
+                + ("; repeated:" if repeated else "; none repeats:")
+            )
             for sql, n in repeated or tally.most_common():
                 print(f"  {n:>4} × {sql[:200]}")
 
@@ -815,8 +1146,10 @@ def report(results: list[dict], args, url: str, build: dict, info: dict) -> dict
         for r in results:
             if args.show_sql != "all" and args.show_sql not in r["key"]:
                 continue
-            print(f"\n-- SQL of one request: {r['page']} ({r['url']}), "
-                  f"{len(r['statements'])} statements")
+            print(
+                f"\n-- SQL of one request: {r['page']} ({r['url']}), "
+                f"{len(r['statements'])} statements"
+            )
             for i, statement in enumerate(r["statements"], 1):
                 statement = re.sub(r"[ \t]+", " ", statement.strip())
                 print(f"-- [{i}]\n{statement};")
@@ -830,14 +1163,21 @@ def report(results: list[dict], args, url: str, build: dict, info: dict) -> dict
         "when": datetime.now().isoformat(timespec="seconds"),
         "database": make_url(url).render_as_string(hide_password=True),
         "backend": make_url(url).get_backend_name(),
-        "partners": args.partners, "notes": args.notes, "heavy_partner_notes": HEAVY_NOTES,
+        "partners": args.partners,
+        "notes": args.notes,
+        "heavy_partner_notes": HEAVY_NOTES,
         "heavy_partner_id": heavy_partner_id(args.partners),
-        "runs": args.runs, "warmup": args.warmup,
-        "build": build, **info,
-        "versions": {"python": platform.python_version(),
-                     "flask_appbuilder": flask_appbuilder.__version__,
-                     "sqlalchemy": sqlalchemy.__version__},
-        "results": results, "ratios": ratios,
+        "runs": args.runs,
+        "warmup": args.warmup,
+        "build": build,
+        **info,
+        "versions": {
+            "python": platform.python_version(),
+            "flask_appbuilder": flask_appbuilder.__version__,
+            "sqlalchemy": sqlalchemy.__version__,
+        },
+        "results": results,
+        "ratios": ratios,
     }
 
 
@@ -850,10 +1190,11 @@ def main(argv=None) -> int:
     data = report(results, args, url, build, info)
     if not args.no_json:
         RESULTS.mkdir(parents=True, exist_ok=True)
-        name = (f"partners-{data['backend']}-p{args.partners}-n{args.notes}-"
-                f"{time.strftime('%Y%m%d-%H%M%S')}.json")
-        (RESULTS / name).write_text(json.dumps(data, indent=2, ensure_ascii=False,
-                                               default=str))
+        name = (
+            f"partners-{data['backend']}-p{args.partners}-n{args.notes}-"
+            f"{time.strftime('%Y%m%d-%H%M%S')}.json"
+        )
+        (RESULTS / name).write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str))
         print(f"\nresults: {(RESULTS / name).relative_to(ROOT)}")
     return 0
 

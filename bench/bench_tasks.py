@@ -68,18 +68,36 @@ from bench_partners import (  # noqa: E402
 BENCH = ROOT / "bench"
 USER_PASSWORD = "bench-user-password"
 USER_PREFIX = "bench.u"
-DIGEST_TASKS = 20               # open tasks per user due on the digest day
-DEFAULT_DAY = "2026-11-24"      # a Tuesday
+DIGEST_TASKS = 20  # open tasks per user due on the digest day
+DEFAULT_DAY = "2026-11-24"  # a Tuesday
 ZONES = ["Europe/Budapest", "Europe/Warsaw"]
 LOCALES = ["hu", "pl", "de", "ru", "en"]
 COLLABORATOR_SHARE = 0.05
 CHUNK = 10_000
 SEED = 20241124
 
-VERBS = ["Call", "Send the offer to", "Visit", "Prepare the contract for", "E-mail",
-         "Follow up with", "Invoice", "Meet", "Check the delivery for", "Renew the terms with"]
-OBJECTS = ["the purchasing team", "the new contact", "the managing director", "accounting",
-           "the warehouse", "the regional office", "the lawyer", "the supplier"]
+VERBS = [
+    "Call",
+    "Send the offer to",
+    "Visit",
+    "Prepare the contract for",
+    "E-mail",
+    "Follow up with",
+    "Invoice",
+    "Meet",
+    "Check the delivery for",
+    "Renew the terms with",
+]
+OBJECTS = [
+    "the purchasing team",
+    "the new contact",
+    "the managing director",
+    "accounting",
+    "the warehouse",
+    "the regional office",
+    "the lawyer",
+    "the supplier",
+]
 
 
 def wall() -> float:
@@ -93,30 +111,63 @@ def wall() -> float:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--users", type=int, default=1_000,
-                   help="staff users, each with 20 open tasks due on the digest day (1000)")
-    p.add_argument("--tasks", type=int, default=1_000_000,
-                   help="further tasks spread over two years around the digest day (1000000)")
-    p.add_argument("--partners", type=int, default=5_000,
-                   help="partners the tasks refer to (60%% of tasks have one; default 5000)")
-    p.add_argument("--day", type=date.fromisoformat, default=date.fromisoformat(DEFAULT_DAY),
-                   help=f"the digest day, YYYY-MM-DD (default {DEFAULT_DAY})")
-    p.add_argument("--rebuild", action="store_true",
-                   help="drop and rebuild the database even when it is already filled")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--users",
+        type=int,
+        default=1_000,
+        help="staff users, each with 20 open tasks due on the digest day (1000)",
+    )
+    p.add_argument(
+        "--tasks",
+        type=int,
+        default=1_000_000,
+        help="further tasks spread over two years around the digest day (1000000)",
+    )
+    p.add_argument(
+        "--partners",
+        type=int,
+        default=5_000,
+        help="partners the tasks refer to (60%% of tasks have one; default 5000)",
+    )
+    p.add_argument(
+        "--day",
+        type=date.fromisoformat,
+        default=date.fromisoformat(DEFAULT_DAY),
+        help=f"the digest day, YYYY-MM-DD (default {DEFAULT_DAY})",
+    )
+    p.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="drop and rebuild the database even when it is already filled",
+    )
     p.add_argument("--runs", type=int, default=15, help="measured requests per page (15)")
     p.add_argument("--warmup", type=int, default=2, help="warm-up requests per page (2)")
-    p.add_argument("--page-budget", type=float, default=120.0,
-                   help="seconds allowed per page: a very slow page gets fewer runs (min 3)")
-    p.add_argument("--instance", default=str(BENCH / "instance"),
-                   help="DOSSIER_INSTANCE dir (SQLite file, secret key); default bench/instance")
+    p.add_argument(
+        "--page-budget",
+        type=float,
+        default=120.0,
+        help="seconds allowed per page: a very slow page gets fewer runs (min 3)",
+    )
+    p.add_argument(
+        "--instance",
+        default=str(BENCH / "instance"),
+        help="DOSSIER_INSTANCE dir (SQLite file, secret key); default bench/instance",
+    )
     p.add_argument("--skip-digest", action="store_true", help="do not measure the digest")
     p.add_argument("--skip-pages", action="store_true", help="do not measure the pages")
-    p.add_argument("--show-sql", nargs="?", const="all", default=None, metavar="STEP",
-                   help="print the SQL of one request of every page (or of the page whose key "
-                        "contains STEP, e.g. --show-sql mine); 'digest' prints the statements "
-                        "of the first dispatch")
+    p.add_argument(
+        "--show-sql",
+        nargs="?",
+        const="all",
+        default=None,
+        metavar="STEP",
+        help="print the SQL of one request of every page (or of the page whose key "
+        "contains STEP, e.g. --show-sql mine); 'digest' prints the statements "
+        "of the first dispatch",
+    )
     p.add_argument("--no-json", action="store_true", help="do not write bench/results/*.json")
     args = p.parse_args(argv)
     if args.users < 2:
@@ -154,22 +205,33 @@ def db_state(url: str, args) -> str:
         with engine.connect() as conn:
             if "task" not in inspect(conn).get_table_names():
                 return "empty"
-            users = conn.execute(text("SELECT count(*) FROM ab_user WHERE username LIKE :p"),
-                                 {"p": f"{USER_PREFIX}%"}).scalar()
+            users = conn.execute(
+                text("SELECT count(*) FROM ab_user WHERE username LIKE :p"),
+                {"p": f"{USER_PREFIX}%"},
+            ).scalar()
             tasks = conn.execute(text("SELECT count(*) FROM task")).scalar()
             partners = conn.execute(text("SELECT count(*) FROM partner")).scalar()
             if not users and not tasks:
                 return "empty"
             digest = conn.execute(
-                text("SELECT count(*) FROM task WHERE id <= :n AND due_at >= :lo "
-                     "AND due_at < :hi AND done = :f"),
-                {"n": n_digest, "lo": lo, "hi": hi, "f": False}).scalar()
-            if (users, tasks, partners, digest) == (args.users, n_digest + args.tasks,
-                                                    args.partners, n_digest):
+                text(
+                    "SELECT count(*) FROM task WHERE id <= :n AND due_at >= :lo "
+                    "AND due_at < :hi AND done = :f"
+                ),
+                {"n": n_digest, "lo": lo, "hi": hi, "f": False},
+            ).scalar()
+            if (users, tasks, partners, digest) == (
+                args.users,
+                n_digest + args.tasks,
+                args.partners,
+                n_digest,
+            ):
                 return "filled"
-            log(f"database holds {users} users / {tasks} tasks / {partners} partners, "
+            log(
+                f"database holds {users} users / {tasks} tasks / {partners} partners, "
                 f"{digest} digest tasks on {args.day}; wanted {args.users} / "
-                f"{n_digest + args.tasks} / {args.partners}, {n_digest} — rebuilding")
+                f"{n_digest + args.tasks} / {args.partners}, {n_digest} — rebuilding"
+            )
             return "other"
     except Exception as error:  # a database that does not exist yet, etc.
         if url.startswith("postgresql"):
@@ -219,21 +281,41 @@ def fill_database(db, args) -> dict:
         for i, uid in enumerate(user_ids, start=1):
             first, last = rng.choice(FIRST), rng.choice(LAST)
             username = f"{USER_PREFIX}{i:05d}"
-            users.append({
-                "id": uid, "first_name": first, "last_name": last, "username": username,
-                "password": password, "active": True, "email": f"{username}@example.hu",
-                "last_login": None, "login_count": 0, "fail_login_count": 0,
-                "created_on": now, "changed_on": now,
-                "created_by_fk": admin_id, "changed_by_fk": admin_id,
-            })
+            users.append(
+                {
+                    "id": uid,
+                    "first_name": first,
+                    "last_name": last,
+                    "username": username,
+                    "password": password,
+                    "active": True,
+                    "email": f"{username}@example.hu",
+                    "last_login": None,
+                    "login_count": 0,
+                    "fail_login_count": 0,
+                    "created_on": now,
+                    "changed_on": now,
+                    "created_by_fk": admin_id,
+                    "changed_by_fk": admin_id,
+                }
+            )
             roles.append({"user_id": uid, "role_id": staff_role})
-            profiles.append({"user_id": uid, "locale": LOCALES[(i - 1) % len(LOCALES)],
-                             "timezone": ZONES[(i - 1) % len(ZONES)], "ics_token": None,
-                             "digest_sent_on": None})
-        for rows, table in ((users, user_t), (roles, user_role_t),
-                            (profiles, UserProfile.__table__)):
+            profiles.append(
+                {
+                    "user_id": uid,
+                    "locale": LOCALES[(i - 1) % len(LOCALES)],
+                    "timezone": ZONES[(i - 1) % len(ZONES)],
+                    "ics_token": None,
+                    "digest_sent_on": None,
+                }
+            )
+        for rows, table in (
+            (users, user_t),
+            (roles, user_role_t),
+            (profiles, UserProfile.__table__),
+        ):
             for k in range(0, len(rows), CHUNK):
-                conn.execute(insert(table), rows[k:k + CHUNK])
+                conn.execute(insert(table), rows[k : k + CHUNK])
         timings["users_s"] = round(wall() - t0, 1)
         log(f"{args.users} users (Staff, with profiles) inserted in {timings['users_s']} s")
 
@@ -243,29 +325,62 @@ def fill_database(db, args) -> dict:
             if pid % 2:
                 first, last = rng.choice(FIRST), rng.choice(LAST)
                 name, kind = f"{first} {last}", "person"
-                people.append({"id": pid, "title": None, "first_name": first, "last_name": last,
-                               "birthday": None, "bank_account": None, "payment_method": None})
+                people.append(
+                    {
+                        "id": pid,
+                        "title": None,
+                        "first_name": first,
+                        "last_name": last,
+                        "birthday": None,
+                        "bank_account": None,
+                        "payment_method": None,
+                    }
+                )
             else:
                 name = f"{rng.choice(ORG_WORDS)} {rng.choice(ORG_TRADES)} {rng.choice(ORG_KINDS)}"
                 kind = "organization"
-                orgs.append({"id": pid, "name": name,
-                             "tax_number": f"{10_000_000 + pid:08d}-2-{pid % 90 + 10:02d}",
-                             "registration_number": None, "industry_code": None})
-            partners.append({
-                "id": pid, "type": kind, "customer_number": f"{pid:06d}", "display_name": name,
-                "status": "active", "owner_id": rng.choice(user_ids),
-                "email": f"p{pid}@example.hu".translate(ASCII), "phone": None, "mobile": None,
-                "website": None, "language": None, "picture": None, "description": None,
-                "created_at": now, "updated_at": now,
-                "created_by_id": admin_id, "updated_by_id": admin_id,
-            })
-        for rows, table in ((partners, Partner.__table__), (people, Person.__table__),
-                            (orgs, Organization.__table__)):
+                orgs.append(
+                    {
+                        "id": pid,
+                        "name": name,
+                        "tax_number": f"{10_000_000 + pid:08d}-2-{pid % 90 + 10:02d}",
+                        "registration_number": None,
+                        "industry_code": None,
+                    }
+                )
+            partners.append(
+                {
+                    "id": pid,
+                    "type": kind,
+                    "customer_number": f"{pid:06d}",
+                    "display_name": name,
+                    "status": "active",
+                    "owner_id": rng.choice(user_ids),
+                    "email": f"p{pid}@example.hu".translate(ASCII),
+                    "phone": None,
+                    "mobile": None,
+                    "website": None,
+                    "language": None,
+                    "picture": None,
+                    "description": None,
+                    "created_at": now,
+                    "updated_at": now,
+                    "created_by_id": admin_id,
+                    "updated_by_id": admin_id,
+                }
+            )
+        for rows, table in (
+            (partners, Partner.__table__),
+            (people, Person.__table__),
+            (orgs, Organization.__table__),
+        ):
             for k in range(0, len(rows), CHUNK):
-                conn.execute(insert(table), rows[k:k + CHUNK])
-        conn.execute(update(Counter.__table__)
-                     .where(Counter.__table__.c.name == "customer_number")
-                     .values(value=args.partners))
+                conn.execute(insert(table), rows[k : k + CHUNK])
+        conn.execute(
+            update(Counter.__table__)
+            .where(Counter.__table__.c.name == "customer_number")
+            .values(value=args.partners)
+        )
 
         # Tasks: first the digest day's (ids 1 .. users*20), then the spread.
         t1 = wall()
@@ -294,14 +409,25 @@ def fill_database(db, args) -> dict:
                 minute = rng.randrange(7 * 60, 18 * 60, 15)  # 07:00 .. 17:45 local
                 due = local_to_utc(args.day, clock_time(minute // 60, minute % 60), zone)
                 created = due - timedelta(days=rng.randint(1, 30))
-                rows.append({
-                    "id": tid, "title": title(), "description": None, "partner_id": partner(),
-                    "note_id": None, "responsible_id": uid,
-                    "starts_at": due - timedelta(minutes=rng.choice((15, 30, 60))),
-                    "due_at": due, "priority": rng.choice((1, 2, 2, 3)), "done": False,
-                    "done_at": None, "notified_at": None, "mails_queued": True,
-                    "created_at": created, "updated_at": created,
-                })
+                rows.append(
+                    {
+                        "id": tid,
+                        "title": title(),
+                        "description": None,
+                        "partner_id": partner(),
+                        "note_id": None,
+                        "responsible_id": uid,
+                        "starts_at": due - timedelta(minutes=rng.choice((15, 30, 60))),
+                        "due_at": due,
+                        "priority": rng.choice((1, 2, 2, 3)),
+                        "done": False,
+                        "done_at": None,
+                        "notified_at": None,
+                        "mails_queued": True,
+                        "created_at": created,
+                        "updated_at": created,
+                    }
+                )
             if len(rows) >= CHUNK:
                 flush()
         flush()
@@ -310,9 +436,15 @@ def fill_database(db, args) -> dict:
         day_start = datetime.combine(args.day, clock_time(0))
         base = day_start - timedelta(days=365)
         span = 730 * 24 * 3600
-        durations = [timedelta(0), timedelta(minutes=15), timedelta(minutes=30),
-                     timedelta(hours=1), timedelta(hours=1), timedelta(hours=2),
-                     timedelta(days=1)]
+        durations = [
+            timedelta(0),
+            timedelta(minutes=15),
+            timedelta(minutes=30),
+            timedelta(hours=1),
+            timedelta(hours=1),
+            timedelta(hours=2),
+            timedelta(days=1),
+        ]
         n_collab = 0
         for k in range(args.tasks):
             tid += 1
@@ -320,14 +452,25 @@ def fill_database(db, args) -> dict:
             uid = rng.choice(user_ids)
             done = rng.random() < (0.95 if due < day_start else 0.03)
             created = due - timedelta(days=rng.randint(1, 60))
-            rows.append({
-                "id": tid, "title": title(), "description": None, "partner_id": partner(),
-                "note_id": None, "responsible_id": uid,
-                "starts_at": due - rng.choice(durations), "due_at": due,
-                "priority": rng.choice((1, 2, 2, 3)), "done": done,
-                "done_at": due if done else None, "notified_at": None, "mails_queued": True,
-                "created_at": created, "updated_at": due if done else created,
-            })
+            rows.append(
+                {
+                    "id": tid,
+                    "title": title(),
+                    "description": None,
+                    "partner_id": partner(),
+                    "note_id": None,
+                    "responsible_id": uid,
+                    "starts_at": due - rng.choice(durations),
+                    "due_at": due,
+                    "priority": rng.choice((1, 2, 2, 3)),
+                    "done": done,
+                    "done_at": due if done else None,
+                    "notified_at": None,
+                    "mails_queued": True,
+                    "created_at": created,
+                    "updated_at": due if done else created,
+                }
+            )
             if rng.random() < COLLABORATOR_SHARE:
                 other = rng.choice(user_ids)
                 if other == uid:
@@ -421,8 +564,20 @@ class RedisServer:
         if not binary:
             return False
         self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for _ in range(100):
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.1).close()
@@ -464,8 +619,10 @@ def build_app(args, url: str, overrides: dict):
         upgrade()
         initialise()
         if state != "filled":
-            log(f"filling: {args.users} users, {args.users * DIGEST_TASKS} digest tasks on "
-                f"{args.day}, {args.tasks} further tasks, {args.partners} partners")
+            log(
+                f"filling: {args.users} users, {args.users * DIGEST_TASKS} digest tasks on "
+                f"{args.day}, {args.tasks} further tasks, {args.partners} partners"
+            )
             build.update(fill_database(db, args))
         else:
             log("database already filled (use --rebuild to start over)")
@@ -510,14 +667,22 @@ def run_digest(app, args, counter: QueryCounter, smtp: SmtpSink, redis_ok: bool)
             conn.execute(text("DELETE FROM outbox"))
             conn.execute(text("UPDATE user_profile SET digest_sent_on = NULL"))
         window_tasks = db.session.scalar(
-            select(func.count()).select_from(Task).where(
-                Task.done.is_(False), Task.responsible_id.is_not(None),
-                Task.due_at >= frozen - WINDOW, Task.due_at < frozen + WINDOW))
+            select(func.count())
+            .select_from(Task)
+            .where(
+                Task.done.is_(False),
+                Task.responsible_id.is_not(None),
+                Task.due_at >= frozen - WINDOW,
+                Task.due_at < frozen + WINDOW,
+            )
+        )
         if redis_ok:
             queue(MAIL_QUEUE).empty()
         db.session.remove()
-    log(f"digest: clock frozen at {frozen} UTC (08:00 {ZONES[0]}/{ZONES[1]}); "
-        f"{window_tasks} open tasks in dispatch_digests' ±{WINDOW} window")
+    log(
+        f"digest: clock frozen at {frozen} UTC (08:00 {ZONES[0]}/{ZONES[1]}); "
+        f"{window_tasks} open tasks in dispatch_digests' ±{WINDOW} window"
+    )
 
     steps = {}
 
@@ -530,10 +695,13 @@ def run_digest(app, args, counter: QueryCounter, smtp: SmtpSink, redis_ok: bool)
             elapsed = wall() - t
             counter.active = False
             db.session.remove()
-        steps[name] = {"wall_s": round(elapsed, 3), "queries": len(counter.statements),
-                       "sql_s": round(counter.sql_seconds, 3),
-                       "top_statements": tally(counter.statements),
-                       "statements_sample": counter.statements[:40]}
+        steps[name] = {
+            "wall_s": round(elapsed, 3),
+            "queries": len(counter.statements),
+            "sql_s": round(counter.sql_seconds, 3),
+            "top_statements": tally(counter.statements),
+            "statements_sample": counter.statements[:40],
+        }
         return value
 
     # bench_partners' QueryCounter times statements with time.perf_counter: let it see real time.
@@ -542,28 +710,38 @@ def run_digest(app, args, counter: QueryCounter, smtp: SmtpSink, redis_ok: bool)
         steps["dispatch"]["returned"] = created
         with app.app_context():
             steps["dispatch"]["outbox_rows"] = db.session.scalar(
-                select(func.count()).select_from(Outbox))
+                select(func.count()).select_from(Outbox)
+            )
             steps["dispatch"]["enqueued_jobs"] = queue(MAIL_QUEUE).count if redis_ok else None
             db.session.remove()
-        log(f"  dispatch_digests(): {steps['dispatch']['wall_s']:.2f} s, "
-            f"{steps['dispatch']['queries']} statements, {created} mails queued")
+        log(
+            f"  dispatch_digests(): {steps['dispatch']['wall_s']:.2f} s, "
+            f"{steps['dispatch']['queries']} statements, {created} mails queued"
+        )
 
         again = timed("dispatch_again", dispatch_digests)
         steps["dispatch_again"]["returned"] = again
         with app.app_context():
-            steps["dispatch_again"]["outbox_rows"] = db.session.scalar(
-                select(func.count()).select_from(Outbox)) - steps["dispatch"]["outbox_rows"]
+            steps["dispatch_again"]["outbox_rows"] = (
+                db.session.scalar(select(func.count()).select_from(Outbox))
+                - steps["dispatch"]["outbox_rows"]
+            )
             db.session.remove()
-        log(f"  dispatch_digests() again: {steps['dispatch_again']['wall_s']:.2f} s, "
-            f"{steps['dispatch_again']['queries']} statements, {again} mails queued")
+        log(
+            f"  dispatch_digests() again: {steps['dispatch_again']['wall_s']:.2f} s, "
+            f"{steps['dispatch_again']['queries']} statements, {again} mails queued"
+        )
 
     # Info: the guard path once more without freezegun (its fake clock costs a little).
     unfrozen = timed("dispatch_again_unfrozen", lambda: dispatch_digests(now=frozen))
     steps["dispatch_again_unfrozen"]["returned"] = unfrozen
 
     with app.app_context():
-        ids = list(db.session.scalars(
-            select(Outbox.id).where(Outbox.status == "queued").order_by(Outbox.id)))
+        ids = list(
+            db.session.scalars(
+                select(Outbox.id).where(Outbox.status == "queued").order_by(Outbox.id)
+            )
+        )
         if redis_ok:
             queue(MAIL_QUEUE).empty()  # no worker runs: the benchmark sends in-process below
         db.session.remove()
@@ -575,20 +753,33 @@ def run_digest(app, args, counter: QueryCounter, smtp: SmtpSink, redis_ok: bool)
         # As the worker does: one send_mails job per BATCH rows, one SMTP connection each.
         for first in range(0, len(ids), BATCH):
             with app.app_context():
-                for outcome in send_many(ids[first:first + BATCH]).values():
+                for outcome in send_many(ids[first : first + BATCH]).values():
                     outcomes[outcome] += 1
 
     timed("send", send_all)
     time.sleep(0.2)  # let the SMTP thread finish counting the last message
     s = steps["send"]
-    s.update({"mails": len(ids), "outcomes": dict(outcomes),
-              "smtp_connections": smtp.connections, "smtp_messages": smtp.messages,
-              "smtp_recipients": len(smtp.recipients), "smtp_bytes": smtp.bytes,
-              "ms_per_mail": round(s["wall_s"] * 1000 / max(len(ids), 1), 2)})
-    log(f"  send_many() x {len(ids)}: {s['wall_s']:.2f} s, {s['queries']} statements, "
-        f"{smtp.connections} SMTP connections, {smtp.messages} messages, outcomes {dict(outcomes)}")
-    return {"frozen_utc": frozen.isoformat(), "window_tasks": window_tasks,
-            "redis": redis_ok, **steps}
+    s.update(
+        {
+            "mails": len(ids),
+            "outcomes": dict(outcomes),
+            "smtp_connections": smtp.connections,
+            "smtp_messages": smtp.messages,
+            "smtp_recipients": len(smtp.recipients),
+            "smtp_bytes": smtp.bytes,
+            "ms_per_mail": round(s["wall_s"] * 1000 / max(len(ids), 1), 2),
+        }
+    )
+    log(
+        f"  send_many() x {len(ids)}: {s['wall_s']:.2f} s, {s['queries']} statements, "
+        f"{smtp.connections} SMTP connections, {smtp.messages} messages, outcomes {dict(outcomes)}"
+    )
+    return {
+        "frozen_utc": frozen.isoformat(),
+        "window_tasks": window_tasks,
+        "redis": redis_ok,
+        **steps,
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -597,13 +788,19 @@ def run_digest(app, args, counter: QueryCounter, smtp: SmtpSink, redis_ok: bool)
 
 
 def login_as(client, username: str, password: str) -> None:
-    response = client.post("/login/", data={"username": username, "password": password},
-                           follow_redirects=False)
+    response = client.post(
+        "/login/", data={"username": username, "password": password}, follow_redirects=False
+    )
     probe = client.get("/tasks/list/?quick=open")
-    if response.status_code not in (200, 302) or probe.status_code != 200 \
-            or "/login/" in probe.request.path:
-        raise SystemExit(f"login as {username!r} failed ({response.status_code}, "
-                         f"{probe.status_code}); try --rebuild")
+    if (
+        response.status_code not in (200, 302)
+        or probe.status_code != 200
+        or "/login/" in probe.request.path
+    ):
+        raise SystemExit(
+            f"login as {username!r} failed ({response.status_code}, "
+            f"{probe.status_code}); try --rebuild"
+        )
 
 
 def expect_count(needle: str, n_min: int):
@@ -611,6 +808,7 @@ def expect_count(needle: str, n_min: int):
         found = html.count(needle)
         if found < n_min:
             raise SystemExit(f"expected at least {n_min} × {needle!r} on the page, found {found}")
+
     return check
 
 
@@ -625,20 +823,32 @@ def run_pages(app, args, counter: QueryCounter) -> tuple[list[dict], dict]:
         user = app.appbuilder.sm.find_user(username=username)
         uid = user.id
         mine = select(task_collaborator.c.task_id).where(task_collaborator.c.user_id == uid)
-        owned = db.session.scalar(select(func.count()).select_from(Task)
-                                  .where(Task.responsible_id == uid))
-        involved = db.session.scalar(select(func.count()).select_from(Task).where(
-            or_(Task.responsible_id == uid, Task.id.in_(mine))))
+        owned = db.session.scalar(
+            select(func.count()).select_from(Task).where(Task.responsible_id == uid)
+        )
+        involved = db.session.scalar(
+            select(func.count())
+            .select_from(Task)
+            .where(or_(Task.responsible_id == uid, Task.id.in_(mine)))
+        )
         now = datetime.now(UTC).replace(tzinfo=None)
-        overdue_all = db.session.scalar(select(func.count()).select_from(Task).where(
-            Task.done.is_(False), Task.due_at < now))
+        overdue_all = db.session.scalar(
+            select(func.count()).select_from(Task).where(Task.done.is_(False), Task.due_at < now)
+        )
         db.session.remove()
     if not owned:
         raise SystemExit(f"{username} owns no tasks")
-    info = {"user": username, "user_id": uid, "tasks_responsible": owned,
-            "tasks_responsible_or_collaborator": involved, "overdue_open_tasks_all": overdue_all}
-    log(f"pages: logged in as {username} (id {uid}, Staff): responsible for {owned} tasks, "
-        f"{involved} with collaborations; {overdue_all} overdue open tasks in all")
+    info = {
+        "user": username,
+        "user_id": uid,
+        "tasks_responsible": owned,
+        "tasks_responsible_or_collaborator": involved,
+        "overdue_open_tasks_all": overdue_all,
+    }
+    log(
+        f"pages: logged in as {username} (id {uid}, Staff): responsible for {owned} tasks, "
+        f"{involved} with collaborations; {overdue_all} overdue open tasks in all"
+    )
 
     client = app.test_client()
     login_as(client, username, USER_PASSWORD)
@@ -649,8 +859,12 @@ def run_pages(app, args, counter: QueryCounter) -> tuple[list[dict], dict]:
         ("Task list", "list", "/tasks/list/", rows),
         ("Task list, quick=mine", "mine", "/tasks/list/?quick=mine", rows),
         ("Task list, quick=overdue", "overdue", "/tasks/list/?quick=overdue", rows),
-        (f"Calendar month {args.day:%Y-%m}", "month",
-         f"/calendar/{args.day.year}/{args.day.month}", chips),
+        (
+            f"Calendar month {args.day:%Y-%m}",
+            "month",
+            f"/calendar/{args.day.year}/{args.day.month}",
+            chips,
+        ),
         (f"Calendar week {year}-W{week:02d}", "week", f"/calendar/week/{year}/{week}", chips),
     ]
     results = []
@@ -689,57 +903,81 @@ def slowest_statements(client, url: str, counter: QueryCounter, top: int = 3) ->
 # --------------------------------------------------------------------------------------------
 
 
-def report(args, url: str, build: dict, digest: dict | None, pages: list[dict],
-           page_info: dict) -> dict:
+def report(
+    args, url: str, build: dict, digest: dict | None, pages: list[dict], page_info: dict
+) -> dict:
     from sqlalchemy.engine import make_url
 
     backend = make_url(url).get_backend_name()
     print()
-    print(f"## Dossier tasks benchmark — {backend}, {args.users} users, "
-          f"{args.users * DIGEST_TASKS} + {args.tasks} tasks, digest day {args.day}")
+    print(
+        f"## Dossier tasks benchmark — {backend}, {args.users} users, "
+        f"{args.users * DIGEST_TASKS} + {args.tasks} tasks, digest day {args.day}"
+    )
     if digest:
         d, a, s = digest["dispatch"], digest["dispatch_again"], digest["send"]
         print()
-        print("| Digest step | Wall s | SQL s | SQL statements | Outbox rows created "
-              "| SMTP connections | SMTP messages |")
+        print(
+            "| Digest step | Wall s | SQL s | SQL statements | Outbox rows created "
+            "| SMTP connections | SMTP messages |"
+        )
         print("|---|---:|---:|---:|---:|---:|---:|")
-        print(f"| dispatch_digests() at 08:00 local | {d['wall_s']:.2f} | {d['sql_s']:.2f} "
-              f"| {d['queries']} | {d['outbox_rows']} (expected {args.users}) | – | – |")
-        print(f"| send_many() in batches of 50 ({s['mails']}) | {s['wall_s']:.2f} "
-              f"| {s['sql_s']:.2f} "
-              f"| {s['queries']} | – | {s['smtp_connections']} | {s['smtp_messages']} |")
-        print(f"| dispatch_digests() again, same time | {a['wall_s']:.2f} | {a['sql_s']:.2f} "
-              f"| {a['queries']} | {a['outbox_rows']} (expected 0) | – | – |")
+        print(
+            f"| dispatch_digests() at 08:00 local | {d['wall_s']:.2f} | {d['sql_s']:.2f} "
+            f"| {d['queries']} | {d['outbox_rows']} (expected {args.users}) | – | – |"
+        )
+        print(
+            f"| send_many() in batches of 50 ({s['mails']}) | {s['wall_s']:.2f} "
+            f"| {s['sql_s']:.2f} "
+            f"| {s['queries']} | – | {s['smtp_connections']} | {s['smtp_messages']} |"
+        )
+        print(
+            f"| dispatch_digests() again, same time | {a['wall_s']:.2f} | {a['sql_s']:.2f} "
+            f"| {a['queries']} | {a['outbox_rows']} (expected 0) | – | – |"
+        )
         u = digest["dispatch_again_unfrozen"]
-        print(f"| (info) the same, not frozen: dispatch_digests(now=…) | {u['wall_s']:.2f} "
-              f"| {u['sql_s']:.2f} | {u['queries']} | {u['returned']} mails | – | – |")
+        print(
+            f"| (info) the same, not frozen: dispatch_digests(now=…) | {u['wall_s']:.2f} "
+            f"| {u['sql_s']:.2f} | {u['queries']} | {u['returned']} mails | – | – |"
+        )
         print()
-        print(f"- {digest['window_tasks']} open tasks in the ±38 h window read by each dispatch; "
-              f"send: {s['ms_per_mail']} ms and {s['queries'] / max(s['mails'], 1):.1f} "
-              f"statements per mail; {s['smtp_bytes'] / max(s['smtp_messages'], 1):.0f} bytes "
-              f"per message; rq jobs enqueued by the dispatch: {d.get('enqueued_jobs')}")
+        print(
+            f"- {digest['window_tasks']} open tasks in the ±38 h window read by each dispatch; "
+            f"send: {s['ms_per_mail']} ms and {s['queries'] / max(s['mails'], 1):.1f} "
+            f"statements per mail; {s['smtp_bytes'] / max(s['smtp_messages'], 1):.0f} bytes "
+            f"per message; rq jobs enqueued by the dispatch: {d.get('enqueued_jobs')}"
+        )
         for name, step in (("dispatch", d), ("send", s), ("dispatch again", a)):
             print(f"- most frequent statements of {name}:")
             for sql, n in step["top_statements"][:4]:
                 print(f"  {n:>6} × {sql[:160]}")
     if pages:
         print()
-        print(f"Pages, logged in as {page_info['user']} (Staff; responsible for "
-              f"{page_info['tasks_responsible']} tasks):")
+        print(
+            f"Pages, logged in as {page_info['user']} (Staff; responsible for "
+            f"{page_info['tasks_responsible']} tasks):"
+        )
         print()
         print("| Page | Median ms | p90 ms | SQL ms | Queries | KB | Runs |")
         print("|---|---:|---:|---:|---:|---:|---:|")
         for r in pages:
-            q = str(r["queries"]) if r["queries_min"] == r["queries_max"] else \
-                f"{r['queries_min']}–{r['queries_max']}"
-            print(f"| {r['page']} (`{r['url']}`) | {r['median_ms']:.1f} | {r['p90_ms']:.1f} "
-                  f"| {r['sql_ms']:.1f} | {q} | {r['bytes'] / 1024:.0f} | {r['runs']} |")
+            q = (
+                str(r["queries"])
+                if r["queries_min"] == r["queries_max"]
+                else f"{r['queries_min']}–{r['queries_max']}"
+            )
+            print(
+                f"| {r['page']} (`{r['url']}`) | {r['median_ms']:.1f} | {r['p90_ms']:.1f} "
+                f"| {r['sql_ms']:.1f} | {q} | {r['bytes'] / 1024:.0f} | {r['runs']} |"
+            )
         for r in pages:
             counts = Tally(brief(s.split("\n-- parameters:")[0]) for s in r["statements"])
             repeated = [(sql, n) for sql, n in counts.most_common() if n > 1]
             if repeated:
-                print(f"\n{r['page']}: {len(r['statements'])} statements, {len(counts)} distinct;"
-                      " repeated:")
+                print(
+                    f"\n{r['page']}: {len(r['statements'])} statements, {len(counts)} distinct;"
+                    " repeated:"
+                )
                 for sql, n in repeated:
                     print(f"  {n:>4} × {sql[:200]}")
         print("\nSlowest statements of one request per page (a separate, unmeasured request):")
@@ -750,8 +988,10 @@ def report(args, url: str, build: dict, digest: dict | None, pages: list[dict],
         for r in pages:
             if args.show_sql != "all" and args.show_sql not in r["key"]:
                 continue
-            print(f"\n-- SQL of one request: {r['page']} ({r['url']}), "
-                  f"{len(r['statements'])} statements")
+            print(
+                f"\n-- SQL of one request: {r['page']} ({r['url']}), "
+                f"{len(r['statements'])} statements"
+            )
             for i, statement in enumerate(r["statements"], 1):
                 print(f"-- [{i}]\n{squeeze(statement)};")
         if digest and args.show_sql in ("all", "digest"):
@@ -767,13 +1007,22 @@ def report(args, url: str, build: dict, digest: dict | None, pages: list[dict],
         "when": datetime.now().isoformat(timespec="seconds"),
         "database": make_url(url).render_as_string(hide_password=True),
         "backend": backend,
-        "users": args.users, "digest_tasks_per_user": DIGEST_TASKS, "tasks": args.tasks,
-        "partners": args.partners, "digest_day": args.day.isoformat(),
-        "runs": args.runs, "warmup": args.warmup, "build": build,
-        "versions": {"python": platform.python_version(),
-                     "flask_appbuilder": flask_appbuilder.__version__,
-                     "sqlalchemy": sqlalchemy.__version__},
-        "digest": digest, "page_user": page_info, "pages": pages,
+        "users": args.users,
+        "digest_tasks_per_user": DIGEST_TASKS,
+        "tasks": args.tasks,
+        "partners": args.partners,
+        "digest_day": args.day.isoformat(),
+        "runs": args.runs,
+        "warmup": args.warmup,
+        "build": build,
+        "versions": {
+            "python": platform.python_version(),
+            "flask_appbuilder": flask_appbuilder.__version__,
+            "sqlalchemy": sqlalchemy.__version__,
+        },
+        "digest": digest,
+        "page_user": page_info,
+        "pages": pages,
     }
 
 
@@ -787,8 +1036,7 @@ def main(argv=None) -> int:
     if not redis_ok:
         log("no redis-server on PATH: the dispatch's enqueue calls will fail and be logged")
     try:
-        overrides = {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp.port,
-                     "REDIS_URL": redis.url}
+        overrides = {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp.port, "REDIS_URL": redis.url}
         app, build = build_app(args, url, overrides)
         from app.extensions import db
 
@@ -804,10 +1052,11 @@ def main(argv=None) -> int:
         redis.stop()
     if not args.no_json:
         RESULTS.mkdir(parents=True, exist_ok=True)
-        name = (f"tasks-{data['backend']}-u{args.users}-t{args.tasks}-"
-                f"{time.strftime('%Y%m%d-%H%M%S')}.json")
-        (RESULTS / name).write_text(json.dumps(data, indent=2, ensure_ascii=False,
-                                               default=str))
+        name = (
+            f"tasks-{data['backend']}-u{args.users}-t{args.tasks}-"
+            f"{time.strftime('%Y%m%d-%H%M%S')}.json"
+        )
+        (RESULTS / name).write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str))
         print(f"\nresults: {(RESULTS / name).relative_to(ROOT)}")
     return 0
 

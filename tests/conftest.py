@@ -56,9 +56,20 @@ class RedisServer:
 
     def start(self):
         self.process = subprocess.Popen(
-            [shutil.which("redis-server") or "redis-server", "--port", str(self.port),
-             "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                shutil.which("redis-server") or "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for _ in range(100):
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.1).close()
@@ -154,15 +165,22 @@ def smtp_server():
     box.start()
     yield box
     box.stop()
+
+
 ROLES = ["Admin", "Manager", "Staff", "Finance", "Read-only", "Client", "Partner"]
 # Every table of ours (importing `app` has loaded every model), dependents first. FAB's security
 # tables (ab_*) keep the role users; the counters keep their values but the invoice numbers'
 # (below); alembic_version is no model's.
-DATA_TABLES = [table.name for table in reversed(Model.metadata.sorted_tables)
-               if not table.name.startswith("ab_") and table.name != "counter"]
-CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
-                     r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"|'
-                     r'name="csrf_token" value="([^"]+)"')
+DATA_TABLES = [
+    table.name
+    for table in reversed(Model.metadata.sorted_tables)
+    if not table.name.startswith("ab_") and table.name != "counter"
+]
+CSRF_RE = re.compile(
+    r'name="csrf_token" type="hidden" value="([^"]+)"|'
+    r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"|'
+    r'name="csrf_token" value="([^"]+)"'
+)
 
 
 def _fresh_database() -> str:
@@ -178,16 +196,18 @@ def _fresh_database() -> str:
 
 @pytest.fixture(scope="session")
 def app(redis_server, smtp_server):
-    app = create_app({
-        "REDIS_URL": redis_server.url,
-        "MAIL_SERVER": "127.0.0.1",
-        "MAIL_PORT": smtp_server.port,
-        "SQLALCHEMY_DATABASE_URI": _fresh_database(),
-        "TESTING": True,
-        "ADMIN_PASSWORD": "admin-pw",
-        # Tests move the clock by years; a CSRF token then lives as long as the session.
-        "WTF_CSRF_TIME_LIMIT": None,
-    })
+    app = create_app(
+        {
+            "REDIS_URL": redis_server.url,
+            "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": smtp_server.port,
+            "SQLALCHEMY_DATABASE_URI": _fresh_database(),
+            "TESTING": True,
+            "ADMIN_PASSWORD": "admin-pw",
+            # Tests move the clock by years; a CSRF token then lives as long as the session.
+            "WTF_CSRF_TIME_LIMIT": None,
+        }
+    )
     with app.app_context():
         flask_migrate.upgrade()
         initialise()
@@ -195,8 +215,14 @@ def app(redis_server, smtp_server):
         for role in ROLES:
             username = role.lower().replace("-", "")
             if not sm.find_user(username=username):
-                sm.add_user(username, role, "User", f"{username}@example.com",
-                            sm.find_role(role), password=f"{username}-pw")
+                sm.add_user(
+                    username,
+                    role,
+                    "User",
+                    f"{username}@example.com",
+                    sm.find_role(role),
+                    password=f"{username}-pw",
+                )
     return app
 
 
@@ -219,8 +245,12 @@ def clean(app):
             for user in zone_users:
                 conn.execute(text("DELETE FROM ab_user_role WHERE user_id = :u"), {"u": user})
                 conn.execute(text("DELETE FROM ab_user WHERE id = :u"), {"u": user})
-            conn.execute(text("DELETE FROM ab_user_role WHERE user_id IN "
-                              "(SELECT id FROM ab_user WHERE username LIKE 'tmp-%')"))
+            conn.execute(
+                text(
+                    "DELETE FROM ab_user_role WHERE user_id IN "
+                    "(SELECT id FROM ab_user WHERE username LIKE 'tmp-%')"
+                )
+            )
             conn.execute(text("DELETE FROM ab_user WHERE username LIKE 'tmp-%'"))
             conn.execute(text("UPDATE ab_user SET active = :t"), {"t": True})
             conn.execute(text("DELETE FROM counter WHERE name LIKE 'invoice:%'"))
@@ -250,8 +280,7 @@ def run_jobs(app, fork: bool = False) -> None:
         from app.queue import QUEUES, queue
 
         queues = [queue(name) for name in QUEUES]
-        (Worker if fork else SimpleWorker)(queues, connection=queues[0].connection).work(
-            burst=True)
+        (Worker if fork else SimpleWorker)(queues, connection=queues[0].connection).work(burst=True)
 
 
 @pytest.fixture
@@ -264,9 +293,14 @@ def start_worker(app, mailbox, tmp_path):
 
     processes = []
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    base = {**os.environ, "PYTHONPATH": root, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-            "REDIS_URL": app.config["REDIS_URL"], "MAIL_SERVER": app.config["MAIL_SERVER"],
-            "MAIL_PORT": str(app.config["MAIL_PORT"])}
+    base = {
+        **os.environ,
+        "PYTHONPATH": root,
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "REDIS_URL": app.config["REDIS_URL"],
+        "MAIL_SERVER": app.config["MAIL_SERVER"],
+        "MAIL_PORT": str(app.config["MAIL_PORT"]),
+    }
 
     def start(*queues: str, **env: str) -> subprocess.Popen:
         command = [sys.executable, "-m", "flask", "--app", "app", "dossier", "worker"]
@@ -274,8 +308,9 @@ def start_worker(app, mailbox, tmp_path):
             command += ["--queue", name]
         log = tmp_path / f"worker-{len(processes)}.log"
         with open(log, "wb") as output:
-            process = subprocess.Popen(command, cwd=root, env={**base, **env},
-                                       stdout=output, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                command, cwd=root, env={**base, **env}, stdout=output, stderr=subprocess.STDOUT
+            )
         processes.append(process)
         with app.app_context():
             from app.queue import queue
@@ -283,8 +318,9 @@ def start_worker(app, mailbox, tmp_path):
             connection = queue().connection
             deadline = time.monotonic() + 60
             while len(Worker.all(connection=connection)) < len(processes):
-                assert process.poll() is None and time.monotonic() < deadline, \
-                    log.read_text()[-3000:]
+                assert process.poll() is None and time.monotonic() < deadline, log.read_text()[
+                    -3000:
+                ]
                 time.sleep(0.1)
         return process
 
@@ -321,9 +357,14 @@ class Client:
         self.http = app.test_client()
         self.csrf = find_csrf(self.http.get("/login/").get_data(as_text=True))
         if username:
-            response = self.http.post("/login/", data={
-                "username": username, "password": password or f"{username}-pw",
-                "csrf_token": self.csrf})
+            response = self.http.post(
+                "/login/",
+                data={
+                    "username": username,
+                    "password": password or f"{username}-pw",
+                    "csrf_token": self.csrf,
+                },
+            )
             assert response.status_code == 302, response.get_data(as_text=True)[:500]
 
     def get(self, url, **kw):
@@ -349,8 +390,10 @@ def api(app):
 
     def make(username: str, password: str | None = None):
         http = app.test_client()
-        response = http.post("/api/v1/security/login", json={
-            "username": username, "password": password or f"{username}-pw", "provider": "db"})
+        response = http.post(
+            "/api/v1/security/login",
+            json={"username": username, "password": password or f"{username}-pw", "provider": "db"},
+        )
         assert response.status_code == 200, response.get_data(as_text=True)
         token = response.get_json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
@@ -422,12 +465,18 @@ def _multipart(form: dict, files: dict) -> tuple[bytes, str]:
     boundary = uuid.uuid4().hex
     parts = []
     for name, value in form.items():
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
-                     f"{value}\r\n".encode())
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+            f"{value}\r\n".encode()
+        )
     for name, (filename, content) in files.items():
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
-                     f'filename="{filename}"\r\nContent-Type: application/octet-stream'
-                     f"\r\n\r\n".encode() + content + b"\r\n")
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+            f'filename="{filename}"\r\nContent-Type: application/octet-stream'
+            f"\r\n\r\n".encode()
+            + content
+            + b"\r\n"
+        )
     parts.append(f"--{boundary}--\r\n".encode())
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
@@ -448,8 +497,17 @@ class LiveClient:
         self.headers: dict[str, str] = {}
         self.csrf: str | None = None
 
-    def request(self, method: str, path: str, *, json=None, form=None, files=None,
-                headers=None, follow: bool = True) -> LiveResponse:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json=None,
+        form=None,
+        files=None,
+        headers=None,
+        follow: bool = True,
+    ) -> LiveResponse:
         import json as json_module
 
         body, sent = None, {**self.headers, **(headers or {})}
@@ -463,8 +521,9 @@ class LiveClient:
             sent["Content-Type"] = "application/x-www-form-urlencoded"
         opener = self.following if follow else self.staying
         try:
-            with opener.open(Request(self.url + path, data=body, headers=sent,
-                                     method=method), timeout=60) as answer:
+            with opener.open(
+                Request(self.url + path, data=body, headers=sent, method=method), timeout=60
+            ) as answer:
                 return LiveResponse(answer.status, answer.headers, answer.read())
         except HTTPError as error:
             return LiveResponse(error.code, error.headers, error.read())
@@ -483,15 +542,21 @@ class LiveClient:
     def login(self, username: str, password: str | None = None) -> LiveClient:
         """Log in through FAB's form, as a browser does."""
         self.csrf = find_csrf(self.get("/login/").text)
-        answer = self.post("/login/", {"username": username,
-                                       "password": password or f"{username}-pw"}, follow=False)
+        answer = self.post(
+            "/login/",
+            {"username": username, "password": password or f"{username}-pw"},
+            follow=False,
+        )
         assert answer.status_code == 302, answer.text[:500]
         return self
 
     def api_login(self, username: str, password: str | None = None) -> LiveClient:
         """Get a JWT access token; later requests carry it as a bearer token."""
-        answer = self.request("POST", "/api/v1/security/login", json={
-            "username": username, "password": password or f"{username}-pw", "provider": "db"})
+        answer = self.request(
+            "POST",
+            "/api/v1/security/login",
+            json={"username": username, "password": password or f"{username}-pw", "provider": "db"},
+        )
         assert answer.status_code == 200, answer.text
         self.headers["Authorization"] = f"Bearer {answer.get_json()['access_token']}"
         self.following, self.staying = build_opener(), build_opener(_NoRedirect)

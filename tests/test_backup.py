@@ -77,10 +77,16 @@ def spare(tmp_path):
 
 def app_on(url: str, instance: Path):
     """A second installation: its own database and instance folder."""
-    return create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_DIR": str(instance),
-                       "UPLOAD_FOLDER": f"{instance}/uploads/",
-                       "IMG_UPLOAD_FOLDER": f"{instance}/uploads/pictures/",
-                       "TESTING": True, "WTF_CSRF_TIME_LIMIT": None})
+    return create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "INSTANCE_DIR": str(instance),
+            "UPLOAD_FOLDER": f"{instance}/uploads/",
+            "IMG_UPLOAD_FOLDER": f"{instance}/uploads/pictures/",
+            "TESTING": True,
+            "WTF_CSRF_TIME_LIMIT": None,
+        }
+    )
 
 
 def files_of(instance: Path) -> list[str]:
@@ -107,14 +113,25 @@ def rewrite(archive: Path, target: Path, change, renamed: dict[str, str] | None 
 
 
 def test_a_backup_taken_while_serving_restores_rows_invoice_numbers_and_files(
-        app, live_server, spare, tmp_path):
+    app, live_server, spare, tmp_path
+):
     content = b"%PDF-1.4\n" + os.urandom(8 * 1024 * 1024)
     partner_id, stored = partner_with_document(app, content)
     with app.app_context():
         f.address(db.session.get(Partner, partner_id), type="billing")
-        draft = invoicing.create_draft(partner_id, None, [
-            {"description": "Könyvvizsgálat", "quantity": 1, "unit_price": Decimal("100"),
-             "vat_rate": 27}], currency="HUF")
+        draft = invoicing.create_draft(
+            partner_id,
+            None,
+            [
+                {
+                    "description": "Könyvvizsgálat",
+                    "quantity": 1,
+                    "unit_price": Decimal("100"),
+                    "vat_rate": 27,
+                }
+            ],
+            currency="HUF",
+        )
         invoice_id = draft.id
         number = invoicing.issue(invoice_id, None, today=date(2026, 3, 1)).number
 
@@ -124,11 +141,15 @@ def test_a_backup_taken_while_serving_restores_rows_invoice_numbers_and_files(
     def keep_serving():
         while not finished.is_set():
             started = backing_up.is_set()
-            wrote = staff.request("POST", "/api/v1/note/", json={
-                "partner": partner_id, "kind": "call", "body": "Called during the backup."})
+            wrote = staff.request(
+                "POST",
+                "/api/v1/note/",
+                json={"partner": partner_id, "kind": "call", "body": "Called during the backup."},
+            )
             read = staff.get("/api/v1/organization/")
-            answered.append((started and not finished.is_set(),
-                             wrote.status_code, read.status_code))
+            answered.append(
+                (started and not finished.is_set(), wrote.status_code, read.status_code)
+            )
 
     serving = threading.Thread(target=keep_serving)
     serving.start()
@@ -155,9 +176,17 @@ def test_a_backup_taken_while_serving_restores_rows_invoice_numbers_and_files(
     target, instance = spare("restore"), tmp_path / "restored"
     done = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "app", "dossier", "restore", str(archive)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
-        env={**os.environ, "DATABASE_URL": target, "DOSSIER_INSTANCE": str(instance),
-             "PYTHONPATH": str(ROOT)})
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={
+            **os.environ,
+            "DATABASE_URL": target,
+            "DOSSIER_INSTANCE": str(instance),
+            "PYTHONPATH": str(ROOT),
+        },
+    )
     assert done.returncode == 0, done.stderr
     assert "Restored" in done.stdout
 
@@ -167,18 +196,29 @@ def test_a_backup_taken_while_serving_restores_rows_invoice_numbers_and_files(
         invoice = db.session.get(Invoice, invoice_id)
         assert (invoice.number, invoice.status) == (number, "issued")
         document_id = db.session.scalar(select(Document.id).where(Document.stored_name == stored))
-        following = invoicing.create_draft(partner_id, None, [
-            {"description": "Tanácsadás", "quantity": 1, "unit_price": Decimal("50"),
-             "vat_rate": 27}], currency="HUF")
+        following = invoicing.create_draft(
+            partner_id,
+            None,
+            [
+                {
+                    "description": "Tanácsadás",
+                    "quantity": 1,
+                    "unit_price": Decimal("50"),
+                    "vat_rate": 27,
+                }
+            ],
+            currency="HUF",
+        )
         # The counter came along: the restored installation numbers on without a gap.
-        assert invoicing.issue(following.id, None, today=date(2026, 3, 2)).number == \
-            number[:-1] + "2"
+        assert (
+            invoicing.issue(following.id, None, today=date(2026, 3, 2)).number == number[:-1] + "2"
+        )
     download = Client(restored, "staff").get(f"/documents/{document_id}/download")
     assert download.status_code == 200 and download.data == content
     with restored.app_context():
         db.engine.dispose()
     with app.app_context():
-        documents.path_of_stored(stored).unlink()   # later backups need not carry 8 MB
+        documents.path_of_stored(stored).unlink()  # later backups need not carry 8 MB
 
 
 def test_a_database_that_holds_data_is_refused_unless_forced(app, spare, tmp_path):
@@ -227,8 +267,11 @@ def test_a_damaged_archive_changes_nothing_and_says_what_is_bad(app, spare, tmp_
         archive = create_backup(tmp_path / "out")
     member = f"files/documents/{stored}"
     if damage == "changed file":
-        bad = rewrite(archive, tmp_path / "bad.tar.gz",
-                      lambda name, data: data[:-1] + b"!" if name == member else data)
+        bad = rewrite(
+            archive,
+            tmp_path / "bad.tar.gz",
+            lambda name, data: data[:-1] + b"!" if name == member else data,
+        )
         expected = f"{member} in the archive does not match its checksum"
     else:
         bad = tmp_path / "bad.tar.gz"
@@ -263,8 +306,9 @@ def test_an_archive_of_another_database_kind_is_refused_naming_both(app, spare, 
         manifest["files"][foreign] = manifest["files"].pop(own)
         return json.dumps(manifest).encode()
 
-    relabelled = rewrite(archive, tmp_path / "other.tar.gz", claim_the_other_kind,
-                         renamed={own: foreign})
+    relabelled = rewrite(
+        archive, tmp_path / "other.tar.gz", claim_the_other_kind, renamed={own: foreign}
+    )
     target = app_on(spare("target"), tmp_path / "target")
     with target.app_context():
         with pytest.raises(BackupError) as refused:
@@ -277,18 +321,20 @@ def test_an_archive_of_another_database_kind_is_refused_naming_both(app, spare, 
 
 def test_an_archive_of_an_older_schema_is_migrated_forward(app, spare, tmp_path):
     with app.app_context():
-        script = ScriptDirectory.from_config(
-            app.extensions["migrate"].migrate.get_config())
+        script = ScriptDirectory.from_config(app.extensions["migrate"].migrate.get_config())
     head = script.get_current_head()
     previous = script.get_revision(head).down_revision
     old = app_on(spare("old"), tmp_path / "old")
     with old.app_context():
         flask_migrate.upgrade(revision=previous)
         with db.engine.begin() as conn:
-            conn.execute(text(
-                "INSERT INTO partner (id, type, customer_number, display_name, status, "
-                "created_at, updated_at) VALUES (1, 'organization', '000001', 'Régi Kft.', "
-                "'active', '2026-01-01', '2026-01-01')"))
+            conn.execute(
+                text(
+                    "INSERT INTO partner (id, type, customer_number, display_name, status, "
+                    "created_at, updated_at) VALUES (1, 'organization', '000001', 'Régi Kft.', "
+                    "'active', '2026-01-01', '2026-01-01')"
+                )
+            )
             conn.execute(text("INSERT INTO organization (id, name) VALUES (1, 'Régi Kft.')"))
         archive = create_backup(tmp_path / "out")
         db.engine.dispose()
@@ -327,7 +373,8 @@ def test_the_nightly_backup_keeps_the_newest_archives(app, mailbox, tmp_path, mo
 
 
 def test_the_scheduler_backs_up_nightly_only_where_backup_dir_is_set(
-        app, mailbox, monkeypatch, tmp_path):
+    app, mailbox, monkeypatch, tmp_path
+):
     with app.app_context():
         from app.queue import queue
 

@@ -17,11 +17,24 @@ def contracts(app):
     today = date.today()
     with app.app_context(), acting_as(None):
         p = f.company(name="Isar Bäckerei GmbH")
-        active = Contract(partner=p, name="Wartung Premium", plan="Premium", price=490,
-                          currency="EUR", starts_on=today - timedelta(days=30))
+        active = Contract(
+            partner=p,
+            name="Wartung Premium",
+            plan="Premium",
+            price=490,
+            currency="EUR",
+            starts_on=today - timedelta(days=30),
+        )
         active.quotas = [Quota(name="Vor-Ort-Besuche", unit="visits", bought=10, used=3)]
-        old = Contract(partner=p, name="Einrichtung 2024", price=1200, currency="EUR",
-                       starts_on=date(2024, 1, 1), ends_on=date(2024, 12, 31), status="ended")
+        old = Contract(
+            partner=p,
+            name="Einrichtung 2024",
+            price=1200,
+            currency="EUR",
+            starts_on=date(2024, 1, 1),
+            ends_on=date(2024, 12, 31),
+            status="ended",
+        )
         db.session.add_all([active, old])
         db.session.flush()
         return p.id, p.customer_number
@@ -57,13 +70,22 @@ def test_add_a_contract_from_the_data_sheet(app, login):
     finance = login("finance")
     page = finance.get(f"/partner/{pid}/contracts").get_data(as_text=True)
     assert f"/contracts/add?partner={number}" in page
-    response = finance.post("/contracts/add", data={
-        "partner": number, "name": "Schulung", "price": "300", "currency": "EUR",
-        "starts_on": date.today().isoformat(), "status": "active"})
+    response = finance.post(
+        "/contracts/add",
+        data={
+            "partner": number,
+            "name": "Schulung",
+            "price": "300",
+            "currency": "EUR",
+            "starts_on": date.today().isoformat(),
+            "status": "active",
+        },
+    )
     assert response.status_code == 302
     with app.app_context():
-        assert db.session.scalar(select(Contract.partner_id).where(Contract.name == "Schulung")
-                                 ) == pid
+        assert (
+            db.session.scalar(select(Contract.partner_id).where(Contract.name == "Schulung")) == pid
+        )
 
 
 def test_more_units_cannot_be_used_than_bought(app, ctx):

@@ -19,9 +19,12 @@ def _partner(app):
 
 
 def upload(client, pid, name="szerződés.pdf", content=PDF, **data):
-    return client.post(f"/documents/upload/{pid}", data={
-        "file": (io.BytesIO(content), name), "visibility": "all", **data},
-        content_type="multipart/form-data", follow_redirects=True)
+    return client.post(
+        f"/documents/upload/{pid}",
+        data={"file": (io.BytesIO(content), name), "visibility": "all", **data},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
 
 
 def stored_files(app):
@@ -36,8 +39,11 @@ def test_attach_and_download_as_an_attachment(app, login):
     assert "Keretszerződés 2026" in page.get_data(as_text=True)
     with app.app_context():
         doc = db.session.scalar(select(Document))
-        assert (doc.filename, doc.content_type, doc.size) == ("szerződés.pdf",
-                                                              "application/pdf", len(PDF))
+        assert (doc.filename, doc.content_type, doc.size) == (
+            "szerződés.pdf",
+            "application/pdf",
+            len(PDF),
+        )
         assert doc.stored_name in stored_files(app)
         did = doc.id
     download = staff.get(f"/documents/{did}/download")
@@ -50,9 +56,11 @@ def test_bad_files_get_a_message_and_nothing_is_stored(app, login, monkeypatch):
     pid = _partner(app)
     staff = login("staff")
     before = stored_files(app)
-    cases = [("empty.pdf", b"", "The file is empty."),
-             ("tool.exe", b"MZ\x90\x00", "Files of this type cannot be attached"),
-             ("fake.pdf", b"MZ\x90\x00 not a pdf", "does not match its type")]
+    cases = [
+        ("empty.pdf", b"", "The file is empty."),
+        ("tool.exe", b"MZ\x90\x00", "Files of this type cannot be attached"),
+        ("fake.pdf", b"MZ\x90\x00 not a pdf", "does not match its type"),
+    ]
     for name, content, message in cases:
         assert message in upload(staff, pid, name, content).get_data(as_text=True), name
     monkeypatch.setitem(app.config, "MAX_UPLOAD_MB", 1)
@@ -82,6 +90,7 @@ def test_visibility_decides_lists_counts_and_downloads(app, login):
     upload(staff, pid, "mine.pdf", visibility="uploader")
     with app.app_context():
         from flask_appbuilder.security.sqla.models import Role
+
         manager_role = db.session.scalar(select(Role.id).where(Role.name == "Manager"))
     upload(staff, pid, "managers.pdf", visibility="roles", roles=[manager_role])
     upload(staff, pid, "for-readonly.pdf", visibility="users", users=[user_id(app, "readonly")])
@@ -100,7 +109,9 @@ def test_visibility_decides_lists_counts_and_downloads(app, login):
     assert readonly.get(f"/documents/{ids['managers.pdf']}/download").status_code == 404
     assert readonly.get(f"/documents/{ids['for-readonly.pdf']}/download").status_code == 200
     assert login("client").get(f"/documents/{ids['everyone.pdf']}/download").status_code in (
-        403, 404)
+        403,
+        404,
+    )
 
 
 def test_only_the_uploader_or_a_manager_deletes(app, login):
@@ -139,10 +150,15 @@ def test_generate_a_power_of_attorney_naming_the_representative(app, login):
     with app.app_context():
         company = f.company(name="Wisła Transport Sp. z o.o.")
         f.address(company, type="seat", street="ul. Marszałkowska 1", city="Warszawa")
-        f.affiliation(f.person(first_name="Łukasz", last_name="Nowak"), company,
-                      role="prezes zarządu", may_represent=True)
-        f.affiliation(f.person(first_name="Anna", last_name="Zielińska"), company,
-                      may_collect_mail=True)
+        f.affiliation(
+            f.person(first_name="Łukasz", last_name="Nowak"),
+            company,
+            role="prezes zarządu",
+            may_represent=True,
+        )
+        f.affiliation(
+            f.person(first_name="Anna", last_name="Zielińska"), company, may_collect_mail=True
+        )
         pid = company.id
     tid = _template(app)
     staff = login("staff")
@@ -161,21 +177,29 @@ def test_a_template_with_a_missing_value_gets_a_clear_message(app, login):
     with app.app_context():
         pid = f.company(name="Bez Reprezentanta Sp. z o.o.").id
     tid = _template(app)
-    missing = login("staff").post(f"/documents/generate/{pid}", data={"template": tid},
-                                  follow_redirects=True)
+    missing = login("staff").post(
+        f"/documents/generate/{pid}", data={"template": tid}, follow_redirects=True
+    )
     assert "does not have" in missing.get_data(as_text=True)
     tid2 = _template(app, body="{{ partner.nickname }}", name="Typo")
-    typo = login("staff").post(f"/documents/generate/{pid}", data={"template": tid2},
-                               follow_redirects=True)
+    typo = login("staff").post(
+        f"/documents/generate/{pid}", data={"template": tid2}, follow_redirects=True
+    )
     assert "nickname" in typo.get_data(as_text=True)
 
 
 def test_the_admin_keeps_templates_and_a_broken_one_is_refused(app, login):
     admin = login("admin")
-    broken = admin.post("/document-templates/add", data={"name": "Broken",
-                                                         "body": "{{ partner.name "},
-                        follow_redirects=True)
+    broken = admin.post(
+        "/document-templates/add",
+        data={"name": "Broken", "body": "{{ partner.name "},
+        follow_redirects=True,
+    )
     assert "The template has an error on line 1" in broken.get_data(as_text=True)
-    assert admin.post("/document-templates/add", data={
-        "name": "Ok", "body": "<p>{{ partner.name }}</p>"}).status_code == 302
+    assert (
+        admin.post(
+            "/document-templates/add", data={"name": "Ok", "body": "<p>{{ partner.name }}</p>"}
+        ).status_code
+        == 302
+    )
     assert login("staff").get("/document-templates/add").status_code == 403

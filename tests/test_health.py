@@ -29,8 +29,9 @@ def test_health_answers_503_while_redis_is_stopped(app, redis_server, mailbox):
 
 
 def test_health_answers_503_when_the_database_does_not(app, tmp_path):
-    lost = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/gone/dossier.sqlite",
-                       "REDIS_URL": None})
+    lost = create_app(
+        {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/gone/dossier.sqlite", "REDIS_URL": None}
+    )
     answer = lost.test_client().get("/health")
     assert answer.status_code == 503
     assert answer.get_json() == {"database": "down", "redis": "not configured"}
@@ -38,8 +39,11 @@ def test_health_answers_503_when_the_database_does_not(app, tmp_path):
 
 def check(app):
     result = app.test_cli_runner().invoke(args=["dossier", "check"])
-    lines = {line.split()[1]: line.split()[0] for line in result.output.splitlines()
-             if line.split()[0] in ("ok", "warning", "error")}
+    lines = {
+        line.split()[1]: line.split()[0]
+        for line in result.output.splitlines()
+        if line.split()[0] in ("ok", "warning", "error")
+    }
     return result, lines
 
 
@@ -52,14 +56,25 @@ def test_check_passes_on_a_configured_installation(app, mailbox):
 
 def test_check_warns_of_what_production_lacks(app, mailbox, monkeypatch, tmp_path):
     (tmp_path / "secret_key").write_text("generated-once\n")
-    for key, value in {"DOSSIER_ENV": "production", "MAIL_SERVER": None, "PUBLIC_URL": None,
-                       "INSTANCE_DIR": str(tmp_path), "SECRET_KEY": "generated-once",
-                       "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}.items():
+    for key, value in {
+        "DOSSIER_ENV": "production",
+        "MAIL_SERVER": None,
+        "PUBLIC_URL": None,
+        "INSTANCE_DIR": str(tmp_path),
+        "SECRET_KEY": "generated-once",
+        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+    }.items():
         monkeypatch.setitem(app.config, key, value)
     result, lines = check(app)
     assert result.exit_code == 0, result.output
-    assert lines == {"database": "ok", "secret": "warning", "folders": "ok", "mail": "warning",
-                     "redis": "warning", "public": "warning"}, result.output
+    assert lines == {
+        "database": "ok",
+        "secret": "warning",
+        "folders": "ok",
+        "mail": "warning",
+        "redis": "warning",
+        "public": "warning",
+    }, result.output
     assert "MAIL_SERVER is not set" in result.output
     assert "SECRET_KEY is not set" in result.output
     assert "does not answer" in result.output
@@ -71,7 +86,7 @@ def test_the_generated_secret_key_is_fine_outside_production(app, monkeypatch, t
     monkeypatch.setitem(app.config, "INSTANCE_DIR", str(tmp_path))
     monkeypatch.setitem(app.config, "SECRET_KEY", "generated-once")
     assert check(app)[1]["secret"] == "ok"
-    monkeypatch.setitem(app.config, "HOST", "0.0.0.0")        # listening beyond this machine
+    monkeypatch.setitem(app.config, "HOST", "0.0.0.0")  # listening beyond this machine
     assert check(app)[1]["secret"] == "warning"
 
 
@@ -86,8 +101,12 @@ def test_check_fails_when_the_documents_folder_cannot_be_written(app, monkeypatc
 
 
 def test_check_fails_on_a_database_with_migrations_to_apply(app, tmp_path):
-    old = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'old.sqlite'}",
-                      "REDIS_URL": app.config["REDIS_URL"]})
+    old = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'old.sqlite'}",
+            "REDIS_URL": app.config["REDIS_URL"],
+        }
+    )
     result, lines = check(old)
     assert result.exit_code == 1 and lines["database"] == "error"
     assert "has no Dossier tables yet: run `flask --app app db upgrade`" in result.output

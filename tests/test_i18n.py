@@ -16,8 +16,7 @@ from tests import factories as f
 ROOT = Path(__file__).resolve().parent.parent
 LANGS = ["en", "hu", "pl", "de", "ru"]
 PLACEHOLDER = re.compile(r"%\(\w+\)[sd]")
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None,
-            "_l": None}
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None}
 
 
 def catalogue(lang):
@@ -46,12 +45,16 @@ def test_every_entry_is_translated_and_none_is_fuzzy(lang):
 
 
 def test_catalogues_hold_every_string_of_the_code_and_of_fab():
-    method_map = [("**.py", "python"), ("**/templates/**.html", "jinja2"),
-                  ("**/templates/**.txt", "jinja2")]
+    method_map = [
+        ("**.py", "python"),
+        ("**/templates/**.html", "jinja2"),
+        ("**/templates/**.txt", "jinja2"),
+    ]
     found = set()
     for folder in (ROOT / "app", Path(os.path.dirname(flask_appbuilder.__file__))):
         for _file, _line, message, _comments, _ctx in extract_from_dir(
-                str(folder), method_map, keywords=KEYWORDS):
+            str(folder), method_map, keywords=KEYWORDS
+        ):
             found.add(message[0] if isinstance(message, tuple) else message)
     for lang in LANGS:
         known = {m.id[0] if isinstance(m.id, tuple) else m.id for m in catalogue(lang)}
@@ -96,7 +99,9 @@ def test_hungarian_covers_fabs_own_screens(app, login):
 def test_validation_messages_are_in_the_users_language(app, login):
     client = login("staff")
     client.lang("de")
-    response = client.post("/people/add", data={"first_name": "A", "last_name": "B",
-                                                 "status": "active", "email": "nope"},
-                           follow_redirects=True)
+    response = client.post(
+        "/people/add",
+        data={"first_name": "A", "last_name": "B", "status": "active", "email": "nope"},
+        follow_redirects=True,
+    )
     assert "ist keine gültige E-Mail-Adresse" in response.get_data(as_text=True)

@@ -19,8 +19,10 @@ from tests.conftest import user_id
 
 
 def fonts_drawing_text(page) -> set[str]:
-    names = {key: str(font.get_object()["/BaseFont"])
-             for key, font in page["/Resources"]["/Font"].items()}
+    names = {
+        key: str(font.get_object()["/BaseFont"])
+        for key, font in page["/Resources"]["/Font"].items()
+    }
     used, current = set(), None
     for operands, operator in ContentStream(page.get_contents(), page.pdf).operations:
         if operator == b"Tf":
@@ -32,13 +34,22 @@ def fonts_drawing_text(page) -> set[str]:
 
 def draft(app, language="hu", lines=1, **partner):
     with app.app_context():
-        p = f.company(name=partner.pop("name", "Duna Építő Kft."), language=language,
-                      tax_number=partner.pop("tax_number", None))
+        p = f.company(
+            name=partner.pop("name", "Duna Építő Kft."),
+            language=language,
+            tax_number=partner.pop("tax_number", None),
+        )
         f.address(p, type="billing", street="Váci utca 1", city="Budapest")
         invoice = invoicing.new_draft(p.id, None, currency="HUF")
         for i in range(lines):
-            invoicing.add_line(invoice.id, None, description=f"Könyvelés {i + 1}. hó",
-                               quantity=2, unit_price=Decimal("1000.50"), vat_rate=27)
+            invoicing.add_line(
+                invoice.id,
+                None,
+                description=f"Könyvelés {i + 1}. hó",
+                quantity=2,
+                unit_price=Decimal("1000.50"),
+                vat_rate=27,
+            )
         return invoice.id
 
 
@@ -51,7 +62,10 @@ def test_issuing_numbers_snapshots_and_totals(app, ctx):
     assert (a.number, b.number) == ("2026/000001", "2026/000002")
     assert a.billing_name == "Duna Építő Kft." and "Váci utca 1" in a.billing_address
     assert (a.net_total, a.vat_total, a.gross_total) == (
-        Decimal("4002.00"), Decimal("1080.54"), Decimal("5082.54"))
+        Decimal("4002.00"),
+        Decimal("1080.54"),
+        Decimal("5082.54"),
+    )
     assert a.due_date == date(2026, 3, 9)
     third = draft(app, name="Mátra Bt.")
     assert invoicing.issue(third, None, today=date(2027, 1, 2)).number == "2027/000001"
@@ -83,6 +97,7 @@ def test_an_issued_invoice_cannot_be_edited_only_cancelled(app, ctx):
 def test_an_empty_draft_cannot_be_issued_and_keeps_no_number(app, ctx):
     iid = draft(app, lines=0)
     from app.errors import InvalidValue
+
     with pytest.raises(InvalidValue):
         invoicing.issue(iid, None)
     db.session.rollback()
@@ -118,12 +133,24 @@ def test_invoices_issued_at_the_same_moment_never_share_or_skip_a_number(app):
     assert sorted(numbers) == [f"2026/{n:06d}" for n in range(1, len(ids) + 1)]
 
 
-@pytest.mark.parametrize("language, words", [
-    ("hu", ["Számla", "Könyvelés", "Építő"]), ("pl", ["Faktura", "Łódź"]),
-    ("de", ["Rechnung", "Größe"]), ("ru", ["Счёт", "Иван"]), ("en", ["Invoice", "Thames"])])
+@pytest.mark.parametrize(
+    "language, words",
+    [
+        ("hu", ["Számla", "Könyvelés", "Építő"]),
+        ("pl", ["Faktura", "Łódź"]),
+        ("de", ["Rechnung", "Größe"]),
+        ("ru", ["Счёт", "Иван"]),
+        ("en", ["Invoice", "Thames"]),
+    ],
+)
 def test_pdf_in_the_partners_language_with_its_letters(app, ctx, language, words):
-    name = {"hu": "Duna Építő Kft.", "pl": "Łódź Sp. z o.o.", "de": "Größe GmbH",
-            "ru": "ООО «Иван»", "en": "Thames & Sons Ltd"}[language]
+    name = {
+        "hu": "Duna Építő Kft.",
+        "pl": "Łódź Sp. z o.o.",
+        "de": "Größe GmbH",
+        "ru": "ООО «Иван»",
+        "en": "Thames & Sons Ltd",
+    }[language]
     iid = draft(app, language=language, name=name)
     invoicing.issue(iid, None, today=date(2026, 3, 1))
     with app.test_request_context():
@@ -147,14 +174,25 @@ def test_finance_issues_from_the_screen_and_staff_only_reads(app, login):
     sheet = finance.get(f"/partner/{pid}").get_data(as_text=True)
     assert f"/invoices/add?partner={number}" in sheet
     assert f'value="{number}"' in finance.get(f"/invoices/add?partner={number}").get_data(
-        as_text=True)
-    assert finance.post("/invoices/add", data={"partner": number, "currency": "EUR"}
-                        ).status_code == 302
+        as_text=True
+    )
+    assert (
+        finance.post("/invoices/add", data={"partner": number, "currency": "EUR"}).status_code
+        == 302
+    )
     with app.app_context():
         iid = db.session.scalar(select(Invoice.id))
-    finance.post("/invoice-lines/add", data={"invoice": iid, "description": "Audit",
-                                             "quantity": "1", "unit": "pc",
-                                             "unit_price": "100", "vat_rate": "20"})
+    finance.post(
+        "/invoice-lines/add",
+        data={
+            "invoice": iid,
+            "description": "Audit",
+            "quantity": "1",
+            "unit": "pc",
+            "unit_price": "100",
+            "vat_rate": "20",
+        },
+    )
     assert finance.post(f"/invoices/{iid}/issue").status_code == 302
     with app.app_context():
         invoice = db.session.get(Invoice, iid)
@@ -164,8 +202,9 @@ def test_finance_issues_from_the_screen_and_staff_only_reads(app, login):
     staff = login("staff")
     assert staff.get(f"/invoices/show/{iid}").status_code == 200
     assert staff.post(f"/invoices/{iid}/status", data={"status": "paid"}).status_code == 403
-    refused = finance.post(f"/invoices/edit/{iid}", data={"partner": number, "currency": "HUF"},
-                           follow_redirects=True)
+    refused = finance.post(
+        f"/invoices/edit/{iid}", data={"partner": number, "currency": "HUF"}, follow_redirects=True
+    )
     assert "cannot be changed" in refused.get_data(as_text=True)
     assert user_id(app, "finance")
 
@@ -173,31 +212,37 @@ def test_finance_issues_from_the_screen_and_staff_only_reads(app, login):
 def test_payments_settle_invoices_and_the_current_account_adds_up(app, login):
     first, second = draft(app, lines=1), draft(app, name="Second Kft.", lines=1)
     with app.app_context():
-        invoicing.issue(first, None, today=date(2026, 1, 10))   # overdue by now
+        invoicing.issue(first, None, today=date(2026, 1, 10))  # overdue by now
         invoice = db.session.get(Invoice, first)
         pid, gross = invoice.partner_id, invoice.gross_total
         db.session.get(Invoice, second).partner_id = pid
         db.session.commit()
         invoicing.issue(second, None, today=date.today())
     finance = login("finance")
-    part = finance.post(f"/invoices/{first}/payment", data={"amount": "1000",
-                                                          "paid_on": "2026-02-01"})
+    part = finance.post(
+        f"/invoices/{first}/payment", data={"amount": "1000", "paid_on": "2026-02-01"}
+    )
     assert part.status_code == 302
-    too_much = finance.post(f"/invoices/{first}/payment", data={
-        "amount": str(gross), "paid_on": "2026-02-02"}, follow_redirects=True)
+    too_much = finance.post(
+        f"/invoices/{first}/payment",
+        data={"amount": str(gross), "paid_on": "2026-02-02"},
+        follow_redirects=True,
+    )
     assert "still due" in too_much.get_data(as_text=True)
     with app.app_context():
         assert db.session.get(Invoice, first).status == "partly_paid"
     staff = login("staff")
     tab = staff.get(f"/partner/{pid}/account").get_data(as_text=True)
-    assert "record-payment" not in tab                     # staff reads, finance records
+    assert "record-payment" not in tab  # staff reads, finance records
     assert "label-danger" in tab and "HUF1,000.00" in tab.replace("\xa0", "")
-    assert staff.post(f"/invoices/{first}/payment", data={"amount": "1",
-                                                          "paid_on": "2026-02-03"}
-                      ).status_code == 403
+    assert (
+        staff.post(
+            f"/invoices/{first}/payment", data={"amount": "1", "paid_on": "2026-02-03"}
+        ).status_code
+        == 403
+    )
     rest = gross - Decimal(1000)
-    finance.post(f"/invoices/{first}/payment", data={"amount": str(rest),
-                                                   "paid_on": "2026-02-04"})
+    finance.post(f"/invoices/{first}/payment", data={"amount": str(rest), "paid_on": "2026-02-04"})
     with app.app_context():
         assert db.session.get(Invoice, first).status == "paid"
         account = invoicing.current_account(pid)
@@ -243,18 +288,29 @@ def issued_and_draft(app) -> tuple[int, int, int, int]:
 def frozen(app, invoice_id) -> tuple:
     with app.app_context():
         invoice = db.session.get(Invoice, invoice_id)
-        return (invoice.status, invoice.gross_total,
-                sorted((line.id, line.description, line.quantity) for line in invoice.lines))
+        return (
+            invoice.status,
+            invoice.gross_total,
+            sorted((line.id, line.description, line.quantity) for line in invoice.lines),
+        )
 
 
 def test_no_screen_moves_a_line_out_of_or_into_an_issued_invoice(app, login):
     issued, open_draft, issued_line, draft_line = issued_and_draft(app)
     before = frozen(app, issued)
     finance = login("finance")
-    line = {"description": "Moved", "quantity": "1", "unit": "pc", "unit_price": "5",
-            "vat_rate": "27"}
-    moved_out = finance.post(f"/invoice-lines/edit/{issued_line}",
-                             data={**line, "invoice": open_draft}, follow_redirects=True)
+    line = {
+        "description": "Moved",
+        "quantity": "1",
+        "unit": "pc",
+        "unit_price": "5",
+        "vat_rate": "27",
+    }
+    moved_out = finance.post(
+        f"/invoice-lines/edit/{issued_line}",
+        data={**line, "invoice": open_draft},
+        follow_redirects=True,
+    )
     assert "cannot be changed" in moved_out.get_data(as_text=True)
     finance.post(f"/invoice-lines/edit/{draft_line}", data={**line, "invoice": issued})
     finance.post("/invoice-lines/add", data={**line, "invoice": issued})
@@ -262,8 +318,10 @@ def test_no_screen_moves_a_line_out_of_or_into_an_issued_invoice(app, login):
     assert frozen(app, issued) == before
     with app.app_context():
         assert db.session.get(InvoiceLine, draft_line).invoice_id == open_draft
-        assert db.session.scalar(select(InvoiceLine.id).where(
-            InvoiceLine.description == "Moved")) is None
+        assert (
+            db.session.scalar(select(InvoiceLine.id).where(InvoiceLine.description == "Moved"))
+            is None
+        )
 
 
 def test_the_model_keeps_an_issued_invoices_lines_and_totals(app, ctx):
@@ -288,32 +346,65 @@ def test_screen_lines_take_the_products_unit_and_vat_and_keep_the_totals(app, lo
 
     open_draft = draft(app, lines=0)
     with app.app_context():
-        product = Product(code="CONS", name="Consulting", unit="hour", price=Decimal("200"),
-                          vat_rate=Decimal("5"))
+        product = Product(
+            code="CONS", name="Consulting", unit="hour", price=Decimal("200"), vat_rate=Decimal("5")
+        )
         db.session.add(product)
         db.session.commit()
         product_id = product.id
     finance = login("finance")
-    added = finance.post("/invoice-lines/add", data={
-        "invoice": open_draft, "product": product_id, "quantity": "3", "description": "",
-        "unit": "", "unit_price": "", "vat_rate": ""})
+    added = finance.post(
+        "/invoice-lines/add",
+        data={
+            "invoice": open_draft,
+            "product": product_id,
+            "quantity": "3",
+            "description": "",
+            "unit": "",
+            "unit_price": "",
+            "vat_rate": "",
+        },
+    )
     assert added.status_code == 302
     with app.app_context():
         line = db.session.scalar(select(InvoiceLine))
         assert (line.description, line.unit, line.unit_price, line.vat_rate, line.position) == (
-            "Consulting", "hour", Decimal("200.00"), Decimal("5.00"), 1)
+            "Consulting",
+            "hour",
+            Decimal("200.00"),
+            Decimal("5.00"),
+            1,
+        )
         line_id = line.id
         invoice = db.session.get(Invoice, open_draft)
         assert (invoice.net_total, invoice.vat_total) == (Decimal("600.00"), Decimal("30.00"))
-    finance.post(f"/invoice-lines/edit/{line_id}", data={
-        "invoice": open_draft, "product": product_id, "quantity": "1", "description": "Advice",
-        "unit": "hour", "unit_price": "200", "vat_rate": "5"})
+    finance.post(
+        f"/invoice-lines/edit/{line_id}",
+        data={
+            "invoice": open_draft,
+            "product": product_id,
+            "quantity": "1",
+            "description": "Advice",
+            "unit": "hour",
+            "unit_price": "200",
+            "vat_rate": "5",
+        },
+    )
     with app.app_context():
         assert db.session.get(Invoice, open_draft).gross_total == Decimal("210.00")
     other = draft(app, name="Tisza Zrt.", lines=0)
-    finance.post(f"/invoice-lines/edit/{line_id}", data={
-        "invoice": other, "product": product_id, "quantity": "1", "description": "Advice",
-        "unit": "hour", "unit_price": "200", "vat_rate": "5"})
+    finance.post(
+        f"/invoice-lines/edit/{line_id}",
+        data={
+            "invoice": other,
+            "product": product_id,
+            "quantity": "1",
+            "description": "Advice",
+            "unit": "hour",
+            "unit_price": "200",
+            "vat_rate": "5",
+        },
+    )
     with app.app_context():
         assert db.session.get(Invoice, open_draft).gross_total == Decimal("0.00")
         assert db.session.get(Invoice, other).gross_total == Decimal("210.00")
@@ -330,14 +421,19 @@ def invoicing_api_line(app, product_id):
         db.session.commit()
         pid = partner.id
     http = app.test_client()
-    token = http.post("/api/v1/security/login", json={
-        "username": "finance", "password": "finance-pw", "provider": "db"}).get_json()
-    answer = http.post("/api/v1/invoice/", json={"partner": pid, "lines": [
-        {"product": product_id, "quantity": 1}]},
-        headers={"Authorization": f"Bearer {token['access_token']}"})
+    token = http.post(
+        "/api/v1/security/login",
+        json={"username": "finance", "password": "finance-pw", "provider": "db"},
+    ).get_json()
+    answer = http.post(
+        "/api/v1/invoice/",
+        json={"partner": pid, "lines": [{"product": product_id, "quantity": 1}]},
+        headers={"Authorization": f"Bearer {token['access_token']}"},
+    )
     assert answer.status_code == 201, answer.get_json()
     with app.app_context():
-        line = db.session.scalar(select(InvoiceLine).where(
-            InvoiceLine.invoice_id == answer.get_json()["id"]))
+        line = db.session.scalar(
+            select(InvoiceLine).where(InvoiceLine.invoice_id == answer.get_json()["id"])
+        )
         db.session.expunge(line)
         return line

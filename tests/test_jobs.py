@@ -47,8 +47,9 @@ def test_mail_hanging_on_a_silent_server_holds_up_no_digest_or_invoicing(app, st
         start_worker(MAIL_QUEUE, MAIL_PORT=str(silent.port), MAIL_TIMEOUT="5")
         start_worker(QUEUE_NAME)
         with app.app_context():
-            db.session.add(Outbox(key="hanging", recipient="staff@example.com",
-                                  subject="Hello", body="Hello"))
+            db.session.add(
+                Outbox(key="hanging", recipient="staff@example.com", subject="Hello", body="Hello")
+            )
             db.session.commit()
             outbox_id = db.session.scalar(select(Outbox.id))
             run_id = recurring.start(None, date.today(), queue_job=False).id
@@ -58,7 +59,7 @@ def test_mail_hanging_on_a_silent_server_holds_up_no_digest_or_invoicing(app, st
             while {job.get_status() for job in others} != {JobStatus.FINISHED}:
                 assert time.monotonic() < deadline, [job.get_status() for job in others]
                 time.sleep(0.05)
-            assert mail_job.get_status() == JobStatus.STARTED   # still waiting on the server
+            assert mail_job.get_status() == JobStatus.STARTED  # still waiting on the server
             while mail_job.get_status() != JobStatus.FINISHED:
                 assert time.monotonic() < deadline, mail_job.get_status()
                 time.sleep(0.05)

@@ -25,8 +25,10 @@ def is_module(name: str) -> bool:
     return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
 
 
-MODULES = {module_name(path): (path, ast.parse(path.read_text(encoding="utf-8"), str(path)))
-           for path in sorted(APP.rglob("*.py"))}
+MODULES = {
+    module_name(path): (path, ast.parse(path.read_text(encoding="utf-8"), str(path)))
+    for path in sorted(APP.rglob("*.py"))
+}
 
 
 def imports(name: str) -> set[str]:
@@ -41,11 +43,12 @@ def imports(name: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join(anchor + ([node.module] if node.module else []))
             found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names
-                         if is_module(f"{base}.{alias.name}"))
+            found.update(
+                f"{base}.{alias.name}" for alias in node.names if is_module(f"{base}.{alias.name}")
+            )
     return {target for target in found if target == "app" or target.startswith("app.")}
 
 
@@ -53,8 +56,9 @@ def layer(name: str) -> str:
     for area in ("models", "services", "views", "jobs"):
         if name == f"app.{area}" or name.startswith(f"app.{area}."):
             return area
-    return {"app": "factory", "app.queue": "queue", "app.cli": "cli",
-            "app.errors": "errors"}.get(name, "other")
+    return {"app": "factory", "app.queue": "queue", "app.cli": "cli", "app.errors": "errors"}.get(
+        name, "other"
+    )
 
 
 # What each layer may not import: whatever stands above it. The views (screens, REST API,
@@ -75,39 +79,62 @@ def test_the_layout_test_reads_every_area():
 
 @pytest.mark.parametrize("lower", sorted(ABOVE))
 def test_nothing_imports_what_stands_above_it(lower):
-    wrong = [f"{name} imports {target}" for name in sorted(MODULES) if layer(name) == lower
-             for target in sorted(imports(name)) if layer(target) in ABOVE[lower]]
+    wrong = [
+        f"{name} imports {target}"
+        for name in sorted(MODULES)
+        if layer(name) == lower
+        for target in sorted(imports(name))
+        if layer(target) in ABOVE[lower]
+    ]
     assert wrong == []
 
 
 def test_services_reach_the_jobs_only_through_the_queue_module():
-    wrong = [f"{name} imports {target}" for name in sorted(MODULES) if layer(name) == "services"
-             for target in sorted(imports(name)) if layer(target) == "jobs"]
+    wrong = [
+        f"{name} imports {target}"
+        for name in sorted(MODULES)
+        if layer(name) == "services"
+        for target in sorted(imports(name))
+        if layer(target) == "jobs"
+    ]
     assert wrong == []
     assert any("app.queue" in imports(name) for name in MODULES if layer(name) == "services")
 
 
 def test_nothing_but_the_factory_and_the_views_import_a_view():
-    wrong = [f"{name} imports {target}" for name in sorted(MODULES)
-             if layer(name) not in ("views", "factory")
-             for target in sorted(imports(name)) if layer(target) == "views"]
+    wrong = [
+        f"{name} imports {target}"
+        for name in sorted(MODULES)
+        if layer(name) not in ("views", "factory")
+        for target in sorted(imports(name))
+        if layer(target) == "views"
+    ]
     assert wrong == []
 
 
 # Shared by the screens: helpers (common), FAB glue (base) and what it wires in (guards),
 # column labels and the partner picker field.
-SHARED_VIEW_MODULES = {"app.views", "app.views.common", "app.views.base", "app.views.guards",
-                       "app.views.labels", "app.views.fields"}
+SHARED_VIEW_MODULES = {
+    "app.views",
+    "app.views.common",
+    "app.views.base",
+    "app.views.guards",
+    "app.views.labels",
+    "app.views.fields",
+}
 
 
 def test_no_screen_module_imports_another():
     """Shared screen helpers live in views/common.py (and the shared modules above);
     views/__init__.py
     registers every screen, so it imports them all."""
-    wrong = [f"{name} imports {target}" for name in sorted(MODULES)
-             if layer(name) == "views" and name != "app.views"
-             for target in sorted(imports(name))
-             if layer(target) == "views" and target not in SHARED_VIEW_MODULES]
+    wrong = [
+        f"{name} imports {target}"
+        for name in sorted(MODULES)
+        if layer(name) == "views" and name != "app.views"
+        for target in sorted(imports(name))
+        if layer(target) == "views" and target not in SHARED_VIEW_MODULES
+    ]
     assert wrong == []
 
 
@@ -123,8 +150,11 @@ def http_uses(tree: ast.AST) -> list[str]:
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("werkzeug.exc"):
             uses.append(node.module)
         elif isinstance(node, ast.Attribute) and (
-                node.attr in HTTP_CALLS or isinstance(node.value, ast.Name)
-                and node.value.id == "flask" and node.attr in HTTP_NAMES):
+            node.attr in HTTP_CALLS
+            or isinstance(node.value, ast.Name)
+            and node.value.id == "flask"
+            and node.attr in HTTP_NAMES
+        ):
             uses.append(node.attr)
     return uses
 
@@ -132,8 +162,11 @@ def http_uses(tree: ast.AST) -> list[str]:
 @pytest.mark.parametrize("area", ["models", "services"])
 def test_models_and_services_never_speak_http(area):
     """They raise domain errors (NotFound among them); views and the API answer them."""
-    wrong = {name: http_uses(tree) for name, (_, tree) in sorted(MODULES.items())
-             if layer(name) == area and http_uses(tree)}
+    wrong = {
+        name: http_uses(tree)
+        for name, (_, tree) in sorted(MODULES.items())
+        if layer(name) == area and http_uses(tree)
+    }
     assert wrong == {}
 
 
@@ -141,16 +174,23 @@ def queued_job_names() -> list[tuple[str, str]]:
     names = []
     for module, (_, tree) in sorted(MODULES.items()):
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "enqueue"
-                    and node.args and isinstance(node.args[0], ast.Constant)):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", None) == "enqueue"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
                 names.append((module, node.args[0].value))
     return names
 
 
 def test_every_job_a_service_queues_by_name_is_a_job():
     names = queued_job_names()
-    assert {job for _, job in names} >= {"app.jobs.mail.send_mails", "app.jobs.mail.send_mail",
-                                         "app.jobs.invoicing.run_invoicing"}
+    assert {job for _, job in names} >= {
+        "app.jobs.mail.send_mails",
+        "app.jobs.mail.send_mail",
+        "app.jobs.invoicing.run_invoicing",
+    }
     for module, job in names:
         where, _, function = job.rpartition(".")
         assert layer(where) == "jobs", (module, job)

@@ -36,10 +36,15 @@ def translated(app, locale, text, **params):
 
 def new_task_form(app, responsible="manager", collaborators=("staff",), title="Prepare offer"):
     start = (utcnow() + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
-    return {"title": title, "responsible": user_id(app, responsible),
-            "collaborators": [user_id(app, c) for c in collaborators],
-            "starts_at": local(start), "due_at": local(start + timedelta(hours=1)),
-            "priority": "2", "save_anyway": "y"}
+    return {
+        "title": title,
+        "responsible": user_id(app, responsible),
+        "collaborators": [user_id(app, c) for c in collaborators],
+        "starts_at": local(start),
+        "due_at": local(start + timedelta(hours=1)),
+        "priority": "2",
+        "save_anyway": "y",
+    }
 
 
 def test_assignment_mails_reach_each_person_in_their_language(app, login, mailbox):
@@ -52,8 +57,9 @@ def test_assignment_mails_reach_each_person_in_their_language(app, login, mailbo
     assert hu[0]["Subject"] == translated(app, "hu", "New task: %(title)s", title="Prepare offer")
     assert de[0]["Subject"] == translated(app, "de", "New task: %(title)s", title="Prepare offer")
     assert hu[0]["Subject"] != de[0]["Subject"]
-    assert translated(app, "de", "you were added to a task as a collaborator.") in \
-        de[0].get_content()
+    assert (
+        translated(app, "de", "you were added to a task as a collaborator.") in de[0].get_content()
+    )
     with app.app_context():
         assert {o.status for o in db.session.scalars(select(Outbox))} == {"sent"}
 
@@ -90,7 +96,8 @@ def test_smtp_down_then_up_the_mail_arrives_once(app, login, mailbox):
 
 
 def test_redis_down_while_saving_a_task_keeps_the_task_and_mails_later(
-        app, login, mailbox, redis_server):
+    app, login, mailbox, redis_server
+):
     admin = login("admin")
     redis_server.stop()
     try:
@@ -108,7 +115,8 @@ def test_redis_down_while_saving_a_task_keeps_the_task_and_mails_later(
 
 
 def test_without_a_mail_server_mail_stays_in_the_outbox_for_the_admin(
-        app, login, mailbox, monkeypatch):
+    app, login, mailbox, monkeypatch
+):
     monkeypatch.setitem(app.config, "MAIL_SERVER", None)
     login("admin").post("/task/new", data=new_task_form(app, collaborators=()))
     run_jobs(app)
@@ -130,13 +138,21 @@ def _digest_fixture(app):
     set_profile(app, "staff", "de", "Europe/Budapest")
     set_profile(app, "manager", "en", "America/New_York")
     with app.app_context(), acting_as(None):
+
         def task(username, title, due):
-            db.session.add(Task(title=title, responsible_id=user_id(app, username),
-                                starts_at=due - timedelta(hours=1), due_at=due))
-        task("staff", "Call Müller", datetime(2030, 6, 3, 8, 0))       # 10:00 in Budapest
-        task("staff", "Send offer", datetime(2030, 6, 3, 15, 0))       # 17:00 in Budapest
+            db.session.add(
+                Task(
+                    title=title,
+                    responsible_id=user_id(app, username),
+                    starts_at=due - timedelta(hours=1),
+                    due_at=due,
+                )
+            )
+
+        task("staff", "Call Müller", datetime(2030, 6, 3, 8, 0))  # 10:00 in Budapest
+        task("staff", "Send offer", datetime(2030, 6, 3, 15, 0))  # 17:00 in Budapest
         task("staff", "Tomorrow's job", datetime(2030, 6, 4, 9, 0))
-        task("manager", "NY review", datetime(2030, 6, 3, 20, 0))      # 16:00 in New York
+        task("manager", "NY review", datetime(2030, 6, 3, 20, 0))  # 16:00 in New York
         task("manager", "Done already", datetime(2030, 6, 3, 18, 0))
         db.session.flush()
         db.session.scalar(select(Task).where(Task.title == "Done already")).done = True
@@ -148,15 +164,15 @@ def _digest_fixture(app):
 def test_digest_at_digest_time_in_each_users_time_zone_once_a_day(app, mailbox):
     _digest_fixture(app)
     with app.app_context():
-        with freeze_time("2030-06-03 05:15:00"):      # 07:15 Budapest, 01:15 New York
+        with freeze_time("2030-06-03 05:15:00"):  # 07:15 Budapest, 01:15 New York
             assert dispatch_digests() == 0
-        with freeze_time("2030-06-03 05:45:00"):      # 07:45 Budapest
+        with freeze_time("2030-06-03 05:45:00"):  # 07:45 Budapest
             assert dispatch_digests() == 1
-        with freeze_time("2030-06-03 07:00:00"):      # a second run the same morning
+        with freeze_time("2030-06-03 07:00:00"):  # a second run the same morning
             assert dispatch_digests() == 0
-        with freeze_time("2030-06-03 11:20:00"):      # 07:20 New York
+        with freeze_time("2030-06-03 11:20:00"):  # 07:20 New York
             assert dispatch_digests() == 0
-        with freeze_time("2030-06-03 11:35:00"):      # 07:35 New York
+        with freeze_time("2030-06-03 11:35:00"):  # 07:35 New York
             assert dispatch_digests() == 1
     run_jobs(app)
     staff, manager = mailbox.to("staff@example.com"), mailbox.to("manager@example.com")
@@ -164,8 +180,9 @@ def test_digest_at_digest_time_in_each_users_time_zone_once_a_day(app, mailbox):
     body = staff[0].get_content()
     assert "Call Müller" in body and "Send offer" in body and "Tomorrow's job" not in body
     assert "10:00" in body and "17:00" in body
-    assert "NY review" in manager[0].get_content() and "Done already" not in \
-        manager[0].get_content()
+    assert (
+        "NY review" in manager[0].get_content() and "Done already" not in manager[0].get_content()
+    )
     assert "4:00" in manager[0].get_content()
 
 
@@ -176,9 +193,10 @@ def test_a_retried_digest_job_sends_nothing_twice(app, mailbox):
             assert dispatch_digests() == 2
         ids = list(db.session.scalars(select(Outbox.id)))
         from app.models import UserProfile
+
         db.session.execute(UserProfile.__table__.update().values(digest_sent_on=None))
         db.session.commit()
-        with freeze_time("2030-06-03 12:05:00"):   # the guard column lost: the key still holds
+        with freeze_time("2030-06-03 12:05:00"):  # the guard column lost: the key still holds
             assert dispatch_digests() == 0
     run_jobs(app)
     with app.app_context():
@@ -190,9 +208,14 @@ def test_a_retried_digest_job_sends_nothing_twice(app, mailbox):
 def overdue_task_without_mail(app) -> None:
     """A task of the staff user, due yesterday, with nothing in the outbox yet."""
     with app.app_context(), acting_as(None):
-        db.session.add(Task(title="Late", responsible_id=user_id(app, "staff"),
-                            starts_at=utcnow() - timedelta(days=2),
-                            due_at=utcnow() - timedelta(days=1)))
+        db.session.add(
+            Task(
+                title="Late",
+                responsible_id=user_id(app, "staff"),
+                starts_at=utcnow() - timedelta(days=2),
+                due_at=utcnow() - timedelta(days=1),
+            )
+        )
     with app.app_context():
         db.session.execute(Outbox.__table__.delete())
         db.session.commit()
@@ -218,15 +241,18 @@ def test_the_mails_of_one_change_share_one_smtp_connection(app, login, mailbox):
 def queue_mails(app, count: int) -> list[int]:
     """`count` mails to person0@, person1@ … queued in one commit, so sent by one job."""
     with app.app_context():
-        rows = [queue_mail(db.session, f"test-{n}", f"person{n}@example.com", f"Mail {n}",
-                           "Hello") for n in range(count)]
+        rows = [
+            queue_mail(db.session, f"test-{n}", f"person{n}@example.com", f"Mail {n}", "Hello")
+            for n in range(count)
+        ]
         db.session.commit()
         return [row.id for row in rows]
 
 
 @pytest.mark.parametrize("hang", ["before the greeting", "after DATA"])
 def test_a_hanging_smtp_server_costs_one_timeout_and_the_mails_wait_as_failed(
-        app, mailbox, monkeypatch, hang):
+    app, mailbox, monkeypatch, hang
+):
     monkeypatch.setitem(app.config, "MAIL_TIMEOUT", 1)
     hanging = SilentServer() if hang == "before the greeting" else Mailbox(delay=60)
     hanging.start()
@@ -250,36 +276,57 @@ def test_a_hanging_smtp_server_costs_one_timeout_and_the_mails_wait_as_failed(
 
 
 def test_the_sweeper_leaves_a_mail_being_sent_and_takes_back_one_whose_sending_stopped(
-        app, mailbox):
+    app, mailbox
+):
     with app.app_context():
         now, created = utcnow(), utcnow() - timedelta(days=1)
-        for name, started in (("live", now - timedelta(minutes=1)),
-                              ("dead", now - stuck_after() - timedelta(minutes=1))):
-            db.session.add(Outbox(key=name, recipient=f"{name}@example.com", subject=name,
-                                  body="Hello", status="sending", attempts=1,
-                                  created_at=created, sending_started_at=started))
+        for name, started in (
+            ("live", now - timedelta(minutes=1)),
+            ("dead", now - stuck_after() - timedelta(minutes=1)),
+        ):
+            db.session.add(
+                Outbox(
+                    key=name,
+                    recipient=f"{name}@example.com",
+                    subject=name,
+                    body="Hello",
+                    status="sending",
+                    attempts=1,
+                    created_at=created,
+                    sending_started_at=started,
+                )
+            )
         db.session.commit()
         assert sweep_outbox() == 1
         assert dict(db.session.execute(select(Outbox.key, Outbox.status)).all()) == {
-            "live": "sending", "dead": "failed"}
+            "live": "sending",
+            "dead": "failed",
+        }
     run_jobs(app)
     assert len(mailbox.to("dead@example.com")) == 1 and not mailbox.to("live@example.com")
     with app.app_context():
         assert dict(db.session.execute(select(Outbox.key, Outbox.status)).all()) == {
-            "live": "sending", "dead": "sent"}
+            "live": "sending",
+            "dead": "sent",
+        }
 
 
-def test_two_workers_and_the_sweeper_send_each_mail_once_through_a_slow_server(
-        app, start_worker):
+def test_two_workers_and_the_sweeper_send_each_mail_once_through_a_slow_server(app, start_worker):
     slow = Mailbox(delay=0.5)
     slow.start()
     try:
         with app.app_context():
             # Mails that waited an hour for Redis: created long before their sending starts.
             for n in range(8):
-                db.session.add(Outbox(key=f"late-{n}", recipient=f"person{n}@example.com",
-                                      subject=f"Mail {n}", body="Hello",
-                                      created_at=utcnow() - timedelta(hours=1)))
+                db.session.add(
+                    Outbox(
+                        key=f"late-{n}",
+                        recipient=f"person{n}@example.com",
+                        subject=f"Mail {n}",
+                        body="Hello",
+                        created_at=utcnow() - timedelta(hours=1),
+                    )
+                )
             db.session.commit()
         for _ in range(2):
             start_worker(MAIL_QUEUE, MAIL_PORT=str(slow.port))
@@ -287,8 +334,9 @@ def test_two_workers_and_the_sweeper_send_each_mail_once_through_a_slow_server(
         with app.app_context():
             while time.monotonic() < deadline:
                 sweep_outbox()
-                waiting = db.session.scalar(select(func.count(Outbox.id))
-                                            .where(Outbox.status != "sent"))
+                waiting = db.session.scalar(
+                    select(func.count(Outbox.id)).where(Outbox.status != "sent")
+                )
                 db.session.rollback()
                 if not waiting:
                     break

@@ -146,11 +146,16 @@ def test_every_change_is_audited_with_who_what_and_old_and_new_values(app, ctx):
     with acting_as(staff):
         p.email = "anna.kovacs@example.com"
     rows = db.session.scalars(
-        select(AuditLog).where(AuditLog.partner_id == p.id).order_by(AuditLog.id)).all()
+        select(AuditLog).where(AuditLog.partner_id == p.id).order_by(AuditLog.id)
+    ).all()
     assert {r.action for r in rows} == {"create", "update"}
     change = [r for r in rows if r.action == "update"][0]
     assert (change.field, change.old_value, change.new_value, change.user_id) == (
-        "email", "anna@example.com", "anna.kovacs@example.com", staff)
+        "email",
+        "anna@example.com",
+        "anna.kovacs@example.com",
+        staff,
+    )
     assert acting_user.get() is None
 
 
@@ -160,11 +165,13 @@ def test_an_address_change_is_audited_once_for_all_partners(ctx):
     with acting_as(None):
         db.session.add(f.address(b, street="x")) if False else None
     from app.models import PartnerAddress
+
     with acting_as(None):
         db.session.add(PartnerAddress(partner=b, address=address, type="seat"))
     with acting_as(None):
         address.city = "Debrecen"
     assert a.main_address.city == b.main_address.city == "Debrecen"
-    rows = db.session.scalars(select(AuditLog).where(AuditLog.entity == "address",
-                                                     AuditLog.action == "update")).all()
+    rows = db.session.scalars(
+        select(AuditLog).where(AuditLog.entity == "address", AuditLog.action == "update")
+    ).all()
     assert [(r.field, r.new_value) for r in rows] == [("city", "Debrecen")]

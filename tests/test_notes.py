@@ -11,8 +11,9 @@ from tests import factories as f
 from tests.conftest import user_id
 
 # Sessions and CSRF tokens are signed with the time: move the clock forward from now only.
-T0 = (datetime.now(UTC) + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0,
-                                                     tzinfo=None)
+T0 = (datetime.now(UTC) + timedelta(days=1)).replace(
+    hour=9, minute=0, second=0, microsecond=0, tzinfo=None
+)
 
 
 def at(hour: int, minute: int) -> datetime:
@@ -28,11 +29,17 @@ def test_staff_writes_a_note_and_notes_are_newest_first(app, login):
     pid = _person_id(app)
     staff = login("staff")
     with freeze_time(at(9, 0)):
-        assert staff.post(f"/partner/{pid}/notes", data={"kind": "call", "body": "First call"}
-                          ).status_code == 302
+        assert (
+            staff.post(
+                f"/partner/{pid}/notes", data={"kind": "call", "body": "First call"}
+            ).status_code
+            == 302
+        )
     with freeze_time(at(11, 0)):
-        staff.post(f"/partner/{pid}/notes", data={"kind": "meeting", "body": "Then a meeting",
-                                                  "pinned": "y"})
+        staff.post(
+            f"/partner/{pid}/notes",
+            data={"kind": "meeting", "body": "Then a meeting", "pinned": "y"},
+        )
         page = staff.get(f"/partner/{pid}").get_data(as_text=True)
     assert page.index("Then a meeting") < page.index("First call")
     with app.app_context():
@@ -52,8 +59,9 @@ def test_an_empty_note_is_refused_with_a_message(app, login):
 
 def test_a_form_without_csrf_token_changes_nothing(app, login):
     pid = _person_id(app)
-    response = login("staff").post(f"/partner/{pid}/notes",
-                                   data={"kind": "note", "body": "x", "csrf_token": "forged"})
+    response = login("staff").post(
+        f"/partner/{pid}/notes", data={"kind": "note", "body": "x", "csrf_token": "forged"}
+    )
     assert response.status_code == 400
     with app.app_context():
         assert db.session.scalar(select(Note.id)) is None
@@ -86,9 +94,11 @@ def test_nobody_changes_a_locked_note_through_the_data_sheet(app, login):
             client = login(who)
             page = client.get(f"/partner/{pid}").get_data(as_text=True)
             assert f"/notes/{nid}/edit" not in page and "fa-lock" in page
-            edit = client.post(f"/partner/{pid}/notes/{nid}/edit",
-                               data={"kind": "note", "body": "Never promised"},
-                               follow_redirects=True)
+            edit = client.post(
+                f"/partner/{pid}/notes/{nid}/edit",
+                data={"kind": "note", "body": "Never promised"},
+                follow_redirects=True,
+            )
             assert "can no longer be changed" in edit.get_data(as_text=True)
             client.post(f"/partner/{pid}/notes/{nid}/delete")
     with app.app_context():
@@ -100,9 +110,11 @@ def test_another_user_cannot_edit_a_fresh_note(app, login):
         p = f.person()
         nid = f.note(p, user_id(app, "staff")).id
         pid = p.id
-    response = login("manager").post(f"/partner/{pid}/notes/{nid}/edit",
-                                     data={"kind": "note", "body": "Hijack"},
-                                     follow_redirects=True)
+    response = login("manager").post(
+        f"/partner/{pid}/notes/{nid}/edit",
+        data={"kind": "note", "body": "Hijack"},
+        follow_redirects=True,
+    )
     assert "Only the author" in response.get_data(as_text=True)
 
 
@@ -122,8 +134,9 @@ def test_note_created_through_the_api_belongs_to_its_author_and_can_be_fixed(app
     pid = _person_id(app)
     with freeze_time(at(9, 0)):
         client = api("staff")
-        created = client.post("/api/v1/note/", json={"partner": pid, "kind": "email",
-                                                     "body": "Sent the price list"})
+        created = client.post(
+            "/api/v1/note/", json={"partner": pid, "kind": "email", "body": "Sent the price list"}
+        )
         assert created.status_code == 201, created.get_json()
         nid = created.get_json()["id"]
     with freeze_time(at(9, 10)):
@@ -136,8 +149,9 @@ def test_note_created_through_the_api_belongs_to_its_author_and_can_be_fixed(app
 def _tmp_user(app, name):
     with app.app_context():
         sm = app.appbuilder.sm
-        user = sm.add_user(name, "Gábor", "Távozó", f"{name}@example.com",
-                           sm.find_role("Staff"), password="pw")
+        user = sm.add_user(
+            name, "Gábor", "Távozó", f"{name}@example.com", sm.find_role("Staff"), password="pw"
+        )
         return user.id
 
 
@@ -163,8 +177,9 @@ def test_deactivating_the_author_keeps_the_author_visible(app, login):
         p = f.person()
         f.note(p, uid, body="Still signed")
         pid = p.id
-        db.session.execute(text("UPDATE ab_user SET active = :f WHERE id = :id"),
-                           {"f": False, "id": uid})
+        db.session.execute(
+            text("UPDATE ab_user SET active = :f WHERE id = :id"), {"f": False, "id": uid}
+        )
         db.session.commit()
     page = login("admin").get(f"/partner/{pid}").get_data(as_text=True)
     assert "Still signed" in page and "Gábor Távozó" in page

@@ -15,8 +15,9 @@ ALERT_RE = re.compile(r'<div class="alert alert-danger">(.*?)</div>', re.S)
 
 def alerts(page: str) -> list[str]:
     """The texts of the page's red boxes: flashed errors and the errors under form fields."""
-    return [" ".join(re.sub(r"<[^>]+>|&times;", " ", box).split())
-            for box in ALERT_RE.findall(page)]
+    return [
+        " ".join(re.sub(r"<[^>]+>|&times;", " ", box).split()) for box in ALERT_RE.findall(page)
+    ]
 
 
 def field_errors(page: str, field: str) -> list[str]:
@@ -33,12 +34,21 @@ def png_bytes() -> bytes:
 
 def test_staff_adds_a_person_with_picture_and_opens_the_data_sheet(app, login):
     staff = login("staff")
-    response = staff.post("/people/add", data={
-        "first_name": "Zsófia", "last_name": "Fűzfa", "status": "active",
-        "email": "zsofia@example.com", "phone": "+36 1 234 5678", "birthday": "1985-04-02",
-        "payment_method": "transfer", "bank_account": "HU42 1177 3016 1111 1018 0000 0000",
-        "picture": (io.BytesIO(png_bytes()), "me.png"),
-    }, content_type="multipart/form-data")
+    response = staff.post(
+        "/people/add",
+        data={
+            "first_name": "Zsófia",
+            "last_name": "Fűzfa",
+            "status": "active",
+            "email": "zsofia@example.com",
+            "phone": "+36 1 234 5678",
+            "birthday": "1985-04-02",
+            "payment_method": "transfer",
+            "bank_account": "HU42 1177 3016 1111 1018 0000 0000",
+            "picture": (io.BytesIO(png_bytes()), "me.png"),
+        },
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 302, response.get_data(as_text=True)
     with app.app_context():
         person = db.session.scalar(select(Person).where(Person.last_name == "Fűzfa"))
@@ -57,21 +67,30 @@ def test_bad_input_on_the_person_form_gets_a_message_and_changes_nothing(app, lo
     with app.app_context():
         people = db.session.scalar(select(func.count(Person.id)))
     person = {"first_name": "A", "last_name": "B", "status": "active"}
-    response = staff.post("/people/add", data={**person, "first_name": ""},
-                          follow_redirects=True)
+    response = staff.post("/people/add", data={**person, "first_name": ""}, follow_redirects=True)
     assert field_errors(response.get_data(as_text=True), "first_name") == [
-        "This field is required."]
-    for data, message in [({**person, "email": "nope"}, "nope is not a valid e-mail address."),
-                          ({**person, "phone": "abc"}, "abc is not a valid phone number.")]:
+        "This field is required."
+    ]
+    for data, message in [
+        ({**person, "email": "nope"}, "nope is not a valid e-mail address."),
+        ({**person, "phone": "abc"}, "abc is not a valid phone number."),
+    ]:
         response = staff.post("/people/add", data=data, follow_redirects=True)
         assert response.status_code == 200
         assert message in alerts(response.get_data(as_text=True)), data
     with app.app_context():
         assert db.session.scalar(select(func.count(Person.id))) == people
-    not_an_image = staff.post("/people/add", data={
-        "first_name": "A", "last_name": "B", "status": "active",
-        "picture": (io.BytesIO(b"%PDF-1.4 not an image"), "me.png")},
-        content_type="multipart/form-data", follow_redirects=True)
+    not_an_image = staff.post(
+        "/people/add",
+        data={
+            "first_name": "A",
+            "last_name": "B",
+            "status": "active",
+            "picture": (io.BytesIO(b"%PDF-1.4 not an image"), "me.png"),
+        },
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
     assert "This file is not an image." in not_an_image.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(select(Person.id)) is None
@@ -80,9 +99,11 @@ def test_bad_input_on_the_person_form_gets_a_message_and_changes_nothing(app, lo
 def test_a_second_company_with_the_same_tax_number_is_refused(app, login):
     staff = login("staff")
     for _ in range(2):
-        response = staff.post("/companies/add", data={
-            "name": "Duna Kft.", "tax_number": "12345678-2-41", "status": "active"},
-            follow_redirects=True)
+        response = staff.post(
+            "/companies/add",
+            data={"name": "Duna Kft.", "tax_number": "12345678-2-41", "status": "active"},
+            follow_redirects=True,
+        )
     assert response.status_code == 200
     with app.app_context():
         assert len(db.session.scalars(select(Organization)).all()) == 1
@@ -99,15 +120,24 @@ def test_contact_persons_row_action_and_add_contact_person(app, login):
     assert f"/partner/{cid}/contact-persons/add" in tab
     form = staff.get(f"/partner/{cid}/contact-persons/add")
     assert form.status_code == 200
-    response = staff.post(f"/partner/{cid}/contact-persons/add", data={
-        "first_name": "Łukasz", "last_name": "Nowak", "email": "lukasz@example.com",
-        "role": "prezes zarządu", "is_contact_person": "y", "may_collect_mail": "y",
-        "additional_info": "Odbiera pocztę we wtorki."})
+    response = staff.post(
+        f"/partner/{cid}/contact-persons/add",
+        data={
+            "first_name": "Łukasz",
+            "last_name": "Nowak",
+            "email": "lukasz@example.com",
+            "role": "prezes zarządu",
+            "is_contact_person": "y",
+            "may_collect_mail": "y",
+            "additional_info": "Odbiera pocztę we wtorki.",
+        },
+    )
     assert response.status_code == 302
     tab = staff.get(f"/partner/{cid}/people?flag=may_collect_mail").get_data(as_text=True)
     assert "Łukasz Nowak" in tab and "Odbiera pocztę we wtorki." in tab
-    assert "Łukasz Nowak" not in staff.get(
-        f"/partner/{cid}/people?flag=may_represent").get_data(as_text=True)
+    assert "Łukasz Nowak" not in staff.get(f"/partner/{cid}/people?flag=may_represent").get_data(
+        as_text=True
+    )
 
 
 def test_a_person_belongs_to_several_companies_with_own_details(app, login):
@@ -129,14 +159,19 @@ def test_who_may_collect_mail_for_a_company_in_one_list_filter(app, login):
         f.affiliation(no, company, may_collect_mail=False)
         f.affiliation(no, other, may_collect_mail=True)
         cid = company.id
-    page = login("staff").get(
-        f"/contact-persons/list/?_flt_0_organization={cid}&_flt_0_may_collect_mail=y"
-    ).get_data(as_text=True)
+    page = (
+        login("staff")
+        .get(f"/contact-persons/list/?_flt_0_organization={cid}&_flt_0_may_collect_mail=y")
+        .get_data(as_text=True)
+    )
     table = page.split('<table class="table table-bordered table-hover">')[1].split("</table>")[0]
     assert "Mailright" in table and "Nomail" not in table
     with app.app_context():
-        allowed = db.session.scalars(select(Affiliation).where(
-            Affiliation.organization_id == cid, Affiliation.may_collect_mail.is_(True))).all()
+        allowed = db.session.scalars(
+            select(Affiliation).where(
+                Affiliation.organization_id == cid, Affiliation.may_collect_mail.is_(True)
+            )
+        ).all()
         assert [a.person.last_name for a in allowed] == ["Mailright"]
 
 
@@ -146,13 +181,22 @@ def test_editing_a_central_address_once_changes_it_for_every_partner(app, login)
         address = f.address(a, street="Andrássy út 1", latitude=47.5, longitude=19.05)
         from app.models import PartnerAddress
         from app.services import acting_as
+
         with acting_as(None):
             db.session.add(PartnerAddress(partner=b, address=address, type="seat"))
         ids = a.id, b.id, address.id
     staff = login("staff")
-    response = staff.post(f"/addresses/edit/{ids[2]}", data={
-        "street": "Andrássy út 2", "city": "Budapest", "postal_code": "1061", "country": "HU",
-        "latitude": "47.51", "longitude": "19.06"})
+    response = staff.post(
+        f"/addresses/edit/{ids[2]}",
+        data={
+            "street": "Andrássy út 2",
+            "city": "Budapest",
+            "postal_code": "1061",
+            "country": "HU",
+            "latitude": "47.51",
+            "longitude": "19.06",
+        },
+    )
     assert response.status_code == 302
     for pid in ids[:2]:
         assert "Andrássy út 2" in staff.get(f"/partner/{pid}").get_data(as_text=True)
@@ -177,6 +221,7 @@ def test_the_map_shows_only_with_coordinates_and_a_tile_url(app, login, monkeypa
 
 def test_data_sheet_shows_key_information_birthday_and_pinned_notes(app, login):
     from datetime import date, timedelta
+
     with app.app_context():
         soon = date.today() + timedelta(days=5)
         p = f.person(birthday=soon.replace(year=1980), first_name="Réka")
@@ -206,10 +251,17 @@ def test_a_company_sheet_has_people_and_a_person_sheet_has_organizations(app, lo
 
 def test_an_oversized_picture_is_refused(app, login, monkeypatch):
     monkeypatch.setitem(app.config, "PICTURE_MAX_MB", 0)
-    response = login("staff").post("/people/add", data={
-        "first_name": "A", "last_name": "B", "status": "active",
-        "picture": (io.BytesIO(png_bytes()), "big.png")},
-        content_type="multipart/form-data", follow_redirects=True)
+    response = login("staff").post(
+        "/people/add",
+        data={
+            "first_name": "A",
+            "last_name": "B",
+            "status": "active",
+            "picture": (io.BytesIO(png_bytes()), "big.png"),
+        },
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
     assert "The picture is larger than 0 MB." in response.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(select(Person.id)) is None
@@ -220,9 +272,15 @@ def test_history_tab_names_the_user_the_field_and_both_values(app, login):
         p = f.person(email="old@example.com")
         pid = p.id
     staff = login("staff")
-    response = staff.post(f"/people/edit/{pid}", data={
-        "first_name": "Anna", "last_name": "Kovács", "status": "inactive",
-        "email": "new@example.com"})
+    response = staff.post(
+        f"/people/edit/{pid}",
+        data={
+            "first_name": "Anna",
+            "last_name": "Kovács",
+            "status": "inactive",
+            "email": "new@example.com",
+        },
+    )
     assert response.status_code == 302
     staff.lang("hu")
     history = staff.get(f"/partner/{pid}/history").get_data(as_text=True)
@@ -237,12 +295,15 @@ def test_coordinates_are_checked_and_shown_in_the_users_number_format(app, login
         address = f.address(f.person(), latitude=47.4979, longitude=19.0402)
         aid = address.id
     staff = login("staff")
-    bad = staff.post(f"/addresses/edit/{aid}", data={
-        "street": "Váci utca 1", "city": "Budapest", "latitude": "200", "longitude": "19"},
-        follow_redirects=True)
+    bad = staff.post(
+        f"/addresses/edit/{aid}",
+        data={"street": "Váci utca 1", "city": "Budapest", "latitude": "200", "longitude": "19"},
+        follow_redirects=True,
+    )
     assert "200" in bad.get_data(as_text=True)
     with app.app_context():
         from app.models import Address
+
         assert db.session.get(Address, aid).latitude == 47.4979
     staff.lang("hu")
     assert "47,4979" in staff.get("/addresses/list/").get_data(as_text=True)
@@ -252,6 +313,7 @@ def test_a_partner_with_fixed_notes_is_not_deleted_from_the_screen(app, login):
     from datetime import UTC, datetime, timedelta
 
     from freezegun import freeze_time
+
     with app.app_context():
         with freeze_time(datetime.now(UTC) - timedelta(hours=2)):
             kept = f.person()
@@ -277,9 +339,18 @@ def test_an_address_is_added_from_the_data_sheet_and_bad_input_stores_nothing(ap
     assert bad.status_code == 400 and "has-error" in bad.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(select(Address.id)) is None
-    ok = staff.post(f"/partner/{pid}/addresses", data={
-        "type": "seat", "street": "Fő utca 1", "city": "Győr", "postal_code": "9021",
-        "country": "HU", "latitude": "47.6875", "longitude": "17.6504"})
+    ok = staff.post(
+        f"/partner/{pid}/addresses",
+        data={
+            "type": "seat",
+            "street": "Fő utca 1",
+            "city": "Győr",
+            "postal_code": "9021",
+            "country": "HU",
+            "latitude": "47.6875",
+            "longitude": "17.6504",
+        },
+    )
     assert ok.status_code == 302
     with app.app_context():
         link = db.session.scalar(select(PartnerAddress).where(PartnerAddress.partner_id == pid))

@@ -11,6 +11,7 @@ def _fill(app, partners: int, notes_each: int) -> int:
     from app.extensions import db
     from app.models import Code, Note, Offer, Task, utcnow
     from app.services import acting_as
+
     with app.app_context():
         with acting_as(None):
             code = Code(name=f"c{partners}", category="category")
@@ -27,11 +28,24 @@ def _fill(app, partners: int, notes_each: int) -> int:
                 db.session.add(Note(partner_id=target.id, body=f"note {i}", pinned=i < 2))
             start = utcnow() - timedelta(days=3)
             for i in range(notes_each):
-                db.session.add(Task(title=f"task {i}", partner_id=target.id, responsible_id=3,
-                                    starts_at=start + timedelta(hours=i),
-                                    due_at=start + timedelta(hours=i + 1)))
-                db.session.add(Offer(name=f"offer {i}", partner_id=target.id, amount=i,
-                                     currency="EUR", owner_id=1))
+                db.session.add(
+                    Task(
+                        title=f"task {i}",
+                        partner_id=target.id,
+                        responsible_id=3,
+                        starts_at=start + timedelta(hours=i),
+                        due_at=start + timedelta(hours=i + 1),
+                    )
+                )
+                db.session.add(
+                    Offer(
+                        name=f"offer {i}",
+                        partner_id=target.id,
+                        amount=i,
+                        currency="EUR",
+                        owner_id=1,
+                    )
+                )
         return target.id
 
 
@@ -49,12 +63,25 @@ def _count(login, queries, urls):
 
 def test_main_pages_use_few_queries_whatever_the_data_size(app, login, api, queries):
     def urls(pid):
-        return ["/people/list/", "/companies/list/", "/contact-persons/list/",
-                f"/partner/{pid}", f"/partner/{pid}/people", f"/partner/{pid}/history",
-                f"/partner/{pid}/addresses", "/people/list/?_flt_0_display_name=N1",
-                f"/partner/{pid}/tasks", f"/partner/{pid}/offers", "/tasks/list/",
-                "/tasks/list/?quick=mine", "/offers/list/", "/calendar/", "/calendar/week",
-                "/forecast/"]
+        return [
+            "/people/list/",
+            "/companies/list/",
+            "/contact-persons/list/",
+            f"/partner/{pid}",
+            f"/partner/{pid}/people",
+            f"/partner/{pid}/history",
+            f"/partner/{pid}/addresses",
+            "/people/list/?_flt_0_display_name=N1",
+            f"/partner/{pid}/tasks",
+            f"/partner/{pid}/offers",
+            "/tasks/list/",
+            "/tasks/list/?quick=mine",
+            "/offers/list/",
+            "/calendar/",
+            "/calendar/week",
+            "/forecast/",
+        ]
+
     small_id = _fill(app, 3, 5)
     small = _count(login, queries, urls(small_id))
     big_id = _fill(app, 30, 60)

@@ -34,41 +34,65 @@ from tests.conftest import run_jobs
 FIRST = date(2026, 11, 1)
 
 
-def partners_with_settings(app, count, delivery="post", language="hu", frequency="monthly",
-                           next_date=FIRST, email=True):
+def partners_with_settings(
+    app, count, delivery="post", language="hu", frequency="monthly", next_date=FIRST, email=True
+):
     """`count` companies, each with a first invoice made by hand and automatic invoicing set
     up from it — in one transaction, so that hundreds are quick."""
     with app.app_context(), acting_as(None):
-        companies = [Organization(name=f"Ügyfél {i:04d} Kft.", status="active",
-                                  language=language,
-                                  email=f"szamla{i}@ugyfel.example" if email else None)
-                     for i in range(count)]
+        companies = [
+            Organization(
+                name=f"Ügyfél {i:04d} Kft.",
+                status="active",
+                language=language,
+                email=f"szamla{i}@ugyfel.example" if email else None,
+            )
+            for i in range(count)
+        ]
         db.session.add_all(companies)
         db.session.flush()
         templates = []
         for company in companies:
             invoice = Invoice(partner=company, currency="HUF", language=language)
-            invoice.lines = [InvoiceLine(description="Könyvelés havidíj", quantity=1,
-                                         unit="hó", unit_price=Decimal("45000"), vat_rate=27)]
+            invoice.lines = [
+                InvoiceLine(
+                    description="Könyvelés havidíj",
+                    quantity=1,
+                    unit="hó",
+                    unit_price=Decimal("45000"),
+                    vat_rate=27,
+                )
+            ]
             db.session.add(invoice)
             templates.append(invoice)
         db.session.flush()
         for invoice in templates:
             invoicing.number(invoice, date(2026, 10, 1))
         db.session.flush()
-        db.session.add_all(RecurringInvoice(partner_id=c.id, template_id=t.id,
-                                            frequency=frequency, next_date=next_date,
-                                            anchor_day=next_date.day, delivery=delivery)
-                           for c, t in zip(companies, templates, strict=True))
+        db.session.add_all(
+            RecurringInvoice(
+                partner_id=c.id,
+                template_id=t.id,
+                frequency=frequency,
+                next_date=next_date,
+                anchor_day=next_date.day,
+                delivery=delivery,
+            )
+            for c, t in zip(companies, templates, strict=True)
+        )
         ids = [c.id for c in companies]
     return ids
 
 
 def made_invoices(app):
     with app.app_context():
-        return list(db.session.execute(
-            select(Invoice.recurring_id, Invoice.period_start, Invoice.number)
-            .where(Invoice.recurring_id.is_not(None)).order_by(Invoice.number)).all())
+        return list(
+            db.session.execute(
+                select(Invoice.recurring_id, Invoice.period_start, Invoice.number)
+                .where(Invoice.recurring_id.is_not(None))
+                .order_by(Invoice.number)
+            ).all()
+        )
 
 
 def pages(path) -> list[str]:
@@ -103,21 +127,40 @@ def test_settings_are_offered_once_the_partner_has_a_first_invoice(app, login):
     assert "recurring-settings-link" in tab
     form = finance.get(f"/automatic-invoicing/partner/{pid}").get_data(as_text=True)
     assert "2026/000001" in form
-    saved = finance.post(f"/automatic-invoicing/partner/{pid}", data={
-        "template": template_id, "frequency": "quarterly", "next_date": "2027-01-01",
-        "delivery": "email", "active": "y"})
+    saved = finance.post(
+        f"/automatic-invoicing/partner/{pid}",
+        data={
+            "template": template_id,
+            "frequency": "quarterly",
+            "next_date": "2027-01-01",
+            "delivery": "email",
+            "active": "y",
+        },
+    )
     assert saved.status_code == 302
     with app.app_context():
         settings = recurring.settings_of(pid)
         assert (settings.frequency, settings.next_date, settings.delivery) == (
-            "quarterly", date(2027, 1, 1), "email")
+            "quarterly",
+            date(2027, 1, 1),
+            "email",
+        )
     staff = login("staff")
     tab = staff.get(f"/partner/{pid}/account").get_data(as_text=True)
     assert "recurring-summary" in tab and "recurring-settings-link" not in tab
     assert staff.get(f"/automatic-invoicing/partner/{pid}").status_code == 403
-    assert staff.post(f"/automatic-invoicing/partner/{pid}", data={
-        "template": template_id, "frequency": "monthly", "next_date": "2027-01-01",
-        "delivery": "post"}).status_code == 403
+    assert (
+        staff.post(
+            f"/automatic-invoicing/partner/{pid}",
+            data={
+                "template": template_id,
+                "frequency": "monthly",
+                "next_date": "2027-01-01",
+                "delivery": "post",
+            },
+        ).status_code
+        == 403
+    )
     with app.app_context():
         assert recurring.settings_of(pid).frequency == "quarterly"
 
@@ -130,21 +173,36 @@ def test_bad_settings_get_a_clear_message_and_change_nothing(app, login):
         foreign = recurring.settings_of(other).template_id
     finance = login("finance")
     finance.lang("de")
-    page = finance.post(f"/automatic-invoicing/partner/{pid}", data={
-        "template": template, "frequency": "monthly", "next_date": "2027-01-01",
-        "delivery": "email"}, follow_redirects=True).get_data(as_text=True)
+    page = finance.post(
+        f"/automatic-invoicing/partner/{pid}",
+        data={
+            "template": template,
+            "frequency": "monthly",
+            "next_date": "2027-01-01",
+            "delivery": "email",
+        },
+        follow_redirects=True,
+    ).get_data(as_text=True)
     assert "keine E-Mail-Adresse" in page
     with app.app_context(), pytest.raises(InvalidValue):
-        recurring.save_settings(pid, None, template_id=foreign, frequency="monthly",
-                                next_date=date(2027, 1, 1), delivery="post")
+        recurring.save_settings(
+            pid,
+            None,
+            template_id=foreign,
+            frequency="monthly",
+            next_date=date(2027, 1, 1),
+            delivery="post",
+        )
     with app.app_context():
         settings = recurring.settings_of(pid)
         assert (settings.delivery, settings.template_id, settings.next_date) == (
-            "post", template, FIRST)
+            "post",
+            template,
+            FIRST,
+        )
 
 
-def test_a_run_mails_the_email_partners_and_prints_the_rest(app, login, mailbox,
-                                                            print_batch):
+def test_a_run_mails_the_email_partners_and_prints_the_rest(app, login, mailbox, print_batch):
     print_batch(2)
     by_mail = partners_with_settings(app, 2, delivery="email", language="de")
     by_post = partners_with_settings(app, 3, delivery="post", language="pl")
@@ -157,24 +215,24 @@ def test_a_run_mails_the_email_partners_and_prints_the_rest(app, login, mailbox,
     run_jobs(app)
     with app.app_context():
         run = db.session.scalar(select(InvoiceRun))
-        assert (run.status, run.total, run.made, run.emailed, run.printed) == (
-            "done", 6, 6, 2, 4)
-        invoices = db.session.scalars(select(Invoice).where(Invoice.run_id == run.id)
-                                      .order_by(Invoice.id)).all()
+        assert (run.status, run.total, run.made, run.emailed, run.printed) == ("done", 6, 6, 2, 4)
+        invoices = db.session.scalars(
+            select(Invoice).where(Invoice.run_id == run.id).order_by(Invoice.id)
+        ).all()
         assert [i.number for i in invoices] == [f"2026/{n:06d}" for n in range(7, 13)]
         assert {i.period_start for i in invoices} == {FIRST}
         assert {i.period_end for i in invoices} == {date(2026, 11, 30)}
         assert {i.partner_id for i in invoices if i.delivery == "email"} == set(by_mail)
         assert {i.partner_id for i in invoices if i.delivery == "post"} == set(
-            by_post + [no_address])
+            by_post + [no_address]
+        )
         assert {i.status for i in invoices if i.delivery == "email"} == {"sent"}
         assert {s.next_date for s in db.session.scalars(select(RecurringInvoice))} == {
-            date(2026, 12, 1)}
-        batches = [(b.position, b.invoices, b.first_number, b.last_number)
-                   for b in run.batches]
+            date(2026, 12, 1)
+        }
+        batches = [(b.position, b.invoices, b.first_number, b.last_number) for b in run.batches]
         run_id = run.id
-    assert batches == [(1, 2, "2026/000009", "2026/000010"),
-                       (2, 2, "2026/000011", "2026/000012")]
+    assert batches == [(1, 2, "2026/000009", "2026/000010"), (2, 2, "2026/000011", "2026/000012")]
     for address in ("szamla0@ugyfel.example", "szamla1@ugyfel.example"):
         [message] = mailbox.to(address)
         assert message["Subject"].startswith("Rechnung 2026/0000")
@@ -190,10 +248,11 @@ def test_a_run_mails_the_email_partners_and_prints_the_rest(app, login, mailbox,
     assert len(printed) == 2 and "Faktura" in printed[0] and "2026/000009" in printed[0]
     progress = finance.get(f"/automatic-invoicing/run/{run_id}/progress").get_json()
     assert progress["percent"] == 100 and len(progress["files"]) == 2
-    assert login("staff").post("/automatic-invoicing/start",
-                               data={"as_of": "2026-11-30"}).status_code == 403
-    assert login("staff").get(f"/automatic-invoicing/run/{run_id}/print/1.pdf"
-                              ).status_code == 200
+    assert (
+        login("staff").post("/automatic-invoicing/start", data={"as_of": "2026-11-30"}).status_code
+        == 403
+    )
+    assert login("staff").get(f"/automatic-invoicing/run/{run_id}/print/1.pdf").status_code == 200
 
 
 def test_running_the_same_period_again_makes_no_second_invoice(app, mailbox):
@@ -217,12 +276,18 @@ def test_a_partner_behind_by_several_periods_gets_one_invoice_for_each(app):
     with app.app_context():
         run = recurring.run(recurring.start(None, date(2026, 4, 30), queue_job=False).id)
         assert run.total == run.made == 4
-        periods = [(i.period_start, i.period_end) for i in db.session.scalars(
-            select(Invoice).where(Invoice.run_id == run.id).order_by(Invoice.id))]
-        assert periods == [(date(2026, 1, 31), date(2026, 2, 27)),
-                           (date(2026, 2, 28), date(2026, 3, 30)),
-                           (date(2026, 3, 31), date(2026, 4, 29)),
-                           (date(2026, 4, 30), date(2026, 5, 30))]
+        periods = [
+            (i.period_start, i.period_end)
+            for i in db.session.scalars(
+                select(Invoice).where(Invoice.run_id == run.id).order_by(Invoice.id)
+            )
+        ]
+        assert periods == [
+            (date(2026, 1, 31), date(2026, 2, 27)),
+            (date(2026, 2, 28), date(2026, 3, 30)),
+            (date(2026, 3, 31), date(2026, 4, 29)),
+            (date(2026, 4, 30), date(2026, 5, 30)),
+        ]
         assert recurring.settings_of(pid).next_date == date(2026, 5, 31)
 
 
@@ -230,9 +295,15 @@ def test_a_paused_setting_is_not_invoiced(app):
     [pid] = partners_with_settings(app, 1)
     with app.app_context():
         settings = recurring.settings_of(pid)
-        recurring.save_settings(pid, None, template_id=settings.template_id,
-                                frequency="monthly", next_date=FIRST, delivery="post",
-                                active=False)
+        recurring.save_settings(
+            pid,
+            None,
+            template_id=settings.template_id,
+            frequency="monthly",
+            next_date=FIRST,
+            delivery="post",
+            active=False,
+        )
         assert recurring.run(recurring.start(None, FIRST, queue_job=False).id).made == 0
 
 
@@ -271,8 +342,7 @@ def test_a_killed_run_is_started_again_and_finishes_the_rest(app, mailbox, print
     partners_with_settings(app, 20, delivery="email", language="ru")
     with app.app_context():
         run_id = recurring.start(None, FIRST, queue_job=False).id
-    child = multiprocessing.get_context("fork").Process(target=_run_in_child,
-                                                         args=(app, run_id))
+    child = multiprocessing.get_context("fork").Process(target=_run_in_child, args=(app, run_id))
     child.start()
     try:
         deadline = time.monotonic() + 60
@@ -289,13 +359,15 @@ def test_a_killed_run_is_started_again_and_finishes_the_rest(app, mailbox, print
         run = db.session.get(InvoiceRun, run_id)
         assert run.status == "running" and 0 < run.made < run.total == 170
         # What was committed is whole: numbered invoices without gaps, next dates moved on.
-        committed = db.session.scalars(select(Invoice.number).where(Invoice.run_id == run_id)
-                                       .order_by(Invoice.number)).all()
+        committed = db.session.scalars(
+            select(Invoice.number).where(Invoice.run_id == run_id).order_by(Invoice.number)
+        ).all()
         assert len(committed) == run.made
-        advanced = db.session.scalar(select(func.count(RecurringInvoice.id))
-                                     .where(RecurringInvoice.next_date > FIRST))
+        advanced = db.session.scalar(
+            select(func.count(RecurringInvoice.id)).where(RecurringInvoice.next_date > FIRST)
+        )
         assert advanced == run.made
-        with pytest.raises(InvalidValue):   # a run that may still be working is left alone
+        with pytest.raises(InvalidValue):  # a run that may still be working is left alone
             recurring.restart(run_id)
     with freeze_time(utcnow() + recurring.STALE_AFTER + timedelta(seconds=1)):
         with app.app_context():
@@ -318,7 +390,7 @@ def test_a_run_that_fails_records_why_and_finishes_when_started_again(app, login
         run_id = recurring.start(None, FIRST, queue_job=False).id
         folder = recurring.print_dir(run_id)
     shutil.rmtree(folder)
-    folder.write_text("not a folder")   # the disk refuses the print files
+    folder.write_text("not a folder")  # the disk refuses the print files
     with app.app_context():
         with pytest.raises(OSError):
             recurring.run(run_id)
@@ -335,8 +407,7 @@ def test_a_run_that_fails_records_why_and_finishes_when_started_again(app, login
     assert len(made_invoices(app)) == 6
 
 
-def test_a_run_queued_while_redis_was_down_is_started_by_the_scheduler(app, redis_server,
-                                                                       mailbox):
+def test_a_run_queued_while_redis_was_down_is_started_by_the_scheduler(app, redis_server, mailbox):
     partners_with_settings(app, 2)
     redis_server.stop()
     try:

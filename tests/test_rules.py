@@ -21,17 +21,23 @@ PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 def task_form(app, responsible, collaborators=(), title="Site survey"):
     start = (utcnow() + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
-    return {"title": title, "responsible": user_id(app, responsible),
-            "collaborators": [user_id(app, c) for c in collaborators],
-            "starts_at": local(start), "due_at": local(start + timedelta(hours=1)),
-            "priority": "2", "save_anyway": "y"}
+    return {
+        "title": title,
+        "responsible": user_id(app, responsible),
+        "collaborators": [user_id(app, c) for c in collaborators],
+        "starts_at": local(start),
+        "due_at": local(start + timedelta(hours=1)),
+        "priority": "2",
+        "save_anyway": "y",
+    }
 
 
 def bearer(app, username: str):
     """A test client and the JWT headers, for the API's multipart uploads."""
     http = app.test_client()
-    token = http.post("/api/v1/security/login", json={
-        "username": username, "password": f"{username}-pw", "provider": "db"}
+    token = http.post(
+        "/api/v1/security/login",
+        json={"username": username, "password": f"{username}-pw", "provider": "db"},
     ).get_json()["access_token"]
     return http, {"Authorization": f"Bearer {token}"}
 
@@ -47,7 +53,8 @@ def stored_files(app) -> set[str]:
 
 
 def test_reassigning_a_task_on_its_screen_mails_the_new_responsible_and_collaborators(
-        app, login, mailbox):
+    app, login, mailbox
+):
     admin = login("admin")
     assert admin.post("/task/new", data=task_form(app, "staff")).status_code == 302
     with app.app_context():
@@ -57,26 +64,41 @@ def test_reassigning_a_task_on_its_screen_mails_the_new_responsible_and_collabor
     moved = admin.post(f"/task/{tid}/edit", data=task_form(app, "manager", ("finance",)))
     assert moved.status_code == 302
     run_jobs(app)
-    assert [len(mailbox.to(f"{u}@example.com")) for u in ("staff", "manager", "finance")] == \
-        [1, 1, 1]
+    assert [len(mailbox.to(f"{u}@example.com")) for u in ("staff", "manager", "finance")] == [
+        1,
+        1,
+        1,
+    ]
     assert "Site survey" in mailbox.to("manager@example.com")[0]["Subject"]
     assert "Manager User" in mailbox.to("finance@example.com")[0].get_content()
     # Saving again without a change mails nobody, and never the old responsible.
-    assert admin.post(f"/task/{tid}/edit",
-                      data=task_form(app, "manager", ("finance",))).status_code == 302
+    assert (
+        admin.post(f"/task/{tid}/edit", data=task_form(app, "manager", ("finance",))).status_code
+        == 302
+    )
     run_jobs(app)
-    assert [len(mailbox.to(f"{u}@example.com")) for u in ("staff", "manager", "finance")] == \
-        [1, 1, 1]
+    assert [len(mailbox.to(f"{u}@example.com")) for u in ("staff", "manager", "finance")] == [
+        1,
+        1,
+        1,
+    ]
 
 
 def test_reassigning_a_task_through_the_api_mails_the_new_responsible(app, api, mailbox):
     start = utcnow() + timedelta(days=1)
-    created = api("staff").post("/api/v1/task/", json={
-        "title": "API task", "responsible": user_id(app, "staff"),
-        "starts_at": start.isoformat(), "due_at": (start + timedelta(hours=1)).isoformat()})
+    created = api("staff").post(
+        "/api/v1/task/",
+        json={
+            "title": "API task",
+            "responsible": user_id(app, "staff"),
+            "starts_at": start.isoformat(),
+            "due_at": (start + timedelta(hours=1)).isoformat(),
+        },
+    )
     assert created.status_code == 201, created.get_json()
-    moved = api("staff").put(f"/api/v1/task/{created.get_json()['id']}", json={
-        "responsible": user_id(app, "manager")})
+    moved = api("staff").put(
+        f"/api/v1/task/{created.get_json()['id']}", json={"responsible": user_id(app, "manager")}
+    )
     assert moved.status_code == 200, moved.get_json()
     run_jobs(app)
     assert len(mailbox.to("manager@example.com")) == 1
@@ -86,7 +108,8 @@ def test_reassigning_a_task_through_the_api_mails_the_new_responsible(app, api, 
 
 
 def test_a_zone_user_is_not_offered_nor_taken_as_responsible_on_the_task_screen(
-        app, login, mailbox):
+    app, login, mailbox
+):
     admin = login("admin")
     page = admin.get("/task/new").get_data(as_text=True)
     client_id = user_id(app, "client")
@@ -99,17 +122,25 @@ def test_a_zone_user_is_not_offered_nor_taken_as_responsible_on_the_task_screen(
         assert db.session.scalar(select(Task.id)) is None
 
 
-def test_a_zone_user_is_refused_as_responsible_or_collaborator_through_the_api(
-        app, api, mailbox):
+def test_a_zone_user_is_refused_as_responsible_or_collaborator_through_the_api(app, api, mailbox):
     start = utcnow() + timedelta(days=1)
-    task = {"title": "Leak", "starts_at": start.isoformat(),
-            "due_at": (start + timedelta(hours=1)).isoformat()}
+    task = {
+        "title": "Leak",
+        "starts_at": start.isoformat(),
+        "due_at": (start + timedelta(hours=1)).isoformat(),
+    }
     staff = api("staff")
     answer = staff.post("/api/v1/task/", json={**task, "responsible": user_id(app, "client")})
     assert answer.status_code == 400
     assert "Client Zone or Partner Zone user" in answer.get_json()["message"]
-    answer = staff.post("/api/v1/task/", json={**task, "responsible": user_id(app, "staff"),
-                                               "collaborators": [user_id(app, "partner")]})
+    answer = staff.post(
+        "/api/v1/task/",
+        json={
+            **task,
+            "responsible": user_id(app, "staff"),
+            "collaborators": [user_id(app, "partner")],
+        },
+    )
     assert answer.status_code == 400
     created = staff.post("/api/v1/task/", json={**task, "responsible": user_id(app, "staff")})
     tid = created.get_json()["id"]
@@ -118,8 +149,10 @@ def test_a_zone_user_is_refused_as_responsible_or_collaborator_through_the_api(
     with app.app_context():
         assert db.session.get(Task, tid).responsible_id == user_id(app, "staff")
         assert db.session.scalar(select(Task.id).where(Task.id != tid)) is None
-    info = staff.get("/api/v1/task/_info?q=(keys:!(add_columns),add_columns:("
-                     "responsible:(page_size:100),collaborators:(page_size:100)))").get_json()
+    info = staff.get(
+        "/api/v1/task/_info?q=(keys:!(add_columns),add_columns:("
+        "responsible:(page_size:100),collaborators:(page_size:100)))"
+    ).get_json()
     for field in info["add_columns"]:
         if field["name"] in ("responsible", "collaborators"):
             ids = {row["id"] for row in field["values"]}
@@ -131,19 +164,25 @@ def test_the_model_refuses_a_zone_user_on_a_task_and_a_document(app, ctx):
 
     start = utcnow() + timedelta(days=1)
     with pytest.raises(InvalidValue), acting_as(None):
-        db.session.add(Task(title="x", responsible_id=user_id(app, "partner"),
-                            starts_at=start, due_at=start))
+        db.session.add(
+            Task(title="x", responsible_id=user_id(app, "partner"), starts_at=start, due_at=start)
+        )
     with acting_as(None):
-        task = Task(title="x", responsible_id=user_id(app, "staff"), starts_at=start,
-                    due_at=start)
+        task = Task(title="x", responsible_id=user_id(app, "staff"), starts_at=start, due_at=start)
         db.session.add(task)
     with pytest.raises(InvalidValue), acting_as(None):
         task.collaborators = [db.session.get(User, user_id(app, "client"))]
     partner = f.company()
     db.session.commit()
     with pytest.raises(InvalidValue):
-        attach(partner.id, user_id(app, "staff"), "a.pdf", io.BytesIO(PDF), visibility="users",
-               user_ids=[user_id(app, "client")])
+        attach(
+            partner.id,
+            user_id(app, "staff"),
+            "a.pdf",
+            io.BytesIO(PDF),
+            visibility="users",
+            user_ids=[user_id(app, "client")],
+        )
     assert db.session.scalar(select(Document.id)) is None
 
 
@@ -153,11 +192,20 @@ def test_a_zone_user_is_not_offered_nor_taken_as_a_documents_user(app, login):
     before = stored_files(app)
     staff = login("staff")
     page = staff.get(f"/partner/{pid}/documents").get_data(as_text=True)
-    assert f'value="{user_id(app, "client")}"' not in page.split('name="users"')[1].split(
-        "</select>")[0]
-    answer = staff.http.post(f"/documents/upload/{pid}", data={
-        "csrf_token": staff.csrf, "visibility": "users", "users": [user_id(app, "client")],
-        "file": (io.BytesIO(PDF), "secret.pdf")}, content_type="multipart/form-data")
+    assert (
+        f'value="{user_id(app, "client")}"'
+        not in page.split('name="users"')[1].split("</select>")[0]
+    )
+    answer = staff.http.post(
+        f"/documents/upload/{pid}",
+        data={
+            "csrf_token": staff.csrf,
+            "visibility": "users",
+            "users": [user_id(app, "client")],
+            "file": (io.BytesIO(PDF), "secret.pdf"),
+        },
+        content_type="multipart/form-data",
+    )
     assert answer.status_code in (302, 400)
     with app.app_context():
         assert db.session.scalar(select(Document.id)) is None
@@ -168,10 +216,17 @@ def test_a_zone_user_is_refused_as_a_documents_user_through_the_api(app, api):
     with app.app_context():
         pid = f.company().id
     http, headers = bearer(app, "staff")
-    answer = http.post("/api/v1/document/", headers=headers, content_type="multipart/form-data",
-                       data={"partner": str(pid), "visibility": "users",
-                             "users": [str(user_id(app, "client"))],
-                             "file": (io.BytesIO(PDF), "secret.pdf")})
+    answer = http.post(
+        "/api/v1/document/",
+        headers=headers,
+        content_type="multipart/form-data",
+        data={
+            "partner": str(pid),
+            "visibility": "users",
+            "users": [str(user_id(app, "client"))],
+            "file": (io.BytesIO(PDF), "secret.pdf"),
+        },
+    )
     assert answer.status_code == 400
     assert "Client Zone or Partner Zone user" in answer.get_json()["message"]
     with app.app_context():
@@ -184,13 +239,22 @@ def test_a_zone_user_is_refused_as_a_documents_user_through_the_api(app, api):
 def test_history_and_change_log_do_not_name_a_document_the_reader_may_not_see(app, login):
     with app.app_context():
         pid = f.company().id
-        document = attach(pid, user_id(app, "admin"), "salaries-2026.pdf", io.BytesIO(PDF),
-                          visibility="uploader", description="Everyone's pay")
+        document = attach(
+            pid,
+            user_id(app, "admin"),
+            "salaries-2026.pdf",
+            io.BytesIO(PDF),
+            visibility="uploader",
+            description="Everyone's pay",
+        )
         stored, did = document.stored_name, document.id
     secrets = ("salaries-2026", "Everyone&#39;s pay", stored)
     manager = login("manager")
-    pages = [login("staff").get(f"/partner/{pid}/history"), manager.get(f"/partner/{pid}/history"),
-             manager.get("/change-log/list/?psize_AuditLogView=100")]
+    pages = [
+        login("staff").get(f"/partner/{pid}/history"),
+        manager.get(f"/partner/{pid}/history"),
+        manager.get("/change-log/list/?psize_AuditLogView=100"),
+    ]
     for page in pages:
         assert page.status_code == 200
         assert not any(secret in page.get_data(as_text=True) for secret in secrets)
@@ -201,9 +265,13 @@ def test_history_and_change_log_do_not_name_a_document_the_reader_may_not_see(ap
     with app.app_context():
         from app.models import AuditLog
 
-        entry = db.session.scalar(select(AuditLog.id).where(
-            AuditLog.entity == "document", AuditLog.entity_id == did,
-            AuditLog.field == "filename"))
+        entry = db.session.scalar(
+            select(AuditLog.id).where(
+                AuditLog.entity == "document",
+                AuditLog.entity_id == did,
+                AuditLog.field == "filename",
+            )
+        )
     assert "salaries-2026" in admin.get(f"/change-log/show/{entry}").get_data(as_text=True)
     assert "salaries-2026" not in manager.get(f"/change-log/show/{entry}").get_data(as_text=True)
 
@@ -222,8 +290,13 @@ def with_files(app, make_partner=f.company) -> dict:
         document = attach(partner.id, user_id(app, "staff"), "plan.pdf", io.BytesIO(PDF))
         start = utcnow() + timedelta(days=1)
         with acting_as(None):
-            task = Task(title="Survey", partner_id=partner.id,
-                        responsible_id=user_id(app, "staff"), starts_at=start, due_at=start)
+            task = Task(
+                title="Survey",
+                partner_id=partner.id,
+                responsible_id=user_id(app, "staff"),
+                starts_at=start,
+                due_at=start,
+            )
             offer = Offer(name="Roof", partner_id=partner.id)
             db.session.add_all([task, offer])
         names = {"document": document.stored_name}
@@ -231,9 +304,16 @@ def with_files(app, make_partner=f.company) -> dict:
             name = uuid.uuid4().hex
             (storage_dir() / name).write_bytes(PDF)
             with acting_as(None):
-                db.session.add(Comment(kind="file", stored_name=name, filename="photo.pdf",
-                                       content_type="application/pdf", size=len(PDF),
-                                       **{f"{record.__tablename__}_id": record.id}))
+                db.session.add(
+                    Comment(
+                        kind="file",
+                        stored_name=name,
+                        filename="photo.pdf",
+                        content_type="application/pdf",
+                        size=len(PDF),
+                        **{f"{record.__tablename__}_id": record.id},
+                    )
+                )
             names[record.__tablename__] = name
         return {"partner": partner.id, "task": task.id, "files": names}
 
@@ -307,8 +387,7 @@ def offer_and_partner(app) -> tuple[int, int]:
         return offer.id, partner.id
 
 
-def test_bulk_and_core_statements_cannot_change_an_offers_status_or_a_customer_number(
-        app, ctx):
+def test_bulk_and_core_statements_cannot_change_an_offers_status_or_a_customer_number(app, ctx):
     from sqlalchemy import delete, update
 
     from app.errors import BulkChange
@@ -343,11 +422,19 @@ def test_core_statements_on_notes_through_the_session_are_refused(app, ctx):
 
     note = f.note(f.person(), user_id(app, "staff"))
     table = Note.__table__
-    for statement in (update(table).values(body="x"), delete(table).where(table.c.id == note.id),
-                      insert(table).values(partner_id=note.partner_id, body="x", kind="note",
-                                           pinned=False, created_at=utcnow(),
-                                           locked_after=utcnow() + timedelta(days=9),
-                                           updated_at=utcnow())):
+    for statement in (
+        update(table).values(body="x"),
+        delete(table).where(table.c.id == note.id),
+        insert(table).values(
+            partner_id=note.partner_id,
+            body="x",
+            kind="note",
+            pinned=False,
+            created_at=utcnow(),
+            locked_after=utcnow() + timedelta(days=9),
+            updated_at=utcnow(),
+        ),
+    ):
         with pytest.raises(BulkNoteChange):
             db.session.execute(statement)
         db.session.rollback()
@@ -362,16 +449,32 @@ def test_the_legacy_bulk_methods_are_held_to_the_same_rules(app, ctx):
     note = f.note(f.person(), user_id(app, "staff"))
     db.session.commit()
     calls = [
-        (BulkNoteChange, lambda: db.session.bulk_update_mappings(
-            Note, [{"id": note.id, "body": "Rewritten"}])),
-        (BulkNoteChange, lambda: db.session.bulk_insert_mappings(
-            Note, [{"partner_id": partner_id, "body": "x"}])),
-        (BulkChange, lambda: db.session.bulk_update_mappings(
-            Offer, [{"id": offer_id, "status": "pending"}])),
-        (BulkChange, lambda: db.session.bulk_update_mappings(
-            Organization, [{"id": partner_id, "customer_number": "1"}])),
-        (BulkChange, lambda: db.session.bulk_save_objects(
-            [Person(first_name="Bulk", last_name="Made", customer_number="1")])),
+        (
+            BulkNoteChange,
+            lambda: db.session.bulk_update_mappings(Note, [{"id": note.id, "body": "Rewritten"}]),
+        ),
+        (
+            BulkNoteChange,
+            lambda: db.session.bulk_insert_mappings(
+                Note, [{"partner_id": partner_id, "body": "x"}]
+            ),
+        ),
+        (
+            BulkChange,
+            lambda: db.session.bulk_update_mappings(Offer, [{"id": offer_id, "status": "pending"}]),
+        ),
+        (
+            BulkChange,
+            lambda: db.session.bulk_update_mappings(
+                Organization, [{"id": partner_id, "customer_number": "1"}]
+            ),
+        ),
+        (
+            BulkChange,
+            lambda: db.session.bulk_save_objects(
+                [Person(first_name="Bulk", last_name="Made", customer_number="1")]
+            ),
+        ),
     ]
     for error, call in calls:
         with pytest.raises(error):
@@ -386,7 +489,9 @@ def test_the_legacy_bulk_methods_are_held_to_the_same_rules(app, ctx):
     db.session.commit()
     db.session.expire_all()
     assert (db.session.get(Offer, offer_id).status, db.session.get(Note, note.id).body) == (
-        "won", "Called, will call back.")
+        "won",
+        "Called, will call back.",
+    )
 
 
 def test_a_note_cannot_be_dated_in_the_future_to_put_off_its_lock(app, ctx, api):
@@ -397,15 +502,20 @@ def test_a_note_cannot_be_dated_in_the_future_to_put_off_its_lock(app, ctx, api)
     with pytest.raises(InvalidValue):
         f.note(person, user_id(app, "staff"), created_at=utcnow() + timedelta(days=30))
     note = f.note(person, user_id(app, "staff"))
-    assert note.locked_after == note.created_at + timedelta(
-        minutes=app.config["NOTE_EDIT_MINUTES"])
+    assert note.locked_after == note.created_at + timedelta(minutes=app.config["NOTE_EDIT_MINUTES"])
     note.locked_after = utcnow() + timedelta(days=30)
     with pytest.raises(ReadOnlyField):
         db.session.commit()
     db.session.rollback()
-    answer = api("staff").post("/api/v1/note/", json={
-        "partner": person.id, "body": "Later", "kind": "note",
-        "created_at": (utcnow() + timedelta(days=30)).isoformat()})
+    answer = api("staff").post(
+        "/api/v1/note/",
+        json={
+            "partner": person.id,
+            "body": "Later",
+            "kind": "note",
+            "created_at": (utcnow() + timedelta(days=30)).isoformat(),
+        },
+    )
     assert answer.status_code == 400
     assert db.session.scalar(select(Note.id).where(Note.body == "Later")) is None
 
@@ -442,15 +552,16 @@ def test_the_database_refuses_changing_a_fixed_note_or_a_customer_number(app, fi
     statements.append(("UPDATE partner SET customer_number = 'X1' WHERE id = :id", person_id))
     with app.app_context():
         for statement, key in statements:
-            with pytest.raises(IntegrityError, match="note_locked|partner_number_fixed"), \
-                    db.engine.begin() as conn:
+            with (
+                pytest.raises(IntegrityError, match="note_locked|partner_number_fixed"),
+                db.engine.begin() as conn,
+            ):
                 conn.execute(text(statement), {"id": key})
         with db.engine.begin() as conn:
             assert conn.execute(text("SELECT body FROM note")).scalar() == "Promised a discount"
 
 
-def test_the_database_lets_a_fresh_note_change_and_a_fixed_one_lose_its_author(
-        app, fixed_note):
+def test_the_database_lets_a_fresh_note_change_and_a_fixed_one_lose_its_author(app, fixed_note):
     from sqlalchemy import text
     from sqlalchemy.exc import IntegrityError
 
@@ -460,11 +571,14 @@ def test_the_database_lets_a_fresh_note_change_and_a_fixed_one_lose_its_author(
         db.session.commit()
         with db.engine.begin() as conn:
             conn.execute(text("UPDATE note SET body = 'Fixed typo' WHERE id = :id"), {"id": fresh})
-            conn.execute(text("UPDATE note SET author_id = NULL WHERE id = :id"),
-                         {"id": fixed_note[0]})
+            conn.execute(
+                text("UPDATE note SET author_id = NULL WHERE id = :id"), {"id": fixed_note[0]}
+            )
         with pytest.raises(IntegrityError), db.engine.begin() as conn:
-            conn.execute(text("UPDATE note SET created_at = created_at + interval '1 day' "
-                              "WHERE id = :id"), {"id": fresh})
+            conn.execute(
+                text("UPDATE note SET created_at = created_at + interval '1 day' WHERE id = :id"),
+                {"id": fresh},
+            )
 
 
 def test_deleting_a_partner_does_not_take_other_users_fresh_notes(app, login, api):

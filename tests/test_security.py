@@ -9,8 +9,13 @@ from app.models import Note, Person
 from app.security import ROLE_PERMISSIONS
 from tests import factories as f
 
-STAFF_SCREENS = ["/people/list/", "/companies/list/", "/contact-persons/list/",
-                 "/addresses/list/", "/codes/list/"]
+STAFF_SCREENS = [
+    "/people/list/",
+    "/companies/list/",
+    "/contact-persons/list/",
+    "/addresses/list/",
+    "/codes/list/",
+]
 
 
 def test_init_is_idempotent_and_seeds_every_role(app):
@@ -38,15 +43,22 @@ def test_read_only_user_cannot_write(app, login, api):
         pid = f.person().id
     client = login("readonly")
     assert client.get("/people/add").status_code == 403
-    assert client.post("/people/add", data={"first_name": "A", "last_name": "B",
-                                            "status": "active"}).status_code == 403
-    assert client.post(f"/partner/{pid}/notes", data={"body": "x", "kind": "note"}
-                       ).status_code == 403
+    assert (
+        client.post(
+            "/people/add", data={"first_name": "A", "last_name": "B", "status": "active"}
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(f"/partner/{pid}/notes", data={"body": "x", "kind": "note"}).status_code == 403
+    )
     page = client.get(f"/partner/{pid}").get_data(as_text=True)
     assert 'id="new-note"' not in page
     rest = api("readonly")
-    assert rest.post("/api/v1/person/", json={"first_name": "A", "last_name": "B"}
-                     ).status_code in (401, 403)
+    assert rest.post("/api/v1/person/", json={"first_name": "A", "last_name": "B"}).status_code in (
+        401,
+        403,
+    )
     assert rest.get("/api/v1/person/").status_code == 200
     with app.app_context():
         assert db.session.scalar(select(Note.id)) is None
@@ -98,7 +110,7 @@ def route_permissions(app) -> dict[str, tuple[frozenset, str | None, str | None]
         methods = frozenset(rule.methods - {"HEAD", "OPTIONS"})
         if method == "action_post" and view is not None:
             if not view.actions:
-                continue   # a list without actions: the route has nothing to run
+                continue  # a list without actions: the route has nothing to run
             # FAB checks the permission of the chosen action; the weakest one counts.
             permissions = {view.get_action_permission_name(name) for name in view.actions}
             weakest = (permissions - {"can_write"} or permissions).pop()
@@ -106,39 +118,57 @@ def route_permissions(app) -> dict[str, tuple[frozenset, str | None, str | None]
         elif function is None or not hasattr(function, "_permission_name"):
             routes[rule.endpoint] = (methods, None, None)
         else:
-            routes[rule.endpoint] = (methods, "can_" + view.get_method_permission(method),
-                                     view.class_permission_name)
+            routes[rule.endpoint] = (
+                methods,
+                "can_" + view.get_method_permission(method),
+                view.class_permission_name,
+            )
     return routes
 
 
 # POST-only routes that are not writes of a resource: signing in and out, the zone user's
 # own portal (guarded by the zone rules), the user's own account.
-NOT_RESOURCE_WRITES = ("AuthDBView.", "DossierAuthDBView.", "PortalView.", "SecurityApi.",
-                       "ResetMyPasswordView.", "ResetPasswordView.", "UserInfoEditView.",
-                       # FAB's own security screens (Admin only): copy a role, reset a password
-                       "RoleModelView.", "UserDBModelView.",
-                       # a new link to the user's own calendar feed, for whoever reads it
-                       "CalendarView.renew_feed",
-                       # a PDF to download; saving it as a document asks can_write Document
-                       "DocumentView.generate")
+NOT_RESOURCE_WRITES = (
+    "AuthDBView.",
+    "DossierAuthDBView.",
+    "PortalView.",
+    "SecurityApi.",
+    "ResetMyPasswordView.",
+    "ResetPasswordView.",
+    "UserInfoEditView.",
+    # FAB's own security screens (Admin only): copy a role, reset a password
+    "RoleModelView.",
+    "UserDBModelView.",
+    # a new link to the user's own calendar feed, for whoever reads it
+    "CalendarView.renew_feed",
+    # a PDF to download; saving it as a document asks can_write Document
+    "DocumentView.generate",
+)
 
 
 def test_every_post_only_route_requires_a_write_permission(app):
     routes = route_permissions(app)
-    reads = sorted(endpoint for endpoint, (methods, permission, _) in routes.items()
-                   if methods == {"POST"} and permission != "can_write"
-                   and not endpoint.startswith(NOT_RESOURCE_WRITES))
+    reads = sorted(
+        endpoint
+        for endpoint, (methods, permission, _) in routes.items()
+        if methods == {"POST"}
+        and permission != "can_write"
+        and not endpoint.startswith(NOT_RESOURCE_WRITES)
+    )
     assert reads == []
 
 
 def test_the_sheet_s_write_routes_name_their_resource(app):
     routes = route_permissions(app)
-    for endpoint, resource in [("NoteView.add_note", "Note"), ("NoteView.edit_note", "Note"),
-                               ("NoteView.remove_note", "Note"),
-                               ("ContactPersonFormView.new_contact_person", "Affiliation"),
-                               ("AddressFormView.new_address", "Address"),
-                               ("ZoneStaffView.share", "Partner"),
-                               ("ZoneStaffView.comment", "Partner")]:
+    for endpoint, resource in [
+        ("NoteView.add_note", "Note"),
+        ("NoteView.edit_note", "Note"),
+        ("NoteView.remove_note", "Note"),
+        ("ContactPersonFormView.new_contact_person", "Affiliation"),
+        ("AddressFormView.new_address", "Address"),
+        ("ZoneStaffView.share", "Partner"),
+        ("ZoneStaffView.comment", "Partner"),
+    ]:
         assert routes[endpoint][1:] == ("can_write", resource), endpoint
 
 
@@ -147,5 +177,10 @@ def test_a_read_only_user_cannot_add_a_contact_person_or_an_address(app, login):
         cid = f.company().id
     client = login("readonly")
     assert client.get(f"/partner/{cid}/contact-persons/add").status_code == 403
-    assert client.post(f"/partner/{cid}/addresses", data={
-        "type": "seat", "street": "Fő utca 1", "city": "Győr"}).status_code == 403
+    assert (
+        client.post(
+            f"/partner/{cid}/addresses",
+            data={"type": "seat", "street": "Fő utca 1", "city": "Győr"},
+        ).status_code
+        == 403
+    )

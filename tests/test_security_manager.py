@@ -12,8 +12,14 @@ from flask_appbuilder.security.sqla.manager import SecurityManager
 from app.security import DossierSecurityManager
 
 REQUIREMENTS = Path(__file__).resolve().parent.parent / "requirements.txt"
-OVERRIDDEN = ["_has_view_access", "_get_user_permission_view_menus", "get_user_by_id",
-              "load_user_jwt", "create_login_manager", "create_jwt_manager"]
+OVERRIDDEN = [
+    "_has_view_access",
+    "_get_user_permission_view_menus",
+    "get_user_by_id",
+    "load_user_jwt",
+    "create_login_manager",
+    "create_jwt_manager",
+]
 
 
 def parameters(method) -> list[tuple]:

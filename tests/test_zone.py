@@ -27,14 +27,14 @@ class World:
     alfa: int
     beta: int
     partner_co: int
-    anna: int            # zone users: Anna of Alfa (client), Béla of Béta (client) and
-    bela: int            # Piotr of the partner company (partner)
+    anna: int  # zone users: Anna of Alfa (client), Béla of Béta (client) and
+    bela: int  # Piotr of the partner company (partner)
     piotr: int
     anna_person: int
-    shared_task: int     # Alfa's task shared with Anna as performer (she may mark it done)
-    internal_task: int   # Alfa's task not shared with anybody
-    beta_task: int       # Béta's task shared with Béla
-    shared_offer: int    # Alfa's offer shared with Anna as watcher
+    shared_task: int  # Alfa's task shared with Anna as performer (she may mark it done)
+    internal_task: int  # Alfa's task not shared with anybody
+    beta_task: int  # Béta's task shared with Béla
+    shared_offer: int  # Alfa's offer shared with Anna as watcher
     beta_offer: int
     internal_comment: int
     visible_comment: int
@@ -45,8 +45,9 @@ class World:
 
 def token_of(app, email: str) -> str:
     with app.app_context():
-        body = db.session.scalar(select(Outbox.body).where(Outbox.recipient == email)
-                                 .order_by(Outbox.id.desc()))
+        body = db.session.scalar(
+            select(Outbox.body).where(Outbox.recipient == email).order_by(Outbox.id.desc())
+        )
     return LINK.search(body).group(1)
 
 
@@ -82,8 +83,14 @@ def comment(app, record: str, record_id: int, kind="comment", visible=False, **k
 def task(app, company_id: int, title: str, **kw) -> int:
     start = (utcnow() + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
     with app.app_context(), acting_as(None):
-        item = Task(title=title, partner_id=company_id, responsible_id=user_id(app, "staff"),
-                    starts_at=start, due_at=start + timedelta(hours=1), **kw)
+        item = Task(
+            title=title,
+            partner_id=company_id,
+            responsible_id=user_id(app, "staff"),
+            starts_at=start,
+            due_at=start + timedelta(hours=1),
+            **kw,
+        )
         db.session.add(item)
         db.session.flush()
         return item.id
@@ -91,8 +98,9 @@ def task(app, company_id: int, title: str, **kw) -> int:
 
 def offer(app, company_id: int, name: str) -> int:
     with app.app_context(), acting_as(None):
-        item = Offer(name=name, partner_id=company_id, owner_id=user_id(app, "manager"),
-                     amount=100000)
+        item = Offer(
+            name=name, partner_id=company_id, owner_id=user_id(app, "manager"), amount=100000
+        )
         db.session.add(item)
         db.session.flush()
         return item.id
@@ -121,21 +129,34 @@ def world(app, mailbox) -> World:
         zone.share("task", beta_task, bela, "performer", staff)
         zone.share("offer", beta_offer, bela, "watcher", staff)
         with acting_as(staff):
-            db.session.add_all([
-                News(title="Ügyfélhír", body="Új nyitvatartás.", audience="client"),
-                News(title="Partnerhír", body="Nowe zasady.", audience="partner"),
-                News(title="Béta hír", body="Csak Bétának.", audience="one", partner_id=beta)])
-    w = World(alfa=alfa, beta=beta, partner_co=partner_co, anna=anna, bela=bela, piotr=piotr,
-              anna_person=anna_person, shared_task=shared_task, internal_task=internal_task,
-              beta_task=beta_task, shared_offer=shared_offer, beta_offer=beta_offer,
-              internal_comment=comment(app, "task", shared_task, body="Csak belső megjegyzés"),
-              visible_comment=comment(app, "task", shared_task, visible=True,
-                                      body="Kérjük a számlákat péntekig."),
-              visible_file=comment(app, "task", shared_task, "file", True,
-                                   filename="lista.pdf"),
-              internal_file=comment(app, "task", shared_task, "file", False,
-                                    filename="belso.pdf"),
-              beta_file=comment(app, "task", beta_task, "file", True, filename="beta.pdf"))
+            db.session.add_all(
+                [
+                    News(title="Ügyfélhír", body="Új nyitvatartás.", audience="client"),
+                    News(title="Partnerhír", body="Nowe zasady.", audience="partner"),
+                    News(title="Béta hír", body="Csak Bétának.", audience="one", partner_id=beta),
+                ]
+            )
+    w = World(
+        alfa=alfa,
+        beta=beta,
+        partner_co=partner_co,
+        anna=anna,
+        bela=bela,
+        piotr=piotr,
+        anna_person=anna_person,
+        shared_task=shared_task,
+        internal_task=internal_task,
+        beta_task=beta_task,
+        shared_offer=shared_offer,
+        beta_offer=beta_offer,
+        internal_comment=comment(app, "task", shared_task, body="Csak belső megjegyzés"),
+        visible_comment=comment(
+            app, "task", shared_task, visible=True, body="Kérjük a számlákat péntekig."
+        ),
+        visible_file=comment(app, "task", shared_task, "file", True, filename="lista.pdf"),
+        internal_file=comment(app, "task", shared_task, "file", False, filename="belso.pdf"),
+        beta_file=comment(app, "task", beta_task, "file", True, filename="beta.pdf"),
+    )
     with app.app_context():
         db.session.execute(Outbox.__table__.delete())
         db.session.commit()
@@ -143,8 +164,10 @@ def world(app, mailbox) -> World:
 
 
 def zone_login(login, who: str):
-    return login(f"{who}@" + {"anna": "alfa", "bela": "beta", "piotr": "partner"}[who]
-                 + ".example", f"{who}-password")
+    return login(
+        f"{who}@" + {"anna": "alfa", "bela": "beta", "piotr": "partner"}[who] + ".example",
+        f"{who}-password",
+    )
 
 
 def test_an_invitation_makes_a_zone_user_whose_link_works_once(app, login, mailbox):
@@ -154,32 +177,36 @@ def test_an_invitation_makes_a_zone_user_whose_link_works_once(app, login, mailb
     staff = login("staff")
     tab = staff.get(f"/partner/{company}/zone").get_data(as_text=True)
     assert "invite-to-zone" in tab and "Gizella Gamma" in tab
-    assert staff.post(f"/zone/invite/{company}", data={"person": person, "zone": "client"}
-                      ).status_code == 302
+    assert (
+        staff.post(f"/zone/invite/{company}", data={"person": person, "zone": "client"}).status_code
+        == 302
+    )
     with app.app_context():
         member = db.session.scalar(select(ZoneMember))
-        assert (member.partner_id, member.person_id, member.zone) == (company, person,
-                                                                      "client")
+        assert (member.partner_id, member.person_id, member.zone) == (company, person, "client")
         assert [r.name for r in member.user.roles] == ["Client"]
         mail = db.session.scalar(select(Outbox).where(Outbox.recipient == "gizi@gamma.example"))
-        assert mail.subject == "Hozzáférés: Ügyfélzóna"       # Gizella speaks Hungarian
+        assert mail.subject == "Hozzáférés: Ügyfélzóna"  # Gizella speaks Hungarian
     token = token_of(app, "gizi@gamma.example")
     visitor = login()
     assert visitor.get(f"/portal/welcome/{token}").status_code == 200
-    weak = visitor.post(f"/portal/welcome/{token}", data={"password": "short",
-                                                           "confirm": "short"})
+    weak = visitor.post(f"/portal/welcome/{token}", data={"password": "short", "confirm": "short"})
     assert weak.status_code == 200 and "welcome-form" in weak.get_data(as_text=True)
-    done = visitor.post(f"/portal/welcome/{token}", data={"password": "gizi-password-1",
-                                                           "confirm": "gizi-password-1"})
+    done = visitor.post(
+        f"/portal/welcome/{token}",
+        data={"password": "gizi-password-1", "confirm": "gizi-password-1"},
+    )
     assert done.status_code == 302 and done.headers["Location"].endswith("/portal/")
     assert visitor.get("/portal/").status_code == 200
-    again = login().post(f"/portal/welcome/{token}", data={"password": "other-password-2",
-                                                            "confirm": "other-password-2"})
+    again = login().post(
+        f"/portal/welcome/{token}",
+        data={"password": "other-password-2", "confirm": "other-password-2"},
+    )
     assert again.status_code == 404
     assert login("gizi@gamma.example", "gizi-password-1").get("/portal/").status_code == 200
-    duplicate = staff.post(f"/zone/invite/{company}", data={"person": person,
-                                                               "zone": "client"},
-                           follow_redirects=True)
+    duplicate = staff.post(
+        f"/zone/invite/{company}", data={"person": person, "zone": "client"}, follow_redirects=True
+    )
     assert "already has access" in duplicate.get_data(as_text=True)
 
 
@@ -196,18 +223,23 @@ def test_an_invitation_link_expires(app, login, mailbox):
 
 def test_a_zone_user_logging_in_lands_in_the_portal(app, world, login):
     client = login()
-    response = client.post("/login/", data={"username": "anna@alfa.example",
-                                            "password": "anna-password",
-                                            "csrf_token": client.csrf}, follow_redirects=True)
+    response = client.post(
+        "/login/",
+        data={
+            "username": "anna@alfa.example",
+            "password": "anna-password",
+            "csrf_token": client.csrf,
+        },
+        follow_redirects=True,
+    )
     assert response.request.path == "/portal/"
     page = response.get_data(as_text=True)
-    assert "Ügyfélzóna" in page                            # in Anna's language
+    assert "Ügyfélzóna" in page  # in Anna's language
     assert "dropdown bell" not in page and 'href="/portal/"' in page
     assert 'href="/portal/"' not in login("admin").get("/").get_data(as_text=True)
 
 
-def test_the_portal_shows_only_shared_records_and_what_is_visible_to_the_zone(app, world,
-                                                                               login):
+def test_the_portal_shows_only_shared_records_and_what_is_visible_to_the_zone(app, world, login):
     anna = zone_login(login, "anna")
     home = anna.get("/portal/").get_data(as_text=True)
     assert "Könyvelési anyag átadása" in home and "Alfa – CRM" in home
@@ -233,9 +265,8 @@ def test_the_contact_book_lists_the_staff_sharing_tasks(app, world, login):
         db.session.commit()
     page = zone_login(login, "anna").get("/portal/contacts/").get_data(as_text=True)
     assert "staff@example.com" in page and "+36 1 234 5678" in page
-    assert "manager@example.com" not in page          # the offer's owner shares no task
-    assert "Nowak" not in zone_login(login, "bela").get("/portal/contacts/").get_data(
-        as_text=True)
+    assert "manager@example.com" not in page  # the offer's owner shares no task
+    assert "Nowak" not in zone_login(login, "bela").get("/portal/contacts/").get_data(as_text=True)
 
 
 def test_the_calendar_shows_the_zone_users_tasks(app, world, login):
@@ -246,25 +277,44 @@ def test_the_calendar_shows_the_zone_users_tasks(app, world, login):
     assert "Könyvelési anyag átadása" in text and "Béta feladata" not in text
 
 
-def test_a_zone_user_comments_and_uploads_and_staff_see_it_and_are_mailed(app, world, login,
-                                                                          mailbox):
+def test_a_zone_user_comments_and_uploads_and_staff_see_it_and_are_mailed(
+    app, world, login, mailbox
+):
     from tests.conftest import run_jobs
 
     anna = zone_login(login, "anna")
-    assert anna.post(f"/portal/task/{world.shared_task}/add",
-                     data={"body": "Feltöltöttem a listát."}).status_code == 302
-    assert anna.post(f"/portal/task/{world.shared_task}/add", data={
-        "file": (io.BytesIO(PDF), "szamlak.pdf")}, content_type="multipart/form-data"
-    ).status_code == 302
-    assert anna.post(f"/portal/task/{world.shared_task}/add", data={
-        "url": "https://files.example/alfa", "body": "A többi itt."}).status_code == 302
-    refused = anna.post(f"/portal/task/{world.shared_task}/add", data={
-        "file": (io.BytesIO(b"MZ\x90\x00"), "virus.exe")}, content_type="multipart/form-data",
-        follow_redirects=True)
+    assert (
+        anna.post(
+            f"/portal/task/{world.shared_task}/add", data={"body": "Feltöltöttem a listát."}
+        ).status_code
+        == 302
+    )
+    assert (
+        anna.post(
+            f"/portal/task/{world.shared_task}/add",
+            data={"file": (io.BytesIO(PDF), "szamlak.pdf")},
+            content_type="multipart/form-data",
+        ).status_code
+        == 302
+    )
+    assert (
+        anna.post(
+            f"/portal/task/{world.shared_task}/add",
+            data={"url": "https://files.example/alfa", "body": "A többi itt."},
+        ).status_code
+        == 302
+    )
+    refused = anna.post(
+        f"/portal/task/{world.shared_task}/add",
+        data={"file": (io.BytesIO(b"MZ\x90\x00"), "virus.exe")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
     assert "virus.exe" in refused.get_data(as_text=True)
     with app.app_context():
-        mine = db.session.scalars(select(Comment).where(
-            Comment.author_id == world.anna).order_by(Comment.id)).all()
+        mine = db.session.scalars(
+            select(Comment).where(Comment.author_id == world.anna).order_by(Comment.id)
+        ).all()
         assert [c.kind for c in mine] == ["comment", "file", "link"]
         assert all(c.zone_visible for c in mine)
     staff_page = login("staff").get(f"/tasks/show/{world.shared_task}").get_data(as_text=True)
@@ -273,7 +323,7 @@ def test_a_zone_user_comments_and_uploads_and_staff_see_it_and_are_mailed(app, w
     run_jobs(app)
     to_staff = mailbox.to("staff@example.com")
     assert len(to_staff) == 3 and "Feltöltöttem a listát." in to_staff[0].get_content()
-    assert mailbox.to("anna@alfa.example") == []      # not about her own comments
+    assert mailbox.to("anna@alfa.example") == []  # not about her own comments
 
 
 def test_an_upload_too_large_is_refused_before_it_is_stored(app, world, login):
@@ -282,28 +332,37 @@ def test_an_upload_too_large_is_refused_before_it_is_stored(app, world, login):
         response = zone_login(login, "anna").post(
             f"/portal/task/{world.shared_task}/add",
             data={"file": (io.BytesIO(b"%PDF" + b"x" * 4096), "big.pdf")},
-            content_type="multipart/form-data")
+            content_type="multipart/form-data",
+        )
     finally:
         app.config["MAX_CONTENT_LENGTH"] = before
     assert response.status_code in (302, 413)
     with app.app_context():
-        assert db.session.scalar(select(func.count(Comment.id)).where(
-            Comment.author_id == world.anna)) == 0
+        assert (
+            db.session.scalar(select(func.count(Comment.id)).where(Comment.author_id == world.anna))
+            == 0
+        )
 
 
 def test_staff_mark_what_the_zone_sees_and_zone_users_hear_of_it_in_their_language(
-        app, world, login, mailbox):
+    app, world, login, mailbox
+):
     from tests.conftest import run_jobs
 
     staff = login("staff")
-    assert staff.post(f"/zone/comments/{world.internal_comment}/visibility",
-                      data={"zone_visible": "y"}).status_code == 302
+    assert (
+        staff.post(
+            f"/zone/comments/{world.internal_comment}/visibility", data={"zone_visible": "y"}
+        ).status_code
+        == 302
+    )
     page = zone_login(login, "anna").get(f"/portal/task/{world.shared_task}")
     assert "Csak belső megjegyzés" in page.get_data(as_text=True)
-    staff.post(f"/zone/task/{world.shared_task}/comments",
-               data={"body": "Belső: ne mutasd"})
-    staff.post(f"/zone/task/{world.shared_task}/comments",
-               data={"body": "Megkaptuk, köszönjük!", "zone_visible": "y"})
+    staff.post(f"/zone/task/{world.shared_task}/comments", data={"body": "Belső: ne mutasd"})
+    staff.post(
+        f"/zone/task/{world.shared_task}/comments",
+        data={"body": "Megkaptuk, köszönjük!", "zone_visible": "y"},
+    )
     run_jobs(app)
     mails = mailbox.to("anna@alfa.example")
     assert len(mails) == 2 and all(m["Subject"].startswith("Újdonság") for m in mails)
@@ -319,8 +378,10 @@ def test_zone_users_hear_of_changes_and_can_turn_the_mails_off(app, world, login
     [mail] = mailbox.to("anna@alfa.example")
     assert mail["Subject"] == "Módosult: „Könyvelési anyag átadása”"
     anna = zone_login(login, "anna")
-    assert anna.post("/settings/", data={"locale": "hu", "timezone": "Europe/Budapest"}
-                     ).status_code == 302       # zone_mail unticked
+    assert (
+        anna.post("/settings/", data={"locale": "hu", "timezone": "Europe/Budapest"}).status_code
+        == 302
+    )  # zone_mail unticked
     with app.app_context(), acting_as(user_id(app, "staff")):
         db.session.get(Task, world.shared_task).title = "Könyvelési anyag (új határidő)"
     run_jobs(app)
@@ -335,8 +396,7 @@ def test_a_performer_marks_a_task_done_only_where_staff_allow_it(app, world, log
         task_ = db.session.get(Task, world.beta_task)
         task_.zone_may_complete = False
         db.session.commit()
-    assert zone_login(login, "bela").post(f"/portal/task/{world.beta_task}/done"
-                                          ).status_code == 403
+    assert zone_login(login, "bela").post(f"/portal/task/{world.beta_task}/done").status_code == 403
     with app.app_context():
         assert not db.session.get(Task, world.beta_task).done
 
@@ -366,13 +426,20 @@ def test_a_suspended_zone_user_cannot_log_in_and_gets_no_mail(app, world, login,
     anna = zone_login(login, "anna")
     staff = login("staff")
     assert staff.post(f"/zone/users/{world.anna}/suspend").status_code == 302
-    assert anna.get("/portal/").status_code == 302              # the session is gone
+    assert anna.get("/portal/").status_code == 302  # the session is gone
     blocked = login()
-    blocked.post("/login/", data={"username": "anna@alfa.example",
-                                  "password": "anna-password", "csrf_token": blocked.csrf})
+    blocked.post(
+        "/login/",
+        data={
+            "username": "anna@alfa.example",
+            "password": "anna-password",
+            "csrf_token": blocked.csrf,
+        },
+    )
     assert blocked.get("/portal/").status_code == 302
-    staff.post(f"/zone/task/{world.shared_task}/comments",
-               data={"body": "Látható", "zone_visible": "y"})
+    staff.post(
+        f"/zone/task/{world.shared_task}/comments", data={"body": "Látható", "zone_visible": "y"}
+    )
     run_jobs(app)
     assert mailbox.to("anna@alfa.example") == []
     tab = staff.get(f"/partner/{world.alfa}/zone").get_data(as_text=True)
@@ -384,20 +451,32 @@ def test_a_suspended_zone_user_cannot_log_in_and_gets_no_mail(app, world, login,
 def test_staff_share_only_with_zone_users_of_the_records_partner(app, world, login, mailbox):
     staff = login("staff")
     page = staff.get(f"/tasks/show/{world.internal_task}").get_data(as_text=True)
-    assert "Anna Alfa" in page and "Béla Béta" not in page      # the share form's choices
+    assert "Anna Alfa" in page and "Béla Béta" not in page  # the share form's choices
     offer_page = staff.get(f"/offers/show/{world.shared_offer}").get_data(as_text=True)
     assert "zone-shares" in offer_page and "Anna Alfa" in offer_page
-    refused = staff.post(f"/zone/task/{world.internal_task}/share",
-                         data={"user": world.bela, "role": "watcher"}, follow_redirects=True)
+    refused = staff.post(
+        f"/zone/task/{world.internal_task}/share",
+        data={"user": world.bela, "role": "watcher"},
+        follow_redirects=True,
+    )
     assert "own partner" in refused.get_data(as_text=True)
     with app.app_context(), pytest.raises(InvalidValue):
         zone.share("offer", world.shared_offer, world.piotr, "watcher", None)
-    assert login("readonly").post(f"/zone/task/{world.internal_task}/share", data={
-        "user": world.anna, "role": "watcher"}).status_code == 403
-    assert staff.post(f"/zone/task/{world.internal_task}/share",
-                      data={"user": world.anna, "role": "watcher"}).status_code == 302
-    assert "Belső egyeztetés" in zone_login(login, "anna").get("/portal/").get_data(
-        as_text=True)
+    assert (
+        login("readonly")
+        .post(
+            f"/zone/task/{world.internal_task}/share", data={"user": world.anna, "role": "watcher"}
+        )
+        .status_code
+        == 403
+    )
+    assert (
+        staff.post(
+            f"/zone/task/{world.internal_task}/share", data={"user": world.anna, "role": "watcher"}
+        ).status_code
+        == 302
+    )
+    assert "Belső egyeztetés" in zone_login(login, "anna").get("/portal/").get_data(as_text=True)
     from tests.conftest import run_jobs
 
     run_jobs(app)
@@ -418,44 +497,83 @@ def test_the_api_invites_a_contact_person_for_staff_only(app, api, world):
         company = f.company(name="Epsilon Kft.").id
     person = contact(app, company, "Emese", "Epsilon", "emese@epsilon.example")
     payload = {"zone": "partner", "organization": company}
-    assert api("readonly").post(f"/api/v1/person/{person}/zone_invite",
-                                json=payload).status_code == 403
-    assert api("staff").post(f"/api/v1/person/{person}/zone_invite",
-                             json={"zone": "nope", "organization": company}
-                             ).status_code == 400
-    assert api("staff").post(f"/api/v1/person/{person}/zone_invite",
-                             json={"zone": "client", "organization": world.beta}
-                             ).status_code == 400          # not a contact person there
+    assert (
+        api("readonly").post(f"/api/v1/person/{person}/zone_invite", json=payload).status_code
+        == 403
+    )
+    assert (
+        api("staff")
+        .post(
+            f"/api/v1/person/{person}/zone_invite", json={"zone": "nope", "organization": company}
+        )
+        .status_code
+        == 400
+    )
+    assert (
+        api("staff")
+        .post(
+            f"/api/v1/person/{person}/zone_invite",
+            json={"zone": "client", "organization": world.beta},
+        )
+        .status_code
+        == 400
+    )  # not a contact person there
     created = api("staff").post(f"/api/v1/person/{person}/zone_invite", json=payload)
     assert created.status_code == 201
     with app.app_context():
         member = db.session.get(ZoneMember, created.get_json()["id"])
         assert (member.zone, member.partner_id) == ("partner", company)
-    assert api("staff").post(f"/api/v1/person/{person}/zone_invite",
-                             json=payload).status_code == 409
+    assert (
+        api("staff").post(f"/api/v1/person/{person}/zone_invite", json=payload).status_code == 409
+    )
     assert api("anna@alfa.example", "anna-password").post(
-        f"/api/v1/person/{person}/zone_invite", json=payload).status_code in (401, 403)
+        f"/api/v1/person/{person}/zone_invite", json=payload
+    ).status_code in (401, 403)
 
 
 # --- who may reach what ---------------------------------------------------------------------
 
-OPEN_TO_EVERYONE = {"/", "/login/", "/logout/", "/health", "/settings/", "/users/userinfo/",
-                    "/resetmypassword/form", "/userinfoeditview/form", "/swagger/v1",
-                    "/api/v1/_openapi", "/api/v1/security/login", "/api/v1/security/refresh",
-                    "/api/v1/openapi/v1/_openapi"}
+OPEN_TO_EVERYONE = {
+    "/",
+    "/login/",
+    "/logout/",
+    "/health",
+    "/settings/",
+    "/users/userinfo/",
+    "/resetmypassword/form",
+    "/userinfoeditview/form",
+    "/swagger/v1",
+    "/api/v1/_openapi",
+    "/api/v1/security/login",
+    "/api/v1/security/refresh",
+    "/api/v1/openapi/v1/_openapi",
+}
 
 
 def staff_urls(app, world) -> list[str]:
     """Every staff page and API URL of the app, with ids of Béta's records filled in."""
-    ids = {"pk": world.beta_task, "partner_id": world.beta, "invoice_id": 1, "task_id":
-           world.beta_task, "record_id": world.beta_task, "user_id": world.bela,
-           "comment_id": world.beta_file, "share_id": 1, "organization_id": world.beta,
-           "run_id": 1, "position": 1, "id": 1, "year": 2026, "month": 11, "week": 47,
-           "document_id": 1, "note_id": 1}
+    ids = {
+        "pk": world.beta_task,
+        "partner_id": world.beta,
+        "invoice_id": 1,
+        "task_id": world.beta_task,
+        "record_id": world.beta_task,
+        "user_id": world.bela,
+        "comment_id": world.beta_file,
+        "share_id": 1,
+        "organization_id": world.beta,
+        "run_id": 1,
+        "position": 1,
+        "id": 1,
+        "year": 2026,
+        "month": 11,
+        "week": 47,
+        "document_id": 1,
+        "note_id": 1,
+    }
     urls = set()
     for rule in app.url_map.iter_rules():
-        if "GET" not in rule.methods or rule.rule.startswith(("/static", "/appbuilder",
-                                                              "/portal")):
+        if "GET" not in rule.methods or rule.rule.startswith(("/static", "/appbuilder", "/portal")):
             continue
         values = {}
         for arg in rule.arguments:
@@ -477,26 +595,35 @@ def staff_urls(app, world) -> list[str]:
                 url = url_for(rule.endpoint, **values)
             except Exception:
                 continue
-        if url not in OPEN_TO_EVERYONE and not url.startswith(("/lang/", "/calendar/feed/",
-                                                               "/back")):
+        if url not in OPEN_TO_EVERYONE and not url.startswith(
+            ("/lang/", "/calendar/feed/", "/back")
+        ):
             urls.add(url)
     return sorted(urls)
 
 
 @pytest.mark.parametrize("who", ["anna", "bela", "piotr"])
-def test_zone_users_reach_no_staff_screen_or_api_and_are_logged(app, world, login, api, who,
-                                                                caplog):
+def test_zone_users_reach_no_staff_screen_or_api_and_are_logged(
+    app, world, login, api, who, caplog
+):
     client = zone_login(login, who)
     urls = staff_urls(app, world)
     assert len(urls) > 60
     caplog.set_level(logging.WARNING, logger="dossier.zone")
     for url in urls:
         assert client.get(url).status_code in (403, 404), url
-    for url in ("/people/add", "/tasks/delete/1", f"/task/{world.beta_task}/done",
-                f"/zone/task/{world.shared_task}/comments", "/invoices/add"):
+    for url in (
+        "/people/add",
+        "/tasks/delete/1",
+        f"/task/{world.beta_task}/done",
+        f"/zone/task/{world.shared_task}/comments",
+        "/invoices/add",
+    ):
         assert client.post(url, data={"title": "x"}).status_code in (403, 404), url
-    rest = api(f"{who}@" + {"anna": "alfa", "bela": "beta", "piotr": "partner"}[who]
-               + ".example", f"{who}-password")
+    rest = api(
+        f"{who}@" + {"anna": "alfa", "bela": "beta", "piotr": "partner"}[who] + ".example",
+        f"{who}-password",
+    )
     for url in [u for u in urls if u.startswith("/api/")]:
         assert rest.get(url).status_code in (401, 403, 404), url
     assert rest.post("/api/v1/task/", json={"title": "x"}).status_code in (401, 403)
@@ -533,10 +660,12 @@ def test_the_portal_permission_matrix(app, world, login):
                 assert status == 200, (url, who, status)
             else:
                 assert status in (403, 404), (url, who, status)
-    posts = [(f"/portal/task/{world.beta_task}/add", "bela"),
-             (f"/portal/task/{world.internal_task}/add", ""),
-             (f"/portal/offer/{world.beta_offer}/add", "bela"),
-             (f"/portal/task/{world.beta_task}/done", "bela")]
+    posts = [
+        (f"/portal/task/{world.beta_task}/add", "bela"),
+        (f"/portal/task/{world.internal_task}/add", ""),
+        (f"/portal/offer/{world.beta_offer}/add", "bela"),
+        (f"/portal/task/{world.beta_task}/done", "bela"),
+    ]
     for url, _allowed in posts:
         for who in ("anna", "piotr", "staff"):
             status = clients[who].post(url, data={"body": "guess"}).status_code
@@ -545,16 +674,19 @@ def test_the_portal_permission_matrix(app, world, login):
     for url, _ in portal_matrix(world):
         assert anonymous.get(url).status_code == 302, url
     with app.app_context():
-        assert db.session.scalar(select(func.count(Comment.id)).where(
-            Comment.body == "guess")) == 0
+        assert db.session.scalar(select(func.count(Comment.id)).where(Comment.body == "guess")) == 0
 
 
 def test_portal_pages_take_a_bounded_number_of_queries(app, world, login, queries):
     def counts():
         anna, staff = zone_login(login, "anna"), login("staff")
-        pages = {"home": (anna, "/portal/"), "task": (anna, f"/portal/task/{world.shared_task}"),
-                 "calendar": (anna, "/portal/calendar/"), "contacts": (anna, "/portal/contacts/"),
-                 "staff task": (staff, f"/tasks/show/{world.shared_task}")}
+        pages = {
+            "home": (anna, "/portal/"),
+            "task": (anna, f"/portal/task/{world.shared_task}"),
+            "calendar": (anna, "/portal/calendar/"),
+            "contacts": (anna, "/portal/contacts/"),
+            "staff task": (staff, f"/tasks/show/{world.shared_task}"),
+        }
         result = {}
         for key, (client, url) in pages.items():
             client.get(url)
@@ -590,19 +722,30 @@ def test_sending_the_invitation_again_makes_a_new_link_and_voids_the_old(app, wo
 
 def test_staff_publish_news_and_list_zone_users(app, world, login):
     staff = login("staff")
-    missing = staff.post("/news/add", data={"title": "Csak Alfának", "body": "Szia!",
-                                            "audience": "one"}, follow_redirects=True)
+    missing = staff.post(
+        "/news/add",
+        data={"title": "Csak Alfának", "body": "Szia!", "audience": "one"},
+        follow_redirects=True,
+    )
     assert "Choose the partner the news is for." in missing.get_data(as_text=True)
     with app.app_context():
         number = db.session.get(Organization, world.alfa).customer_number
-    assert staff.post("/news/add", data={"title": "Csak Alfának", "body": "Szia!",
-                                         "audience": "one", "partner": number}
-                      ).status_code == 302
-    assert "Csak Alfának" in zone_login(login, "anna").get("/portal/news/").get_data(
-        as_text=True)
+    assert (
+        staff.post(
+            "/news/add",
+            data={"title": "Csak Alfának", "body": "Szia!", "audience": "one", "partner": number},
+        ).status_code
+        == 302
+    )
+    assert "Csak Alfának" in zone_login(login, "anna").get("/portal/news/").get_data(as_text=True)
     assert "Csak Alfának" not in zone_login(login, "bela").get("/portal/news/").get_data(
-        as_text=True)
-    assert login("readonly").post("/news/add", data={"title": "x", "body": "y",
-                                                     "audience": "client"}).status_code == 403
+        as_text=True
+    )
+    assert (
+        login("readonly")
+        .post("/news/add", data={"title": "x", "body": "y", "audience": "client"})
+        .status_code
+        == 403
+    )
     listing = staff.get("/zone-users/list/").get_data(as_text=True)
     assert "Alfa Kft." in listing and "Partner Sp. z o.o." in listing

@@ -15,8 +15,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Worker
 
 log = logging.getLogger("dossier.jobs")
-LONGEST_WAIT = 30      # seconds between two attempts at most
-STEADY_AFTER = 60      # a run this long starts the back-off from 1 s again
+LONGEST_WAIT = 30  # seconds between two attempts at most
+STEADY_AFTER = 60  # a run this long starts the back-off from 1 s again
 
 
 def keep_running(name: str, run_once: Callable[[], bool]) -> None:

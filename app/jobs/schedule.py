@@ -58,8 +58,14 @@ class Scheduler(rq_scheduler.Scheduler):
         for entry_id, cron, func in entries:
             if entry_id in self:
                 self.cancel(entry_id)
-            self.cron(cron, func=func, id=entry_id, queue_name=QUEUE_NAME, result_ttl=600,
-                      timeout=TIMEOUTS.get(entry_id))
+            self.cron(
+                cron,
+                func=func,
+                id=entry_id,
+                queue_name=QUEUE_NAME,
+                result_ttl=600,
+                timeout=TIMEOUTS.get(entry_id),
+            )
 
     def enqueue_jobs(self):
         run_id = self.connection.info("server")["run_id"]

@@ -29,8 +29,11 @@ class Audited(NamedTuple):
 
 def audited_models() -> list[type]:
     """Every model that says it is audited."""
-    return [mapper.class_ for mapper in Model.registry.mappers
-            if getattr(mapper.class_, "__audited__", None)]
+    return [
+        mapper.class_
+        for mapper in Model.registry.mappers
+        if getattr(mapper.class_, "__audited__", None)
+    ]
 
 
 class AuditLog(Model):
@@ -79,9 +82,7 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-def _changes(
-    obj, action: str, audited: Audited
-) -> list[tuple[str | None, str | None, str | None]]:
+def _changes(obj, action: str, audited: Audited) -> list[tuple[str | None, str | None, str | None]]:
     state = inspect(obj)
     result = []
     for attr in state.mapper.column_attrs:
@@ -114,8 +115,11 @@ def _record_audit(session: Session, flush_context) -> None:
     rows = []
     now = utcnow()
     actor = current_actor_id()
-    for action, objects in (("create", session.new), ("update", session.dirty),
-                            ("delete", session.deleted)):
+    for action, objects in (
+        ("create", session.new),
+        ("update", session.dirty),
+        ("delete", session.deleted),
+    ):
         for obj in objects:
             audited = getattr(type(obj), "__audited__", None)
             if audited is None:
@@ -124,8 +128,18 @@ def _record_audit(session: Session, flush_context) -> None:
                 continue
             for field, old, new in _changes(obj, action, audited):
                 for partner_id in _audit_partners(obj):
-                    rows.append(dict(at=now, user_id=actor, action=action, entity=audited.entity,
-                                     entity_id=obj.id, partner_id=partner_id, field=field,
-                                     old_value=old, new_value=new))
+                    rows.append(
+                        dict(
+                            at=now,
+                            user_id=actor,
+                            action=action,
+                            entity=audited.entity,
+                            entity_id=obj.id,
+                            partner_id=partner_id,
+                            field=field,
+                            old_value=old,
+                            new_value=new,
+                        )
+                    )
     if rows:
         session.connection().execute(AuditLog.__table__.insert(), rows)

@@ -84,8 +84,11 @@ def forbid_to_zone_users(mapper, connection, target) -> None:
 def changed_columns(obj) -> set[str]:
     """The columns of a record that this flush changes."""
     state = inspect(obj)
-    return {attr.key for attr in state.mapper.column_attrs
-            if state.attrs[attr.key].history.has_changes()}
+    return {
+        attr.key
+        for attr in state.mapper.column_attrs
+        if state.attrs[attr.key].history.has_changes()
+    }
 
 
 CURRENCIES = ("HUF", "EUR", "PLN", "RUB", "USD", "GBP", "CHF")
@@ -123,9 +126,7 @@ def clean_phone(field: str, value: str | None) -> str | None:
     if not value:
         return None
     if not PHONE_RE.match(value) or sum(c.isdigit() for c in value) < 6:
-        raise InvalidValue(
-            field, _l("%(value)s is not a valid phone number.") % {"value": value}
-        )
+        raise InvalidValue(field, _l("%(value)s is not a valid phone number.") % {"value": value})
     return value
 
 
@@ -173,8 +174,11 @@ def association(name: str, left: str, right: str) -> Table:
         name,
         Model.metadata,
         Column(f"{left}_id", ForeignKey(f"{left}.id", ondelete="CASCADE"), primary_key=True),
-        Column(f"{right.removeprefix('ab_')}_id",
-               ForeignKey(f"{right}.id", ondelete="CASCADE"), primary_key=True),
+        Column(
+            f"{right.removeprefix('ab_')}_id",
+            ForeignKey(f"{right}.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
         Index(f"ix_{name}_{right.removeprefix('ab_')}", f"{right.removeprefix('ab_')}_id"),
     )
 
@@ -214,7 +218,8 @@ def refuse_bulk(tables: set[str], operation: str, columns: set[str] = frozenset(
     if any(operation in BULK_REFUSED.get(name, ()) for name in tables):
         raise BulkChange()
     if operation == "update" and columns & set().union(
-            *(BULK_GUARDED_COLUMNS.get(name, set()) for name in tables)):
+        *(BULK_GUARDED_COLUMNS.get(name, set()) for name in tables)
+    ):
         raise BulkChange()
 
 
@@ -231,8 +236,7 @@ def _set_columns(state) -> set[str]:
     statement = state.statement
     keys = list(getattr(statement, "_values", None) or ())
     keys += [key for key, _ in getattr(statement, "_ordered_values", None) or ()]
-    names = {getattr(key, "key", None) or getattr(key, "name", None) or str(key)
-             for key in keys}
+    names = {getattr(key, "key", None) or getattr(key, "name", None) or str(key) for key in keys}
     parameters = state.parameters
     for row in parameters if isinstance(parameters, list) else [parameters or {}]:
         names |= {str(key) for key in row}
@@ -244,11 +248,13 @@ def _no_bulk_rule_changes(state) -> None:
     if not (state.is_insert or state.is_update or state.is_delete):
         return
     operation = "insert" if state.is_insert else "update" if state.is_update else "delete"
-    refuse_bulk(_statement_tables(state), operation,
-                _set_columns(state) if state.is_update else set())
+    refuse_bulk(
+        _statement_tables(state), operation, _set_columns(state) if state.is_update else set()
+    )
 
 
 # --- what every stored value must be -------------------------------------------------------
+
 
 def _fitting(key: str, column, value):
     """The value as stored, or InvalidValue when the column (or PostgreSQL) cannot hold it."""
@@ -261,9 +267,11 @@ def _fitting(key: str, column, value):
             value = " ".join(filter(None, (line.strip() for line in value.splitlines())))
         length = getattr(column.type, "length", None)
         if length and len(value) > length:
-            raise InvalidValue(key, _l("%(length)s characters are too many here: at most "
-                                       "%(max)s are allowed.")
-                               % {"length": len(value), "max": length})
+            raise InvalidValue(
+                key,
+                _l("%(length)s characters are too many here: at most %(max)s are allowed.")
+                % {"length": len(value), "max": length},
+            )
     elif isinstance(value, Decimal) and isinstance(column.type, Numeric):
         if not value.is_finite():
             raise InvalidValue(key, _l("%(value)s is not a number.") % {"value": value})

@@ -43,8 +43,9 @@ class Document(Model):
     __tablename__ = "document"
     __audited__ = Audited("document", _l("Document"))
     __table_args__ = (
-        CheckConstraint("visibility IN ('all', 'roles', 'users', 'uploader')",
-                        name="ck_document_visibility"),
+        CheckConstraint(
+            "visibility IN ('all', 'roles', 'users', 'uploader')", name="ck_document_visibility"
+        ),
         CheckConstraint("size > 0", name="ck_document_size"),
         Index("ix_document_partner_created", "partner_id", "created_at"),
     )
@@ -114,8 +115,11 @@ class DocumentTemplate(Model):
         try:
             SandboxedEnvironment().parse(value)
         except TemplateSyntaxError as error:
-            raise InvalidValue(key, _l("The template has an error on line %(line)s: %(error)s")
-                               % {"line": error.lineno, "error": error.message}) from error
+            raise InvalidValue(
+                key,
+                _l("The template has an error on line %(line)s: %(error)s")
+                % {"line": error.lineno, "error": error.message},
+            ) from error
         return value
 
     def __str__(self) -> str:

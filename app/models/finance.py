@@ -65,8 +65,9 @@ class Product(Model):
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     description: Mapped[str | None] = mapped_column(Text)
 
-    suppliers: Mapped[list[Partner]] = relationship(secondary=partner_product,
-                                                    back_populates="supplied_products")
+    suppliers: Mapped[list[Partner]] = relationship(
+        secondary=partner_product, back_populates="supplied_products"
+    )
 
     @validates("code", "name", "unit")
     def _required(self, key, value):
@@ -90,7 +91,8 @@ class Product(Model):
 
 
 Partner.supplied_products = relationship(
-    Product, secondary=partner_product, back_populates="suppliers", order_by=Product.name)
+    Product, secondary=partner_product, back_populates="suppliers", order_by=Product.name
+)
 
 
 # --- invoices ------------------------------------------------------------------------------
@@ -112,10 +114,25 @@ INVOICE_TRANSITIONS = {
     "paid": set(),
     "cancelled": set(),
 }
-INVOICE_CONTENT = ("partner_id", "currency", "issue_date", "due_date", "language", "notes",
-                   "billing_name", "billing_address", "billing_tax_number", "number", "year",
-                   "recurring_id", "period_start", "period_end",
-                   "net_total", "vat_total", "gross_total")
+INVOICE_CONTENT = (
+    "partner_id",
+    "currency",
+    "issue_date",
+    "due_date",
+    "language",
+    "notes",
+    "billing_name",
+    "billing_address",
+    "billing_tax_number",
+    "number",
+    "year",
+    "recurring_id",
+    "period_start",
+    "period_end",
+    "net_total",
+    "vat_total",
+    "gross_total",
+)
 DELIVERY_LABELS = {"email": _l("By e-mail"), "post": _l("By post")}
 
 
@@ -127,13 +144,15 @@ class Invoice(Model):
     __table_args__ = (
         CheckConstraint(
             "status IN ('draft', 'issued', 'sent', 'paid', 'partly_paid', 'cancelled')",
-            name="ck_invoice_status"),
+            name="ck_invoice_status",
+        ),
         CheckConstraint("status = 'draft' OR number IS NOT NULL", name="ck_invoice_number"),
         UniqueConstraint("number", name="uq_invoice_number"),
         # One invoice per period of an automatic invoicing: running a period twice is a no-op.
         UniqueConstraint("recurring_id", "period_start", name="uq_invoice_recurring_period"),
-        CheckConstraint("delivery IS NULL OR delivery IN ('email', 'post')",
-                        name="ck_invoice_delivery"),
+        CheckConstraint(
+            "delivery IS NULL OR delivery IN ('email', 'post')", name="ck_invoice_delivery"
+        ),
         Index("ix_invoice_partner_issue", "partner_id", "issue_date"),
         Index("ix_invoice_run", "run_id", "delivery", "id"),
     )
@@ -141,9 +160,11 @@ class Invoice(Model):
     number: Mapped[str | None] = mapped_column(String(20), active_history=True)
     year: Mapped[int | None] = mapped_column(Integer)
     partner_id: Mapped[int] = mapped_column(
-        ForeignKey("partner.id", ondelete="RESTRICT"), nullable=False)
-    status: Mapped[str] = mapped_column(String(12), nullable=False, default="draft",
-                                        active_history=True)
+        ForeignKey("partner.id", ondelete="RESTRICT"), nullable=False
+    )
+    status: Mapped[str] = mapped_column(
+        String(12), nullable=False, default="draft", active_history=True
+    )
     currency: Mapped[str] = mapped_column(String(3), nullable=False, default="HUF")
     language: Mapped[str | None] = mapped_column(String(5))
     issue_date: Mapped[date | None] = mapped_column(Date)
@@ -158,17 +179,21 @@ class Invoice(Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
     # Made by automatic invoicing: which setting, for which period, in which run, sent how.
     recurring_id: Mapped[int | None] = mapped_column(
-        ForeignKey("recurring_invoice.id", ondelete="SET NULL", name="fk_invoice_recurring",
-                   use_alter=True))
+        ForeignKey(
+            "recurring_invoice.id", ondelete="SET NULL", name="fk_invoice_recurring", use_alter=True
+        )
+    )
     period_start: Mapped[date | None] = mapped_column(Date)
     period_end: Mapped[date | None] = mapped_column(Date)
     run_id: Mapped[int | None] = mapped_column(
-        ForeignKey("invoice_run.id", ondelete="SET NULL", name="fk_invoice_run"))
+        ForeignKey("invoice_run.id", ondelete="SET NULL", name="fk_invoice_run")
+    )
     delivery: Mapped[str | None] = mapped_column(String(8))
 
     partner: Mapped[Partner] = relationship(lazy="joined")
     lines: Mapped[list[InvoiceLine]] = relationship(
-        back_populates="invoice", cascade="all, delete-orphan", order_by="InvoiceLine.position")
+        back_populates="invoice", cascade="all, delete-orphan", order_by="InvoiceLine.position"
+    )
 
     @validates("currency")
     def _currency(self, key, value):
@@ -199,7 +224,8 @@ class InvoiceLine(Model):
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     invoice_id: Mapped[int] = mapped_column(
-        ForeignKey("invoice.id", ondelete="CASCADE"), nullable=False, index=True)
+        ForeignKey("invoice.id", ondelete="CASCADE"), nullable=False, index=True
+    )
     position: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     product_id: Mapped[int | None] = mapped_column(ForeignKey("product.id", ondelete="SET NULL"))
     description: Mapped[str] = mapped_column(String(500), nullable=False)
@@ -263,11 +289,15 @@ def _guard_line(mapper, connection, target: InvoiceLine) -> None:
     """A line of an issued invoice is fixed: it is not changed, deleted or moved away, and
     no line is added or moved to an issued invoice."""
     invoices = {target.invoice_id}
-    if target.id is not None:   # the invoice the stored line is on now
-        invoices.add(connection.execute(
-            select(InvoiceLine.invoice_id).where(InvoiceLine.id == target.id)).scalar())
+    if target.id is not None:  # the invoice the stored line is on now
+        invoices.add(
+            connection.execute(
+                select(InvoiceLine.invoice_id).where(InvoiceLine.id == target.id)
+            ).scalar()
+        )
     for status in connection.execute(
-            select(Invoice.status).where(Invoice.id.in_(invoices - {None}))).scalars():
+        select(Invoice.status).where(Invoice.id.in_(invoices - {None}))
+    ).scalars():
         if status != "draft":
             raise InvoiceLocked(status=INVOICE_STATUS_LABELS.get(status, status))
 
@@ -276,11 +306,17 @@ def _fill_line(mapper, connection, target: InvoiceLine) -> None:
     """What the line leaves empty comes from its product: the API, the screens and
     automatic invoicing make the same line."""
     product = None
-    if target.product_id is not None and None in (target.description, target.unit,
-                                                   target.unit_price, target.vat_rate):
+    if target.product_id is not None and None in (
+        target.description,
+        target.unit,
+        target.unit_price,
+        target.vat_rate,
+    ):
         product = connection.execute(
-            select(Product.name, Product.unit, Product.price, Product.vat_rate)
-            .where(Product.id == target.product_id)).first()
+            select(Product.name, Product.unit, Product.price, Product.vat_rate).where(
+                Product.id == target.product_id
+            )
+        ).first()
     if target.description is None and product is not None:
         target.description = product.name
     target.description = required_text("description", target.description, _l("Description"))
@@ -310,7 +346,8 @@ class Payment(Model):
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     partner_id: Mapped[int] = mapped_column(
-        ForeignKey("partner.id", ondelete="RESTRICT"), nullable=False)
+        ForeignKey("partner.id", ondelete="RESTRICT"), nullable=False
+    )
     invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id", ondelete="RESTRICT"))
     amount: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False)
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
@@ -332,8 +369,12 @@ class Payment(Model):
 # --- automatic invoicing ------------------------------------------------------------------
 
 RECURRING_MONTHS = {"monthly": 1, "quarterly": 3, "yearly": 12}
-RUN_STATUS_LABELS = {"queued": _l("Waiting to start"), "running": _l("Running"),
-                     "done": _l("Finished"), "failed": _l("Stopped")}
+RUN_STATUS_LABELS = {
+    "queued": _l("Waiting to start"),
+    "running": _l("Running"),
+    "done": _l("Finished"),
+    "failed": _l("Stopped"),
+}
 
 
 def add_months(day: date, months: int, anchor: int | None = None) -> date:
@@ -350,17 +391,20 @@ class RecurringInvoice(Model):
     __tablename__ = "recurring_invoice"
     __audited__ = Audited("recurring_invoice", _l("Automatic invoicing"))
     __table_args__ = (
-        CheckConstraint("frequency IN ('monthly', 'quarterly', 'yearly')",
-                        name="ck_recurring_frequency"),
+        CheckConstraint(
+            "frequency IN ('monthly', 'quarterly', 'yearly')", name="ck_recurring_frequency"
+        ),
         CheckConstraint("delivery IN ('email', 'post')", name="ck_recurring_delivery"),
         CheckConstraint("anchor_day BETWEEN 1 AND 31", name="ck_recurring_anchor"),
         Index("ix_recurring_due", "active", "next_date"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     partner_id: Mapped[int] = mapped_column(
-        ForeignKey("partner.id", ondelete="CASCADE"), nullable=False, unique=True)
+        ForeignKey("partner.id", ondelete="CASCADE"), nullable=False, unique=True
+    )
     template_id: Mapped[int] = mapped_column(
-        ForeignKey("invoice.id", ondelete="RESTRICT"), nullable=False)
+        ForeignKey("invoice.id", ondelete="RESTRICT"), nullable=False
+    )
     frequency: Mapped[str] = mapped_column(String(10), nullable=False, default="monthly")
     next_date: Mapped[date] = mapped_column(Date, nullable=False)
     # The day of the month periods start on, so that 31 January, 28 February, 31 March …
@@ -369,7 +413,8 @@ class RecurringInvoice(Model):
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime, default=utcnow, onupdate=utcnow, nullable=False)
+        DateTime, default=utcnow, onupdate=utcnow, nullable=False
+    )
 
     partner: Mapped[Partner] = relationship()
     template: Mapped[Invoice] = relationship(foreign_keys=[template_id])
@@ -406,15 +451,18 @@ def _recurring_template(mapper, connection, target: RecurringInvoice) -> None:
     """The template is an issued invoice of the same partner: the first one is made by hand.
     Checked when it is chosen; a template cancelled later still serves as the pattern."""
     state = inspect(target)
-    if state.persistent and not (state.attrs.template_id.history.has_changes()
-                                 or state.attrs.partner_id.history.has_changes()):
+    if state.persistent and not (
+        state.attrs.template_id.history.has_changes()
+        or state.attrs.partner_id.history.has_changes()
+    ):
         return
-    row = connection.execute(select(Invoice.partner_id, Invoice.status)
-                             .where(Invoice.id == target.template_id)).first()
-    if row is None or row.partner_id != target.partner_id or row.status in ("draft",
-                                                                            "cancelled"):
-        raise InvalidValue("template", _l("Choose an issued invoice of this partner as the "
-                                          "template."))
+    row = connection.execute(
+        select(Invoice.partner_id, Invoice.status).where(Invoice.id == target.template_id)
+    ).first()
+    if row is None or row.partner_id != target.partner_id or row.status in ("draft", "cancelled"):
+        raise InvalidValue(
+            "template", _l("Choose an issued invoice of this partner as the template.")
+        )
 
 
 class InvoiceRun(Model):
@@ -423,8 +471,9 @@ class InvoiceRun(Model):
 
     __tablename__ = "invoice_run"
     __table_args__ = (
-        CheckConstraint("status IN ('queued', 'running', 'done', 'failed')",
-                        name="ck_invoice_run_status"),
+        CheckConstraint(
+            "status IN ('queued', 'running', 'done', 'failed')", name="ck_invoice_run_status"
+        ),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     as_of: Mapped[date] = mapped_column(Date, nullable=False)
@@ -434,16 +483,15 @@ class InvoiceRun(Model):
     emailed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     printed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     error: Mapped[str | None] = mapped_column(Text)
-    started_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("ab_user.id", ondelete="SET NULL"))
+    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     started_by = relationship("User")
     batches: Mapped[list[InvoicePrintBatch]] = relationship(
-        back_populates="run", cascade="all, delete-orphan",
-        order_by="InvoicePrintBatch.position")
+        back_populates="run", cascade="all, delete-orphan", order_by="InvoicePrintBatch.position"
+    )
 
     @property
     def status_label(self) -> str:
@@ -464,7 +512,8 @@ class InvoicePrintBatch(Model):
     __table_args__ = (UniqueConstraint("run_id", "position", name="uq_print_batch_position"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(
-        ForeignKey("invoice_run.id", ondelete="CASCADE"), nullable=False)
+        ForeignKey("invoice_run.id", ondelete="CASCADE"), nullable=False
+    )
     position: Mapped[int] = mapped_column(Integer, nullable=False)
     invoices: Mapped[int] = mapped_column(Integer, nullable=False)
     first_number: Mapped[str] = mapped_column(String(20), nullable=False)
@@ -482,8 +531,12 @@ class InvoicePrintBatch(Model):
 
 # --- contracts and quotas ------------------------------------------------------------------
 
-CONTRACT_STATUS_LABELS = {"draft": _l("Draft"), "active": _l("Active"),
-                          "ended": _l("Ended"), "cancelled": _l("Cancelled")}
+CONTRACT_STATUS_LABELS = {
+    "draft": _l("Draft"),
+    "active": _l("Active"),
+    "ended": _l("Ended"),
+    "cancelled": _l("Cancelled"),
+}
 
 
 class Contract(Model):
@@ -492,14 +545,16 @@ class Contract(Model):
     __tablename__ = "contract"
     __audited__ = Audited("contract", _l("Contract"))
     __table_args__ = (
-        CheckConstraint("status IN ('draft', 'active', 'ended', 'cancelled')",
-                        name="ck_contract_status"),
+        CheckConstraint(
+            "status IN ('draft', 'active', 'ended', 'cancelled')", name="ck_contract_status"
+        ),
         CheckConstraint("ends_on IS NULL OR ends_on >= starts_on", name="ck_contract_period"),
         Index("ix_contract_partner_status", "partner_id", "status"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     partner_id: Mapped[int] = mapped_column(
-        ForeignKey("partner.id", ondelete="CASCADE"), nullable=False)
+        ForeignKey("partner.id", ondelete="CASCADE"), nullable=False
+    )
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     plan: Mapped[str | None] = mapped_column(String(120))
     price: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False, default=0)
@@ -510,8 +565,9 @@ class Contract(Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
 
     partner: Mapped[Partner] = relationship()
-    quotas: Mapped[list[Quota]] = relationship(back_populates="contract",
-                                                 cascade="all, delete-orphan")
+    quotas: Mapped[list[Quota]] = relationship(
+        back_populates="contract", cascade="all, delete-orphan"
+    )
 
     @validates("name")
     def _name(self, key, value):
@@ -526,8 +582,11 @@ class Contract(Model):
         return clean_currency(key, value)
 
     def is_active(self, today: date) -> bool:
-        return self.status == "active" and self.starts_on <= today and (
-            self.ends_on is None or self.ends_on >= today)
+        return (
+            self.status == "active"
+            and self.starts_on <= today
+            and (self.ends_on is None or self.ends_on >= today)
+        )
 
     @property
     def status_label(self) -> str:
@@ -548,7 +607,8 @@ class Quota(Model):
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     contract_id: Mapped[int] = mapped_column(
-        ForeignKey("contract.id", ondelete="CASCADE"), nullable=False, index=True)
+        ForeignKey("contract.id", ondelete="CASCADE"), nullable=False, index=True
+    )
     name: Mapped[str] = mapped_column(String(120), nullable=False)
     unit: Mapped[str] = mapped_column(String(20), nullable=False, default="pc")
     bought: Mapped[Decimal] = mapped_column(Numeric(12, 2), nullable=False, default=0)

@@ -145,9 +145,7 @@ class Address(Model):
             return None
         limit = 90 if key == "latitude" else 180
         if not -limit <= float(value) <= limit:
-            raise InvalidValue(
-                key, _l("%(value)s is out of range.") % {"value": value}
-            )
+            raise InvalidValue(key, _l("%(value)s is out of range.") % {"value": value})
         return float(value)
 
     @property
@@ -170,8 +168,9 @@ class Partner(Model):
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     type: Mapped[str] = mapped_column(String(16), nullable=False)
-    customer_number: Mapped[str] = mapped_column(String(20), unique=True, nullable=False,
-                                                 active_history=True)
+    customer_number: Mapped[str] = mapped_column(
+        String(20), unique=True, nullable=False, active_history=True
+    )
     display_name: Mapped[str] = mapped_column(String(250), nullable=False, default="")
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="lead")
     owner_id: Mapped[int | None] = mapped_column(
@@ -190,12 +189,8 @@ class Partner(Model):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime, default=utcnow, onupdate=utcnow, nullable=False
     )
-    created_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("ab_user.id", ondelete="SET NULL")
-    )
-    updated_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("ab_user.id", ondelete="SET NULL")
-    )
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
 
     owner = relationship("User", foreign_keys=[owner_id], lazy="joined")
     created_by = relationship("User", foreign_keys=[created_by_id])
@@ -205,7 +200,9 @@ class Partner(Model):
         back_populates="partner", cascade="all, delete-orphan", passive_deletes=True
     )
     notes: Mapped[list[Note]] = relationship(
-        back_populates="partner", cascade="all, delete-orphan", passive_deletes=True,
+        back_populates="partner",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
         order_by="Note.created_at.desc()",
     )
 
@@ -259,8 +256,12 @@ class Partner(Model):
         if connection.execute(notes.where(Note.locked_after <= utcnow()).limit(1)).first():
             raise PartnerHasFixedNotes()
         actor = current_actor_id()
-        if actor is not None and connection.execute(notes.where(or_(
-                Note.author_id.is_(None), Note.author_id != actor)).limit(1)).first():
+        if (
+            actor is not None
+            and connection.execute(
+                notes.where(or_(Note.author_id.is_(None), Note.author_id != actor)).limit(1)
+            ).first()
+        ):
             raise PartnerHasOthersNotes()
 
     def __str__(self) -> str:
@@ -301,7 +302,9 @@ class Person(Partner):
     payment_method: Mapped[str | None] = mapped_column(String(16))
 
     affiliations: Mapped[list[Affiliation]] = relationship(
-        back_populates="person", cascade="all, delete-orphan", passive_deletes=True,
+        back_populates="person",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
         foreign_keys="Affiliation.person_id",
     )
 
@@ -323,9 +326,7 @@ class Person(Partner):
         return value
 
     def refresh_display_name(self) -> None:
-        self.display_name = " ".join(
-            p for p in (self.title, self.first_name, self.last_name) if p
-        )
+        self.display_name = " ".join(p for p in (self.title, self.first_name, self.last_name) if p)
 
     def days_to_birthday(self, today: date) -> int | None:
         if not self.birthday:
@@ -351,7 +352,9 @@ class Organization(Partner):
     industry_code: Mapped[str | None] = mapped_column(String(20))
 
     affiliations: Mapped[list[Affiliation]] = relationship(
-        back_populates="organization", cascade="all, delete-orphan", passive_deletes=True,
+        back_populates="organization",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
         foreign_keys="Affiliation.organization_id",
     )
 
@@ -479,11 +482,11 @@ class Note(Model):
     body: Mapped[str] = mapped_column(Text, nullable=False)
     occurred_at: Mapped[datetime | None] = mapped_column(DateTime)
     pinned: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False,
-                                                 active_history=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime, default=utcnow, nullable=False, active_history=True
+    )
     # Set once at insert from NOTE_EDIT_MINUTES; the database refuses changes after it too.
-    locked_after: Mapped[datetime] = mapped_column(DateTime, nullable=False,
-                                                   active_history=True)
+    locked_after: Mapped[datetime] = mapped_column(DateTime, nullable=False, active_history=True)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime, default=utcnow, onupdate=utcnow, nullable=False
     )

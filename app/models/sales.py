@@ -69,8 +69,9 @@ class Offer(Model):
     amount: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False, default=0)
     currency: Mapped[str] = mapped_column(String(3), nullable=False, default="HUF")
     payment_frequency: Mapped[str] = mapped_column(String(10), nullable=False, default="once")
-    status: Mapped[str] = mapped_column(String(8), nullable=False, default="pending",
-                                        active_history=True)
+    status: Mapped[str] = mapped_column(
+        String(8), nullable=False, default="pending", active_history=True
+    )
     chance: Mapped[int | None] = mapped_column(Integer)
     expected_decision: Mapped[date | None] = mapped_column(Date)
     distributor_id: Mapped[int | None] = mapped_column(

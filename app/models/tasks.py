@@ -129,8 +129,9 @@ ZONE_TASK_FIELDS = {"done", "done_at", "updated_at"}
 def _zone_users_only_complete(mapper, connection, target: Task) -> None:
     """A zone user changes no task, through any entry point; a performer may mark a task done
     where staff allow it (checked by the portal service)."""
-    if actor_is_zone_user() and (changed_columns(target) - ZONE_TASK_FIELDS
-                                 or not target.zone_may_complete):
+    if actor_is_zone_user() and (
+        changed_columns(target) - ZONE_TASK_FIELDS or not target.zone_may_complete
+    ):
         raise ZoneForbidden()
 
 
@@ -153,8 +154,9 @@ class UserProfile(Model):
     zone_mail: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     # Bumped when the user logs out or a password is set: sessions and tokens made under an
     # older generation are no longer accepted.
-    session_generation: Mapped[int] = mapped_column(Integer, nullable=False, default=0,
-                                                    server_default="0")
+    session_generation: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default="0"
+    )
 
     @validates("phone")
     def _phone(self, key, value):

@@ -47,26 +47,29 @@ from app.models.tasks import Task
 ZONE_LABELS = {"client": _l("Client Zone"), "partner": _l("Partner Zone")}
 SHARE_ROLE_LABELS = {"performer": _l("Performer"), "watcher": _l("Watcher")}
 COMMENT_KIND_LABELS = {"comment": _l("Comment"), "file": _l("File"), "link": _l("Link")}
-NEWS_AUDIENCE_LABELS = {"client": _l("Client Zone"), "partner": _l("Partner Zone"),
-                        "one": _l("One partner")}
+NEWS_AUDIENCE_LABELS = {
+    "client": _l("Client Zone"),
+    "partner": _l("Partner Zone"),
+    "one": _l("One partner"),
+}
 
 
 class ZoneMember(Model):
     """A Client Zone or Partner Zone user: the partner they belong to, and as whom."""
 
     __tablename__ = "zone_member"
-    __table_args__ = (
-        CheckConstraint("zone IN ('client', 'partner')", name="ck_zone_member_zone"),
-    )
+    __table_args__ = (CheckConstraint("zone IN ('client', 'partner')", name="ck_zone_member_zone"),)
     user_id: Mapped[int] = mapped_column(
-        ForeignKey("ab_user.id", ondelete="CASCADE"), primary_key=True)
+        ForeignKey("ab_user.id", ondelete="CASCADE"), primary_key=True
+    )
     partner_id: Mapped[int] = mapped_column(
-        ForeignKey("partner.id", ondelete="CASCADE"), nullable=False, index=True)
+        ForeignKey("partner.id", ondelete="CASCADE"), nullable=False, index=True
+    )
     person_id: Mapped[int | None] = mapped_column(
-        ForeignKey("person.id", ondelete="SET NULL"), unique=True)
+        ForeignKey("person.id", ondelete="SET NULL"), unique=True
+    )
     zone: Mapped[str] = mapped_column(String(8), nullable=False)
-    invited_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("ab_user.id", ondelete="SET NULL"))
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
 
     user = relationship("User", foreign_keys=[user_id], lazy="joined")
@@ -96,7 +99,8 @@ class ZoneInvitation(Model):
     __tablename__ = "zone_invitation"
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(
-        ForeignKey("ab_user.id", ondelete="CASCADE"), nullable=False, index=True)
+        ForeignKey("ab_user.id", ondelete="CASCADE"), nullable=False, index=True
+    )
     token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     used_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -118,7 +122,8 @@ class ZoneShare(Model):
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(
-        ForeignKey("zone_member.user_id", ondelete="CASCADE"), nullable=False)
+        ForeignKey("zone_member.user_id", ondelete="CASCADE"), nullable=False
+    )
     task_id: Mapped[int | None] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"))
     offer_id: Mapped[int | None] = mapped_column(ForeignKey("offer.id", ondelete="CASCADE"))
     role: Mapped[str] = mapped_column(String(10), nullable=False, default="watcher")
@@ -144,12 +149,15 @@ def _share_within_the_partner(mapper, connection, target: ZoneShare) -> None:
     record = Task if target.task_id else Offer
     record_id = target.task_id or target.offer_id
     partner_id = connection.execute(
-        select(record.partner_id).where(record.id == record_id)).scalar()
+        select(record.partner_id).where(record.id == record_id)
+    ).scalar()
     member_partner = connection.execute(
-        select(ZoneMember.partner_id).where(ZoneMember.user_id == target.user_id)).scalar()
+        select(ZoneMember.partner_id).where(ZoneMember.user_id == target.user_id)
+    ).scalar()
     if partner_id is None or partner_id != member_partner:
-        raise InvalidValue("user", _l("Only a zone user of the record's own partner can be "
-                                      "given access to it."))
+        raise InvalidValue(
+            "user", _l("Only a zone user of the record's own partner can be given access to it.")
+        )
 
 
 class Comment(Model):
@@ -190,8 +198,7 @@ class Comment(Model):
         if not value:
             return None
         if not re.match(r"^https?://[^\s/$.?#][^\s]*$", value, re.IGNORECASE):
-            raise InvalidValue(key, _l("%(value)s is not a valid web address.")
-                               % {"value": value})
+            raise InvalidValue(key, _l("%(value)s is not a valid web address.") % {"value": value})
         return value
 
     @property
@@ -201,8 +208,11 @@ class Comment(Model):
 
 @event.listens_for(Comment, "before_insert")
 def _comment_is_whole(mapper, connection, target: Comment) -> None:
-    needed = {"comment": ("body", _l("Text")), "link": ("url", _l("Web address")),
-              "file": ("stored_name", _l("File"))}[target.kind]
+    needed = {
+        "comment": ("body", _l("Text")),
+        "link": ("url", _l("Web address")),
+        "file": ("stored_name", _l("File")),
+    }[target.kind]
     if not (getattr(target, needed[0]) or "").strip():
         raise InvalidValue(needed[0], _l("%(field)s is required.") % {"field": needed[1]})
     target.author_id = target.author_id or current_actor_id()
@@ -215,7 +225,8 @@ def _comment_content_is_fixed(mapper, connection, target: Comment) -> None:
     changed = changed_columns(target)
     # Only the visibility may change, and only by staff; the author's user may go (SET NULL).
     if changed - {"zone_visible", "author_id"} or (
-            "zone_visible" in changed and actor_is_zone_user()):
+        "zone_visible" in changed and actor_is_zone_user()
+    ):
         raise ZoneForbidden()
 
 
@@ -237,7 +248,8 @@ class News(Model):
     body: Mapped[str] = mapped_column(Text, nullable=False)
     audience: Mapped[str] = mapped_column(String(8), nullable=False, default="client")
     partner_id: Mapped[int | None] = mapped_column(
-        ForeignKey("partner.id", ondelete="CASCADE"), index=True)
+        ForeignKey("partner.id", ondelete="CASCADE"), index=True
+    )
     published_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
 
@@ -279,19 +291,23 @@ def zone_user_ids():
     or Partner role. They are never a task's responsible or collaborator, nor a document's
     chosen user."""
     return union(
-        select(assoc_user_role.c.user_id).join(Role, Role.id == assoc_user_role.c.role_id)
+        select(assoc_user_role.c.user_id)
+        .join(Role, Role.id == assoc_user_role.c.role_id)
         .where(Role.name.in_(ZONE_ROLES.values())),
-        select(ZoneMember.user_id))
+        select(ZoneMember.user_id),
+    )
 
 
 def _refuse_zone_users(connection, field: str, user_ids) -> None:
     wanted = {i for i in user_ids if i is not None}
     zone_users = zone_user_ids().subquery()
-    if wanted and connection.execute(
-            select(func.count()).select_from(zone_users)
-            .where(zone_users.c.user_id.in_(wanted))).scalar():
-        raise InvalidValue(field, _l("A Client Zone or Partner Zone user cannot be chosen "
-                                     "here."))
+    if (
+        wanted
+        and connection.execute(
+            select(func.count()).select_from(zone_users).where(zone_users.c.user_id.in_(wanted))
+        ).scalar()
+    ):
+        raise InvalidValue(field, _l("A Client Zone or Partner Zone user cannot be chosen here."))
 
 
 def _added_users(target, relation: str) -> list[int | None]:

@@ -14,7 +14,7 @@ def acting_as(user_id: int | None) -> Iterator[None]:
     outermost `acting_as` commits, or rolls everything back on an error, so that a service
     made of other services (or a request calling several) leaves all or nothing."""
     token = acting_user.set(user_id)
-    info = db.session.info   # this app context's session: its own count of open services
+    info = db.session.info  # this app context's session: its own count of open services
     outermost = not info.get("services_open")
     info["services_open"] = info.get("services_open", 0) + 1
     try:

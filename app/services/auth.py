@@ -27,8 +27,9 @@ def password_problem(password: str | None) -> str | None:
     """Why a password is refused (in the user's language), or None when it is good enough:
     at least 10 characters and not a common or easily guessed one."""
     if not password or len(password) < MIN_PASSWORD_LENGTH:
-        return gettext("The password must be at least %(length)s characters long.",
-                       length=MIN_PASSWORD_LENGTH)
+        return gettext(
+            "The password must be at least %(length)s characters long.", length=MIN_PASSWORD_LENGTH
+        )
     from zxcvbn import zxcvbn
 
     # zxcvbn's score 2 means more than a million guesses: no common password, keyboard row,
@@ -56,15 +57,18 @@ def set_password(user, password: str) -> None:
     user.password = generate_password_hash(
         password=password,
         method=current_app.config.get("FAB_PASSWORD_HASH_METHOD", "scrypt"),
-        salt_length=current_app.config.get("FAB_PASSWORD_HASH_SALT_LENGTH", 16))
+        salt_length=current_app.config.get("FAB_PASSWORD_HASH_SALT_LENGTH", 16),
+    )
     end_sessions(user.id)
 
 
 # -- session generations -----------------------------------------------------------------
 
+
 def generation(user_id: int) -> int:
     found = db.session.scalar(
-        select(UserProfile.session_generation).where(UserProfile.user_id == user_id))
+        select(UserProfile.session_generation).where(UserProfile.user_id == user_id)
+    )
     return found or 0
 
 
@@ -77,39 +81,49 @@ def end_sessions(user_id: int) -> int:
         db.session.add(profile)
         db.session.flush()
     db.session.execute(
-        update(UserProfile).where(UserProfile.user_id == user_id)
+        update(UserProfile)
+        .where(UserProfile.user_id == user_id)
         .values(session_generation=UserProfile.session_generation + 1)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     db.session.refresh(profile)
     return profile.session_generation
 
 
 # -- throttling failed logins ---------------------------------------------------------------
 
+
 def _keys(username: str | None, address: str | None) -> dict[str, tuple[int, int]]:
     """The counters a login attempt is judged by, each with the failures after which it slows
     down and those that lock it. An address (an office behind one router) is given more."""
     config = current_app.config
-    keys = {"name:" + (username or "").strip().casefold()[:250]:
-            (config["LOGIN_SLOWDOWN_AFTER"], config["LOGIN_LOCK_AFTER"])}
+    keys = {
+        "name:" + (username or "").strip().casefold()[:250]: (
+            config["LOGIN_SLOWDOWN_AFTER"],
+            config["LOGIN_LOCK_AFTER"],
+        )
+    }
     if address:
-        keys["address:" + address] = (config["LOGIN_LOCK_AFTER"],
-                                      config["LOGIN_ADDRESS_LOCK_AFTER"])
+        keys["address:" + address] = (
+            config["LOGIN_LOCK_AFTER"],
+            config["LOGIN_ADDRESS_LOCK_AFTER"],
+        )
     return keys
 
 
 def _delay(failures: int, slow_after: int) -> timedelta:
     """From `slow_after` failures on, each try waits 1, 2, 4 … (at most 60) seconds."""
     over = failures - slow_after
-    return timedelta(seconds=min(2 ** over, 60)) if over >= 0 else timedelta(0)
+    return timedelta(seconds=min(2**over, 60)) if over >= 0 else timedelta(0)
 
 
 def _window() -> timedelta:
     return timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
 
 
-def check_login_allowed(username: str | None, address: str | None,
-                        now: datetime | None = None) -> None:
+def check_login_allowed(
+    username: str | None, address: str | None, now: datetime | None = None
+) -> None:
     """Raise LoginRefused while the name or the address is slowed down or locked. The same
     answer for a name that exists and one that does not."""
     now = now or utcnow()
@@ -122,14 +136,13 @@ def check_login_allowed(username: str | None, address: str | None,
             raise LoginRefused(LoginRefused.locked, minutes=minutes)
     for row in rows:
         if row.last_failure_at + _window() < now:
-            continue   # the failures are old and forgotten
+            continue  # the failures are old and forgotten
         wait = row.last_failure_at + _delay(row.failures, keys[row.key][0]) - now
         if wait.total_seconds() > 0:
             raise LoginRefused(LoginRefused.slowed, seconds=max(1, int(wait.total_seconds() + 1)))
 
 
-def record_failure(username: str | None, address: str | None,
-                   now: datetime | None = None) -> None:
+def record_failure(username: str | None, address: str | None, now: datetime | None = None) -> None:
     """Count a failed login for the name and the address; lock those that reached their limit.
     Committed on its own, whatever the request does next."""
     now = now or utcnow()
@@ -137,7 +150,7 @@ def record_failure(username: str | None, address: str | None,
         try:
             _count_failure(_keys(username, address), now)
             break
-        except IntegrityError:   # a parallel failure made the same counter first
+        except IntegrityError:  # a parallel failure made the same counter first
             db.session.rollback()
     log.warning("failed login for %r from %s", username, address)
 
@@ -149,15 +162,17 @@ def _count_failure(keys: dict[str, tuple[int, int]], now: datetime) -> None:
             row = LoginThrottle(key=key, failures=0, last_failure_at=now)
             db.session.add(row)
         elif row.last_failure_at + _window() < now and not (
-                row.locked_until and row.locked_until > now):
+            row.locked_until and row.locked_until > now
+        ):
             row.failures = 0
         row.failures += 1
         row.last_failure_at = now
         if row.failures >= lock_after:
             row.locked_until = now + _window()
             row.failures = 0
-            log.warning("login locked for %s minutes: %s",
-                        current_app.config["LOGIN_LOCK_MINUTES"], key)
+            log.warning(
+                "login locked for %s minutes: %s", current_app.config["LOGIN_LOCK_MINUTES"], key
+            )
     db.session.commit()
 
 

@@ -61,8 +61,9 @@ class Restored:
 
 
 def default_folder() -> Path:
-    return Path(current_app.config.get("BACKUP_DIR")
-                or Path(current_app.config["INSTANCE_DIR"]) / "backups")
+    return Path(
+        current_app.config.get("BACKUP_DIR") or Path(current_app.config["INSTANCE_DIR"]) / "backups"
+    )
 
 
 def areas() -> dict[str, Path]:
@@ -75,9 +76,13 @@ def areas() -> dict[str, Path]:
     from app.services.recurring import print_root
 
     config = current_app.config
-    return {"documents": storage_dir(), "invoice-runs": print_root(),
-            "outbox": attachment_dir(), "uploads": Path(config["UPLOAD_FOLDER"]),
-            "pictures": Path(config["IMG_UPLOAD_FOLDER"])}
+    return {
+        "documents": storage_dir(),
+        "invoice-runs": print_root(),
+        "outbox": attachment_dir(),
+        "uploads": Path(config["UPLOAD_FOLDER"]),
+        "pictures": Path(config["IMG_UPLOAD_FOLDER"]),
+    }
 
 
 def stored_files(roots: dict[str, Path]) -> Iterator[tuple[str, Path]]:
@@ -87,8 +92,9 @@ def stored_files(roots: dict[str, Path]) -> Iterator[tuple[str, Path]]:
     for area, root in roots.items():
         root = root.resolve()
         for folder, folders, names in os.walk(root):
-            folders[:] = sorted(name for name in folders
-                                if (Path(folder) / name).resolve() not in tops)
+            folders[:] = sorted(
+                name for name in folders if (Path(folder) / name).resolve() not in tops
+            )
             for name in sorted(names):
                 path = Path(folder) / name
                 if path.is_file() and not path.is_symlink():
@@ -118,8 +124,10 @@ def _pg_tool(name: str) -> str:
     found = shutil.which(name)
     if found:
         return found
-    installed = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
-                       key=lambda path: [int(n) for n in re.findall(r"\d+", path)])
+    installed = sorted(
+        glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
+        key=lambda path: [int(n) for n in re.findall(r"\d+", path)],
+    )
     if not installed:
         raise BackupError(f"{name} was not found (install the PostgreSQL client programs).")
     return installed[-1]
@@ -129,13 +137,18 @@ def _pg_command(name: str, *args: str) -> tuple[list[str], dict[str, str]]:
     """A client program's command line for the app's database; the password goes in the
     environment, never on a command line that other users of the machine can read."""
     url = db.engine.url
-    address = URL.create("postgresql", username=url.username, host=url.host, port=url.port,
-                         database=url.database, query=url.query)
+    address = URL.create(
+        "postgresql",
+        username=url.username,
+        host=url.host,
+        port=url.port,
+        database=url.database,
+        query=url.query,
+    )
     env = dict(os.environ)
     if url.password:
         env["PGPASSWORD"] = url.password
-    return [_pg_tool(name), *args,
-            "--dbname", address.render_as_string(hide_password=False)], env
+    return [_pg_tool(name), *args, "--dbname", address.render_as_string(hide_password=False)], env
 
 
 def _run(command: list[str], env: dict[str, str]) -> None:
@@ -163,8 +176,9 @@ def _snapshot_postgresql(target: Path) -> str | None:
     """pg_dump reads in one repeatable-read transaction and blocks no reader or writer."""
     with db.engine.connect() as connection:
         revision = MigrationContext.configure(connection).get_current_revision()
-    command, env = _pg_command("pg_dump", "--format=plain", "--no-owner", "--no-privileges",
-                               "--file", str(target))
+    command, env = _pg_command(
+        "pg_dump", "--format=plain", "--no-owner", "--no-privileges", "--file", str(target)
+    )
     _run(command, env)
     return revision
 
@@ -200,8 +214,9 @@ def _publish(partial: Path, folder: Path, created: datetime) -> Path:
     stamp = created.strftime("%Y-%m-%dT%H%M%SZ")
     number = 1
     while True:
-        target = folder / (f"dossier-{stamp}.tar.gz" if number == 1
-                           else f"dossier-{stamp}-{number}.tar.gz")
+        target = folder / (
+            f"dossier-{stamp}.tar.gz" if number == 1 else f"dossier-{stamp}-{number}.tar.gz"
+        )
         try:
             os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         except FileExistsError:
@@ -235,16 +250,21 @@ def create_backup(folder: Path | str | None = None) -> Path:
                 digest = _add(tar, name, path)
                 if digest:
                     checksums[name] = digest
-            manifest = json.dumps({
-                "format": FORMAT, "app": "Dossier",
-                "created_at": created.isoformat().replace("+00:00", "Z"),
-                "database": {"kind": kind, "revision": revision},
-                "files": checksums,
-            }, indent=2, sort_keys=True).encode()
+            manifest = json.dumps(
+                {
+                    "format": FORMAT,
+                    "app": "Dossier",
+                    "created_at": created.isoformat().replace("+00:00", "Z"),
+                    "database": {"kind": kind, "revision": revision},
+                    "files": checksums,
+                },
+                indent=2,
+                sort_keys=True,
+            ).encode()
             info = tarfile.TarInfo(MANIFEST)
             info.size, info.mtime, info.mode = len(manifest), int(created.timestamp()), 0o600
             tar.addfile(info, io.BytesIO(manifest))
-        partial.chmod(0o600)   # the archive holds every record: for its owner only
+        partial.chmod(0o600)  # the archive holds every record: for its owner only
         archive = _publish(partial, folder, created)
     log.info("backup written: %s (%d files)", archive, len(checksums))
     return archive
@@ -283,10 +303,14 @@ def _parse_manifest(data: bytes, archive: Path) -> dict:
     except ValueError as error:
         raise BackupError(f"The {MANIFEST} of {archive} cannot be read: {error}.") from None
     database = manifest.get("database") if isinstance(manifest, dict) else None
-    if (not isinstance(database, dict) or manifest.get("format") != FORMAT
-            or database.get("kind") not in DATABASE_FILES or not database.get("revision")
-            or not isinstance(manifest.get("files"), dict)
-            or DATABASE_FILES[database["kind"]] not in manifest["files"]):
+    if (
+        not isinstance(database, dict)
+        or manifest.get("format") != FORMAT
+        or database.get("kind") not in DATABASE_FILES
+        or not database.get("revision")
+        or not isinstance(manifest.get("files"), dict)
+        or DATABASE_FILES[database["kind"]] not in manifest["files"]
+    ):
         raise BackupError(f"{archive} is not a Dossier backup of a format this version reads.")
     return manifest
 
@@ -295,8 +319,12 @@ def _writable(name: str, area_names) -> bool:
     """A member a restore may write: the database snapshot or a file of a known area."""
     path = PurePosixPath(name)
     return name in DATABASE_FILES.values() or (
-        len(path.parts) >= 3 and path.parts[0] == "files" and path.parts[1] in area_names
-        and not path.is_absolute() and ".." not in path.parts)
+        len(path.parts) >= 3
+        and path.parts[0] == "files"
+        and path.parts[1] in area_names
+        and not path.is_absolute()
+        and ".." not in path.parts
+    )
 
 
 def _unpack(archive: Path, work: Path, area_names) -> dict:
@@ -310,8 +338,10 @@ def _unpack(archive: Path, work: Path, area_names) -> dict:
                     manifest = _parse_manifest(tar.extractfile(member).read(), archive)
                     continue
                 if not member.isfile() or not _writable(member.name, area_names):
-                    raise BackupError(f"The archive holds {member.name}, which a restore does "
-                                      "not write; nothing was restored.")
+                    raise BackupError(
+                        f"The archive holds {member.name}, which a restore does "
+                        "not write; nothing was restored."
+                    )
                 reading, digest = member.name, hashlib.sha256()
                 target = work / member.name
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -322,20 +352,23 @@ def _unpack(archive: Path, work: Path, area_names) -> dict:
                 digests[member.name], reading = digest.hexdigest(), None
     except DAMAGED as error:
         where = f" at {reading}" if reading else ""
-        raise BackupError(f"{archive} is damaged{where} ({error}); nothing was restored.") \
-            from None
+        raise BackupError(f"{archive} is damaged{where} ({error}); nothing was restored.") from None
     if manifest is None:
         raise BackupError(f"{archive} is not a Dossier backup: it has no {MANIFEST}.")
     for name, expected in sorted(manifest["files"].items()):
         if name not in digests:
             raise BackupError(f"{name} is missing from the archive; nothing was restored.")
         if digests[name] != expected:
-            raise BackupError(f"{name} in the archive does not match its checksum: the archive "
-                              "is damaged; nothing was restored.")
+            raise BackupError(
+                f"{name} in the archive does not match its checksum: the archive "
+                "is damaged; nothing was restored."
+            )
     unlisted = sorted(set(digests) - set(manifest["files"]))
     if unlisted:
-        raise BackupError(f"The archive holds {unlisted[0]}, which its manifest does not list; "
-                          "nothing was restored.")
+        raise BackupError(
+            f"The archive holds {unlisted[0]}, which its manifest does not list; "
+            "nothing was restored."
+        )
     return manifest
 
 
@@ -344,13 +377,17 @@ def _refuse_unless_empty() -> None:
     if not tables:
         return
     with db.engine.connect() as connection:
-        counts = {table: connection.execute(text(f"SELECT count(*) FROM {table}")).scalar()
-                  for table in ("ab_user", "partner") if table in tables}
+        counts = {
+            table: connection.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+            for table in ("ab_user", "partner")
+            if table in tables
+        }
     where = db.engine.url.render_as_string(hide_password=True)
     raise BackupError(
         f"The database {where} is not empty ({len(tables)} tables, {counts.get('ab_user', 0)} "
         f"users, {counts.get('partner', 0)} partners); restoring over it needs --force, which "
-        "replaces its data and the stored files.")
+        "replaces its data and the stored files."
+    )
 
 
 def _restore_sqlite(snapshot: Path) -> None:
@@ -372,8 +409,17 @@ def _restore_postgresql(dump: Path, force: bool) -> None:
     if force and inspect(db.engine).get_table_names():
         statements = ["--command", "DROP SCHEMA public CASCADE; CREATE SCHEMA public"]
     db.engine.dispose()
-    command, env = _pg_command("psql", "--no-psqlrc", "--quiet", "--set", "ON_ERROR_STOP=1",
-                               "--single-transaction", *statements, "--file", str(dump))
+    command, env = _pg_command(
+        "psql",
+        "--no-psqlrc",
+        "--quiet",
+        "--set",
+        "ON_ERROR_STOP=1",
+        "--single-transaction",
+        *statements,
+        "--file",
+        str(dump),
+    )
     _run(command, env)
 
 
@@ -413,12 +459,15 @@ def restore_backup(archive: Path | str, force: bool = False) -> Restored:
         if made_on != kind:
             raise BackupError(
                 f"This archive holds a {made_on} database and cannot be restored into the "
-                f"{kind} database of DATABASE_URL; restore it into a {made_on} database.")
+                f"{kind} database of DATABASE_URL; restore it into a {made_on} database."
+            )
         try:
             script.get_revision(revision)
         except CommandError:
-            raise BackupError(f"The archive's schema revision {revision} is unknown to this "
-                              "version of Dossier (a newer one made it).") from None
+            raise BackupError(
+                f"The archive's schema revision {revision} is unknown to this "
+                "version of Dossier (a newer one made it)."
+            ) from None
         snapshot = Path(work) / DATABASE_FILES[kind]
         if kind == "sqlite":
             _restore_sqlite(snapshot)

@@ -293,12 +293,21 @@ def load_sales_demo(rng: random.Random, admin_id: int | None) -> None:
     invoicing.issue(invoice.id, admin_id)
     from app.services.recurring import first_of_next_month, save_settings
 
-    save_settings(first.id, admin_id, template_id=invoice.id, frequency="monthly",
-                  next_date=first_of_next_month(utcnow().date()),
-                  delivery="email" if first.email else "post")
+    save_settings(
+        first.id,
+        admin_id,
+        template_id=invoice.id,
+        frequency="monthly",
+        next_date=first_of_next_month(utcnow().date()),
+        delivery="email" if first.email else "post",
+    )
     from app.models import News
 
     with acting_as(admin_id):
-        db.session.add(News(title="Ünnepi nyitvatartás / Holiday hours",
-                            body="24–26 December: closed. / December 24–26.: zárva.",
-                            audience="client"))
+        db.session.add(
+            News(
+                title="Ünnepi nyitvatartás / Holiday hours",
+                body="24–26 December: closed. / December 24–26.: zárva.",
+                audience="client",
+            )
+        )

@@ -32,9 +32,13 @@ def dispatch_digests(now: datetime | None = None) -> int:
     in_window = (Task.done.is_(False), Task.due_at >= now - WINDOW, Task.due_at < now + WINDOW)
     # First who is due (a small query and the profiles), then only their tasks: a run with
     # nothing left to send stays cheap, and it runs every few minutes.
-    candidates = list(db.session.scalars(
-        select(Task.responsible_id).where(Task.responsible_id.is_not(None), *in_window)
-        .distinct()))
+    candidates = list(
+        db.session.scalars(
+            select(Task.responsible_id)
+            .where(Task.responsible_id.is_not(None), *in_window)
+            .distinct()
+        )
+    )
     prefs = profiles(candidates)
     due: dict[int, tuple] = {}
     for user_id in candidates:
@@ -50,7 +54,8 @@ def dispatch_digests(now: datetime | None = None) -> int:
     for chunk in range(0, len(ids), 500):
         by_user: dict[int, list[Task]] = defaultdict(list)
         for task in db.session.scalars(
-            select(Task).where(Task.responsible_id.in_(ids[chunk:chunk + 500]), *in_window)
+            select(Task)
+            .where(Task.responsible_id.in_(ids[chunk : chunk + 500]), *in_window)
             .order_by(Task.due_at)
         ):
             by_user[task.responsible_id].append(task)
@@ -68,10 +73,18 @@ def dispatch_digests(now: datetime | None = None) -> int:
         if key in known or not (user.active and user.email):
             continue
         locale, zone = locale_of(p), zone_of(p)
-        times = {t.id: format_time(t.due_at.replace(tzinfo=UTC), "short", tzinfo=zone,
-                                   locale=locale) for t in tasks}
-        subject, body = render_mail("digest", locale, user=user, tasks=tasks, times=times,
-                                    day=format_date(day, "full", locale=locale))
+        times = {
+            t.id: format_time(t.due_at.replace(tzinfo=UTC), "short", tzinfo=zone, locale=locale)
+            for t in tasks
+        }
+        subject, body = render_mail(
+            "digest",
+            locale,
+            user=user,
+            tasks=tasks,
+            times=times,
+            day=format_date(day, "full", locale=locale),
+        )
         queue_mail(db.session, key, user.email, subject, body, check=False)
         sent += 1
     db.session.commit()

@@ -84,8 +84,9 @@ def check_upload(filename: str, stream, max_bytes: int) -> tuple[str, str, int]:
     name = clean_filename(filename)
     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if extension not in ALLOWED:
-        raise InvalidValue("file", _l("Files of this type cannot be attached: %(name)s")
-                           % {"name": name})
+        raise InvalidValue(
+            "file", _l("Files of this type cannot be attached: %(name)s") % {"name": name}
+        )
     stream.seek(0, os.SEEK_END)
     size = stream.tell()
     stream.seek(0)
@@ -96,14 +97,23 @@ def check_upload(filename: str, stream, max_bytes: int) -> tuple[str, str, int]:
     head = stream.read(8)
     stream.seek(0)
     if extension in SIGNATURES and not head.startswith(SIGNATURES[extension]):
-        raise InvalidValue("file", _l("The content of %(name)s does not match its type.")
-                           % {"name": name})
+        raise InvalidValue(
+            "file", _l("The content of %(name)s does not match its type.") % {"name": name}
+        )
     return name, ALLOWED[extension], size
 
 
-def attach(partner_id: int, uploader_id: int | None, filename: str, stream, *,
-           visibility: str = "all", role_ids=(), user_ids=(),
-           description: str | None = None) -> Document:
+def attach(
+    partner_id: int,
+    uploader_id: int | None,
+    filename: str,
+    stream,
+    *,
+    visibility: str = "all",
+    role_ids=(),
+    user_ids=(),
+    description: str | None = None,
+) -> Document:
     """Check, store and record one file; a refused file leaves nothing behind."""
     from flask_appbuilder.security.sqla.models import Role, User
 
@@ -117,15 +127,23 @@ def attach(partner_id: int, uploader_id: int | None, filename: str, stream, *,
     try:
         with acting_as(uploader_id):
             document = Document(
-                partner_id=partner_id, filename=name, stored_name=stored, size=size,
-                content_type=content_type, visibility=visibility, uploader_id=uploader_id,
-                description=description or None)
+                partner_id=partner_id,
+                filename=name,
+                stored_name=stored,
+                size=size,
+                content_type=content_type,
+                visibility=visibility,
+                uploader_id=uploader_id,
+                description=description or None,
+            )
             if visibility == "roles":
-                document.roles = list(db.session.scalars(
-                    select(Role).where(Role.id.in_(list(role_ids)))))
+                document.roles = list(
+                    db.session.scalars(select(Role).where(Role.id.in_(list(role_ids))))
+                )
             if visibility == "users":
-                document.users = list(db.session.scalars(
-                    select(User).where(User.id.in_(list(user_ids)))))
+                document.users = list(
+                    db.session.scalars(select(User).where(User.id.in_(list(user_ids))))
+                )
             db.session.add(document)
     except Exception:
         target.unlink(missing_ok=True)
@@ -154,8 +172,11 @@ def audit_visible(user):
     the document (name, description and stored name are in them); its deletion says none."""
     role_ids = [r.id for r in user.roles] if user is not None else []
     seen = select(Document.id).where(Document.visible_to(getattr(user, "id", None), role_ids))
-    return ~((AuditLog.entity == AUDITED[Document]) & (AuditLog.action != "delete")
-             & AuditLog.entity_id.not_in(seen))
+    return ~(
+        (AuditLog.entity == AUDITED[Document])
+        & (AuditLog.action != "delete")
+        & AuditLog.entity_id.not_in(seen)
+    )
 
 
 def find_visible(user, document_id: int) -> Document | None:
@@ -174,9 +195,12 @@ def _stored_files_of(session: Session, obj) -> list[str]:
     files = select(Comment.stored_name).where(Comment.stored_name.is_not(None))
     if isinstance(obj, Partner):
         documents = select(Document.stored_name).where(Document.partner_id == obj.id)
-        files = files.where(or_(
-            Comment.task_id.in_(select(Task.id).where(Task.partner_id == obj.id)),
-            Comment.offer_id.in_(select(Offer.id).where(Offer.partner_id == obj.id))))
+        files = files.where(
+            or_(
+                Comment.task_id.in_(select(Task.id).where(Task.partner_id == obj.id)),
+                Comment.offer_id.in_(select(Offer.id).where(Offer.partner_id == obj.id)),
+            )
+        )
         return list(session.scalars(documents)) + list(session.scalars(files))
     if isinstance(obj, Task):
         return list(session.scalars(files.where(Comment.task_id == obj.id)))
@@ -189,8 +213,7 @@ def _stored_files_of(session: Session, obj) -> list[str]:
 def _collect_deleted_files(session: Session, flush_context, instances) -> None:
     for obj in session.deleted:
         if isinstance(obj, (Document, Comment, Partner, Task, Offer)) and obj.id is not None:
-            session.info.setdefault("files_to_remove", set()).update(
-                _stored_files_of(session, obj))
+            session.info.setdefault("files_to_remove", set()).update(_stored_files_of(session, obj))
 
 
 @event.listens_for(Session, "after_commit")
@@ -211,20 +234,20 @@ def sweep_orphan_files(min_age: int = ORPHAN_AGE, batch: int = 500) -> int:
     `min_age` seconds (a run killed between writing a file and committing its row, or
     before removing a deleted record's file). Returns how many were removed."""
     cutoff = time.time() - min_age
-    candidates = [p for p in storage_dir().iterdir()
-                  if p.is_file() and p.stat().st_mtime < cutoff]
+    candidates = [p for p in storage_dir().iterdir() if p.is_file() and p.stat().st_mtime < cutoff]
     removed = 0
     for first in range(0, len(candidates), batch):
-        chunk = {p.name: p for p in candidates[first:first + batch]}
-        known = set(db.session.scalars(
-            select(Document.stored_name).where(Document.stored_name.in_(chunk))))
-        known |= set(db.session.scalars(
-            select(Comment.stored_name).where(Comment.stored_name.in_(chunk))))
+        chunk = {p.name: p for p in candidates[first : first + batch]}
+        known = set(
+            db.session.scalars(select(Document.stored_name).where(Document.stored_name.in_(chunk)))
+        )
+        known |= set(
+            db.session.scalars(select(Comment.stored_name).where(Comment.stored_name.in_(chunk)))
+        )
         for name in chunk.keys() - known:
             chunk[name].unlink(missing_ok=True)
             removed += 1
     return removed
 
 
-__all__ = ["attach", "visible", "audit_visible", "find_visible", "remove",
-           "sweep_orphan_files"]
+__all__ = ["attach", "visible", "audit_visible", "find_visible", "remove", "sweep_orphan_files"]

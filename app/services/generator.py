@@ -32,8 +32,10 @@ MAX_SECONDS = 5
 
 
 def _too_big():
-    return InvalidValue("template", _l(
-        "The template makes a text longer than %(max)s characters.") % {"max": MAX_OUTPUT})
+    return InvalidValue(
+        "template",
+        _l("The template makes a text longer than %(max)s characters.") % {"max": MAX_OUTPUT},
+    )
 
 
 def _refuse_huge(values) -> None:
@@ -52,8 +54,12 @@ def _refuse_wide(text: str, percent: bool) -> None:
     if percent:
         numbers = [n for spec in PERCENT_SPEC.findall(text) for n in spec if n]
     else:
-        numbers = [n for _, _, spec, _ in string.Formatter().parse(text) if spec
-                   for n in re.findall(r"\d+", spec)]
+        numbers = [
+            n
+            for _, _, spec, _ in string.Formatter().parse(text)
+            if spec
+            for n in re.findall(r"\d+", spec)
+        ]
     if any(int(n) > MAX_OUTPUT for n in numbers):
         raise _too_big()
 
@@ -135,9 +141,10 @@ class _Deadline:
 
     def line(self, frame, event, arg):
         if time.monotonic() > self.until:
-            raise InvalidValue("template", _l(
-                "The template runs longer than %(seconds)s seconds.")
-                % {"seconds": MAX_SECONDS})
+            raise InvalidValue(
+                "template",
+                _l("The template runs longer than %(seconds)s seconds.") % {"seconds": MAX_SECONDS},
+            )
         return self.line
 
 
@@ -158,9 +165,11 @@ def _render(template: DocumentTemplate, values: dict) -> str:
 
 def variables(partner: Partner, today: date | None = None) -> dict:
     representative = db.session.scalar(
-        select(Affiliation).where(Affiliation.organization_id == partner.id,
-                                  Affiliation.may_represent.is_(True))
-        .order_by(Affiliation.id).limit(1))
+        select(Affiliation)
+        .where(Affiliation.organization_id == partner.id, Affiliation.may_represent.is_(True))
+        .order_by(Affiliation.id)
+        .limit(1)
+    )
     address = partner.main_address
     return {
         "partner": {
@@ -177,9 +186,12 @@ def variables(partner: Partner, today: date | None = None) -> dict:
             "name": representative.person.display_name,
             "role": representative.role or "",
             "email": representative.email or representative.person.email or "",
-        } if representative else None,
+        }
+        if representative
+        else None,
         "owner": {"name": partner.owner.get_full_name(), "email": partner.owner.email}
-        if partner.owner else None,
+        if partner.owner
+        else None,
         "today": format_date(today or date.today(), "long"),
     }
 
@@ -190,12 +202,15 @@ def fill(template: DocumentTemplate, partner: Partner) -> str:
     except RecursionError as error:
         raise InvalidValue("template", _l("The template calls itself too deeply.")) from error
     except UndefinedError as error:
-        raise InvalidValue("template", _l(
-            "The template uses a value this partner does not have: %(error)s")
-            % {"error": error.message}) from error
+        raise InvalidValue(
+            "template",
+            _l("The template uses a value this partner does not have: %(error)s")
+            % {"error": error.message},
+        ) from error
     except TemplateError as error:
-        raise InvalidValue("template", _l("The template has an error: %(error)s")
-                           % {"error": str(error)}) from error
+        raise InvalidValue(
+            "template", _l("The template has an error: %(error)s") % {"error": str(error)}
+        ) from error
 
 
 def generate_pdf(template_id: int, partner_id: int) -> tuple[str, bytes]:
@@ -204,9 +219,12 @@ def generate_pdf(template_id: int, partner_id: int) -> tuple[str, bytes]:
 
     template = fetch(DocumentTemplate, template_id)
     partner = fetch(Partner, partner_id)
-    html = render_template("pdf/generated.html", body=fill(template, partner),
-                           font=str(FONTS / "DejaVuSans.ttf"),
-                           bold=str(FONTS / "DejaVuSans-Bold.ttf"))
+    html = render_template(
+        "pdf/generated.html",
+        body=fill(template, partner),
+        font=str(FONTS / "DejaVuSans.ttf"),
+        bold=str(FONTS / "DejaVuSans-Bold.ttf"),
+    )
     out = io.BytesIO()
     if pisa.CreatePDF(html, dest=out, encoding="utf-8").err:
         raise InvalidValue("template", _l("The PDF could not be made from this template."))

@@ -40,8 +40,9 @@ def next_invoice_number(connection, year: int) -> str:
     dialect = connection.dialect.name
     if dialect in ("postgresql", "sqlite"):
         module = __import__(f"sqlalchemy.dialects.{dialect}", fromlist=["insert"])
-        connection.execute(module.insert(Counter.__table__)
-                           .values(name=name, value=0).on_conflict_do_nothing())
+        connection.execute(
+            module.insert(Counter.__table__).values(name=name, value=0).on_conflict_do_nothing()
+        )
     elif connection.execute(select(Counter.name).where(Counter.name == name)).first() is None:
         connection.execute(insert(Counter.__table__).values(name=name, value=0))
     return f"{year}/{next_counter_value(connection, name):06d}"
@@ -56,8 +57,7 @@ def new_draft(partner_id: int, actor_id: int | None, **fields) -> Invoice:
     return invoice
 
 
-def create_draft(partner_id: int, actor_id: int | None, lines: list[dict],
-                 **fields) -> Invoice:
+def create_draft(partner_id: int, actor_id: int | None, lines: list[dict], **fields) -> Invoice:
     """A draft with its lines (each the keywords of `add_line`): all of it or, when a line
     is refused, nothing."""
     with acting_as(actor_id):
@@ -67,16 +67,30 @@ def create_draft(partner_id: int, actor_id: int | None, lines: list[dict],
     return invoice
 
 
-def add_line(invoice_id: int, actor_id: int | None, *, description: str | None = None,
-             quantity=1, unit_price=None, vat_rate=None, unit: str | None = None,
-             product_id: int | None = None) -> InvoiceLine:
+def add_line(
+    invoice_id: int,
+    actor_id: int | None,
+    *,
+    description: str | None = None,
+    quantity=1,
+    unit_price=None,
+    vat_rate=None,
+    unit: str | None = None,
+    product_id: int | None = None,
+) -> InvoiceLine:
     """A line at the end of a draft; what is left empty comes from the product."""
     with acting_as(actor_id):
         invoice = fetch(Invoice, invoice_id)
         product = db.session.get(Product, product_id) if product_id else None
-        line = InvoiceLine(invoice=invoice, product=product, description=description,
-                           quantity=quantity, unit=unit, unit_price=unit_price,
-                           vat_rate=vat_rate)
+        line = InvoiceLine(
+            invoice=invoice,
+            product=product,
+            description=description,
+            quantity=quantity,
+            unit=unit,
+            unit_price=unit_price,
+            vat_rate=vat_rate,
+        )
         save_line(line)
     return line
 
@@ -85,13 +99,15 @@ def save_line(line: InvoiceLine) -> None:
     """Store a new or changed line inside the caller's transaction: the model fills it from
     its product and keeps the lines of issued invoices; a line new to its invoice goes to
     the end, and the totals of its invoice (and of the one it left) follow."""
-    left = line.invoice_id   # before the flush: the invoice a stored line is on
+    left = line.invoice_id  # before the flush: the invoice a stored line is on
     invoice_id = line.invoice.id if line.invoice is not None else line.invoice_id
     if line.id is None or left != invoice_id:
         with db.session.no_autoflush:
             line.position = db.session.scalar(
-                select(func.coalesce(func.max(InvoiceLine.position), 0) + 1)
-                .where(InvoiceLine.invoice_id == invoice_id))
+                select(func.coalesce(func.max(InvoiceLine.position), 0) + 1).where(
+                    InvoiceLine.invoice_id == invoice_id
+                )
+            )
     db.session.add(line)
     db.session.flush()
     refresh_totals({left, line.invoice_id})
@@ -105,9 +121,13 @@ def line_removed(line: InvoiceLine) -> None:
 def refresh_totals(invoice_ids, without: int | None = None) -> None:
     """Net, VAT and gross totals from the stored lines (frozen once issued)."""
     for invoice_id in sorted(i for i in invoice_ids if i is not None):
-        lines = [line for line in db.session.scalars(
-            select(InvoiceLine).where(InvoiceLine.invoice_id == invoice_id))
-            if line.id != without]
+        lines = [
+            line
+            for line in db.session.scalars(
+                select(InvoiceLine).where(InvoiceLine.invoice_id == invoice_id)
+            )
+            if line.id != without
+        ]
         net = sum((line.net for line in lines), Decimal(0))
         vat = sum((line.vat for line in lines), Decimal(0))
         invoice = db.session.get(Invoice, invoice_id)
@@ -128,8 +148,11 @@ def locked_invoice(invoice_id: int) -> Invoice:
     under: a second click or payment waits for the first and then sees what it did."""
     take_write_lock()
     invoice = db.session.scalar(
-        select(Invoice).where(Invoice.id == invoice_id).with_for_update(of=Invoice)
-        .execution_options(populate_existing=True))
+        select(Invoice)
+        .where(Invoice.id == invoice_id)
+        .with_for_update(of=Invoice)
+        .execution_options(populate_existing=True)
+    )
     if invoice is None:
         raise InvalidValue("invoice", _l("No such invoice."))
     return invoice
@@ -150,8 +173,7 @@ def number(invoice: Invoice, today: date) -> None:
     invoice.billing_name = partner.display_name
     invoice.billing_address = str(partner.billing_address or "")
     invoice.billing_tax_number = getattr(partner, "tax_number", None)
-    invoice.language = (invoice.language or partner.language
-                        or current_app.config["DEFAULT_LOCALE"])
+    invoice.language = invoice.language or partner.language or current_app.config["DEFAULT_LOCALE"]
     invoice.recompute()
     invoice.status = "issued"
 
@@ -179,9 +201,12 @@ def render_pdf_of(invoices: list[Invoice]) -> bytes:
     for invoice in invoices:
         with force_locale(invoice.language or default):
             bodies.append(Markup(render_template("pdf/_invoice.html", invoice=invoice)))
-    html = render_template("pdf/invoices.html", bodies=bodies,
-                           font=str(FONTS / "DejaVuSans.ttf"),
-                           bold=str(FONTS / "DejaVuSans-Bold.ttf"))
+    html = render_template(
+        "pdf/invoices.html",
+        bodies=bodies,
+        font=str(FONTS / "DejaVuSans.ttf"),
+        bold=str(FONTS / "DejaVuSans-Bold.ttf"),
+    )
     out = io.BytesIO()
     result = pisa.CreatePDF(html, dest=out, encoding="utf-8")
     if result.err:
@@ -192,16 +217,27 @@ def render_pdf_of(invoices: list[Invoice]) -> bytes:
 OPEN_STATUSES = ("issued", "sent", "partly_paid")
 
 
-def record_payment(invoice_id: int, actor_id: int | None, amount, paid_on: date | None = None,
-                   method: str | None = None, reference: str | None = None) -> Payment:
+def record_payment(
+    invoice_id: int,
+    actor_id: int | None,
+    amount,
+    paid_on: date | None = None,
+    method: str | None = None,
+    reference: str | None = None,
+) -> Payment:
     """Record money received against an issued invoice; the invoice becomes partly paid or
     paid. Paying more than is outstanding is refused."""
     with acting_as(actor_id):
         invoice = locked_invoice(invoice_id)
         if invoice.status not in OPEN_STATUSES:
             raise InvalidValue("invoice", _l("Only an issued, unpaid invoice can be paid."))
-        payment = Payment(invoice_id=invoice.id, amount=amount, paid_on=paid_on,
-                          method=method, reference=reference)
+        payment = Payment(
+            invoice_id=invoice.id,
+            amount=amount,
+            paid_on=paid_on,
+            method=method,
+            reference=reference,
+        )
         settle(payment, invoice)
         db.session.add(payment)
     return payment
@@ -214,8 +250,10 @@ def settle(payment: Payment, invoice: Invoice) -> None:
         raise InvalidValue("invoice", _l("Only an issued, unpaid invoice can be paid."))
     outstanding = invoice.gross_total - paid_amount(invoice.id)
     if payment.amount > outstanding:
-        raise InvalidValue("amount", _l("The payment is more than the %(amount)s still due.")
-                           % {"amount": outstanding})
+        raise InvalidValue(
+            "amount",
+            _l("The payment is more than the %(amount)s still due.") % {"amount": outstanding},
+        )
     payment.partner_id, payment.currency = invoice.partner_id, invoice.currency
     payment.paid_on = payment.paid_on or date.today()
     invoice.status = "paid" if payment.amount == outstanding else "partly_paid"
@@ -237,48 +275,71 @@ def email_invoice(invoice_id: int, actor_id: int | None) -> Invoice:
         locale = invoice.language or current_app.config["DEFAULT_LOCALE"]
         subject, body = render_mail("invoice", locale, invoice=invoice)
         name = f"invoice-{invoice.number.replace('/', '-')}.pdf"
-        sent_before = db.session.scalar(select(func.count(Outbox.id)).where(
-            Outbox.key.startswith(f"invoice:{invoice.id}:")))
-        queue_mail(db.session, f"invoice:{invoice.id}:{sent_before + 1}", recipient, subject,
-                   body, attachments=[(name, "application/pdf", render_pdf(invoice))])
+        sent_before = db.session.scalar(
+            select(func.count(Outbox.id)).where(Outbox.key.startswith(f"invoice:{invoice.id}:"))
+        )
+        queue_mail(
+            db.session,
+            f"invoice:{invoice.id}:{sent_before + 1}",
+            recipient,
+            subject,
+            body,
+            attachments=[(name, "application/pdf", render_pdf(invoice))],
+        )
         if invoice.status == "issued":
             invoice.status = "sent"
     return invoice
 
 
 def paid_amount(invoice_id: int) -> Decimal:
-    return db.session.scalar(select(func.coalesce(func.sum(Payment.amount), 0))
-                             .where(Payment.invoice_id == invoice_id)) or Decimal(0)
+    return db.session.scalar(
+        select(func.coalesce(func.sum(Payment.amount), 0)).where(Payment.invoice_id == invoice_id)
+    ) or Decimal(0)
 
 
 def current_account(partner_id: int, today: date | None = None) -> dict:
     """Invoices with what is paid and still due, payments, and per currency the invoiced,
     paid, outstanding and overdue sums — in three queries whatever the history."""
     today = today or date.today()
-    invoices = list(db.session.scalars(
-        select(Invoice).where(Invoice.partner_id == partner_id, Invoice.status != "draft")
-        .order_by(Invoice.issue_date.desc(), Invoice.id.desc())))
-    paid = dict(db.session.execute(
-        select(Payment.invoice_id, func.sum(Payment.amount))
-        .where(Payment.partner_id == partner_id, Payment.invoice_id.is_not(None))
-        .group_by(Payment.invoice_id)).all())
-    payments = list(db.session.scalars(
-        select(Payment).where(Payment.partner_id == partner_id)
-        .order_by(Payment.paid_on.desc(), Payment.id.desc())))
+    invoices = list(
+        db.session.scalars(
+            select(Invoice)
+            .where(Invoice.partner_id == partner_id, Invoice.status != "draft")
+            .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
+        )
+    )
+    paid = dict(
+        db.session.execute(
+            select(Payment.invoice_id, func.sum(Payment.amount))
+            .where(Payment.partner_id == partner_id, Payment.invoice_id.is_not(None))
+            .group_by(Payment.invoice_id)
+        ).all()
+    )
+    payments = list(
+        db.session.scalars(
+            select(Payment)
+            .where(Payment.partner_id == partner_id)
+            .order_by(Payment.paid_on.desc(), Payment.id.desc())
+        )
+    )
     rows, totals = [], {}
     for invoice in invoices:
         settled = Decimal(paid.get(invoice.id) or 0)
         due = invoice.gross_total - settled if invoice.status in OPEN_STATUSES else Decimal(0)
         overdue = due > 0 and invoice.due_date is not None and invoice.due_date < today
         rows.append({"invoice": invoice, "paid": settled, "due": due, "overdue": overdue})
-        t = totals.setdefault(invoice.currency, dict.fromkeys(
-            ("invoiced", "paid", "outstanding", "overdue"), Decimal(0)))
+        t = totals.setdefault(
+            invoice.currency,
+            dict.fromkeys(("invoiced", "paid", "outstanding", "overdue"), Decimal(0)),
+        )
         if invoice.status != "cancelled":
             t["invoiced"] += invoice.gross_total
         t["outstanding"] += due
         t["overdue"] += due if overdue else 0
     for payment in payments:
-        t = totals.setdefault(payment.currency, dict.fromkeys(
-            ("invoiced", "paid", "outstanding", "overdue"), Decimal(0)))
+        t = totals.setdefault(
+            payment.currency,
+            dict.fromkeys(("invoiced", "paid", "outstanding", "overdue"), Decimal(0)),
+        )
         t["paid"] += payment.amount
     return {"rows": rows, "payments": payments, "totals": totals}

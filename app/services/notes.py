@@ -9,12 +9,25 @@ from app.models import Note, Partner
 from app.services import acting_as, fetch
 
 
-def write_note(partner_id: int, author_id: int | None, *, body: str, kind: str = "note",
-               pinned: bool = False, occurred_at: datetime | None = None) -> Note:
+def write_note(
+    partner_id: int,
+    author_id: int | None,
+    *,
+    body: str,
+    kind: str = "note",
+    pinned: bool = False,
+    occurred_at: datetime | None = None,
+) -> Note:
     with acting_as(author_id):
         fetch(Partner, partner_id)
-        note = Note(partner_id=partner_id, author_id=author_id, kind=kind, body=body,
-                    pinned=pinned, occurred_at=occurred_at)
+        note = Note(
+            partner_id=partner_id,
+            author_id=author_id,
+            kind=kind,
+            body=body,
+            pinned=pinned,
+            occurred_at=occurred_at,
+        )
         db.session.add(note)
     return note
 

@@ -25,9 +25,16 @@ BATCH = 50  # mails sent over one SMTP connection by one job
 SENDABLE = ("queued", "failed", "unsent")  # what a job may claim
 
 
-def queue_mail(session: Session, key: str, recipient: str, subject: str, body: str,
-               html: str | None = None, check: bool = True,
-               attachments: list[tuple[str, str, bytes]] = ()) -> Outbox | None:
+def queue_mail(
+    session: Session,
+    key: str,
+    recipient: str,
+    subject: str,
+    body: str,
+    html: str | None = None,
+    check: bool = True,
+    attachments: list[tuple[str, str, bytes]] = (),
+) -> Outbox | None:
     """Add a mail to the session's transaction; a key already in the outbox is skipped
     (`check=False` when the caller has looked the keys up in bulk). Attachments are
     (file name, content type, bytes), kept as files beside the outbox (a resend needs them)."""
@@ -38,8 +45,14 @@ def queue_mail(session: Session, key: str, recipient: str, subject: str, body: s
         stored = attachment_dir() / uuid.uuid4().hex
         stored.write_bytes(content)
         files.append({"name": name, "type": content_type, "file": stored.name})
-    row = Outbox(key=key, recipient=recipient, subject=subject[:250], body=body, html=html,
-                 attachments=json.dumps(files) if files else None)
+    row = Outbox(
+        key=key,
+        recipient=recipient,
+        subject=subject[:250],
+        body=body,
+        html=html,
+        attachments=json.dumps(files) if files else None,
+    )
     session.add(row)
     session.info.setdefault("outbox_new", []).append(row)
     return row
@@ -75,11 +88,15 @@ def attachment_dir() -> Path:
 
 
 def _message(row: Outbox) -> Message:
-    message = Message(subject=row.subject, recipients=[row.recipient], body=row.body,
-                      html=row.html, sender=current_app.config["MAIL_DEFAULT_SENDER"])
+    message = Message(
+        subject=row.subject,
+        recipients=[row.recipient],
+        body=row.body,
+        html=row.html,
+        sender=current_app.config["MAIL_DEFAULT_SENDER"],
+    )
     for item in json.loads(row.attachments or "[]"):
-        message.attach(item["name"], item["type"],
-                       (attachment_dir() / item["file"]).read_bytes())
+        message.attach(item["name"], item["type"], (attachment_dir() / item["file"]).read_bytes())
     return message
 
 
@@ -95,8 +112,11 @@ def send_many(ids: list[int]) -> dict[int, str]:
     back-off. Once the connection failed (down, silent past MAIL_TIMEOUT, gone) the rest of the
     batch is not tried: it waits for its retry."""
     if not current_app.config.get("MAIL_SERVER"):
-        db.session.execute(update(Outbox).where(Outbox.id.in_(ids), Outbox.status == "queued")
-                           .values(status="unsent"))
+        db.session.execute(
+            update(Outbox)
+            .where(Outbox.id.in_(ids), Outbox.status == "queued")
+            .values(status="unsent")
+        )
         db.session.commit()
         return dict.fromkeys(ids, "unsent")
     outcome: dict[int, tuple[str, datetime | None]] = {}
@@ -137,10 +157,16 @@ def _claim(outbox_id: int) -> Outbox | None:
     """Take one mail for this job (and commit what the job did before): of two jobs given the
     same mail, only one finds it sendable, whatever the timing."""
     row = db.session.scalar(
-        update(Outbox).where(Outbox.id == outbox_id, Outbox.status.in_(SENDABLE))
-        .values(status="sending", sending_started_at=utcnow(), attempts=Outbox.attempts + 1,
-                next_attempt_at=None)
-        .returning(Outbox))
+        update(Outbox)
+        .where(Outbox.id == outbox_id, Outbox.status.in_(SENDABLE))
+        .values(
+            status="sending",
+            sending_started_at=utcnow(),
+            attempts=Outbox.attempts + 1,
+            next_attempt_at=None,
+        )
+        .returning(Outbox)
+    )
     db.session.commit()
     return row
 
@@ -156,24 +182,34 @@ def sweep() -> int:
     no mail server was configured, and stuck sends. A mail that a live job is sending is left
     to it. Returns how many mails were queued."""
     now = utcnow()
-    db.session.execute(update(Outbox).where(Outbox.status == "sending",
-                                            Outbox.sending_started_at <= now - stuck_after())
-                       .values(status="failed"))
+    db.session.execute(
+        update(Outbox)
+        .where(Outbox.status == "sending", Outbox.sending_started_at <= now - stuck_after())
+        .values(status="failed")
+    )
     db.session.commit()
     statuses = ["queued", "failed"] + (["unsent"] if current_app.config.get("MAIL_SERVER") else [])
-    ids = list(db.session.scalars(
-        select(Outbox.id).where(Outbox.status.in_(statuses),
-                                or_(Outbox.next_attempt_at.is_(None),
-                                    Outbox.next_attempt_at <= now))
-        .order_by(Outbox.id).limit(5000)))
+    ids = list(
+        db.session.scalars(
+            select(Outbox.id)
+            .where(
+                Outbox.status.in_(statuses),
+                or_(Outbox.next_attempt_at.is_(None), Outbox.next_attempt_at <= now),
+            )
+            .order_by(Outbox.id)
+            .limit(5000)
+        )
+    )
     return _queue_batches(ids)
 
 
 def _queue_batches(ids: list[int]) -> int:
     """One send_mails job per BATCH mails, on the mail queue; how many mails were queued."""
-    return sum(len(ids[first:first + BATCH]) for first in range(0, len(ids), BATCH)
-               if enqueue("app.jobs.mail.send_mails", ids[first:first + BATCH],
-                          queue_name=MAIL_QUEUE))
+    return sum(
+        len(ids[first : first + BATCH])
+        for first in range(0, len(ids), BATCH)
+        if enqueue("app.jobs.mail.send_mails", ids[first : first + BATCH], queue_name=MAIL_QUEUE)
+    )
 
 
 def _queue_one(outbox_id: int, delay: timedelta | None = None) -> None:
@@ -182,7 +218,8 @@ def _queue_one(outbox_id: int, delay: timedelta | None = None) -> None:
 
 def resend(outbox_id: int) -> None:
     """The admin's "send again": back to the queue, whatever happened before."""
-    db.session.execute(update(Outbox).where(Outbox.id == outbox_id)
-                       .values(status="queued", next_attempt_at=None))
+    db.session.execute(
+        update(Outbox).where(Outbox.id == outbox_id).values(status="queued", next_attempt_at=None)
+    )
     db.session.commit()
     _queue_one(outbox_id)

@@ -9,30 +9,42 @@ from app.models import Address, Affiliation, Organization, Partner, PartnerAddre
 from app.services import acting_as, fetch
 
 PERSON_FIELDS = ("title", "first_name", "last_name", "email", "phone")
-AFFILIATION_FIELDS = ("role", "department", "email", "phone", "is_contact_person",
-                      "may_collect_mail", "may_represent", "additional_info")
+AFFILIATION_FIELDS = (
+    "role",
+    "department",
+    "email",
+    "phone",
+    "is_contact_person",
+    "may_collect_mail",
+    "may_represent",
+    "additional_info",
+)
 
 
-def add_contact_person(organization_id: int, actor_id: int | None,
-                       person_id: int | None = None, **data) -> Affiliation:
+def add_contact_person(
+    organization_id: int, actor_id: int | None, person_id: int | None = None, **data
+) -> Affiliation:
     """Put a person (new, or an existing one) in a company's contact-person list."""
     with acting_as(actor_id):
         organization = fetch(Organization, organization_id)
         if person_id:
             person = fetch(Person, person_id)
         else:
-            person = Person(status="active",
-                            **{k: data.get(k) for k in PERSON_FIELDS if k in data})
+            person = Person(status="active", **{k: data.get(k) for k in PERSON_FIELDS if k in data})
             db.session.add(person)
-        affiliation = Affiliation(person=person, organization=organization,
-                                  **{k: data.get(k) for k in AFFILIATION_FIELDS if k in data})
+        affiliation = Affiliation(
+            person=person,
+            organization=organization,
+            **{k: data.get(k) for k in AFFILIATION_FIELDS if k in data},
+        )
         db.session.add(affiliation)
         db.session.flush()
     return affiliation
 
 
-def link_address(partner_id: int, actor_id: int | None, *, type: str,
-                 address_id: int | None = None, **fields) -> PartnerAddress:
+def link_address(
+    partner_id: int, actor_id: int | None, *, type: str, address_id: int | None = None, **fields
+) -> PartnerAddress:
     """Link an existing central address, or a new one made from `fields`, to a partner."""
     with acting_as(actor_id):
         partner = fetch(Partner, partner_id)

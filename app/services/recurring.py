@@ -46,10 +46,14 @@ MAX_AHEAD = timedelta(days=366)
 
 def template_choices(partner_id: int) -> list[Invoice]:
     """Invoices of the partner that can serve as the template: issued, not cancelled."""
-    return list(db.session.scalars(
-        select(Invoice).where(Invoice.partner_id == partner_id,
-                              Invoice.status.not_in(("draft", "cancelled")))
-        .order_by(Invoice.issue_date.desc(), Invoice.id.desc()).limit(100)))
+    return list(
+        db.session.scalars(
+            select(Invoice)
+            .where(Invoice.partner_id == partner_id, Invoice.status.not_in(("draft", "cancelled")))
+            .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
+            .limit(100)
+        )
+    )
 
 
 def first_of_next_month(today: date) -> date:
@@ -57,46 +61,70 @@ def first_of_next_month(today: date) -> date:
 
 
 def settings_of(partner_id: int) -> RecurringInvoice | None:
-    return db.session.scalar(select(RecurringInvoice)
-                             .where(RecurringInvoice.partner_id == partner_id))
+    return db.session.scalar(
+        select(RecurringInvoice).where(RecurringInvoice.partner_id == partner_id)
+    )
 
 
-def save_settings(partner_id: int, actor_id: int | None, *, template_id: int, frequency: str,
-                  next_date: date, delivery: str, active: bool = True) -> RecurringInvoice:
+def save_settings(
+    partner_id: int,
+    actor_id: int | None,
+    *,
+    template_id: int,
+    frequency: str,
+    next_date: date,
+    delivery: str,
+    active: bool = True,
+) -> RecurringInvoice:
     """Set up (or change) a partner's automatic invoicing."""
     with acting_as(actor_id):
         partner = fetch(Partner, partner_id)
         if delivery == "email" and not partner.email:
-            raise InvalidValue("delivery", _l("The partner has no e-mail address: add one "
-                                              "or choose delivery by post."))
+            raise InvalidValue(
+                "delivery",
+                _l("The partner has no e-mail address: add one or choose delivery by post."),
+            )
         settings = settings_of(partner_id) or RecurringInvoice(partner_id=partner_id)
         settings.template_id, settings.frequency, settings.delivery = (
-            template_id, frequency, delivery)
+            template_id,
+            frequency,
+            delivery,
+        )
         settings.next_date, settings.anchor_day, settings.active = (
-            next_date, next_date.day, active)
+            next_date,
+            next_date.day,
+            active,
+        )
         db.session.add(settings)
     return settings
 
 
 def _due(as_of: date):
-    return select(RecurringInvoice).where(RecurringInvoice.active.is_(True),
-                                          RecurringInvoice.next_date <= as_of)
+    return select(RecurringInvoice).where(
+        RecurringInvoice.active.is_(True), RecurringInvoice.next_date <= as_of
+    )
 
 
 def check_as_of(as_of: date, today: date | None = None) -> date:
     """A run's date: at most a year ahead."""
     latest = (today or date.today()) + MAX_AHEAD
     if as_of > latest:
-        raise InvalidValue("as_of", _l("Automatic invoicing looks ahead at most a year: up to "
-                                       "%(date)s.") % {"date": format_date(latest)})
+        raise InvalidValue(
+            "as_of",
+            _l("Automatic invoicing looks ahead at most a year: up to %(date)s.")
+            % {"date": format_date(latest)},
+        )
     return as_of
 
 
 def periods_due(as_of: date) -> int:
     """How many invoices a run up to `as_of` makes: a setting behind by several periods
     gets one invoice for each."""
-    rows = db.session.execute(_due(as_of).with_only_columns(
-        RecurringInvoice.next_date, RecurringInvoice.frequency, RecurringInvoice.anchor_day))
+    rows = db.session.execute(
+        _due(as_of).with_only_columns(
+            RecurringInvoice.next_date, RecurringInvoice.frequency, RecurringInvoice.anchor_day
+        )
+    )
     total = 0
     for start, frequency, anchor in rows:
         while start <= as_of:
@@ -109,15 +137,18 @@ def due_list(as_of: date, limit: int = 50) -> tuple[int, list[RecurringInvoice]]
     """The settings due by `as_of` (how many, and the first few) for the Finance page."""
     count = db.session.scalar(select(func.count()).select_from(_due(as_of).subquery()))
     rows = db.session.scalars(
-        _due(as_of).options(selectinload(RecurringInvoice.template),
-                            selectinload(RecurringInvoice.partner))
-        .order_by(RecurringInvoice.next_date, RecurringInvoice.id).limit(limit))
+        _due(as_of)
+        .options(selectinload(RecurringInvoice.template), selectinload(RecurringInvoice.partner))
+        .order_by(RecurringInvoice.next_date, RecurringInvoice.id)
+        .limit(limit)
+    )
     return count, list(rows)
 
 
 def unfinished_run() -> InvoiceRun | None:
-    return db.session.scalar(select(InvoiceRun).where(InvoiceRun.status.in_(UNFINISHED))
-                             .order_by(InvoiceRun.id).limit(1))
+    return db.session.scalar(
+        select(InvoiceRun).where(InvoiceRun.status.in_(UNFINISHED)).order_by(InvoiceRun.id).limit(1)
+    )
 
 
 def start(actor_id: int | None, as_of: date, queue_job: bool = True) -> InvoiceRun:
@@ -127,8 +158,12 @@ def start(actor_id: int | None, as_of: date, queue_job: bool = True) -> InvoiceR
     if unfinished_run() is not None:
         raise InvalidValue("run", _l("A run has not finished yet: start that one again."))
     with acting_as(actor_id):
-        run_ = InvoiceRun(as_of=check_as_of(as_of), started_by_id=actor_id, status="queued",
-                          total=periods_due(as_of))
+        run_ = InvoiceRun(
+            as_of=check_as_of(as_of),
+            started_by_id=actor_id,
+            status="queued",
+            total=periods_due(as_of),
+        )
         db.session.add(run_)
     if queue_job:
         _enqueue(run_.id)
@@ -163,10 +198,12 @@ def restart_stalled() -> int:
     """For the scheduler: runs that never reached a worker, or whose worker died."""
     now = utcnow()
     count = 0
-    for run_ in db.session.scalars(select(InvoiceRun).where(
-            InvoiceRun.status.in_(("queued", "running")))):
-        if is_stale(run_, now) or (run_.status == "queued"
-                                   and run_.created_at < now - timedelta(minutes=1)):
+    for run_ in db.session.scalars(
+        select(InvoiceRun).where(InvoiceRun.status.in_(("queued", "running")))
+    ):
+        if is_stale(run_, now) or (
+            run_.status == "queued" and run_.created_at < now - timedelta(minutes=1)
+        ):
             count += _enqueue(run_.id)
     return count
 
@@ -175,12 +212,15 @@ def _claim(run_id: int) -> bool:
     """Take the run for this worker: a second worker given the same run leaves it alone."""
     now = utcnow()
     claimed = db.session.execute(
-        update(InvoiceRun).where(
+        update(InvoiceRun)
+        .where(
             InvoiceRun.id == run_id,
             InvoiceRun.status.in_(("queued", "failed"))
-            | ((InvoiceRun.status == "running") & (InvoiceRun.heartbeat_at < now - STALE_AFTER)))
+            | ((InvoiceRun.status == "running") & (InvoiceRun.heartbeat_at < now - STALE_AFTER)),
+        )
         .values(status="running", heartbeat_at=now, error=None)
-        .returning(InvoiceRun.id)).first()
+        .returning(InvoiceRun.id)
+    ).first()
     db.session.commit()
     return claimed is not None
 
@@ -203,8 +243,11 @@ def run(run_id: int, today: date | None = None) -> InvoiceRun:
             run_.status, run_.finished_at, run_.heartbeat_at = "done", utcnow(), utcnow()
     except Exception as error:
         db.session.rollback()
-        db.session.execute(update(InvoiceRun).where(InvoiceRun.id == run_id).values(
-            status="failed", error=f"{type(error).__name__}: {error}"[:2000]))
+        db.session.execute(
+            update(InvoiceRun)
+            .where(InvoiceRun.id == run_id)
+            .values(status="failed", error=f"{type(error).__name__}: {error}"[:2000])
+        )
         db.session.commit()
         raise
     return run_
@@ -216,17 +259,26 @@ def _make_invoices(run_: InvoiceRun, today: date) -> int:
         due = _due(run_.as_of).order_by(RecurringInvoice.next_date, RecurringInvoice.id)
         if db.session.get_bind().dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True, of=RecurringInvoice)
-        settings = list(db.session.scalars(due.limit(CHUNK).options(
-            selectinload(RecurringInvoice.template).selectinload(Invoice.lines),
-            selectinload(RecurringInvoice.partner).selectinload(Partner.address_links)
-            .joinedload(PartnerAddress.address))))
-        done = set(db.session.execute(
-            select(Invoice.recurring_id, Invoice.period_start).where(
-                Invoice.recurring_id.in_([s.id for s in settings]))).all())
+        settings = list(
+            db.session.scalars(
+                due.limit(CHUNK).options(
+                    selectinload(RecurringInvoice.template).selectinload(Invoice.lines),
+                    selectinload(RecurringInvoice.partner)
+                    .selectinload(Partner.address_links)
+                    .joinedload(PartnerAddress.address),
+                )
+            )
+        )
+        done = set(
+            db.session.execute(
+                select(Invoice.recurring_id, Invoice.period_start).where(
+                    Invoice.recurring_id.in_([s.id for s in settings])
+                )
+            ).all()
+        )
         made = []
         for setting in settings:
-            start, setting.next_date = setting.next_date, setting.period_after(
-                setting.next_date)
+            start, setting.next_date = setting.next_date, setting.period_after(setting.next_date)
             if (setting.id, start) not in done:
                 made.append(_invoice_for(setting, start, run_))
         db.session.flush()
@@ -240,14 +292,29 @@ def _make_invoices(run_: InvoiceRun, today: date) -> int:
 def _invoice_for(setting: RecurringInvoice, start: date, run_: InvoiceRun) -> Invoice:
     template, partner = setting.template, setting.partner
     delivery = "email" if setting.delivery == "email" and partner.email else "post"
-    invoice = Invoice(partner=partner, currency=template.currency, notes=template.notes,
-                      language=partner.language, recurring_id=setting.id, period_start=start,
-                      period_end=setting.period_after(start) - timedelta(days=1),
-                      run_id=run_.id, delivery=delivery)
-    invoice.lines = [InvoiceLine(position=line.position, product_id=line.product_id,
-                                 description=line.description, quantity=line.quantity,
-                                 unit=line.unit, unit_price=line.unit_price,
-                                 vat_rate=line.vat_rate) for line in template.lines]
+    invoice = Invoice(
+        partner=partner,
+        currency=template.currency,
+        notes=template.notes,
+        language=partner.language,
+        recurring_id=setting.id,
+        period_start=start,
+        period_end=setting.period_after(start) - timedelta(days=1),
+        run_id=run_.id,
+        delivery=delivery,
+    )
+    invoice.lines = [
+        InvoiceLine(
+            position=line.position,
+            product_id=line.product_id,
+            description=line.description,
+            quantity=line.quantity,
+            unit=line.unit,
+            unit_price=line.unit_price,
+            vat_rate=line.vat_rate,
+        )
+        for line in template.lines
+    ]
     db.session.add(invoice)
     return invoice
 
@@ -263,19 +330,30 @@ def _mail_invoices(run_: InvoiceRun) -> int:
     from app.services.tasks import render_mail
 
     key = literal("invoice:") + cast(Invoice.id, String) + literal(":1")
-    waiting = list(db.session.scalars(
-        select(Invoice).outerjoin(Outbox, Outbox.key == key)
-        .where(Invoice.run_id == run_.id, Invoice.delivery == "email", Outbox.id.is_(None))
-        .options(selectinload(Invoice.lines)).order_by(Invoice.id).limit(CHUNK)))
+    waiting = list(
+        db.session.scalars(
+            select(Invoice)
+            .outerjoin(Outbox, Outbox.key == key)
+            .where(Invoice.run_id == run_.id, Invoice.delivery == "email", Outbox.id.is_(None))
+            .options(selectinload(Invoice.lines))
+            .order_by(Invoice.id)
+            .limit(CHUNK)
+        )
+    )
     default = current_app.config["DEFAULT_LOCALE"]
     with acting_as(run_.started_by_id):
         for invoice in waiting:
-            subject, body = render_mail("invoice", invoice.language or default,
-                                        invoice=invoice)
+            subject, body = render_mail("invoice", invoice.language or default, invoice=invoice)
             name = f"invoice-{invoice.number.replace('/', '-')}.pdf"
-            queue_mail(db.session, _mail_key(invoice.id), invoice.partner.email, subject,
-                       body, check=False,
-                       attachments=[(name, "application/pdf", invoicing.render_pdf(invoice))])
+            queue_mail(
+                db.session,
+                _mail_key(invoice.id),
+                invoice.partner.email,
+                subject,
+                body,
+                check=False,
+                attachments=[(name, "application/pdf", invoicing.render_pdf(invoice))],
+            )
             if invoice.status == "issued":
                 invoice.status = "sent"
         run_.emailed += len(waiting)
@@ -297,20 +375,33 @@ def _print(run_: InvoiceRun) -> None:
     """The run's post invoices in number order, INVOICE_PRINT_BATCH to a PDF. A print file
     already made for exactly its invoices is kept; a missing or outdated one is made."""
     size = max(1, int(current_app.config["INVOICE_PRINT_BATCH"]))
-    ids = list(db.session.scalars(
-        select(Invoice.id).where(Invoice.run_id == run_.id, Invoice.delivery == "post")
-        .order_by(Invoice.id)))
+    ids = list(
+        db.session.scalars(
+            select(Invoice.id)
+            .where(Invoice.run_id == run_.id, Invoice.delivery == "post")
+            .order_by(Invoice.id)
+        )
+    )
     existing = {batch.position: batch for batch in run_.batches}
     positions = range(1, -(-len(ids) // size) + 1)
     for position in positions:
-        chunk = ids[(position - 1) * size:position * size]
-        invoices = list(db.session.scalars(
-            select(Invoice).where(Invoice.id.in_(chunk))
-            .options(selectinload(Invoice.lines)).order_by(Invoice.id)))
+        chunk = ids[(position - 1) * size : position * size]
+        invoices = list(
+            db.session.scalars(
+                select(Invoice)
+                .where(Invoice.id.in_(chunk))
+                .options(selectinload(Invoice.lines))
+                .order_by(Invoice.id)
+            )
+        )
         first, last = invoices[0].number, invoices[-1].number
         batch = existing.get(position)
-        if batch is not None and (batch.invoices, batch.first_number, batch.last_number) == (
-                len(invoices), first, last) and (print_dir(run_.id) / batch.stored_name).exists():
+        if (
+            batch is not None
+            and (batch.invoices, batch.first_number, batch.last_number)
+            == (len(invoices), first, last)
+            and (print_dir(run_.id) / batch.stored_name).exists()
+        ):
             continue
         pdf = invoicing.render_pdf_of(invoices)
         stored = uuid.uuid4().hex
@@ -337,5 +428,16 @@ def batch_path(batch: InvoicePrintBatch) -> Path:
     return print_dir(batch.run_id) / batch.stored_name
 
 
-__all__ = ["save_settings", "settings_of", "template_choices", "due_list", "periods_due",
-           "start", "restart", "restart_stalled", "run", "unfinished_run", "batch_path"]
+__all__ = [
+    "save_settings",
+    "settings_of",
+    "template_choices",
+    "due_list",
+    "periods_due",
+    "start",
+    "restart",
+    "restart_stalled",
+    "run",
+    "unfinished_run",
+    "batch_path",
+]

@@ -24,7 +24,8 @@ def totals_by_status(partner_id: int) -> dict[str, dict[str, Decimal]]:
     """{status: {currency: sum}} of a partner's offers, for the data sheet's Offers tab."""
     rows = db.session.execute(
         select(Offer.status, Offer.currency, func.sum(Offer.amount), func.count(Offer.id))
-        .where(Offer.partner_id == partner_id).group_by(Offer.status, Offer.currency)
+        .where(Offer.partner_id == partner_id)
+        .group_by(Offer.status, Offer.currency)
     ).all()
     totals: dict[str, dict[str, Decimal]] = defaultdict(dict)
     for status, currency, amount, _count in rows:
@@ -42,19 +43,26 @@ def forecast(group: str) -> list[dict]:
     if group == "distributor":
         key, label = Offer.distributor_id, Partner.display_name
         query = select(key, label, Offer.currency, profit, func.count(Offer.id)).outerjoin(
-            Partner, Partner.id == Offer.distributor_id)
+            Partner, Partner.id == Offer.distributor_id
+        )
     elif group == "owner":
         key = Offer.owner_id
         label = User.first_name + " " + User.last_name
         query = select(key, label, Offer.currency, profit, func.count(Offer.id)).outerjoin(
-            User, User.id == Offer.owner_id)
+            User, User.id == Offer.owner_id
+        )
     else:
         key, label = Offer.partner_id, Partner.display_name
         query = select(key, label, Offer.currency, profit, func.count(Offer.id)).join(
-            Partner, Partner.id == Offer.partner_id)
+            Partner, Partner.id == Offer.partner_id
+        )
     rows = db.session.execute(
-        query.where(Offer.status == "pending").group_by(key, label, Offer.currency)
-        .order_by(profit.desc()).limit(200)
+        query.where(Offer.status == "pending")
+        .group_by(key, label, Offer.currency)
+        .order_by(profit.desc())
+        .limit(200)
     ).all()
-    return [{"id": r[0], "name": r[1], "currency": r[2], "profit": Decimal(r[3] or 0),
-             "count": r[4]} for r in rows]
+    return [
+        {"id": r[0], "name": r[1], "currency": r[2], "profit": Decimal(r[3] or 0), "count": r[4]}
+        for r in rows
+    ]

@@ -20,24 +20,44 @@ from app.services.outbox import queue_mail
 from app.services.users import locale_of, profiles, zone_of
 
 
-def conflicting_tasks(responsible_id: int | None, starts_at: datetime, due_at: datetime,
-                      exclude_id: int | None = None, limit: int = 5) -> list[Task]:
+def conflicting_tasks(
+    responsible_id: int | None,
+    starts_at: datetime,
+    due_at: datetime,
+    exclude_id: int | None = None,
+    limit: int = 5,
+) -> list[Task]:
     """Open tasks of the same responsible that overlap [starts_at, due_at]."""
     if not responsible_id or not starts_at or not due_at:
         return []
-    query = select(Task).where(Task.responsible_id == responsible_id, Task.done.is_(False),
-                               Task.starts_at < due_at, Task.due_at > starts_at)
+    query = select(Task).where(
+        Task.responsible_id == responsible_id,
+        Task.done.is_(False),
+        Task.starts_at < due_at,
+        Task.due_at > starts_at,
+    )
     if exclude_id:
         query = query.where(Task.id != exclude_id)
     return list(db.session.scalars(query.order_by(Task.starts_at).limit(limit)))
 
 
-TASK_FIELDS = {"title", "description", "partner_id", "responsible_id", "collaborator_ids",
-               "starts_at", "due_at", "priority", "done", "note_id"}
+TASK_FIELDS = {
+    "title",
+    "description",
+    "partner_id",
+    "responsible_id",
+    "collaborator_ids",
+    "starts_at",
+    "due_at",
+    "priority",
+    "done",
+    "note_id",
+}
 
 
-def save_task(task_id: int | None, fields: dict, actor_id: int | None, *,
-              save_anyway: bool = False) -> Task:
+def save_task(
+    task_id: int | None, fields: dict, actor_id: int | None, *, save_anyway: bool = False
+) -> Task:
     """Make (`task_id` None) or change a task from `fields` (of TASK_FIELDS; times in UTC).
     An overlap with the responsible's other open tasks is refused with TaskOverlaps unless
     saved anyway; a task keeps the note it was made from. The mails to a new responsible and
@@ -48,9 +68,12 @@ def save_task(task_id: int | None, fields: dict, actor_id: int | None, *,
         raise TypeError(f"not fields of a task: {sorted(unknown)}")
     task = Task() if task_id is None else fetch(Task, task_id)
     if not save_anyway:
-        clashes = conflicting_tasks(fields.get("responsible_id", task.responsible_id),
-                                    fields.get("starts_at", task.starts_at),
-                                    fields.get("due_at", task.due_at), exclude_id=task_id)
+        clashes = conflicting_tasks(
+            fields.get("responsible_id", task.responsible_id),
+            fields.get("starts_at", task.starts_at),
+            fields.get("due_at", task.due_at),
+            exclude_id=task_id,
+        )
         if clashes:
             raise TaskOverlaps(clashes)
     values = dict(fields)
@@ -61,8 +84,11 @@ def save_task(task_id: int | None, fields: dict, actor_id: int | None, *,
         if "collaborator_ids" in values:
             from flask_appbuilder.security.sqla.models import User
 
-            task.collaborators = list(db.session.scalars(
-                select(User).where(User.id.in_(values.pop("collaborator_ids") or []))))
+            task.collaborators = list(
+                db.session.scalars(
+                    select(User).where(User.id.in_(values.pop("collaborator_ids") or []))
+                )
+            )
         note_id = values.pop("note_id", None)
         task.note_id = task.note_id or note_id
         for key, value in values.items():
@@ -100,17 +126,23 @@ def queue_assignment_mails(session: Session, task: Task) -> None:
         p = prefs.get(user.id)
         locale, zone = locale_of(p), zone_of(p)
         subject, body = render_mail(
-            "task_assigned", locale, task=task, user=user,
+            "task_assigned",
+            locale,
+            task=task,
+            user=user,
             is_responsible=user.id == task.responsible_id,
             starts=local_time(task.starts_at, zone, locale),
-            due=local_time(task.due_at, zone, locale))
+            due=local_time(task.due_at, zone, locale),
+        )
         queue_mail(session, f"task-assigned:{task.id}:{user.id}", user.email, subject, body)
 
 
 def _assignment_changed(task: Task) -> bool:
     state = inspect(task)
-    return (state.attrs.responsible_id.history.has_changes()
-            or state.attrs.collaborators.history.has_changes())
+    return (
+        state.attrs.responsible_id.history.has_changes()
+        or state.attrs.collaborators.history.has_changes()
+    )
 
 
 @event.listens_for(Session, "after_flush")
@@ -140,7 +172,8 @@ def overdue_tasks(user_id: int, limit: int = 10) -> tuple[int, list[Task]]:
     rows = db.session.execute(
         select(Task, func.count().over())
         .where(Task.responsible_id == user_id, Task.done.is_(False), Task.due_at < utcnow())
-        .order_by(Task.due_at).limit(limit)
+        .order_by(Task.due_at)
+        .limit(limit)
     ).all()
     return (rows[0][1] if rows else 0), [task for task, _ in rows]
 
@@ -148,10 +181,19 @@ def overdue_tasks(user_id: int, limit: int = 10) -> tuple[int, list[Task]]:
 def notify_overdue(now: datetime | None = None, batch: int = 2000) -> int:
     """Mail the responsible of each newly overdue task once (guarded by notified_at)."""
     now = now or utcnow()
-    tasks = list(db.session.scalars(
-        select(Task).where(Task.done.is_(False), Task.due_at < now, Task.notified_at.is_(None),
-                           Task.responsible_id.is_not(None))
-        .order_by(Task.due_at).limit(batch)))
+    tasks = list(
+        db.session.scalars(
+            select(Task)
+            .where(
+                Task.done.is_(False),
+                Task.due_at < now,
+                Task.notified_at.is_(None),
+                Task.responsible_id.is_not(None),
+            )
+            .order_by(Task.due_at)
+            .limit(batch)
+        )
+    )
     prefs = profiles(t.responsible_id for t in tasks)
     for task in tasks:
         user = task.responsible
@@ -160,8 +202,9 @@ def notify_overdue(now: datetime | None = None, batch: int = 2000) -> int:
             continue
         p = prefs.get(user.id)
         locale, zone = locale_of(p), zone_of(p)
-        subject, body = render_mail("task_overdue", locale, task=task, user=user,
-                                    due=local_time(task.due_at, zone, locale))
+        subject, body = render_mail(
+            "task_overdue", locale, task=task, user=user, due=local_time(task.due_at, zone, locale)
+        )
         queue_mail(db.session, f"task-overdue:{task.id}", user.email, subject, body)
     db.session.commit()
     return len(tasks)

@@ -96,33 +96,52 @@ def invite(person_id: int, organization_id: int, zone: str, actor_id: int | None
         raise InvalidValue("organization", _l("No such company."))
     if zone not in ZONE_LABELS:
         raise InvalidValue("zone", _l("%(value)s is not a valid choice.") % {"value": zone})
-    affiliation = db.session.scalar(select(Affiliation).where(
-        Affiliation.person_id == person_id, Affiliation.organization_id == organization_id))
+    affiliation = db.session.scalar(
+        select(Affiliation).where(
+            Affiliation.person_id == person_id, Affiliation.organization_id == organization_id
+        )
+    )
     if affiliation is None:
-        raise InvalidValue("organization", _l("%(person)s is not a contact person of "
-                                              "%(company)s.") % {
-            "person": person.display_name, "company": organization.display_name})
+        raise InvalidValue(
+            "organization",
+            _l("%(person)s is not a contact person of %(company)s.")
+            % {"person": person.display_name, "company": organization.display_name},
+        )
     email = affiliation.email or person.email
     if not email:
-        raise InvalidValue("email", _l("%(person)s has no e-mail address.")
-                           % {"person": person.display_name})
+        raise InvalidValue(
+            "email", _l("%(person)s has no e-mail address.") % {"person": person.display_name}
+        )
     if db.session.scalar(select(ZoneMember).where(ZoneMember.person_id == person_id)):
-        raise Conflict(_l("%(person)s already has access to the zone.")
-                       % {"person": person.display_name})
+        raise Conflict(
+            _l("%(person)s already has access to the zone.") % {"person": person.display_name}
+        )
     User = _user_model()
-    if db.session.scalar(select(User.id).where(
-            or_(User.username == email, User.email == email))):
-        raise Conflict(_l("A user with the e-mail address %(email)s already exists.")
-                       % {"email": email})
+    if db.session.scalar(select(User.id).where(or_(User.username == email, User.email == email))):
+        raise Conflict(
+            _l("A user with the e-mail address %(email)s already exists.") % {"email": email}
+        )
     sm = current_app.appbuilder.sm
     with acting_as(actor_id):
-        user = sm.add_user(username=email, first_name=person.first_name,
-                           last_name=person.last_name, email=email,
-                           role=sm.find_role(ZONE_ROLES[zone]), commit=False)
+        user = sm.add_user(
+            username=email,
+            first_name=person.first_name,
+            last_name=person.last_name,
+            email=email,
+            role=sm.find_role(ZONE_ROLES[zone]),
+            commit=False,
+        )
         if not user:
             raise Conflict()
-        db.session.add(ZoneMember(user_id=user.id, partner_id=organization_id,
-                                  person_id=person_id, zone=zone, invited_by_id=actor_id))
+        db.session.add(
+            ZoneMember(
+                user_id=user.id,
+                partner_id=organization_id,
+                person_id=person_id,
+                zone=zone,
+                invited_by_id=actor_id,
+            )
+        )
         locale = person.language if person.language in LOCALES else None
         db.session.add(UserProfile(user_id=user.id, locale=locale, zone_mail=True))
         db.session.flush()
@@ -141,27 +160,39 @@ def reinvite(user_id: int, actor_id: int | None) -> None:
 
 def _send_invitation(user, zone: str) -> None:
     now = utcnow()
-    for old in db.session.scalars(select(ZoneInvitation).where(
-            ZoneInvitation.user_id == user.id, ZoneInvitation.used_at.is_(None))):
+    for old in db.session.scalars(
+        select(ZoneInvitation).where(
+            ZoneInvitation.user_id == user.id, ZoneInvitation.used_at.is_(None)
+        )
+    ):
         old.used_at = now
     token = secrets.token_urlsafe(32)
-    invitation = ZoneInvitation(user_id=user.id, token_hash=_token_hash(token),
-                                expires_at=now + timedelta(days=INVITATION_DAYS))
+    invitation = ZoneInvitation(
+        user_id=user.id,
+        token_hash=_token_hash(token),
+        expires_at=now + timedelta(days=INVITATION_DAYS),
+    )
     db.session.add(invitation)
     db.session.flush()
     prefs = profiles([user.id])
     subject, body = render_mail(
-        "zone_invitation", locale_of(prefs.get(user.id)), user=user,
-        zone=ZONE_LABELS[zone], days=INVITATION_DAYS,
-        link=link("PortalView.welcome", token=token))
-    queue_mail(db.session, f"zone-invitation:{invitation.id}", user.email, subject, body,
-               check=False)
+        "zone_invitation",
+        locale_of(prefs.get(user.id)),
+        user=user,
+        zone=ZONE_LABELS[zone],
+        days=INVITATION_DAYS,
+        link=link("PortalView.welcome", token=token),
+    )
+    queue_mail(
+        db.session, f"zone-invitation:{invitation.id}", user.email, subject, body, check=False
+    )
 
 
 def invitation_user(token: str):
     """The user a still valid, unused link belongs to, or None."""
-    invitation = db.session.scalar(select(ZoneInvitation).where(
-        ZoneInvitation.token_hash == _token_hash(token)))
+    invitation = db.session.scalar(
+        select(ZoneInvitation).where(ZoneInvitation.token_hash == _token_hash(token))
+    )
     if invitation is None or invitation.used_at or invitation.expires_at < utcnow():
         return None
     user = db.session.get(_user_model(), invitation.user_id)
@@ -170,8 +201,11 @@ def invitation_user(token: str):
 
 def accept(token: str, password: str):
     """Set the password through the link, once."""
-    invitation = db.session.scalar(select(ZoneInvitation).where(
-        ZoneInvitation.token_hash == _token_hash(token)).with_for_update())
+    invitation = db.session.scalar(
+        select(ZoneInvitation)
+        .where(ZoneInvitation.token_hash == _token_hash(token))
+        .with_for_update()
+    )
     user = invitation_user(token)
     if user is None:
         raise InvalidValue("token", _l("This link has expired or was already used."))
@@ -196,8 +230,13 @@ def member_of_person(person_id: int) -> int | None:
 
 
 def members_of(partner_id: int) -> list[ZoneMember]:
-    return list(db.session.scalars(select(ZoneMember).where(ZoneMember.partner_id == partner_id)
-                                   .order_by(ZoneMember.created_at)))
+    return list(
+        db.session.scalars(
+            select(ZoneMember)
+            .where(ZoneMember.partner_id == partner_id)
+            .order_by(ZoneMember.created_at)
+        )
+    )
 
 
 # --- what a zone user sees: the one rule ---------------------------------------------------
@@ -215,8 +254,9 @@ def visible(record: str, user_id: int):
     member = member_of(user_id)
     if member is None or not member.user.active:
         return select(model).where(model.id.is_(None))
-    return select(model).where(model.id.in_(_shared(record, user_id)),
-                               model.partner_id == member.partner_id)
+    return select(model).where(
+        model.id.in_(_shared(record, user_id)), model.partner_id == member.partner_id
+    )
 
 
 def find(record: str, user_id: int, record_id: int):
@@ -228,8 +268,9 @@ def find(record: str, user_id: int, record_id: int):
 
 def share_of(record: str, user_id: int, record_id: int) -> ZoneShare | None:
     column = on(ZoneShare, record)
-    return db.session.scalar(select(ZoneShare).where(ZoneShare.user_id == user_id,
-                                                     column == record_id))
+    return db.session.scalar(
+        select(ZoneShare).where(ZoneShare.user_id == user_id, column == record_id)
+    )
 
 
 def comments(record: str, record_id: int, zone_only: bool) -> list[Comment]:
@@ -248,8 +289,10 @@ def find_file(user, comment_id: int) -> Comment | None:
         return None
     record = "task" if comment.task_id else "offer"
     if is_zone_user(user):
-        if not comment.zone_visible or find(record, user.id, comment.task_id or
-                                            comment.offer_id) is None:
+        if (
+            not comment.zone_visible
+            or find(record, user.id, comment.task_id or comment.offer_id) is None
+        ):
             return None
     elif not current_app.appbuilder.sm.has_access("can_read", record.capitalize()):
         return None
@@ -261,21 +304,37 @@ def contacts(user_id: int) -> list:
     collaborators."""
     User = _user_model()
     tasks = visible("task", user_id).with_only_columns(Task.id)
-    ids = union(select(Task.responsible_id).where(Task.id.in_(tasks)),
-                select(task_collaborator.c.user_id).where(task_collaborator.c.task_id.in_(tasks)))
-    return list(db.session.scalars(select(User).where(User.id.in_(ids), User.active.is_(True))
-                                   .order_by(User.last_name, User.first_name)))
+    ids = union(
+        select(Task.responsible_id).where(Task.id.in_(tasks)),
+        select(task_collaborator.c.user_id).where(task_collaborator.c.task_id.in_(tasks)),
+    )
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(User.id.in_(ids), User.active.is_(True))
+            .order_by(User.last_name, User.first_name)
+        )
+    )
 
 
 def news_for(user_id: int, limit: int = 20) -> list[News]:
     member = member_of(user_id)
     if member is None:
         return []
-    return list(db.session.scalars(select(News).where(
-        News.published_at <= utcnow(),
-        or_(News.audience == member.zone,
-            (News.audience == "one") & (News.partner_id == member.partner_id)))
-        .order_by(News.published_at.desc()).limit(limit)))
+    return list(
+        db.session.scalars(
+            select(News)
+            .where(
+                News.published_at <= utcnow(),
+                or_(
+                    News.audience == member.zone,
+                    (News.audience == "one") & (News.partner_id == member.partner_id),
+                ),
+            )
+            .order_by(News.published_at.desc())
+            .limit(limit)
+        )
+    )
 
 
 # --- what zone users and staff do ----------------------------------------------------------
@@ -286,7 +345,8 @@ def zone_upload_bytes(partner_id: int) -> int:
     return db.session.scalar(
         select(func.coalesce(func.sum(Comment.size), 0))
         .join(ZoneMember, ZoneMember.user_id == Comment.author_id)
-        .where(ZoneMember.partner_id == partner_id, Comment.kind == "file"))
+        .where(ZoneMember.partner_id == partner_id, Comment.kind == "file")
+    )
 
 
 def _check_quota(partner_id: int, size: int) -> None:
@@ -296,12 +356,23 @@ def _check_quota(partner_id: int, size: int) -> None:
     take_write_lock()
     db.session.execute(select(Partner.id).where(Partner.id == partner_id).with_for_update())
     if zone_upload_bytes(partner_id) + size > quota * 1024 * 1024:
-        raise TooLarge(_l("The files uploaded in the zone for this partner would take more "
-                          "than %(mb)s MB."), mb=quota)
+        raise TooLarge(
+            _l("The files uploaded in the zone for this partner would take more than %(mb)s MB."),
+            mb=quota,
+        )
 
 
-def add(record: str, record_id: int, author, kind: str, *, body: str | None = None,
-        url: str | None = None, upload=None, zone_visible: bool = False) -> Comment:
+def add(
+    record: str,
+    record_id: int,
+    author,
+    kind: str,
+    *,
+    body: str | None = None,
+    url: str | None = None,
+    upload=None,
+    zone_visible: bool = False,
+) -> Comment:
     """A comment, link or file on a task or offer. A zone user may add to their shared
     records only (and what they add is visible to the zone); files pass the documents'
     checks before anything is stored."""
@@ -312,9 +383,14 @@ def add(record: str, record_id: int, author, kind: str, *, body: str | None = No
             raise ZoneForbidden()
     elif db.session.get(RECORDS[record], record_id) is None:
         raise InvalidValue("record", _l("No such record."))
-    comment = Comment(kind=kind, body=(body or "").strip() or None, url=url,
-                      zone_visible=zone_visible, author_id=author.id,
-                      **{f"{record}_id": record_id})
+    comment = Comment(
+        kind=kind,
+        body=(body or "").strip() or None,
+        url=url,
+        zone_visible=zone_visible,
+        author_id=author.id,
+        **{f"{record}_id": record_id},
+    )
     target = None
     if kind == "file":
         if upload is None or not upload.filename:
@@ -363,8 +439,7 @@ def allow_completion(task_id: int, allow: bool, actor_id: int | None) -> Task:
     return task
 
 
-def share(record: str, record_id: int, user_id: int, role: str,
-          actor_id: int | None) -> ZoneShare:
+def share(record: str, record_id: int, user_id: int, role: str, actor_id: int | None) -> ZoneShare:
     """Give a zone user of the record's partner access to it (or change their role)."""
     found = share_of(record, user_id, record_id)
     with acting_as(actor_id):
@@ -383,8 +458,9 @@ def unshare(share_id: int, actor_id: int | None) -> ZoneShare:
 
 def shares(record: str, record_id: int) -> list[ZoneShare]:
     column = on(ZoneShare, record)
-    return list(db.session.scalars(select(ZoneShare).where(column == record_id)
-                                   .order_by(ZoneShare.id)))
+    return list(
+        db.session.scalars(select(ZoneShare).where(column == record_id).order_by(ZoneShare.id))
+    )
 
 
 def candidates(record: str, record_id: int) -> list[ZoneMember]:
@@ -400,16 +476,28 @@ def candidates(record: str, record_id: int) -> list[ZoneMember]:
 # zone users hear of changes, and of zone-visible comments, files and links, on their
 # records; staff hear of what zone users write.
 
-ZONE_CHANGES = {"title", "description", "starts_at", "due_at", "done", "name", "deadline",
-                "amount", "status"}
+ZONE_CHANGES = {
+    "title",
+    "description",
+    "starts_at",
+    "due_at",
+    "done",
+    "name",
+    "deadline",
+    "amount",
+    "status",
+}
 
 
 @event.listens_for(Session, "after_flush")
 def _collect_zone_news(session: Session, flush_context) -> None:
     pending = session.info.setdefault("zone_mail", set())
     for obj in list(session.new) + list(session.dirty):
-        if isinstance(obj, Comment) and obj.zone_visible and (
-                obj in session.new or inspect(obj).attrs.zone_visible.history.added):
+        if (
+            isinstance(obj, Comment)
+            and obj.zone_visible
+            and (obj in session.new or inspect(obj).attrs.zone_visible.history.added)
+        ):
             pending.add(("comment", obj.id))
         elif isinstance(obj, (Task, Offer)) and obj not in session.new and _changed(obj):
             pending.add(("task" if isinstance(obj, Task) else "offer", obj.id))
@@ -438,15 +526,17 @@ def _queue_zone_news(session: Session, flush_context) -> None:
 def _wants_mail(users) -> list:
     users = [u for u in users if u is not None and u.active and u.email]
     prefs = profiles(u.id for u in users)
-    return [(u, prefs.get(u.id)) for u in users
-            if prefs.get(u.id) is None or prefs[u.id].zone_mail]
+    return [(u, prefs.get(u.id)) for u in users if prefs.get(u.id) is None or prefs[u.id].zone_mail]
 
 
 def _zone_users_of(session: Session, record: str, record_id: int) -> list:
     column = on(ZoneShare, record)
     User = _user_model()
-    return list(session.scalars(select(User).join(ZoneShare, ZoneShare.user_id == User.id)
-                                .where(column == record_id)))
+    return list(
+        session.scalars(
+            select(User).join(ZoneShare, ZoneShare.user_id == User.id).where(column == record_id)
+        )
+    )
 
 
 def _staff_of(record: str, item) -> list:
@@ -472,18 +562,26 @@ def _mail_comment(session: Session, comment: Comment | None) -> None:
     title = title_of(item)
     author = comment.author
     by_zone = is_zone_user(author)
-    people = [(u, _portal_link(record, record_id))
-              for u, _ in _wants_mail(_zone_users_of(session, record, record_id))]
+    people = [
+        (u, _portal_link(record, record_id))
+        for u, _ in _wants_mail(_zone_users_of(session, record, record_id))
+    ]
     if by_zone:
-        people += [(u, _staff_link(record, record_id)) for u, _ in _wants_mail(
-            _staff_of(record, item))]
+        people += [
+            (u, _staff_link(record, record_id)) for u, _ in _wants_mail(_staff_of(record, item))
+        ]
     prefs = profiles(u.id for u, _ in people)
     for user, link in people:
         if author is not None and user.id == author.id:
             continue
-        subject, body = render_mail("zone_comment", locale_of(prefs.get(user.id)),
-                                    comment=comment, title=title, link=link,
-                                    author=author.get_full_name() if author else "")
+        subject, body = render_mail(
+            "zone_comment",
+            locale_of(prefs.get(user.id)),
+            comment=comment,
+            title=title,
+            link=link,
+            author=author.get_full_name() if author else "",
+        )
         queue_mail(session, f"zone-comment:{comment.id}:{user.id}", user.email, subject, body)
 
 
@@ -494,9 +592,14 @@ def _mail_share(session: Session, found: ZoneShare | None) -> None:
     record = "task" if found.task_id else "offer"
     item = found.task if found.task_id else found.offer
     for user, pref in _wants_mail([found.member.user]):
-        subject, body = render_mail("zone_shared", locale_of(pref), record=record, share=found,
-                                    title=title_of(item),
-                                    link=_portal_link(record, item.id))
+        subject, body = render_mail(
+            "zone_shared",
+            locale_of(pref),
+            record=record,
+            share=found,
+            title=title_of(item),
+            link=_portal_link(record, item.id),
+        )
         queue_mail(session, f"zone-share:{found.id}", user.email, subject, body)
 
 
@@ -511,13 +614,42 @@ def _mail_change(session: Session, record: str, item) -> None:
             continue
         locale = locale_of(pref)
         due = local_time(item.due_at, zone_of(pref), locale) if record == "task" else None
-        subject, body = render_mail("zone_change", locale, title=title, item=item, due=due,
-                                    record=record, link=_portal_link(record, item.id))
-        queue_mail(session, f"zone-change:{record}:{item.id}:{user.id}:{stamp}", user.email,
-                   subject, body)
+        subject, body = render_mail(
+            "zone_change",
+            locale,
+            title=title,
+            item=item,
+            due=due,
+            record=record,
+            link=_portal_link(record, item.id),
+        )
+        queue_mail(
+            session, f"zone-change:{record}:{item.id}:{user.id}:{stamp}", user.email, subject, body
+        )
 
 
-__all__ = ["invite", "reinvite", "accept", "invitation_user", "set_suspended", "members_of",
-           "visible", "find", "comments", "find_file", "contacts", "news_for", "add",
-           "set_visibility", "complete", "allow_completion", "share", "unshare", "shares",
-           "candidates", "is_zone_user", "member_of", "member_of_person"]
+__all__ = [
+    "invite",
+    "reinvite",
+    "accept",
+    "invitation_user",
+    "set_suspended",
+    "members_of",
+    "visible",
+    "find",
+    "comments",
+    "find_file",
+    "contacts",
+    "news_for",
+    "add",
+    "set_visibility",
+    "complete",
+    "allow_completion",
+    "share",
+    "unshare",
+    "shares",
+    "candidates",
+    "is_zone_user",
+    "member_of",
+    "member_of_person",
+]

@@ -39,8 +39,10 @@ def _navbar() -> dict:
             g.navbar = {"my_zone": False, "bell": None}
         else:
             reads_tasks = current_app.appbuilder.sm.has_access("can_read", "Task")
-            g.navbar = {"my_zone": is_zone_user(user),
-                        "bell": overdue_tasks(user.id) if reads_tasks else None}
+            g.navbar = {
+                "my_zone": is_zone_user(user),
+                "bell": overdue_tasks(user.id) if reads_tasks else None,
+            }
     return g.navbar
 
 
@@ -91,65 +93,124 @@ def register(appbuilder) -> None:
     from app.views.tasks import TaskFormView, TaskView
 
     partners = "Partners"
-    appbuilder.add_view(PersonView, "People", label=_l("People"), icon="fa-user",
-                        category=partners, category_label=_l("Partners"),
-                        category_icon="fa-address-card")
-    appbuilder.add_view(OrganizationView, "Companies", label=_l("Companies"),
-                        icon="fa-building", category=partners)
-    appbuilder.add_view(AffiliationView, "Contact persons", label=_l("Contact persons"),
-                        icon="fa-address-book", category=partners)
-    appbuilder.add_view(AddressView, "Addresses", label=_l("Addresses"), icon="fa-map-marker",
-                        category=partners)
-    appbuilder.add_view(CodeView, "Codes", label=_l("Codes"), icon="fa-tags",
-                        category=partners)
-    appbuilder.add_view(AuditLogView, "Change log", label=_l("Change log"), icon="fa-history",
-                        category=partners)
+    appbuilder.add_view(
+        PersonView,
+        "People",
+        label=_l("People"),
+        icon="fa-user",
+        category=partners,
+        category_label=_l("Partners"),
+        category_icon="fa-address-card",
+    )
+    appbuilder.add_view(
+        OrganizationView, "Companies", label=_l("Companies"), icon="fa-building", category=partners
+    )
+    appbuilder.add_view(
+        AffiliationView,
+        "Contact persons",
+        label=_l("Contact persons"),
+        icon="fa-address-book",
+        category=partners,
+    )
+    appbuilder.add_view(
+        AddressView, "Addresses", label=_l("Addresses"), icon="fa-map-marker", category=partners
+    )
+    appbuilder.add_view(CodeView, "Codes", label=_l("Codes"), icon="fa-tags", category=partners)
+    appbuilder.add_view(
+        AuditLogView, "Change log", label=_l("Change log"), icon="fa-history", category=partners
+    )
     appbuilder.add_view_no_menu(PartnerAddressView)
     appbuilder.add_view_no_menu(DataSheetView)
     appbuilder.add_view_no_menu(NoteView)
     appbuilder.add_view_no_menu(ContactPersonFormView)
     appbuilder.add_view_no_menu(AddressFormView)
 
-    appbuilder.add_view(OfferView, "Offers", label=_l("Offers"), icon="fa-handshake-o",
-                        category="Sales", category_label=_l("Sales"), category_icon="fa-line-chart")
-    appbuilder.add_view(ForecastView, "Forecast", label=_l("Forecast"), icon="fa-bar-chart",
-                        category="Sales")
-    appbuilder.add_view(TaskView, "Task list", label=_l("Tasks"), icon="fa-check-square-o",
-                        category="Tasks", category_label=_l("Tasks"), category_icon="fa-tasks")
-    appbuilder.add_view(CalendarView, "Calendar", label=_l("Calendar"), icon="fa-calendar",
-                        category="Tasks")
-    appbuilder.add_view(OutboxView, "Outbox", label=_l("Outbox"), icon="fa-envelope",
-                        category="Settings", category_label=_l("Settings"),
-                        category_icon="fa-cogs")
+    appbuilder.add_view(
+        OfferView,
+        "Offers",
+        label=_l("Offers"),
+        icon="fa-handshake-o",
+        category="Sales",
+        category_label=_l("Sales"),
+        category_icon="fa-line-chart",
+    )
+    appbuilder.add_view(
+        ForecastView, "Forecast", label=_l("Forecast"), icon="fa-bar-chart", category="Sales"
+    )
+    appbuilder.add_view(
+        TaskView,
+        "Task list",
+        label=_l("Tasks"),
+        icon="fa-check-square-o",
+        category="Tasks",
+        category_label=_l("Tasks"),
+        category_icon="fa-tasks",
+    )
+    appbuilder.add_view(
+        CalendarView, "Calendar", label=_l("Calendar"), icon="fa-calendar", category="Tasks"
+    )
+    appbuilder.add_view(
+        OutboxView,
+        "Outbox",
+        label=_l("Outbox"),
+        icon="fa-envelope",
+        category="Settings",
+        category_label=_l("Settings"),
+        category_icon="fa-cogs",
+    )
     appbuilder.add_view_no_menu(TaskFormView)
     appbuilder.add_view_no_menu(CalendarFeedView)
     appbuilder.add_view_no_menu(SettingsView)
     appbuilder.add_view_no_menu(DocumentView)
-    appbuilder.add_view(ProductView, "Products", label=_l("Products and services"),
-                        icon="fa-cubes", category="Finance", category_label=_l("Finance"),
-                        category_icon="fa-money")
-    appbuilder.add_view(InvoiceView, "Invoices", label=_l("Invoices"), icon="fa-file-text-o",
-                        category="Finance")
+    appbuilder.add_view(
+        ProductView,
+        "Products",
+        label=_l("Products and services"),
+        icon="fa-cubes",
+        category="Finance",
+        category_label=_l("Finance"),
+        category_icon="fa-money",
+    )
+    appbuilder.add_view(
+        InvoiceView, "Invoices", label=_l("Invoices"), icon="fa-file-text-o", category="Finance"
+    )
     appbuilder.add_view_no_menu(InvoiceLineView)
     appbuilder.add_view_no_menu(InvoicePdfView)
-    appbuilder.add_view(ContractView, "Contracts", label=_l("Contracts"), icon="fa-handshake-o",
-                        category="Finance")
-    appbuilder.add_view(AutomaticInvoicingView, "Automatic invoicing",
-                        label=_l("Automatic invoicing"), icon="fa-refresh", category="Finance")
+    appbuilder.add_view(
+        ContractView, "Contracts", label=_l("Contracts"), icon="fa-handshake-o", category="Finance"
+    )
+    appbuilder.add_view(
+        AutomaticInvoicingView,
+        "Automatic invoicing",
+        label=_l("Automatic invoicing"),
+        icon="fa-refresh",
+        category="Finance",
+    )
     appbuilder.add_view_no_menu(RecurringInvoiceView)
     appbuilder.add_view_no_menu(QuotaView)
-    appbuilder.add_view(DocumentTemplateView, "Document templates",
-                        label=_l("Document templates"), icon="fa-file-code-o",
-                        category="Settings")
+    appbuilder.add_view(
+        DocumentTemplateView,
+        "Document templates",
+        label=_l("Document templates"),
+        icon="fa-file-code-o",
+        category="Settings",
+    )
     from app.views.portal import NewsView, PortalView, ZoneMemberView, ZoneStaffView
 
-    appbuilder.add_view(NewsView, "Portal news", label=_l("News"), icon="fa-newspaper-o",
-                        category="Portal", category_label=_l("Portal"),
-                        category_icon="fa-globe")
-    appbuilder.add_view(ZoneMemberView, "Zone users", label=_l("Zone users"),
-                        icon="fa-users", category="Portal")
+    appbuilder.add_view(
+        NewsView,
+        "Portal news",
+        label=_l("News"),
+        icon="fa-newspaper-o",
+        category="Portal",
+        category_label=_l("Portal"),
+        category_icon="fa-globe",
+    )
+    appbuilder.add_view(
+        ZoneMemberView, "Zone users", label=_l("Zone users"), icon="fa-users", category="Portal"
+    )
     appbuilder.add_view_no_menu(ZoneStaffView)
-    appbuilder.add_view_no_menu(PortalView)   # zone users reach it from the navbar
+    appbuilder.add_view_no_menu(PortalView)  # zone users reach it from the navbar
     for api in APIS:
         appbuilder.add_api(api)
     from flask_appbuilder.api.manager import SwaggerView

@@ -1,6 +1,5 @@
 """REST resources (FAB ModelRestApi) under /api/v1/<resource>/, same rules as the screens."""
 
-
 from decimal import InvalidOperation
 
 from flask import g, request, send_file
@@ -33,8 +32,17 @@ from app.services.documents import attach, find_visible, path_of
 from app.services.tasks import save_task
 from app.views.base import DossierApi, datamodel
 
-PARTNER_COMMON = ["status", "owner", "email", "phone", "mobile", "website", "language",
-                  "codes", "description"]
+PARTNER_COMMON = [
+    "status",
+    "owner",
+    "email",
+    "phone",
+    "mobile",
+    "website",
+    "language",
+    "codes",
+    "description",
+]
 READ_ONLY = ["id", "customer_number", "display_name", "created_at", "updated_at"]
 
 
@@ -50,10 +58,17 @@ class InvoiceAnswer(Schema):
     result = fields.Nested(InvoiceResult)
 
 
-INVOICE_LINE = {"type": "object", "properties": {
-    "description": {"type": "string"}, "quantity": {"type": "number"},
-    "unit_price": {"type": "number"}, "vat_rate": {"type": "number"},
-    "unit": {"type": "string"}, "product": {"type": "integer"}}}
+INVOICE_LINE = {
+    "type": "object",
+    "properties": {
+        "description": {"type": "string"},
+        "quantity": {"type": "number"},
+        "unit_price": {"type": "number"},
+        "vat_rate": {"type": "number"},
+        "unit": {"type": "string"},
+        "product": {"type": "integer"},
+    },
+}
 
 
 def json_object() -> dict:
@@ -64,8 +79,12 @@ def json_object() -> dict:
 
 def answered(status: int, description: str, schema: dict, *refused: int) -> dict:
     """The responses of a write whose answer is not FAB's generic one."""
-    responses = {str(status): {"description": description,
-                               "content": {"application/json": {"schema": schema}}}}
+    responses = {
+        str(status): {
+            "description": description,
+            "content": {"application/json": {"schema": schema}},
+        }
+    }
     responses.update({str(code): {"$ref": "#/components/responses/400"} for code in refused})
     responses.update({"401": {"$ref": "#/components/responses/401"}})
     return responses
@@ -75,14 +94,33 @@ class PersonApi(DossierApi):
     resource_name = "person"
     class_permission_name = "Partner"
     datamodel = datamodel(Person)
-    add_columns = ["title", "first_name", "last_name", "birthday", "bank_account",
-                   "payment_method"] + PARTNER_COMMON
+    add_columns = [
+        "title",
+        "first_name",
+        "last_name",
+        "birthday",
+        "bank_account",
+        "payment_method",
+    ] + PARTNER_COMMON
     edit_columns = add_columns
-    list_columns = READ_ONLY + ["first_name", "last_name", "email", "phone", "status",
-                                "owner.id", "owner.username"]
+    list_columns = READ_ONLY + [
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "status",
+        "owner.id",
+        "owner.username",
+    ]
     show_columns = READ_ONLY + add_columns
-    search_columns = ["display_name", "first_name", "last_name", "email", "status",
-                      "customer_number"]
+    search_columns = [
+        "display_name",
+        "first_name",
+        "last_name",
+        "email",
+        "status",
+        "customer_number",
+    ]
     order_columns = ["display_name", "last_name", "customer_number", "created_at"]
 
     @expose("/<int:pk>/zone_invite", methods=["POST"])
@@ -156,8 +194,15 @@ class OrganizationApi(DossierApi):
     datamodel = datamodel(Organization)
     add_columns = ["name", "tax_number", "registration_number", "industry_code"] + PARTNER_COMMON
     edit_columns = add_columns
-    list_columns = READ_ONLY + ["name", "tax_number", "email", "phone", "status",
-                                "owner.id", "owner.username"]
+    list_columns = READ_ONLY + [
+        "name",
+        "tax_number",
+        "email",
+        "phone",
+        "status",
+        "owner.id",
+        "owner.username",
+    ]
     show_columns = READ_ONLY + add_columns
     search_columns = ["name", "tax_number", "email", "status", "customer_number"]
     order_columns = ["name", "customer_number", "created_at"]
@@ -167,15 +212,42 @@ class AffiliationApi(DossierApi):
     resource_name = "affiliation"
     class_permission_name = "Affiliation"
     datamodel = datamodel(Affiliation)
-    add_columns = ["person", "organization", "role", "department", "email", "phone",
-                   "address", "is_contact_person", "may_collect_mail", "may_represent",
-                   "additional_info"]
+    add_columns = [
+        "person",
+        "organization",
+        "role",
+        "department",
+        "email",
+        "phone",
+        "address",
+        "is_contact_person",
+        "may_collect_mail",
+        "may_represent",
+        "additional_info",
+    ]
     edit_columns = add_columns
-    list_columns = ["id", "person_id", "organization_id", "role", "department", "email", "phone",
-                    "is_contact_person", "may_collect_mail", "may_represent", "additional_info"]
+    list_columns = [
+        "id",
+        "person_id",
+        "organization_id",
+        "role",
+        "department",
+        "email",
+        "phone",
+        "is_contact_person",
+        "may_collect_mail",
+        "may_represent",
+        "additional_info",
+    ]
     show_columns = ["id"] + add_columns
-    search_columns = ["person", "organization", "is_contact_person", "may_collect_mail",
-                      "may_represent", "role"]
+    search_columns = [
+        "person",
+        "organization",
+        "is_contact_person",
+        "may_collect_mail",
+        "may_represent",
+        "role",
+    ]
 
 
 class AddressApi(DossierApi):
@@ -206,8 +278,18 @@ class NoteApi(DossierApi):
     datamodel = datamodel(Note)
     add_columns = ["partner", "kind", "body", "occurred_at", "pinned"]
     edit_columns = ["kind", "body", "occurred_at", "pinned"]
-    list_columns = ["id", "partner.id", "partner.display_name", "kind", "body", "occurred_at",
-                    "pinned", "created_at", "author.id", "author.username"]
+    list_columns = [
+        "id",
+        "partner.id",
+        "partner.display_name",
+        "kind",
+        "body",
+        "occurred_at",
+        "pinned",
+        "created_at",
+        "author.id",
+        "author.username",
+    ]
     show_columns = list_columns
     search_columns = ["partner", "kind", "pinned"]
     base_order = ("created_at", "desc")
@@ -219,13 +301,37 @@ class OfferApi(DossierApi):
     class_permission_name = "Offer"
     datamodel = datamodel(Offer)
     # `status` is accepted on create and forced to pending (pre_add and the model).
-    add_columns = ["name", "partner", "owner", "deadline", "amount", "currency",
-                   "payment_frequency", "chance", "expected_decision", "distributor",
-                   "commission", "status"]
+    add_columns = [
+        "name",
+        "partner",
+        "owner",
+        "deadline",
+        "amount",
+        "currency",
+        "payment_frequency",
+        "chance",
+        "expected_decision",
+        "distributor",
+        "commission",
+        "status",
+    ]
     edit_columns = add_columns
-    list_columns = ["id", "name", "partner.id", "partner.display_name", "owner.id", "deadline",
-                    "amount", "currency", "payment_frequency", "status", "chance",
-                    "expected_decision", "distributor.id", "commission"]
+    list_columns = [
+        "id",
+        "name",
+        "partner.id",
+        "partner.display_name",
+        "owner.id",
+        "deadline",
+        "amount",
+        "currency",
+        "payment_frequency",
+        "status",
+        "chance",
+        "expected_decision",
+        "distributor.id",
+        "commission",
+    ]
     show_columns = ["id"] + add_columns
     search_columns = ["name", "partner", "owner", "status", "deadline"]
     order_columns = ["name", "deadline", "amount", "status"]
@@ -250,16 +356,36 @@ class TaskApi(DossierApi):
     resource_name = "task"
     class_permission_name = "Task"
     datamodel = datamodel(Task)
-    add_columns = ["title", "description", "partner", "responsible", "collaborators",
-                   "starts_at", "due_at", "priority", "done"]
+    add_columns = [
+        "title",
+        "description",
+        "partner",
+        "responsible",
+        "collaborators",
+        "starts_at",
+        "due_at",
+        "priority",
+        "done",
+    ]
     edit_columns = add_columns
-    list_columns = ["id", "title", "partner.id", "partner.display_name", "responsible.id",
-                    "starts_at", "due_at", "priority", "done"]
+    list_columns = [
+        "id",
+        "title",
+        "partner.id",
+        "partner.display_name",
+        "responsible.id",
+        "starts_at",
+        "due_at",
+        "priority",
+        "done",
+    ]
     show_columns = ["id"] + add_columns
     search_columns = ["title", "partner", "responsible", "done", "due_at", "priority"]
     order_columns = ["title", "starts_at", "due_at", "priority"]
     add_query_rel_fields = edit_query_rel_fields = {
-        "responsible": [["id", StaffUsers, None]], "collaborators": [["id", StaffUsers, None]]}
+        "responsible": [["id", StaffUsers, None]],
+        "collaborators": [["id", StaffUsers, None]],
+    }
 
     def post_headless(self):
         return self._answer_rule(self._save, None)
@@ -283,13 +409,22 @@ class TaskApi(DossierApi):
             given = schema.load(payload)
         except ValidationError as error:
             return self.response_422(message=error.messages)
-        task = save_task(pk, {
-            "title": given.title, "description": given.description,
-            "partner_id": given.partner.id if given.partner else None,
-            "responsible_id": given.responsible.id if given.responsible else None,
-            "collaborator_ids": [user.id for user in given.collaborators],
-            "starts_at": given.starts_at, "due_at": given.due_at, "priority": given.priority,
-            "done": given.done}, g.user.id, save_anyway=True)
+        task = save_task(
+            pk,
+            {
+                "title": given.title,
+                "description": given.description,
+                "partner_id": given.partner.id if given.partner else None,
+                "responsible_id": given.responsible.id if given.responsible else None,
+                "collaborator_ids": [user.id for user in given.collaborators],
+                "starts_at": given.starts_at,
+                "due_at": given.due_at,
+                "priority": given.priority,
+                "done": given.done,
+            },
+            g.user.id,
+            save_anyway=True,
+        )
         if pk is None:
             return self.response(201, id=task.id, result=schema.dump(task, many=False))
         return self.response(200, result=schema.dump(task, many=False))
@@ -299,8 +434,7 @@ class ProductApi(DossierApi):
     resource_name = "product"
     class_permission_name = "Product"
     datamodel = datamodel(Product)
-    add_columns = ["code", "name", "unit", "price", "currency", "vat_rate", "active",
-                   "description"]
+    add_columns = ["code", "name", "unit", "price", "currency", "vat_rate", "active", "description"]
     edit_columns = add_columns
     list_columns = ["id"] + add_columns
     show_columns = list_columns
@@ -313,8 +447,17 @@ class PaymentApi(DossierApi):
     datamodel = datamodel(Payment)
     include_route_methods = {"get", "get_list", "post", "info"}
     add_columns = ["invoice", "amount", "paid_on", "method", "reference"]
-    list_columns = ["id", "invoice.id", "invoice.number", "partner_id", "amount", "currency",
-                    "paid_on", "method", "reference"]
+    list_columns = [
+        "id",
+        "invoice.id",
+        "invoice.number",
+        "partner_id",
+        "amount",
+        "currency",
+        "paid_on",
+        "method",
+        "reference",
+    ]
     show_columns = list_columns
     search_columns = ["invoice", "paid_on"]
 
@@ -330,11 +473,17 @@ class PaymentApi(DossierApi):
             return self.response_422(message=error.messages)
         if item.invoice is None:
             raise InvalidValue("invoice", _l("Choose an invoice."))
-        payment = invoicing.record_payment(item.invoice.id, g.user.id, item.amount,
-                                           paid_on=item.paid_on, method=item.method,
-                                           reference=item.reference)
-        return self.response(201, id=payment.id,
-                             result=self.add_model_schema.dump(payment, many=False))
+        payment = invoicing.record_payment(
+            item.invoice.id,
+            g.user.id,
+            item.amount,
+            paid_on=item.paid_on,
+            method=item.method,
+            reference=item.reference,
+        )
+        return self.response(
+            201, id=payment.id, result=self.add_model_schema.dump(payment, many=False)
+        )
 
 
 class VisibleDocuments(BaseFilter):
@@ -353,25 +502,68 @@ class DocumentApi(DossierApi):
     datamodel = datamodel(Document)
     include_route_methods = {"get", "get_list", "post", "info", "download"}
     base_filters = [["id", VisibleDocuments, None]]
-    list_columns = ["id", "partner_id", "filename", "content_type", "size", "description",
-                    "visibility", "uploader_id", "created_at"]
+    list_columns = [
+        "id",
+        "partner_id",
+        "filename",
+        "content_type",
+        "size",
+        "description",
+        "visibility",
+        "uploader_id",
+        "created_at",
+    ]
     show_columns = list_columns
     add_columns = ["partner", "description", "visibility"]
     search_columns = ["partner", "filename", "visibility"]
-    openapi_spec_methods = {"post": {"post": {
-        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-            "type": "object", "required": ["file", "partner"], "properties": {
-                "file": {"type": "string", "format": "binary"},
-                "partner": {"type": "integer"}, "description": {"type": "string"},
-                "visibility": {"type": "string",
-                               "enum": ["all", "roles", "users", "uploader"]},
-                "roles": {"type": "array", "items": {"type": "integer"}},
-                "users": {"type": "array", "items": {"type": "integer"}}}}}}},
-        "responses": answered(201, "The attached document", {
-            "type": "object", "properties": {"id": {"type": "integer"}, "result": {
-                "type": "object", "properties": {
-                    "filename": {"type": "string"}, "size": {"type": "integer"},
-                    "visibility": {"type": "string"}}}}}, 400, 413)}}}
+    openapi_spec_methods = {
+        "post": {
+            "post": {
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["file", "partner"],
+                                "properties": {
+                                    "file": {"type": "string", "format": "binary"},
+                                    "partner": {"type": "integer"},
+                                    "description": {"type": "string"},
+                                    "visibility": {
+                                        "type": "string",
+                                        "enum": ["all", "roles", "users", "uploader"],
+                                    },
+                                    "roles": {"type": "array", "items": {"type": "integer"}},
+                                    "users": {"type": "array", "items": {"type": "integer"}},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": answered(
+                    201,
+                    "The attached document",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "id": {"type": "integer"},
+                            "result": {
+                                "type": "object",
+                                "properties": {
+                                    "filename": {"type": "string"},
+                                    "size": {"type": "integer"},
+                                    "visibility": {"type": "string"},
+                                },
+                            },
+                        },
+                    },
+                    400,
+                    413,
+                ),
+            }
+        }
+    }
 
     def post_headless(self):
         """multipart/form-data with `file`, `partner` (id) and optional `visibility`."""
@@ -380,20 +572,28 @@ class DocumentApi(DossierApi):
         if upload is None or not partner_id:
             return self.response_400(message=gettext("Send a file and a partner."))
         if db.session.get(Partner, partner_id) is None:
-            return self.response_400(message={"partner": [gettext(
-                "No such record: %(ids)s.", ids=partner_id)]})
+            return self.response_400(
+                message={"partner": [gettext("No such record: %(ids)s.", ids=partner_id)]}
+            )
         try:
-            document = attach(partner_id, g.user.id, upload.filename, upload.stream,
-                              visibility=request.form.get("visibility") or "all",
-                              role_ids=request.form.getlist("roles", type=int),
-                              user_ids=request.form.getlist("users", type=int),
-                              description=request.form.get("description"))
+            document = attach(
+                partner_id,
+                g.user.id,
+                upload.filename,
+                upload.stream,
+                visibility=request.form.get("visibility") or "all",
+                role_ids=request.form.getlist("roles", type=int),
+                user_ids=request.form.getlist("users", type=int),
+                description=request.form.get("description"),
+            )
         except DomainError as error:
             db.session.rollback()
             return self.response(error.status, message=str(error))
-        return self.response(201, id=document.id,
-                             result={c: getattr(document, c) for c in ("filename", "size",
-                                                                        "visibility")})
+        return self.response(
+            201,
+            id=document.id,
+            result={c: getattr(document, c) for c in ("filename", "size", "visibility")},
+        )
 
     @expose("/<int:pk>/download", methods=["GET"])
     @protect()
@@ -425,8 +625,12 @@ class DocumentApi(DossierApi):
         document = find_visible(g.user, pk)
         if document is None:
             return self.response_404()
-        return send_file(path_of(document), mimetype=document.content_type,
-                         as_attachment=True, download_name=document.filename)
+        return send_file(
+            path_of(document),
+            mimetype=document.content_type,
+            as_attachment=True,
+            download_name=document.filename,
+        )
 
 
 class InvoiceApi(DossierApi):
@@ -434,23 +638,59 @@ class InvoiceApi(DossierApi):
     class_permission_name = "Invoice"
     datamodel = datamodel(Invoice)
     include_route_methods = {"get", "get_list", "post", "info", "issue"}
-    list_columns = ["id", "number", "partner_id", "status", "currency", "issue_date",
-                    "due_date", "net_total", "vat_total", "gross_total"]
-    show_columns = list_columns + ["billing_name", "billing_address", "period_start",
-                                   "period_end", "delivery", "lines.description",
-                                   "lines.quantity", "lines.unit_price", "lines.vat_rate"]
+    list_columns = [
+        "id",
+        "number",
+        "partner_id",
+        "status",
+        "currency",
+        "issue_date",
+        "due_date",
+        "net_total",
+        "vat_total",
+        "gross_total",
+    ]
+    show_columns = list_columns + [
+        "billing_name",
+        "billing_address",
+        "period_start",
+        "period_end",
+        "delivery",
+        "lines.description",
+        "lines.quantity",
+        "lines.unit_price",
+        "lines.vat_rate",
+    ]
     label_columns = {"gross_total": "total"}
     add_columns = ["partner", "currency", "issue_date", "due_date", "notes"]
     search_columns = ["number", "status", "partner", "issue_date"]
     openapi_spec_component_schemas = (InvoiceAnswer,)
-    openapi_spec_methods = {"post": {"post": {
-        "requestBody": {"required": True, "content": {"application/json": {"schema": {
-            "type": "object", "required": ["partner"], "properties": {
-                "partner": {"type": "integer"}, "currency": {"type": "string"},
-                "notes": {"type": "string"},
-                "lines": {"type": "array", "items": INVOICE_LINE}}}}}},
-        "responses": answered(201, "The new draft",
-                              {"$ref": "#/components/schemas/InvoiceAnswer"}, 400)}}}
+    openapi_spec_methods = {
+        "post": {
+            "post": {
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["partner"],
+                                "properties": {
+                                    "partner": {"type": "integer"},
+                                    "currency": {"type": "string"},
+                                    "notes": {"type": "string"},
+                                    "lines": {"type": "array", "items": INVOICE_LINE},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": answered(
+                    201, "The new draft", {"$ref": "#/components/schemas/InvoiceAnswer"}, 400
+                ),
+            }
+        }
+    }
 
     def post_headless(self):
         """A draft from `partner` and `lines` ([{description, quantity, unit_price,
@@ -458,30 +698,45 @@ class InvoiceApi(DossierApi):
         payload = json_object()
         partner_id, lines = payload.get("partner"), payload.get("lines") or []
         if not isinstance(partner_id, int) or db.session.get(Partner, partner_id) is None:
-            return self.response_400(message={"partner": [gettext(
-                "No such record: %(ids)s.", ids=partner_id)]})
+            return self.response_400(
+                message={"partner": [gettext("No such record: %(ids)s.", ids=partner_id)]}
+            )
         if not isinstance(lines, list) or not all(isinstance(x, dict) for x in lines):
             return self.response_400(message={"lines": [gettext("Not a valid list.")]})
         try:
             invoice = invoicing.create_draft(
-                partner_id, g.user.id, currency=payload.get("currency") or "HUF",
+                partner_id,
+                g.user.id,
+                currency=payload.get("currency") or "HUF",
                 notes=payload.get("notes"),
-                lines=[{"description": line.get("description"),
+                lines=[
+                    {
+                        "description": line.get("description"),
                         "quantity": line.get("quantity", 1),
-                        "unit_price": line.get("unit_price"), "vat_rate": line.get("vat_rate"),
-                        "unit": line.get("unit"), "product_id": line.get("product")}
-                       for line in lines])
+                        "unit_price": line.get("unit_price"),
+                        "vat_rate": line.get("vat_rate"),
+                        "unit": line.get("unit"),
+                        "product_id": line.get("product"),
+                    }
+                    for line in lines
+                ],
+            )
         except (DomainError, InvalidOperation, TypeError, ValueError) as error:
             db.session.rollback()
-            message = str(error) if isinstance(error, DomainError) else gettext(
-                "Not a valid number.")
+            message = (
+                str(error) if isinstance(error, DomainError) else gettext("Not a valid number.")
+            )
             return self.response_400(message=message)
         return self.response(201, id=invoice.id, result=self._result(invoice))
 
     @staticmethod
     def _result(invoice: Invoice) -> dict:
-        return {"number": invoice.number, "status": invoice.status,
-                "total": str(invoice.gross_total), "currency": invoice.currency}
+        return {
+            "number": invoice.number,
+            "status": invoice.status,
+            "total": str(invoice.gross_total),
+            "currency": invoice.currency,
+        }
 
     @expose("/<int:pk>/issue", methods=["POST"])
     @protect()
@@ -521,5 +776,17 @@ class InvoiceApi(DossierApi):
         return self.response(200, id=invoice.id, result=self._result(invoice))
 
 
-APIS = [PersonApi, OrganizationApi, AffiliationApi, AddressApi, CodeApi, NoteApi, OfferApi,
-        TaskApi, ProductApi, PaymentApi, DocumentApi, InvoiceApi]
+APIS = [
+    PersonApi,
+    OrganizationApi,
+    AffiliationApi,
+    AddressApi,
+    CodeApi,
+    NoteApi,
+    OfferApi,
+    TaskApi,
+    ProductApi,
+    PaymentApi,
+    DocumentApi,
+    InvoiceApi,
+]

@@ -96,7 +96,7 @@ def own_schema(schema):
 
 def own_filters(filters):
     mine = copy.copy(filters)
-    mine.clear_filters()   # new lists: the search of this request only
+    mine.clear_filters()  # new lists: the search of this request only
     return mine
 
 
@@ -122,8 +122,18 @@ class GuardedHooks:
 class DossierInterface(SQLAInterface):
     """FAB's interface with a planner estimate instead of count(*) for huge unfiltered lists."""
 
-    LARGE_TABLES = {"partner", "person", "organization", "affiliation", "address", "note",
-                    "audit_log", "task", "offer", "outbox"}
+    LARGE_TABLES = {
+        "partner",
+        "person",
+        "organization",
+        "affiliation",
+        "address",
+        "note",
+        "audit_log",
+        "task",
+        "offer",
+        "outbox",
+    }
 
     def query_count(self, query, filters=None, select_columns=None) -> int:
         # A filter on the discriminator only (a view's base filter) selects the whole table.
@@ -218,8 +228,11 @@ class DossierApi(GuardedHooks, ModelRestApi):
                 continue
             found = set(db.session.scalars(select(pk).where(pk.in_(wanted))))
             if wanted - found:
-                problems[key] = [gettext("No such record: %(ids)s.",
-                                         ids=", ".join(map(str, sorted(wanted - found))))]
+                problems[key] = [
+                    gettext(
+                        "No such record: %(ids)s.", ids=", ".join(map(str, sorted(wanted - found)))
+                    )
+                ]
         return problems
 
     def response_500(self, message=None):
@@ -235,8 +248,10 @@ class DossierApi(GuardedHooks, ModelRestApi):
         info = super()._get_field_info(field, *args, **kwargs)
         # FAB translates a missing label or description as "", which gettext answers with
         # the catalogue's header.
-        for key, given in (("label", self.label_columns), ("description",
-                                                           self.description_columns)):
+        for key, given in (
+            ("label", self.label_columns),
+            ("description", self.description_columns),
+        ):
             if not given.get(field.name):
                 info[key] = ""
         return info
@@ -257,10 +272,17 @@ class DossierApi(GuardedHooks, ModelRestApi):
 
 # marshmallow's own messages, so that they are in the catalogues and answered translated.
 SCHEMA_MESSAGES = [
-    _l("Missing data for required field."), _l("Unknown field."), _l("Not a valid integer."),
-    _l("Not a valid number."), _l("Not a valid string."), _l("Not a valid boolean."),
-    _l("Not a valid datetime."), _l("Not a valid date."), _l("Not a valid list."),
-    _l("Field may not be null."), _l("Invalid input type."),
+    _l("Missing data for required field."),
+    _l("Unknown field."),
+    _l("Not a valid integer."),
+    _l("Not a valid number."),
+    _l("Not a valid string."),
+    _l("Not a valid boolean."),
+    _l("Not a valid datetime."),
+    _l("Not a valid date."),
+    _l("Not a valid list."),
+    _l("Field may not be null."),
+    _l("Invalid input type."),
     _l("Special numeric values (nan or infinity) are not permitted."),
 ]
 
@@ -307,10 +329,9 @@ def register_formatters(app) -> None:
     """Dates and numbers in the user's locale, and the CSRF token, for templates."""
     app.jinja_env.globals["csrf_token"] = generate_csrf
     app.jinja_env.filters["date"] = lambda d, fmt="medium": format_date(d, fmt) if d else ""
-    app.jinja_env.filters["datetime"] = (
-        lambda d, fmt="medium": format_datetime(d, fmt) if d else ""
-    )
+    app.jinja_env.filters["datetime"] = lambda d, fmt="medium": format_datetime(d, fmt) if d else ""
     app.jinja_env.filters["number"] = lambda n: format_decimal(n) if n is not None else ""
-    app.jinja_env.filters["money"] = (
-        lambda amount, currency: format_currency(amount, currency) if amount is not None else "")
+    app.jinja_env.filters["money"] = lambda amount, currency: (
+        format_currency(amount, currency) if amount is not None else ""
+    )
     app.jinja_env.filters["frequency"] = lambda key: PAYMENT_FREQUENCY_LABELS.get(key, key)

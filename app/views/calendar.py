@@ -29,24 +29,34 @@ class CalendarView(BaseView):
 
     @staticmethod
     def tasks_between(user_id: int, start: datetime, end: datetime) -> list[Task]:
-        return list(db.session.scalars(
-            select(Task).where(Task.id.in_(tasks_of(user_id)),
-                               and_(Task.starts_at < end, Task.due_at >= start))
-            .order_by(Task.starts_at).limit(2000)))
+        return list(
+            db.session.scalars(
+                select(Task)
+                .where(
+                    Task.id.in_(tasks_of(user_id)), and_(Task.starts_at < end, Task.due_at >= start)
+                )
+                .order_by(Task.starts_at)
+                .limit(2000)
+            )
+        )
 
     def _by_day(self, first: date, days: int):
-        return tasks_by_day(first, days, lambda start, end: self.tasks_between(g.user.id,
-                                                                              start, end))
+        return tasks_by_day(
+            first, days, lambda start, end: self.tasks_between(g.user.id, start, end)
+        )
 
     @expose("/")
     @expose("/<int:year>/<int:month>")
     @has_access
     def month(self, year: int | None = None, month: int | None = None):
-        context = month_grid(year, month, lambda start, end: self.tasks_between(
-            g.user.id, start, end))
+        context = month_grid(
+            year, month, lambda start, end: self.tasks_between(g.user.id, start, end)
+        )
         return self.render_template(
-            "tasks/calendar_month.html", **context,
-            feed=url_for("CalendarFeedView.feed", token=ics_token(g.user.id), _external=True))
+            "tasks/calendar_month.html",
+            **context,
+            feed=url_for("CalendarFeedView.feed", token=ics_token(g.user.id), _external=True),
+        )
 
     @expose("/week/<int:year>/<int:week>")
     @expose("/week")
@@ -62,9 +72,14 @@ class CalendarView(BaseView):
         days = [first + timedelta(days=i) for i in range(7)]
         by_day = self._by_day(first, 7)
         return self.render_template(
-            "tasks/calendar_week.html", days=days, by_day=by_day, today=today, now=utcnow(),
+            "tasks/calendar_week.html",
+            days=days,
+            by_day=by_day,
+            today=today,
+            now=utcnow(),
             previous=(first - timedelta(days=7)).isocalendar(),
-            following=(first + timedelta(days=7)).isocalendar())
+            following=(first + timedelta(days=7)).isocalendar(),
+        )
 
     @expose("/feed/renew", methods=["POST"])
     @has_access
@@ -103,7 +118,11 @@ class CalendarFeedView(BaseView):
                 event.add("description", task.description)
             event.add("status", "COMPLETED" if task.done else "CONFIRMED")
             cal.add_component(event)
-        return Response(cal.to_ical(), mimetype="text/calendar",
-                        headers={"Content-Disposition": "inline; filename=dossier.ics"})
+        return Response(
+            cal.to_ical(),
+            mimetype="text/calendar",
+            headers={"Content-Disposition": "inline; filename=dossier.ics"},
+        )
+
 
 __all__ = ["CalendarView", "CalendarFeedView"]

@@ -51,7 +51,8 @@ def staff_users():
     from flask_appbuilder.security.sqla.models import User
 
     return db.session.scalars(
-        select(User).where(User.active.is_(True), User.id.not_in(zone_user_ids()))
+        select(User)
+        .where(User.active.is_(True), User.id.not_in(zone_user_ids()))
         .order_by(User.first_name, User.last_name)
     ).all()
 
@@ -62,7 +63,6 @@ def safe_next() -> str | None:
     return target if target.startswith("/") and not target.startswith("//") else None
 
 
-
 def tasks_of(user_id: int):
     """Ids of the tasks a user is responsible for or collaborates on: a union of two index
     lookups (an OR across the two would make PostgreSQL scan every task)."""
@@ -70,7 +70,6 @@ def tasks_of(user_id: int):
         select(Task.id).where(Task.responsible_id == user_id),
         select(task_collaborator.c.task_id).where(task_collaborator.c.user_id == user_id),
     )
-
 
 
 def tasks_by_day(first: date, days: int, tasks_between) -> dict[date, list]:
@@ -90,11 +89,16 @@ def month_grid(year: int | None, month: int | None, tasks_between) -> dict:
     if not 1 <= month <= 12 or not 1900 < year < 3000:
         abort(404)
     weeks = month_calendar.Calendar().monthdatescalendar(year, month)
-    return {"weeks": weeks, "by_day": tasks_by_day(weeks[0][0], len(weeks) * 7, tasks_between),
-            "month": month, "title": format_date(date(year, month, 1), "LLLL y"),
-            "today": today, "previous": date(year, month, 1) - timedelta(days=1),
-            "following": date(year, month, 28) + timedelta(days=7), "now": utcnow()}
-
+    return {
+        "weeks": weeks,
+        "by_day": tasks_by_day(weeks[0][0], len(weeks) * 7, tasks_between),
+        "month": month,
+        "title": format_date(date(year, month, 1), "LLLL y"),
+        "today": today,
+        "previous": date(year, month, 1) - timedelta(days=1),
+        "following": date(year, month, 28) + timedelta(days=7),
+        "now": utcnow(),
+    }
 
 
 def choice_field(label, choices: dict, required: bool = True) -> SelectField:
@@ -148,8 +152,12 @@ class DocumentForm(FlaskForm):
     def fill_choices(self) -> None:
         from flask_appbuilder.security.sqla.models import Role
 
-        self.roles.choices = [(r.id, r.name) for r in db.session.scalars(
-            select(Role).where(Role.name.not_in(("Public",))).order_by(Role.name))]
+        self.roles.choices = [
+            (r.id, r.name)
+            for r in db.session.scalars(
+                select(Role).where(Role.name.not_in(("Public",))).order_by(Role.name)
+            )
+        ]
         self.users.choices = [(u.id, u.get_full_name()) for u in staff_users()]
 
 
@@ -184,13 +192,18 @@ class CommentForm(FlaskForm):
 def zone_panel(record: str, record_id) -> dict:
     """What the staff's task and offer pages show of the zone: who can see the record, and
     every comment, file and link with its visibility."""
-    record_id = int(record_id)   # FAB's show page has the key as text
-    return {"record": record, "record_id": record_id, "shares": zone.shares(record, record_id),
-            "candidates": zone.candidates(record, record_id),
-            "comments": zone.comments(record, record_id, zone_only=False),
-            "form": CommentForm(), "roles": SHARE_ROLE_LABELS,
-            "can_write": can("write", record.capitalize()),
-            "item": db.session.get(zone.RECORDS[record], record_id)}
+    record_id = int(record_id)  # FAB's show page has the key as text
+    return {
+        "record": record,
+        "record_id": record_id,
+        "shares": zone.shares(record, record_id),
+        "candidates": zone.candidates(record, record_id),
+        "comments": zone.comments(record, record_id, zone_only=False),
+        "form": CommentForm(),
+        "roles": SHARE_ROLE_LABELS,
+        "can_write": can("write", record.capitalize()),
+        "item": db.session.get(zone.RECORDS[record], record_id),
+    }
 
 
 class ZonePanelShow:
@@ -203,6 +216,11 @@ class ZonePanelShow:
     def show(self, pk):
         pk = self._deserialize_pk_if_composite(pk)
         widgets = self._show(pk)
-        return self.render_template(self.show_template, pk=pk, title=self.show_title,
-                                    widgets=widgets, related_views=self._related_views,
-                                    panel=zone_panel(self.zone_record, pk))
+        return self.render_template(
+            self.show_template,
+            pk=pk,
+            title=self.show_title,
+            widgets=widgets,
+            related_views=self._related_views,
+            panel=zone_panel(self.zone_record, pk),
+        )

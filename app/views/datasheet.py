@@ -111,32 +111,49 @@ def load_people(partner: Partner, page: int) -> dict:
     if flag in ("is_contact_person", "may_collect_mail", "may_represent"):
         query = query.where(getattr(Affiliation, flag).is_(True))
     query = query.join(Person, Affiliation.person_id == Person.id).order_by(
-        Person.last_name, Person.first_name)
+        Person.last_name, Person.first_name
+    )
     return {"affiliations": page_of(query, page), "flag": flag}
 
 
 def load_organizations(partner: Partner, page: int) -> dict:
-    query = (select(Affiliation).where(Affiliation.person_id == partner.id)
-             .join(Organization, Affiliation.organization_id == Organization.id)
-             .order_by(Organization.name))
+    query = (
+        select(Affiliation)
+        .where(Affiliation.person_id == partner.id)
+        .join(Organization, Affiliation.organization_id == Organization.id)
+        .order_by(Organization.name)
+    )
     return {"affiliations": page_of(query, page)}
 
 
 def load_addresses(partner: Partner, page: int) -> dict:
-    query = (select(PartnerAddress).where(PartnerAddress.partner_id == partner.id)
-             .order_by(PartnerAddress.type, PartnerAddress.id))
+    query = (
+        select(PartnerAddress)
+        .where(PartnerAddress.partner_id == partner.id)
+        .order_by(PartnerAddress.type, PartnerAddress.id)
+    )
     return {"links": page_of(query, page), "form": AddressForm()}
 
 
 def load_history(partner: Partner, page: int) -> dict:
     address_ids = select(PartnerAddress.address_id).where(PartnerAddress.partner_id == partner.id)
-    query = (select(AuditLog)
-             .where(or_(AuditLog.partner_id == partner.id,
-                        (AuditLog.entity == "address") & AuditLog.entity_id.in_(address_ids)),
-                    audit_visible(g.user))
-             .order_by(AuditLog.at.desc(), AuditLog.id.desc()))
-    return {"entries": page_of(query, page), "labels": LABELS, "entities": ENTITY_LABELS,
-            "actions": AUDIT_ACTION_LABELS}
+    query = (
+        select(AuditLog)
+        .where(
+            or_(
+                AuditLog.partner_id == partner.id,
+                (AuditLog.entity == "address") & AuditLog.entity_id.in_(address_ids),
+            ),
+            audit_visible(g.user),
+        )
+        .order_by(AuditLog.at.desc(), AuditLog.id.desc())
+    )
+    return {
+        "entries": page_of(query, page),
+        "labels": LABELS,
+        "entities": ENTITY_LABELS,
+        "actions": AUDIT_ACTION_LABELS,
+    }
 
 
 def load_offers(partner: Partner, page: int) -> dict:
@@ -145,8 +162,12 @@ def load_offers(partner: Partner, page: int) -> dict:
     if status in OFFER_STATUS_LABELS:
         query = query.where(Offer.status == status)
     query = query.order_by(Offer.deadline.desc().nulls_last(), Offer.id.desc())
-    return {"offers": page_of(query, page), "status": status,
-            "totals": totals_by_status(partner.id), "statuses": OFFER_STATUS_LABELS}
+    return {
+        "offers": page_of(query, page),
+        "status": status,
+        "totals": totals_by_status(partner.id),
+        "statuses": OFFER_STATUS_LABELS,
+    }
 
 
 def load_tasks(partner: Partner, page: int) -> dict:
@@ -165,13 +186,20 @@ def load_tasks(partner: Partner, page: int) -> dict:
 def load_documents(partner: Partner, page: int) -> dict:
     from app.services.documents import visible
 
-    query = visible(g.user).where(Document.partner_id == partner.id).order_by(
-        Document.created_at.desc(), Document.id.desc())
+    query = (
+        visible(g.user)
+        .where(Document.partner_id == partner.id)
+        .order_by(Document.created_at.desc(), Document.id.desc())
+    )
     form = DocumentForm()
     form.fill_choices()
     templates = db.session.scalars(select(DocumentTemplate).order_by(DocumentTemplate.name))
-    return {"documents": page_of(query, page), "form": form, "templates": list(templates),
-            "max_mb": current_app.config["MAX_UPLOAD_MB"]}
+    return {
+        "documents": page_of(query, page),
+        "form": form,
+        "templates": list(templates),
+        "max_mb": current_app.config["MAX_UPLOAD_MB"],
+    }
 
 
 def load_account(partner: Partner, page: int) -> dict:
@@ -179,12 +207,14 @@ def load_account(partner: Partner, page: int) -> dict:
     from app.services.recurring import settings_of
 
     account = current_account(partner.id)
-    return {"account": account, "today": date.today(),
-            "recurring": settings_of(partner.id) if can("read", "RecurringInvoice") else None,
-            "can_read_recurring": can("read", "RecurringInvoice"),
-            "can_write_recurring": can("write", "RecurringInvoice"),
-            "has_first_invoice": any(row["invoice"].status != "cancelled"
-                                     for row in account["rows"])}
+    return {
+        "account": account,
+        "today": date.today(),
+        "recurring": settings_of(partner.id) if can("read", "RecurringInvoice") else None,
+        "can_read_recurring": can("read", "RecurringInvoice"),
+        "can_write_recurring": can("write", "RecurringInvoice"),
+        "has_first_invoice": any(row["invoice"].status != "cancelled" for row in account["rows"]),
+    }
 
 
 def load_contracts(partner: Partner, page: int) -> dict:
@@ -201,11 +231,20 @@ def load_contracts(partner: Partner, page: int) -> dict:
         query = query.where(or_(Contract.ends_on.is_(None), Contract.ends_on >= since))
     if until:
         query = query.where(Contract.starts_on <= until)
-    query = query.options(selectinload(Contract.quotas)).order_by(Contract.starts_on.desc(),
-                                                                   Contract.id.desc())
-    return {"contracts": page_of(query, page), "filters": {"name": name, "status": status,
-            "since": request.args.get("since", ""), "until": request.args.get("until", "")},
-            "contract_statuses": CONTRACT_STATUS_LABELS, "today": date.today()}
+    query = query.options(selectinload(Contract.quotas)).order_by(
+        Contract.starts_on.desc(), Contract.id.desc()
+    )
+    return {
+        "contracts": page_of(query, page),
+        "filters": {
+            "name": name,
+            "status": status,
+            "since": request.args.get("since", ""),
+            "until": request.args.get("until", ""),
+        },
+        "contract_statuses": CONTRACT_STATUS_LABELS,
+        "today": date.today(),
+    }
 
 
 def load_zone(partner: Partner, page: int) -> dict:
@@ -216,31 +255,73 @@ def load_zone(partner: Partner, page: int) -> dict:
     members = members_of(partner.id)
     taken = {m.person_id for m in members}
     people = db.session.scalars(
-        select(Person).join(Affiliation, Affiliation.person_id == Person.id)
+        select(Person)
+        .join(Affiliation, Affiliation.person_id == Person.id)
         .where(Affiliation.organization_id == partner.id)
-        .order_by(Person.last_name, Person.first_name)).all()
-    return {"members": members, "invitable": [p for p in people if p.id not in taken],
-            "zones": ZONE_LABELS}
+        .order_by(Person.last_name, Person.first_name)
+    ).all()
+    return {
+        "members": members,
+        "invitable": [p for p in people if p.id not in taken],
+        "zones": ZONE_LABELS,
+    }
 
 
 TABS: list[Tab] = [
     Tab("notes", _l("Notes"), "datasheet/tab_notes.html", load_notes, resource="Note"),
     Tab("offers", _l("Offers"), "datasheet/tab_offers.html", load_offers, resource="Offer"),
     Tab("tasks", _l("Tasks"), "datasheet/tab_tasks.html", load_tasks, resource="Task"),
-    Tab("documents", _l("Documents"), "datasheet/tab_documents.html", load_documents,
-        resource="Document"),
-    Tab("people", _l("People"), "datasheet/tab_people.html", load_people,
-        applies=lambda p: isinstance(p, Organization), resource="Affiliation"),
-    Tab("organizations", _l("Organizations"), "datasheet/tab_organizations.html",
-        load_organizations, applies=lambda p: isinstance(p, Person), resource="Affiliation"),
-    Tab("addresses", _l("Addresses"), "datasheet/tab_addresses.html", load_addresses,
-        resource="Address"),
-    Tab("contracts", _l("Contracts"), "datasheet/tab_contracts.html", load_contracts,
-        resource="Contract"),
-    Tab("zone", _l("Zone users"), "datasheet/tab_zone.html", load_zone,
-        applies=lambda p: isinstance(p, Organization)),
-    Tab("account", _l("Current account"), "datasheet/tab_account.html", load_account,
-        resource="Invoice"),
+    Tab(
+        "documents",
+        _l("Documents"),
+        "datasheet/tab_documents.html",
+        load_documents,
+        resource="Document",
+    ),
+    Tab(
+        "people",
+        _l("People"),
+        "datasheet/tab_people.html",
+        load_people,
+        applies=lambda p: isinstance(p, Organization),
+        resource="Affiliation",
+    ),
+    Tab(
+        "organizations",
+        _l("Organizations"),
+        "datasheet/tab_organizations.html",
+        load_organizations,
+        applies=lambda p: isinstance(p, Person),
+        resource="Affiliation",
+    ),
+    Tab(
+        "addresses",
+        _l("Addresses"),
+        "datasheet/tab_addresses.html",
+        load_addresses,
+        resource="Address",
+    ),
+    Tab(
+        "contracts",
+        _l("Contracts"),
+        "datasheet/tab_contracts.html",
+        load_contracts,
+        resource="Contract",
+    ),
+    Tab(
+        "zone",
+        _l("Zone users"),
+        "datasheet/tab_zone.html",
+        load_zone,
+        applies=lambda p: isinstance(p, Organization),
+    ),
+    Tab(
+        "account",
+        _l("Current account"),
+        "datasheet/tab_account.html",
+        load_account,
+        resource="Invoice",
+    ),
     Tab("history", _l("History"), "datasheet/tab_history.html", load_history),
 ]
 
@@ -248,13 +329,19 @@ TABS: list[Tab] = [
 def find_partner(partner_id: int) -> Partner:
     """The partner of the sheet with what its header shows, loaded at once."""
     partner_or_subclass = with_polymorphic(Partner, [Person, Organization])
-    partner = db.session.scalars(
-        select(partner_or_subclass).where(partner_or_subclass.id == partner_id).options(
-            joinedload(partner_or_subclass.codes),
-            joinedload(partner_or_subclass.supplied_products),
-            joinedload(partner_or_subclass.address_links).joinedload(PartnerAddress.address),
+    partner = (
+        db.session.scalars(
+            select(partner_or_subclass)
+            .where(partner_or_subclass.id == partner_id)
+            .options(
+                joinedload(partner_or_subclass.codes),
+                joinedload(partner_or_subclass.supplied_products),
+                joinedload(partner_or_subclass.address_links).joinedload(PartnerAddress.address),
+            )
         )
-    ).unique().first()
+        .unique()
+        .first()
+    )
     if partner is None:
         abort(404)
     return partner
@@ -271,39 +358,73 @@ def render_sheet(view: BaseView, partner: Partner, tab: Tab, **extra):
     today = date.today()
     page = max(1, request.args.get("page", 1, type=int))
     pinned = db.session.scalars(
-        select(Note).where(Note.partner_id == partner.id, Note.pinned.is_(True))
-        .order_by(Note.created_at.desc()).limit(5)
+        select(Note)
+        .where(Note.partner_id == partner.id, Note.pinned.is_(True))
+        .order_by(Note.created_at.desc())
+        .limit(5)
     ).all()
     tabs = [t for t in TABS if t.applies(partner) and can("read", t.resource)]
-    contracts = [c for c in db.session.scalars(
-        select(Contract).where(Contract.partner_id == partner.id, Contract.status == "active")
-        .options(selectinload(Contract.quotas)).order_by(Contract.starts_on).limit(10)
-    ) if c.is_active(today)] if can("read", "Contract") else []
-    upcoming = db.session.scalars(
-        select(Task).where(Task.partner_id == partner.id, Task.done.is_(False),
-                           Task.due_at >= utcnow() - timedelta(days=1))
-        .order_by(Task.due_at).limit(5)
-    ).all() if can("read", "Task") else []
+    contracts = (
+        [
+            c
+            for c in db.session.scalars(
+                select(Contract)
+                .where(Contract.partner_id == partner.id, Contract.status == "active")
+                .options(selectinload(Contract.quotas))
+                .order_by(Contract.starts_on)
+                .limit(10)
+            )
+            if c.is_active(today)
+        ]
+        if can("read", "Contract")
+        else []
+    )
+    upcoming = (
+        db.session.scalars(
+            select(Task)
+            .where(
+                Task.partner_id == partner.id,
+                Task.done.is_(False),
+                Task.due_at >= utcnow() - timedelta(days=1),
+            )
+            .order_by(Task.due_at)
+            .limit(5)
+        ).all()
+        if can("read", "Task")
+        else []
+    )
     context = tab.load(partner, page)
     context.update(extra)
     main = partner.main_address
     return view.render_template(
-        "datasheet/sheet.html", partner=partner, tabs=tabs, tab=tab, pinned=pinned,
-        birthday_in=birthday_soon(partner, today), main_address=main,
+        "datasheet/sheet.html",
+        partner=partner,
+        tabs=tabs,
+        tab=tab,
+        pinned=pinned,
+        birthday_in=birthday_soon(partner, today),
+        main_address=main,
         map_tiles=current_app.config["MAP_TILE_URL"],
         show_map=bool(current_app.config["MAP_TILE_URL"] and main and main.has_coordinates),
-        can_write_notes=can("write", "Note"), can_write=can("write", "Partner"),
+        can_write_notes=can("write", "Note"),
+        can_write=can("write", "Partner"),
         can_write_people=can("write", "Affiliation"),
         can_write_addresses=can("write", "Address"),
-        note_kinds=NOTE_KIND_LABELS, user_id=g.user.id, upcoming=upcoming,
-        active_contracts=contracts, can_write_contracts=can("write", "Contract"),
-        can_write_tasks=can("write", "Task"), can_write_offers=can("write", "Offer"),
+        note_kinds=NOTE_KIND_LABELS,
+        user_id=g.user.id,
+        upcoming=upcoming,
+        active_contracts=contracts,
+        can_write_contracts=can("write", "Contract"),
+        can_write_tasks=can("write", "Task"),
+        can_write_offers=can("write", "Offer"),
         can_write_documents=can("write", "Document"),
         can_write_invoices=can("write", "Invoice"),
         is_manager=current_app.appbuilder.sm.has_role(g.user, "Admin", "Manager"),
         is_person=isinstance(partner, Person),
-        edit_url=url_for(("PersonView" if isinstance(partner, Person) else
-                          "OrganizationView") + ".edit", pk=partner.id),
+        edit_url=url_for(
+            ("PersonView" if isinstance(partner, Person) else "OrganizationView") + ".edit",
+            pk=partner.id,
+        ),
         **context,
     )
 
@@ -312,8 +433,7 @@ class DataSheetView(BaseView):
     route_base = "/partner"
     class_permission_name = "Partner"
     base_permissions = ["can_read", "can_write"]  # the same set as every "Partner" view
-    method_permission_name = {"sheet": "read", "tab": "read", "picture": "read",
-                              "lookup": "read"}
+    method_permission_name = {"sheet": "read", "tab": "read", "picture": "read", "lookup": "read"}
     default_view = "sheet"
 
     @expose("/<int:partner_id>")
@@ -361,11 +481,11 @@ class ContactPersonFormView(BaseView):
                 data = {k: v for k, v in form.data.items() if k != "csrf_token"}
                 add_contact_person(partner_id, g.user.id, **data)
                 flash(gettext("The contact person was saved."), "success")
-                return redirect(url_for("DataSheetView.tab", partner_id=partner_id,
-                                        key="people"))
+                return redirect(url_for("DataSheetView.tab", partner_id=partner_id, key="people"))
             flash_errors(form)
-        return self.render_template("datasheet/contact_person_add.html", form=form,
-                                    partner=organization)
+        return self.render_template(
+            "datasheet/contact_person_add.html", form=form, partner=organization
+        )
 
 
 class AddressFormView(BaseView):

@@ -18,8 +18,12 @@ class DocumentView(BaseView):
     route_base = "/documents"
     class_permission_name = "Document"
     base_permissions = ["can_read", "can_write"]
-    method_permission_name = {"upload": "write", "download": "read", "delete": "write",
-                              "generate": "read"}
+    method_permission_name = {
+        "upload": "write",
+        "download": "read",
+        "delete": "write",
+        "generate": "read",
+    }
 
     @expose("/upload/<int:partner_id>", methods=["POST"])
     @has_access
@@ -37,11 +41,18 @@ class DocumentView(BaseView):
             flash(gettext("Choose a file to attach."), "danger")
             return redirect(back)
         try:
-            attach(partner_id, g.user.id, upload.filename, upload.stream,
-                   visibility=form.visibility.data, role_ids=form.roles.data or [],
-                   user_ids=form.users.data or [], description=form.description.data)
+            attach(
+                partner_id,
+                g.user.id,
+                upload.filename,
+                upload.stream,
+                visibility=form.visibility.data,
+                role_ids=form.roles.data or [],
+                user_ids=form.users.data or [],
+                description=form.description.data,
+            )
         except NotFound:
-            raise   # answered 404 at the edge, as a page that is not there
+            raise  # answered 404 at the edge, as a page that is not there
         except DomainError as error:
             flash(str(error), "danger")
             return redirect(back)
@@ -63,8 +74,13 @@ class DocumentView(BaseView):
             if request.form.get("save"):
                 if not current_app.appbuilder.sm.has_access("can_write", "Document"):
                     abort(403)
-                attach(partner_id, g.user.id, name, io.BytesIO(pdf),
-                       description=gettext("Generated from a template"))
+                attach(
+                    partner_id,
+                    g.user.id,
+                    name,
+                    io.BytesIO(pdf),
+                    description=gettext("Generated from a template"),
+                )
                 flash(gettext("The document was attached."), "success")
                 return redirect(back)
         except NotFound:
@@ -72,8 +88,9 @@ class DocumentView(BaseView):
         except DomainError as error:
             flash(str(error), "danger")
             return redirect(back)
-        return send_file(io.BytesIO(pdf), mimetype="application/pdf", as_attachment=True,
-                         download_name=name)
+        return send_file(
+            io.BytesIO(pdf), mimetype="application/pdf", as_attachment=True, download_name=name
+        )
 
     @expose("/<int:document_id>/download")
     @has_access
@@ -81,8 +98,13 @@ class DocumentView(BaseView):
         document = find_visible(g.user, document_id)
         if document is None:
             abort(404)
-        return send_file(path_of(document), mimetype=document.content_type, as_attachment=True,
-                         download_name=document.filename, max_age=0)
+        return send_file(
+            path_of(document),
+            mimetype=document.content_type,
+            as_attachment=True,
+            download_name=document.filename,
+            max_age=0,
+        )
 
     @expose("/<int:document_id>/delete", methods=["POST"])
     @has_access

@@ -55,8 +55,11 @@ class PartnerField(Field):
             self.data = None
             return
         number = text.split(" ", 1)[0]
-        self.data = db.session.scalar(select(Partner).where(
-            or_(Partner.customer_number == number, Partner.display_name == text)).limit(1))
+        self.data = db.session.scalar(
+            select(Partner)
+            .where(or_(Partner.customer_number == number, Partner.display_name == text))
+            .limit(1)
+        )
         if self.data is None:
             raise ValueError(_l("No partner with this customer number or name."))
 
@@ -71,8 +74,10 @@ def lookup_partners(text: str, limit: int = 15) -> list[dict]:
         return []
     rows = db.session.execute(
         select(Partner.id, Partner.customer_number, Partner.display_name)
-        .where(or_(Partner.customer_number.startswith(text),
-                   Partner.display_name.ilike(f"%{text}%")))
-        .order_by(Partner.display_name).limit(limit)
+        .where(
+            or_(Partner.customer_number.startswith(text), Partner.display_name.ilike(f"%{text}%"))
+        )
+        .order_by(Partner.display_name)
+        .limit(limit)
     ).all()
     return [{"id": r.id, "value": r.customer_number, "label": r.display_name} for r in rows]

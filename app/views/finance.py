@@ -53,8 +53,7 @@ class ProductView(DossierModelView):
     label_columns = {**LABELS, "description": _l("Description")}
     list_columns = ["code", "name", "unit", "price", "currency", "vat_rate", "active"]
     search_columns = ["code", "name", "active", "currency"]
-    add_columns = ["code", "name", "unit", "price", "currency", "vat_rate", "active",
-                   "description"]
+    add_columns = ["code", "name", "unit", "price", "currency", "vat_rate", "active", "description"]
     edit_columns = add_columns
     show_columns = add_columns + ["suppliers"]
     base_order = ("name", "asc")
@@ -69,8 +68,9 @@ class ProductView(DossierModelView):
 
 
 class PaymentForm(FlaskForm):
-    amount = DecimalField(_l("Amount"), places=2, validators=[DataRequired(),
-                                                              NumberRange(min=0.01)])
+    amount = DecimalField(
+        _l("Amount"), places=2, validators=[DataRequired(), NumberRange(min=0.01)]
+    )
     paid_on = DateField(_l("Paid on"), validators=[DataRequired()])
     reference = StringField(_l("Reference"), validators=[OptionalValue(), Length(max=120)])
 
@@ -82,28 +82,46 @@ class InvoiceLineView(DossierModelView):
     route_base = "/invoice-lines"
     class_permission_name = "Invoice"
     list_title = _l("Lines")
-    label_columns = {**LABELS, "description": _l("Description"), "quantity": _l("Quantity"),
-                     "unit_price": _l("Unit price"), "product": _l("Product"),
-                     "net": _l("Net"), "invoice": _l("Invoice")}
-    list_columns = ["position", "description", "quantity", "unit", "unit_price", "vat_rate",
-                    "net"]
-    add_columns = ["invoice", "product", "description", "quantity", "unit", "unit_price",
-                   "vat_rate"]
+    label_columns = {
+        **LABELS,
+        "description": _l("Description"),
+        "quantity": _l("Quantity"),
+        "unit_price": _l("Unit price"),
+        "product": _l("Product"),
+        "net": _l("Net"),
+        "invoice": _l("Invoice"),
+    }
+    list_columns = ["position", "description", "quantity", "unit", "unit_price", "vat_rate", "net"]
+    add_columns = [
+        "invoice",
+        "product",
+        "description",
+        "quantity",
+        "unit",
+        "unit_price",
+        "vat_rate",
+    ]
     edit_columns = add_columns
     show_columns = add_columns
     base_order = ("position", "asc")
     add_form_query_rel_fields = edit_form_query_rel_fields = {
         "product": [["active", FilterEqual, True]],
-        "invoice": [["status", FilterEqual, "draft"]]}
-    description_columns = {"product": _l(
-        "Left empty, the description, unit, unit price and VAT rate come from the product.")}
+        "invoice": [["status", FilterEqual, "draft"]],
+    }
+    description_columns = {
+        "product": _l(
+            "Left empty, the description, unit, unit price and VAT rate come from the product."
+        )
+    }
     add_form_extra_fields = edit_form_extra_fields = {
-        "description": StringField(_l("Description"),
-                                   validators=[OptionalValue(), Length(max=500)]),
+        "description": StringField(
+            _l("Description"), validators=[OptionalValue(), Length(max=500)]
+        ),
         "unit": StringField(_l("Unit"), validators=[OptionalValue(), Length(max=20)]),
         "unit_price": DecimalField(_l("Unit price"), validators=[OptionalValue()]),
-        "vat_rate": DecimalField(_l("VAT rate (%)"), validators=[OptionalValue(),
-                                                             NumberRange(min=0, max=100)]),
+        "vat_rate": DecimalField(
+            _l("VAT rate (%)"), validators=[OptionalValue(), NumberRange(min=0, max=100)]
+        ),
     }
 
     def pre_add(self, item):
@@ -126,19 +144,44 @@ class InvoiceView(DossierModelView):
     edit_title = _l("Edit invoice")
     show_template = "finance/invoice_show.html"
     extra_args = {"invoice_statuses": INVOICE_STATUS_LABELS}
-    label_columns = {**LABELS, "number": _l("Number"), "issue_date": _l("Issue date"),
-                     "due_date": _l("Due date"), "gross_total": _l("Total"),
-                     "net_total": _l("Net total"), "vat_total": _l("VAT"),
-                     "notes": _l("Notes"), "billing_name": _l("Billed to"),
-                     "billing_address": _l("Billing address")}
-    list_columns = ["number", "partner", "issue_date", "due_date", "gross_total", "currency",
-                    "status"]
+    label_columns = {
+        **LABELS,
+        "number": _l("Number"),
+        "issue_date": _l("Issue date"),
+        "due_date": _l("Due date"),
+        "gross_total": _l("Total"),
+        "net_total": _l("Net total"),
+        "vat_total": _l("VAT"),
+        "notes": _l("Notes"),
+        "billing_name": _l("Billed to"),
+        "billing_address": _l("Billing address"),
+    }
+    list_columns = [
+        "number",
+        "partner",
+        "issue_date",
+        "due_date",
+        "gross_total",
+        "currency",
+        "status",
+    ]
     search_columns = ["number", "status", "issue_date", "due_date", "currency"]
     add_columns = ["partner", "currency", "issue_date", "due_date", "notes"]
     edit_columns = add_columns
-    show_columns = ["number", "partner", "status", "billing_name", "billing_address",
-                    "issue_date", "due_date", "currency", "net_total", "vat_total",
-                    "gross_total", "notes"]
+    show_columns = [
+        "number",
+        "partner",
+        "status",
+        "billing_name",
+        "billing_address",
+        "issue_date",
+        "due_date",
+        "currency",
+        "net_total",
+        "vat_total",
+        "gross_total",
+        "notes",
+    ]
     base_order = ("id", "desc")
     related_views = [InvoiceLineView]
     formatters_columns = {
@@ -180,15 +223,22 @@ class InvoiceView(DossierModelView):
         form = PaymentForm()
         invoice = db.get_or_404(Invoice, invoice_id)
         if form.validate():
-            invoicing.record_payment(invoice_id, g.user.id, form.amount.data,
-                                     paid_on=form.paid_on.data, reference=form.reference.data)
+            invoicing.record_payment(
+                invoice_id,
+                g.user.id,
+                form.amount.data,
+                paid_on=form.paid_on.data,
+                reference=form.reference.data,
+            )
             flash(gettext("The payment was recorded."), "success")
         else:
             for errors in form.errors.values():
                 for error in errors:
                     flash(str(error), "danger")
-        return redirect(request.referrer or url_for("DataSheetView.tab",
-                                                    partner_id=invoice.partner_id, key="account"))
+        return redirect(
+            request.referrer
+            or url_for("DataSheetView.tab", partner_id=invoice.partner_id, key="account")
+        )
 
     @expose("/<int:invoice_id>/email", methods=["POST"])
     @has_access
@@ -196,8 +246,10 @@ class InvoiceView(DossierModelView):
         if not FlaskForm().validate():
             abort(400)
         invoice = invoicing.email_invoice(invoice_id, g.user.id)
-        flash(gettext("The invoice was queued for e-mail to %(email)s.",
-                      email=invoice.partner.email), "success")
+        flash(
+            gettext("The invoice was queued for e-mail to %(email)s.", email=invoice.partner.email),
+            "success",
+        )
         return redirect(url_for(".show", pk=invoice_id))
 
 
@@ -214,8 +266,12 @@ class InvoicePdfView(BaseView):
     def pdf(self, invoice_id: int):
         invoice = db.get_or_404(Invoice, invoice_id)
         name = (invoice.number or f"draft-{invoice.id}").replace("/", "-")
-        return send_file(io.BytesIO(invoicing.render_pdf(invoice)), mimetype="application/pdf",
-                         as_attachment=True, download_name=f"invoice-{name}.pdf")
+        return send_file(
+            io.BytesIO(invoicing.render_pdf(invoice)),
+            mimetype="application/pdf",
+            as_attachment=True,
+            download_name=f"invoice-{name}.pdf",
+        )
 
 
 class QuotaView(DossierModelView):
@@ -223,8 +279,13 @@ class QuotaView(DossierModelView):
     route_base = "/quotas"
     class_permission_name = "Contract"
     list_title = _l("Quotas")
-    label_columns = {**LABELS, "bought": _l("Bought"), "used": _l("Used"), "left": _l("Left"),
-                     "contract": _l("Contract")}
+    label_columns = {
+        **LABELS,
+        "bought": _l("Bought"),
+        "used": _l("Used"),
+        "left": _l("Left"),
+        "contract": _l("Contract"),
+    }
     list_columns = ["name", "unit", "bought", "used", "left"]
     add_columns = ["contract", "name", "unit", "bought", "used"]
     edit_columns = add_columns
@@ -239,13 +300,24 @@ class ContractView(DossierModelView):
     show_title = _l("Contract")
     add_title = _l("New contract")
     edit_title = _l("Edit contract")
-    label_columns = {**LABELS, "plan": _l("Plan"), "starts_on": _l("Starts on"),
-                     "ends_on": _l("Ends on")}
-    list_columns = ["name", "partner", "plan", "price", "currency", "starts_on", "ends_on",
-                    "status"]
+    label_columns = {
+        **LABELS,
+        "plan": _l("Plan"),
+        "starts_on": _l("Starts on"),
+        "ends_on": _l("Ends on"),
+    }
+    list_columns = [
+        "name",
+        "partner",
+        "plan",
+        "price",
+        "currency",
+        "starts_on",
+        "ends_on",
+        "status",
+    ]
     search_columns = ["name", "status", "starts_on", "ends_on", "plan"]
-    add_columns = ["partner", "name", "plan", "price", "currency", "starts_on", "ends_on",
-                   "status"]
+    add_columns = ["partner", "name", "plan", "price", "currency", "starts_on", "ends_on", "status"]
     edit_columns = add_columns
     show_columns = add_columns
     base_order = ("starts_on", "desc")
@@ -274,10 +346,13 @@ class DocumentTemplateView(DossierModelView):
     add_title = _l("New document template")
     edit_title = _l("Edit document template")
     label_columns = {"name": _l("Name"), "body": _l("Template")}
-    description_columns = {"body": _l(
-        "HTML with variables: {{ partner.name }}, {{ partner.address }}, "
-        "{{ partner.customer_number }}, {{ partner.tax_number }}, {{ representative.name }}, "
-        "{{ representative.role }}, {{ owner.name }}, {{ today }}.")}
+    description_columns = {
+        "body": _l(
+            "HTML with variables: {{ partner.name }}, {{ partner.address }}, "
+            "{{ partner.customer_number }}, {{ partner.tax_number }}, {{ representative.name }}, "
+            "{{ representative.role }}, {{ owner.name }}, {{ today }}."
+        )
+    }
     list_columns = ["name"]
     add_columns = ["name", "body"]
     edit_columns = add_columns
@@ -306,9 +381,15 @@ class AutomaticInvoicingView(BaseView):
     route_base = "/automatic-invoicing"
     class_permission_name = "RecurringInvoice"
     base_permissions = ["can_read", "can_write"]
-    method_permission_name = {"index": "read", "run_page": "read", "progress": "read",
-                              "print_file": "read", "start": "write", "restart": "write",
-                              "settings": "write"}
+    method_permission_name = {
+        "index": "read",
+        "run_page": "read",
+        "progress": "read",
+        "print_file": "read",
+        "start": "write",
+        "restart": "write",
+        "settings": "write",
+    }
     default_view = "index"
 
     @expose("/")
@@ -320,10 +401,16 @@ class AutomaticInvoicingView(BaseView):
         count, due = recurring.due_list(as_of)
         runs = db.session.scalars(select(InvoiceRun).order_by(InvoiceRun.id.desc()).limit(10))
         return self.render_template(
-            "finance/recurring_index.html", form=form, as_of=as_of, due=due, due_count=count,
-            periods=recurring.periods_due(as_of), runs=list(runs),
+            "finance/recurring_index.html",
+            form=form,
+            as_of=as_of,
+            due=due,
+            due_count=count,
+            periods=recurring.periods_due(as_of),
+            runs=list(runs),
             unfinished=recurring.unfinished_run(),
-            can_start=self.appbuilder.sm.has_access("can_write", "RecurringInvoice"))
+            can_start=self.appbuilder.sm.has_access("can_write", "RecurringInvoice"),
+        )
 
     @expose("/start", methods=["POST"])
     @has_access
@@ -343,28 +430,50 @@ class AutomaticInvoicingView(BaseView):
     def run_page(self, run_id: int):
         run = db.get_or_404(InvoiceRun, run_id)
         page = max(1, request.args.get("page", 1, type=int))
-        invoices = page_of(select(Invoice).where(Invoice.run_id == run_id)
-                           .order_by(Invoice.id), page)
+        invoices = page_of(
+            select(Invoice).where(Invoice.run_id == run_id).order_by(Invoice.id), page
+        )
         return self.render_template(
-            "finance/recurring_run.html", run=run, invoices=invoices,
-            deliveries=DELIVERY_LABELS, stale=recurring.is_stale(run),
-            can_start=self.appbuilder.sm.has_access("can_write", "RecurringInvoice"))
+            "finance/recurring_run.html",
+            run=run,
+            invoices=invoices,
+            deliveries=DELIVERY_LABELS,
+            stale=recurring.is_stale(run),
+            can_start=self.appbuilder.sm.has_access("can_write", "RecurringInvoice"),
+        )
 
     @expose("/run/<int:run_id>/progress")
     @has_access
     def progress(self, run_id: int):
         run = db.get_or_404(InvoiceRun, run_id)
         return jsonify(
-            status=run.status, status_label=run.status_label, percent=run.percent,
-            total=run.total, made=run.made, emailed=run.emailed, printed=run.printed,
+            status=run.status,
+            status_label=run.status_label,
+            percent=run.percent,
+            total=run.total,
+            made=run.made,
+            emailed=run.emailed,
+            printed=run.printed,
             error=run.error,
-            counts=gettext("%(made)s of %(total)s invoices made, %(emailed)s e-mailed, "
-                           "%(printed)s in print files", made=run.made, total=run.total,
-                           emailed=run.emailed, printed=run.printed),
-            files=[{"name": b.filename, "invoices": b.invoices, "first": b.first_number,
+            counts=gettext(
+                "%(made)s of %(total)s invoices made, %(emailed)s e-mailed, "
+                "%(printed)s in print files",
+                made=run.made,
+                total=run.total,
+                emailed=run.emailed,
+                printed=run.printed,
+            ),
+            files=[
+                {
+                    "name": b.filename,
+                    "invoices": b.invoices,
+                    "first": b.first_number,
                     "last": b.last_number,
-                    "url": url_for(".print_file", run_id=run.id, position=b.position)}
-                   for b in run.batches])
+                    "url": url_for(".print_file", run_id=run.id, position=b.position),
+                }
+                for b in run.batches
+            ],
+        )
 
     @expose("/run/<int:run_id>/restart", methods=["POST"])
     @has_access
@@ -378,12 +487,19 @@ class AutomaticInvoicingView(BaseView):
     @expose("/run/<int:run_id>/print/<int:position>.pdf")
     @has_access
     def print_file(self, run_id: int, position: int):
-        batch = db.session.scalar(select(InvoicePrintBatch).where(
-            InvoicePrintBatch.run_id == run_id, InvoicePrintBatch.position == position))
+        batch = db.session.scalar(
+            select(InvoicePrintBatch).where(
+                InvoicePrintBatch.run_id == run_id, InvoicePrintBatch.position == position
+            )
+        )
         if batch is None or not recurring.batch_path(batch).is_file():
             abort(404)
-        return send_file(recurring.batch_path(batch), mimetype="application/pdf",
-                         as_attachment=True, download_name=batch.filename)
+        return send_file(
+            recurring.batch_path(batch),
+            mimetype="application/pdf",
+            as_attachment=True,
+            download_name=batch.filename,
+        )
 
     @expose("/partner/<int:partner_id>", methods=["GET", "POST"])
     @has_access
@@ -392,12 +508,14 @@ class AutomaticInvoicingView(BaseView):
         current = recurring.settings_of(partner_id)
         templates = recurring.template_choices(partner_id)
         if not templates:
-            flash(gettext("Automatic invoicing starts from a first invoice made by hand."),
-                  "warning")
+            flash(
+                gettext("Automatic invoicing starts from a first invoice made by hand."), "warning"
+            )
             return redirect(url_for("DataSheetView.tab", partner_id=partner_id, key="account"))
         form = RecurringForm(obj=current) if request.method == "GET" else RecurringForm()
-        form.template.choices = [(i.id, f"{i.number} – {format_date(i.issue_date)}")
-                                 for i in templates]
+        form.template.choices = [
+            (i.id, f"{i.number} – {format_date(i.issue_date)}") for i in templates
+        ]
         if request.method == "GET":
             form.template.data = current.template_id if current else templates[0].id
             if current is None:
@@ -405,13 +523,19 @@ class AutomaticInvoicingView(BaseView):
                 form.delivery.data = "email" if partner.email else "post"
         elif form.validate():
             recurring.save_settings(
-                partner_id, g.user.id, template_id=form.template.data,
-                frequency=form.frequency.data, next_date=form.next_date.data,
-                delivery=form.delivery.data, active=form.active.data)
+                partner_id,
+                g.user.id,
+                template_id=form.template.data,
+                frequency=form.frequency.data,
+                next_date=form.next_date.data,
+                delivery=form.delivery.data,
+                active=form.active.data,
+            )
             flash(gettext("The automatic invoicing settings were saved."), "success")
             return redirect(url_for("DataSheetView.tab", partner_id=partner_id, key="account"))
-        return self.render_template("finance/recurring_settings.html", form=form,
-                                    partner=partner, current=current)
+        return self.render_template(
+            "finance/recurring_settings.html", form=form, partner=partner, current=current
+        )
 
 
 class RecurringInvoiceView(DossierModelView):
@@ -422,9 +546,14 @@ class RecurringInvoiceView(DossierModelView):
     class_permission_name = "RecurringInvoice"
     list_title = _l("Automatic invoicing settings")
     show_title = _l("Automatic invoicing settings")
-    label_columns = {**LABELS, "template": _l("Template invoice"), "frequency": _l("Frequency"),
-                     "next_date": _l("Next date"), "delivery": _l("Delivery"),
-                     "active": _l("Active")}
+    label_columns = {
+        **LABELS,
+        "template": _l("Template invoice"),
+        "frequency": _l("Frequency"),
+        "next_date": _l("Next date"),
+        "delivery": _l("Delivery"),
+        "active": _l("Active"),
+    }
     list_columns = ["partner", "template", "frequency", "next_date", "delivery", "active"]
     show_columns = list_columns
     search_columns = ["frequency", "next_date", "delivery", "active"]
@@ -439,8 +568,13 @@ class RecurringInvoiceView(DossierModelView):
     @expose("/add", methods=["GET", "POST"])
     @has_access
     def add(self):
-        flash(gettext("Automatic invoicing is set up on a partner's Current account tab, "
-                      "after its first invoice."), "info")
+        flash(
+            gettext(
+                "Automatic invoicing is set up on a partner's Current account tab, "
+                "after its first invoice."
+            ),
+            "info",
+        )
         return redirect(url_for("InvoiceView.list"))
 
     @expose("/edit/<pk>", methods=["GET", "POST"])

@@ -16,13 +16,14 @@ class HomeView(IndexView):
         from app.services.zone import is_zone_user
 
         if g.user is not None and g.user.is_authenticated and is_zone_user(g.user):
-            return redirect(url_for("PortalView.index"))   # zone users live in the portal
+            return redirect(url_for("PortalView.index"))  # zone users live in the portal
         recent = []
-        if g.user is not None and g.user.is_authenticated and self.appbuilder.sm.has_access(
-            "can_read", "Partner"
+        if (
+            g.user is not None
+            and g.user.is_authenticated
+            and self.appbuilder.sm.has_access("can_read", "Partner")
         ):
             recent = db.session.scalars(
                 select(Partner).order_by(Partner.updated_at.desc()).limit(10)
             ).all()
-        return self.render_template(self.index_template, appbuilder=self.appbuilder,
-                                    recent=recent)
+        return self.render_template(self.index_template, appbuilder=self.appbuilder, recent=recent)

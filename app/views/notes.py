@@ -31,10 +31,17 @@ class NoteView(BaseView):
         form = NoteForm()
         if not form.validate():
             flash_errors(form)
-            return self.render_template("datasheet/note_edit.html", form=form, note=None,
-                                        partner=partner), 400
-        write_note(partner_id, g.user.id, kind=form.kind.data, body=form.body.data,
-                   pinned=form.pinned.data, occurred_at=form.occurred_at.data)
+            return self.render_template(
+                "datasheet/note_edit.html", form=form, note=None, partner=partner
+            ), 400
+        write_note(
+            partner_id,
+            g.user.id,
+            kind=form.kind.data,
+            body=form.body.data,
+            pinned=form.pinned.data,
+            occurred_at=form.occurred_at.data,
+        )
         flash(gettext("The note was saved."), "success")
         return self._back(partner_id)
 
@@ -47,15 +54,22 @@ class NoteView(BaseView):
         form = NoteForm(obj=note)
         if request.method == "POST":
             if form.validate():
-                change_note(note_id, g.user.id, kind=form.kind.data, body=form.body.data,
-                            pinned=form.pinned.data, occurred_at=form.occurred_at.data)
+                change_note(
+                    note_id,
+                    g.user.id,
+                    kind=form.kind.data,
+                    body=form.body.data,
+                    pinned=form.pinned.data,
+                    occurred_at=form.occurred_at.data,
+                )
                 flash(gettext("The note was saved."), "success")
                 return self._back(partner_id)
             flash_errors(form)
         elif not note.may_be_changed_by(g.user.id):
             note.assert_changeable()
-        return self.render_template("datasheet/note_edit.html", form=form, note=note,
-                                    partner=note.partner)
+        return self.render_template(
+            "datasheet/note_edit.html", form=form, note=note, partner=note.partner
+        )
 
     @expose("/<int:partner_id>/notes/<int:note_id>/delete", methods=["POST"])
     @has_access

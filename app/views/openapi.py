@@ -14,12 +14,25 @@ INTEGER_ID = {"type": "integer"}
 # Numeric columns are answered as exact decimal strings ("27.00") and taken as either.
 DECIMAL = {"oneOf": [{"type": "string", "format": "decimal"}, {"type": "number"}]}
 # Times are stored and answered in UTC without an offset ("2026-12-01T09:30:00").
-NAIVE_DATE_TIME = {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?$",
-                   "description": "UTC, without an offset"}
-FIELD_INFO = {"type": "array", "items": {"type": "object", "properties": {
-    "name": {"type": "string"}, "label": {"type": "string"},
-    "description": {"type": "string"}, "type": {"type": "string"},
-    "required": {"type": "boolean"}, "unique": {"type": "boolean"}}}}
+NAIVE_DATE_TIME = {
+    "type": "string",
+    "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?$",
+    "description": "UTC, without an offset",
+}
+FIELD_INFO = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "label": {"type": "string"},
+            "description": {"type": "string"},
+            "type": {"type": "string"},
+            "required": {"type": "boolean"},
+            "unique": {"type": "boolean"},
+        },
+    },
+}
 
 
 def _json_schema(response: dict) -> dict | None:
@@ -39,17 +52,22 @@ def _correct_response(path: str, schema: dict) -> None:
     if path.endswith("/menu/"):
         # Separators between menu items are the string "-".
         properties["result"]["items"]["properties"]["childs"]["items"] = {
-            "oneOf": [{"type": "object"}, {"type": "string"}]}
+            "oneOf": [{"type": "object"}, {"type": "string"}]
+        }
 
 
 def _correct_schema(schema: dict) -> None:
     for name, field in list(schema.get("properties", {}).items()):
         if field.get("type") == "number":
-            schema["properties"][name] = {**DECIMAL, **{k: v for k, v in field.items()
-                                                       if k == "nullable"}}
+            schema["properties"][name] = {
+                **DECIMAL,
+                **{k: v for k, v in field.items() if k == "nullable"},
+            }
         elif field.get("format") == "date-time":
-            schema["properties"][name] = {**NAIVE_DATE_TIME, **{
-                k: v for k, v in field.items() if k == "nullable"}}
+            schema["properties"][name] = {
+                **NAIVE_DATE_TIME,
+                **{k: v for k, v in field.items() if k == "nullable"},
+            }
 
 
 def _correct_relations(schemas: dict, apis) -> None:

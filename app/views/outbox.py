@@ -24,14 +24,37 @@ class OutboxView(DossierModelView):
     method_permission_name = {**READ_WRITE, "resend_action": "write"}
     list_title = _l("Outbox")
     show_title = _l("E-mail")
-    label_columns = {"recipient": _l("Recipient"), "subject": _l("Subject"), "body": _l("Text"),
-                     "status": _l("Status"), "attempts": _l("Attempts"),
-                     "last_error": _l("Last error"), "created_at": _l("Created"),
-                     "sent_at": _l("Sent"), "next_attempt_at": _l("Next attempt")}
-    list_columns = ["created_at", "recipient", "subject", "status", "attempts", "last_error",
-                    "sent_at"]
-    show_columns = ["created_at", "recipient", "subject", "body", "status", "attempts",
-                    "last_error", "next_attempt_at", "sent_at"]
+    label_columns = {
+        "recipient": _l("Recipient"),
+        "subject": _l("Subject"),
+        "body": _l("Text"),
+        "status": _l("Status"),
+        "attempts": _l("Attempts"),
+        "last_error": _l("Last error"),
+        "created_at": _l("Created"),
+        "sent_at": _l("Sent"),
+        "next_attempt_at": _l("Next attempt"),
+    }
+    list_columns = [
+        "created_at",
+        "recipient",
+        "subject",
+        "status",
+        "attempts",
+        "last_error",
+        "sent_at",
+    ]
+    show_columns = [
+        "created_at",
+        "recipient",
+        "subject",
+        "body",
+        "status",
+        "attempts",
+        "last_error",
+        "next_attempt_at",
+        "sent_at",
+    ]
     search_columns = ["recipient", "subject", "status", "created_at"]
     base_order = ("created_at", "desc")
     formatters_columns = {
@@ -40,8 +63,14 @@ class OutboxView(DossierModelView):
         "sent_at": short_datetime,
     }
 
-    @action("resend", _l("Send again"), _l("Send the selected e-mails again?"), "fa-repeat",
-            single=True, multiple=True)
+    @action(
+        "resend",
+        _l("Send again"),
+        _l("Send the selected e-mails again?"),
+        "fa-repeat",
+        single=True,
+        multiple=True,
+    )
     def resend_action(self, items):
         for item in items if isinstance(items, list) else [items]:
             resend(item.id)

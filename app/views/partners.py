@@ -47,9 +47,10 @@ def valid_picture(form, field) -> None:
     if size > limit:
         mb = current_app.config["PICTURE_MAX_MB"]
         raise ValidationError(_l("The picture is larger than %(mb)s MB.") % {"mb": mb})
-    too_many = ValidationError(_l("The picture has too many pixels: at most %(megapixels)s "
-                                  "megapixels are allowed.")
-                               % {"megapixels": PICTURE_MAX_PIXELS // 1_000_000})
+    too_many = ValidationError(
+        _l("The picture has too many pixels: at most %(megapixels)s megapixels are allowed.")
+        % {"megapixels": PICTURE_MAX_PIXELS // 1_000_000}
+    )
     try:
         # Only the header is read here: a small file may unpack to gigabytes of pixels.
         image = Image.open(stream)
@@ -96,7 +97,8 @@ class PartnerFormMixin:
     validators_columns = {"picture": [valid_picture]}
     show_exclude_columns = ["notes", "address_links", "affiliations"]
     add_form_query_rel_fields = edit_form_query_rel_fields = {
-        "supplied_products": [["active", FilterEqual, True]]}
+        "supplied_products": [["active", FilterEqual, True]]
+    }
 
     @staticmethod
     def extra_fields():
@@ -111,8 +113,19 @@ class PartnerFormMixin:
         return redirect(url_for("DataSheetView.sheet", partner_id=pk))
 
 
-COMMON = ["status", "owner", "email", "phone", "mobile", "website", "language", "codes",
-          "supplied_products", "picture", "description"]
+COMMON = [
+    "status",
+    "owner",
+    "email",
+    "phone",
+    "mobile",
+    "website",
+    "language",
+    "codes",
+    "supplied_products",
+    "picture",
+    "description",
+]
 
 
 class PersonView(PartnerFormMixin, DossierModelView):
@@ -125,10 +138,21 @@ class PersonView(PartnerFormMixin, DossierModelView):
     add_title = _l("Add person")
     edit_title = _l("Edit person")
     list_columns = ["customer_number", "display_name", "email", "phone", "status", "owner"]
-    search_columns = ["display_name", "customer_number", "email", "phone", "status",
-                      "owner", "codes", "birthday"]
-    add_columns = ["title", "first_name", "last_name", "birthday"] + COMMON + [
-        "bank_account", "payment_method"]
+    search_columns = [
+        "display_name",
+        "customer_number",
+        "email",
+        "phone",
+        "status",
+        "owner",
+        "codes",
+        "birthday",
+    ]
+    add_columns = (
+        ["title", "first_name", "last_name", "birthday"]
+        + COMMON
+        + ["bank_account", "payment_method"]
+    )
     edit_columns = add_columns
     add_form_extra_fields = {
         **PartnerFormMixin.extra_fields(),
@@ -146,10 +170,24 @@ class OrganizationView(PartnerFormMixin, DossierModelView):
     show_title = _l("Company")
     add_title = _l("Add company")
     edit_title = _l("Edit company")
-    list_columns = ["customer_number", "display_name", "tax_number", "email", "phone",
-                    "status", "owner"]
-    search_columns = ["display_name", "customer_number", "tax_number", "email", "status",
-                      "owner", "codes"]
+    list_columns = [
+        "customer_number",
+        "display_name",
+        "tax_number",
+        "email",
+        "phone",
+        "status",
+        "owner",
+    ]
+    search_columns = [
+        "display_name",
+        "customer_number",
+        "tax_number",
+        "email",
+        "status",
+        "owner",
+        "codes",
+    ]
     add_columns = ["name", "tax_number", "registration_number", "industry_code"] + COMMON
     edit_columns = add_columns
     add_form_extra_fields = PartnerFormMixin.extra_fields()
@@ -168,18 +206,43 @@ class AffiliationView(DossierModelView):
     add_title = _l("Add contact person")
     edit_title = _l("Edit contact person")
     label_columns = LABELS
-    list_columns = ["person", "organization", "role", "email", "phone",
-                    "is_contact_person", "may_collect_mail", "may_represent"]
+    list_columns = [
+        "person",
+        "organization",
+        "role",
+        "email",
+        "phone",
+        "is_contact_person",
+        "may_collect_mail",
+        "may_represent",
+    ]
     # No filter on person: its drop-down would list every person in the database.
-    search_columns = ["organization", "role", "is_contact_person", "may_collect_mail",
-                      "may_represent"]
-    add_columns = ["person", "organization", "role", "department", "email", "phone",
-                   "address", "is_contact_person", "may_collect_mail", "may_represent",
-                   "additional_info"]
+    search_columns = [
+        "organization",
+        "role",
+        "is_contact_person",
+        "may_collect_mail",
+        "may_represent",
+    ]
+    add_columns = [
+        "person",
+        "organization",
+        "role",
+        "department",
+        "email",
+        "phone",
+        "address",
+        "is_contact_person",
+        "may_collect_mail",
+        "may_represent",
+        "additional_info",
+    ]
     edit_columns = add_columns
     show_columns = add_columns
     formatters_columns = {
-        "is_contact_person": yes_no, "may_collect_mail": yes_no, "may_represent": yes_no,
+        "is_contact_person": yes_no,
+        "may_collect_mail": yes_no,
+        "may_represent": yes_no,
     }
 
 
@@ -255,8 +318,16 @@ class AuditLogView(DossierModelView):
     base_permissions = ["can_read"]
     list_title = _l("Change log")
     label_columns = LABELS
-    list_columns = ["at", "user", "action", "entity", "entity_id", "field", "old_value",
-                    "new_value"]
+    list_columns = [
+        "at",
+        "user",
+        "action",
+        "entity",
+        "entity_id",
+        "field",
+        "old_value",
+        "new_value",
+    ]
     search_columns = ["at", "action", "entity", "entity_id", "partner_id", "field"]
     show_columns = list_columns
     base_order = ("at", "desc")
@@ -267,4 +338,3 @@ class AuditLogView(DossierModelView):
         "entity": label_of(ENTITY_LABELS),
         "field": label_of(LABELS),
     }
-

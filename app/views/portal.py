@@ -49,11 +49,13 @@ log = logging.getLogger("dossier.zone")
 
 
 class WelcomeForm(FlaskForm):
-    password = PasswordField(_l("Password"),
-                             validators=[DataRequired(), PasswordComplexityValidator()])
-    confirm = PasswordField(_l("Password again"),
-                            validators=[DataRequired(), EqualTo("password",
-                                                                _l("The passwords differ."))])
+    password = PasswordField(
+        _l("Password"), validators=[DataRequired(), PasswordComplexityValidator()]
+    )
+    confirm = PasswordField(
+        _l("Password again"),
+        validators=[DataRequired(), EqualTo("password", _l("The passwords differ."))],
+    )
 
 
 def flash_form_errors(form) -> None:
@@ -71,8 +73,16 @@ def _add_comment(record: str, record_id: int, form: CommentForm, zone_visible: b
     if kind is None:
         flash(gettext("Write a comment, give a link or choose a file."), "danger")
         return False
-    zone.add(record, record_id, g.user, kind, body=form.body.data, url=form.url.data,
-             upload=form.file.data if kind == "file" else None, zone_visible=zone_visible)
+    zone.add(
+        record,
+        record_id,
+        g.user,
+        kind,
+        body=form.body.data,
+        url=form.url.data,
+        upload=form.file.data if kind == "file" else None,
+        zone_visible=zone_visible,
+    )
     flash(gettext("It was added."), "success")
     return True
 
@@ -84,9 +94,16 @@ class PortalView(BaseView):
     route_base = "/portal"
     class_permission_name = "Zone"
     base_permissions = ["can_read", "can_write"]
-    method_permission_name = {"index": "read", "record": "read", "calendar": "read",
-                              "contacts": "read", "news": "read", "download": "read",
-                              "add": "write", "complete": "write"}
+    method_permission_name = {
+        "index": "read",
+        "record": "read",
+        "calendar": "read",
+        "contacts": "read",
+        "news": "read",
+        "download": "read",
+        "add": "write",
+        "complete": "write",
+    }
     default_view = "index"
 
     def _member(self) -> ZoneMember:
@@ -99,12 +116,19 @@ class PortalView(BaseView):
     @has_access
     def index(self):
         member = self._member()
-        tasks = db.session.scalars(zone.visible("task", g.user.id)
-                                   .order_by(Task.done, Task.due_at).limit(200)).all()
-        offers = db.session.scalars(zone.visible("offer", g.user.id)
-                                    .order_by(Offer.deadline.desc().nulls_last()).limit(200)).all()
-        return self.render_template("portal/index.html", member=member, tasks=tasks,
-                                    offers=offers, news=zone.news_for(g.user.id, 5))
+        tasks = db.session.scalars(
+            zone.visible("task", g.user.id).order_by(Task.done, Task.due_at).limit(200)
+        ).all()
+        offers = db.session.scalars(
+            zone.visible("offer", g.user.id).order_by(Offer.deadline.desc().nulls_last()).limit(200)
+        ).all()
+        return self.render_template(
+            "portal/index.html",
+            member=member,
+            tasks=tasks,
+            offers=offers,
+            news=zone.news_for(g.user.id, 5),
+        )
 
     @expose("/<record>/<int:record_id>")
     @has_access
@@ -115,10 +139,15 @@ class PortalView(BaseView):
             abort(404)
         share = zone.share_of(record, g.user.id, record_id)
         return self.render_template(
-            "portal/record.html", member=member, record=record, item=item, share=share,
-            comments=zone.comments(record, record_id, zone_only=True), form=CommentForm(),
-            may_complete=record == "task" and share.role == "performer"
-            and item.zone_may_complete)
+            "portal/record.html",
+            member=member,
+            record=record,
+            item=item,
+            share=share,
+            comments=zone.comments(record, record_id, zone_only=True),
+            form=CommentForm(),
+            may_complete=record == "task" and share.role == "performer" and item.zone_may_complete,
+        )
 
     @expose("/<record>/<int:record_id>/add", methods=["POST"])
     @has_access
@@ -152,11 +181,15 @@ class PortalView(BaseView):
         member = self._member()
 
         def tasks_between(start, end):
-            return db.session.scalars(zone.visible("task", g.user.id).where(
-                Task.starts_at < end, Task.due_at >= start).order_by(Task.starts_at)).all()
+            return db.session.scalars(
+                zone.visible("task", g.user.id)
+                .where(Task.starts_at < end, Task.due_at >= start)
+                .order_by(Task.starts_at)
+            ).all()
 
-        return self.render_template("portal/calendar.html", member=member,
-                                    **month_grid(year, month, tasks_between))
+        return self.render_template(
+            "portal/calendar.html", member=member, **month_grid(year, month, tasks_between)
+        )
 
     @expose("/contacts/")
     @has_access
@@ -165,14 +198,19 @@ class PortalView(BaseView):
         people = zone.contacts(g.user.id)
         from app.services.users import profiles
 
-        return self.render_template("portal/contacts.html", member=member, people=people,
-                                    profiles=profiles(p.id for p in people))
+        return self.render_template(
+            "portal/contacts.html",
+            member=member,
+            people=people,
+            profiles=profiles(p.id for p in people),
+        )
 
     @expose("/news/")
     @has_access
     def news(self):
-        return self.render_template("portal/news.html", member=self._member(),
-                                    news=zone.news_for(g.user.id, 100))
+        return self.render_template(
+            "portal/news.html", member=self._member(), news=zone.news_for(g.user.id, 100)
+        )
 
     @expose("/welcome/<token>", methods=["GET", "POST"])
     def welcome(self, token: str):
@@ -200,10 +238,17 @@ class ZoneStaffView(BaseView):
     class_permission_name = "Partner"
     base_permissions = ["can_read", "can_write"]
     # Sharing and commenting also need the write permission of the task or offer itself.
-    method_permission_name = {"invite": "write", "suspend": "write", "reinvite": "write",
-                              "share": "write", "unshare": "write", "comment": "write",
-                              "visibility": "write", "download": "read",
-                              "may_complete": "write"}
+    method_permission_name = {
+        "invite": "write",
+        "suspend": "write",
+        "reinvite": "write",
+        "share": "write",
+        "unshare": "write",
+        "comment": "write",
+        "visibility": "write",
+        "download": "read",
+        "may_complete": "write",
+    }
 
     @staticmethod
     def _require(permission: str, record: str) -> None:
@@ -220,10 +265,19 @@ class ZoneStaffView(BaseView):
         if not FlaskForm().validate():
             abort(400)
         db.get_or_404(Organization, organization_id)
-        user = zone.invite(request.form.get("person", type=int) or 0, organization_id,
-                           request.form.get("zone", ""), g.user.id)
-        flash(gettext("%(name)s was invited to the zone; the e-mail is on its way.",
-                      name=user.get_full_name()), "success")
+        user = zone.invite(
+            request.form.get("person", type=int) or 0,
+            organization_id,
+            request.form.get("zone", ""),
+            g.user.id,
+        )
+        flash(
+            gettext(
+                "%(name)s was invited to the zone; the e-mail is on its way.",
+                name=user.get_full_name(),
+            ),
+            "success",
+        )
         return redirect(url_for("DataSheetView.tab", partner_id=organization_id, key="zone"))
 
     @expose("/users/<int:user_id>/suspend", methods=["POST"])
@@ -234,8 +288,12 @@ class ZoneStaffView(BaseView):
         member = zone.member_of(user_id) or abort(404)
         suspended = request.form.get("restore") is None
         zone.set_suspended(user_id, suspended, g.user.id)
-        flash(gettext("The access was suspended.") if suspended else
-              gettext("The access was restored."), "success")
+        flash(
+            gettext("The access was suspended.")
+            if suspended
+            else gettext("The access was restored."),
+            "success",
+        )
         return redirect(url_for("DataSheetView.tab", partner_id=member.partner_id, key="zone"))
 
     @expose("/users/<int:user_id>/reinvite", methods=["POST"])
@@ -265,8 +323,7 @@ class ZoneStaffView(BaseView):
         if not FlaskForm().validate():
             abort(400)
         found = db.get_or_404(ZoneShare, share_id)
-        record, record_id = ("task", found.task_id) if found.task_id else ("offer",
-                                                                          found.offer_id)
+        record, record_id = ("task", found.task_id) if found.task_id else ("offer", found.offer_id)
         self._require("write", record)
         zone.unshare(share_id, g.user.id)
         return self._back(record, record_id)
@@ -298,8 +355,7 @@ class ZoneStaffView(BaseView):
         found = db.get_or_404(Comment, comment_id)
         record = "task" if found.task_id else "offer"
         self._require("write", record)
-        zone.set_visibility(comment_id, request.form.get("zone_visible") is not None,
-                            g.user.id)
+        zone.set_visibility(comment_id, request.form.get("zone_visible") is not None, g.user.id)
         return self._back(record, found.task_id or found.offer_id)
 
     @expose("/comments/<int:comment_id>/file")
@@ -313,8 +369,12 @@ def _send(comment_id: int):
     found = zone.find_file(g.user, comment_id)
     if found is None:
         abort(404)
-    return send_file(path_of_stored(found.stored_name), mimetype=found.content_type,
-                     as_attachment=True, download_name=found.filename)
+    return send_file(
+        path_of_stored(found.stored_name),
+        mimetype=found.content_type,
+        as_attachment=True,
+        download_name=found.filename,
+    )
 
 
 def log_refusals(app) -> None:
@@ -323,10 +383,20 @@ def log_refusals(app) -> None:
     @app.after_request
     def _log(response):
         user = g.get("user")
-        if response.status_code in (403, 404) and user is not None and getattr(
-                user, "is_authenticated", False) and zone.is_zone_user(user):
-            log.warning("zone user %s (%s) was refused %s %s: %s", user.id, user.username,
-                        request.method, request.full_path.rstrip("?"), response.status_code)
+        if (
+            response.status_code in (403, 404)
+            and user is not None
+            and getattr(user, "is_authenticated", False)
+            and zone.is_zone_user(user)
+        ):
+            log.warning(
+                "zone user %s (%s) was refused %s %s: %s",
+                user.id,
+                user.username,
+                request.method,
+                request.full_path.rstrip("?"),
+                response.status_code,
+            )
         return response
 
 
@@ -338,9 +408,14 @@ class NewsView(DossierModelView):
     show_title = _l("News")
     add_title = _l("New news")
     edit_title = _l("Edit news")
-    label_columns = {"title": _l("Title"), "body": _l("Text"), "audience": _l("For"),
-                     "partner": _l("Partner"), "published_at": _l("Published"),
-                     "author": _l("Author")}
+    label_columns = {
+        "title": _l("Title"),
+        "body": _l("Text"),
+        "audience": _l("For"),
+        "partner": _l("Partner"),
+        "published_at": _l("Published"),
+        "author": _l("Author"),
+    }
     list_columns = ["published_at", "title", "audience", "partner", "author"]
     add_columns = ["title", "body", "audience", "partner", "published_at"]
     edit_columns = add_columns
@@ -351,14 +426,19 @@ class NewsView(DossierModelView):
         "audience": label_of(NEWS_AUDIENCE_LABELS),
         "published_at": short_datetime,
     }
-    description_columns = {"partner": _l("Only for news for one partner."),
-                           "published_at": _l("Empty: now. A later time publishes it then.")}
+    description_columns = {
+        "partner": _l("Only for news for one partner."),
+        "published_at": _l("Empty: now. A later time publishes it then."),
+    }
     add_form_extra_fields = edit_form_extra_fields = {
         "audience": choice_field(_l("For"), NEWS_AUDIENCE_LABELS),
         "partner": PartnerField(_l("Partner"), required=False),
-        "published_at": DateTimeField(_l("Published"), format="%Y-%m-%d %H:%M:%S",
-                                      widget=DateTimePickerWidget(),
-                                      validators=[OptionalValue()]),
+        "published_at": DateTimeField(
+            _l("Published"),
+            format="%Y-%m-%d %H:%M:%S",
+            widget=DateTimePickerWidget(),
+            validators=[OptionalValue()],
+        ),
     }
 
 
@@ -371,9 +451,14 @@ class ZoneMemberView(DossierModelView):
     base_permissions = ["can_read", "can_write"]  # the set of every "Partner" view
     include_route_methods = {"list", "show"}  # invited and suspended from the data sheet
     list_title = _l("Zone users")
-    label_columns = {"user": _l("User"), "partner": _l("Partner"), "zone": _l("Zone"),
-                     "active": _l("Active"), "last_login": _l("Last login"),
-                     "created_at": _l("Invited")}
+    label_columns = {
+        "user": _l("User"),
+        "partner": _l("Partner"),
+        "zone": _l("Zone"),
+        "active": _l("Active"),
+        "last_login": _l("Last login"),
+        "created_at": _l("Invited"),
+    }
     list_columns = ["user", "partner", "zone", "active", "last_login", "created_at"]
     show_columns = list_columns
     search_columns = ["zone", "created_at"]
@@ -384,9 +469,9 @@ class ZoneMemberView(DossierModelView):
         "last_login": lambda d: format_datetime(d, "short") if d else "—",
         "created_at": short_datetime,
         "partner": lambda p: Markup('<a href="{}">{}</a>').format(
-            url_for("DataSheetView.tab", partner_id=p.id, key="zone"), p.display_name),
+            url_for("DataSheetView.tab", partner_id=p.id, key="zone"), p.display_name
+        ),
     }
 
 
-__all__ = ["PortalView", "ZoneStaffView", "NewsView", "ZoneMemberView",
-           "log_refusals"]
+__all__ = ["PortalView", "ZoneStaffView", "NewsView", "ZoneMemberView", "log_refusals"]

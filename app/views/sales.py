@@ -33,11 +33,31 @@ class OfferView(ZonePanelShow, DossierModelView):
     edit_title = _l("Edit offer")
     show_template = "sales/offer_show.html"
     label_columns = LABELS
-    list_columns = ["name", "partner", "owner", "deadline", "amount", "currency",
-                    "payment_frequency", "status", "chance"]
+    list_columns = [
+        "name",
+        "partner",
+        "owner",
+        "deadline",
+        "amount",
+        "currency",
+        "payment_frequency",
+        "status",
+        "chance",
+    ]
     search_columns = ["name", "status", "owner", "deadline", "payment_frequency", "currency"]
-    add_columns = ["name", "partner", "owner", "deadline", "amount", "currency",
-                   "payment_frequency", "chance", "expected_decision", "distributor", "commission"]
+    add_columns = [
+        "name",
+        "partner",
+        "owner",
+        "deadline",
+        "amount",
+        "currency",
+        "payment_frequency",
+        "chance",
+        "expected_decision",
+        "distributor",
+        "commission",
+    ]
     edit_columns = add_columns + ["status"]
     show_columns = edit_columns
     order_columns = ["name", "deadline", "status", "chance"]
@@ -54,10 +74,12 @@ class OfferView(ZonePanelShow, DossierModelView):
         "currency": choice_field(_l("Currency"), dict(zip(CURRENCIES, CURRENCIES, strict=True))),
         "payment_frequency": choice_field(_l("Payment frequency"), PAYMENT_FREQUENCY_LABELS),
         "amount": DecimalField(_l("Amount"), places=2, validators=[NumberRange(min=0)]),
-        "chance": IntegerField(_l("Chance of success (%)"),
-                               validators=[OptionalValue(), NumberRange(0, 100)]),
-        "commission": DecimalField(_l("Commission"), places=2,
-                                   validators=[OptionalValue(), NumberRange(min=0)]),
+        "chance": IntegerField(
+            _l("Chance of success (%)"), validators=[OptionalValue(), NumberRange(0, 100)]
+        ),
+        "commission": DecimalField(
+            _l("Commission"), places=2, validators=[OptionalValue(), NumberRange(min=0)]
+        ),
     }
     edit_form_extra_fields = {
         **add_form_extra_fields,
@@ -76,8 +98,11 @@ class ForecastView(BaseView):
     base_permissions = ["can_read", "can_write"]
     method_permission_name = {"index": "read"}
     default_view = "index"
-    GROUPS = {"client": _l("By client"), "distributor": _l("By distributor"),
-              "owner": _l("By account manager")}
+    GROUPS = {
+        "client": _l("By client"),
+        "distributor": _l("By distributor"),
+        "owner": _l("By account manager"),
+    }
 
     @expose("/")
     @has_access
@@ -87,5 +112,11 @@ class ForecastView(BaseView):
             group = "client"
         rows = forecast(group)
         peak = max((r["profit"] for r in rows), default=0) or 1
-        return self.render_template("sales/forecast.html", rows=rows, group=group,
-                                    groups=self.GROUPS, peak=peak, money=money)
+        return self.render_template(
+            "sales/forecast.html",
+            rows=rows,
+            group=group,
+            groups=self.GROUPS,
+            peak=peak,
+            money=money,
+        )

@@ -16,13 +16,22 @@ from app.services.users import LOCALES, profile
 
 
 class SettingsForm(FlaskForm):
-    locale = SelectField(_l("Language"), choices=[
-        ("en", "English"), ("hu", "Magyar"), ("pl", "Polski"), ("de", "Deutsch"),
-        ("ru", "Русский")])
+    locale = SelectField(
+        _l("Language"),
+        choices=[
+            ("en", "English"),
+            ("hu", "Magyar"),
+            ("pl", "Polski"),
+            ("de", "Deutsch"),
+            ("ru", "Русский"),
+        ],
+    )
     timezone = StringField(_l("Time zone"), validators=[DataRequired(), Length(max=64)])
     phone = StringField(_l("Phone"), validators=[OptionalValue(), Length(max=40)])
-    zone_mail = BooleanField(_l("E-mail me about the zone: changes and comments on shared "
-                                "tasks and offers"), default=True)
+    zone_mail = BooleanField(
+        _l("E-mail me about the zone: changes and comments on shared tasks and offers"),
+        default=True,
+    )
 
     def validate_timezone(self, field):
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -61,5 +70,6 @@ class SettingsView(BaseView):
             return redirect(url_for(".index"))
         db.session.commit()
         return self.render_template("tasks/settings.html", form=form, locales=LOCALES)
+
 
 __all__ = ["SettingsView"]

@@ -42,8 +42,9 @@ class TaskForm(FlaskForm):
     collaborators = SelectMultipleField(_l("Collaborators"), coerce=int)
     starts_at = DateTimeLocalField(_l("Start"), validators=[DataRequired()])
     due_at = DateTimeLocalField(_l("Due"), validators=[DataRequired()])
-    priority = SelectField(_l("Priority"), coerce=int, default=2,
-                           choices=list(PRIORITY_LABELS.items()))
+    priority = SelectField(
+        _l("Priority"), coerce=int, default=2, choices=list(PRIORITY_LABELS.items())
+    )
     done = BooleanField(_l("Done"))
     save_anyway = BooleanField(_l("Save anyway"))
 
@@ -55,7 +56,6 @@ class TaskForm(FlaskForm):
     def validate_due_at(self, field):
         if self.starts_at.data and field.data and field.data < self.starts_at.data:
             raise ValidationError(_l("The due time cannot be before the start."))
-
 
 
 def _quick_filter(query, key: str):
@@ -91,17 +91,33 @@ class TaskView(ZonePanelShow, DossierModelView):
     class_permission_name = "Task"
     list_title = _l("Tasks")
     show_title = _l("Task")
-    label_columns = {**LABELS, "title": _l("Task title"), "responsible": _l("Responsible"),
-                     "due_at": _l("Due"), "starts_at": _l("Start"), "priority": _l("Priority"),
-                     "done": _l("Done"), "description": _l("Description"),
-                     "collaborators": _l("Collaborators"), "state": _l("State")}
+    label_columns = {
+        **LABELS,
+        "title": _l("Task title"),
+        "responsible": _l("Responsible"),
+        "due_at": _l("Due"),
+        "starts_at": _l("Start"),
+        "priority": _l("Priority"),
+        "done": _l("Done"),
+        "description": _l("Description"),
+        "collaborators": _l("Collaborators"),
+        "state": _l("State"),
+    }
     list_template = "tasks/list.html"
     show_template = "tasks/show.html"
-    list_columns = ["state", "title", "partner", "responsible", "starts_at", "due_at",
-                    "priority"]
+    list_columns = ["state", "title", "partner", "responsible", "starts_at", "due_at", "priority"]
     search_columns = ["title", "responsible", "done", "due_at", "priority"]
-    show_columns = ["title", "description", "partner", "responsible", "collaborators",
-                    "starts_at", "due_at", "priority", "done"]
+    show_columns = [
+        "title",
+        "description",
+        "partner",
+        "responsible",
+        "collaborators",
+        "starts_at",
+        "due_at",
+        "priority",
+        "done",
+    ]
     order_columns = ["title", "starts_at", "due_at", "priority", "done"]
     base_order = ("due_at", "asc")
     formatters_columns = {
@@ -113,7 +129,8 @@ class TaskView(ZonePanelShow, DossierModelView):
         "collaborators": lambda users: ", ".join(u.get_full_name() for u in users or []),
         "state": lambda state: Markup('<span class="label label-{}">{}</span>').format(
             {"overdue": "danger", "open": "warning", "done": "default"}[state],
-            TASK_STATE_LABELS[state]),
+            TASK_STATE_LABELS[state],
+        ),
     }
 
     def _get_list_widget(self, filters, **kwargs):
@@ -152,20 +169,27 @@ class TaskFormView(BaseView):
     route_base = "/task"
     class_permission_name = "Task"
     base_permissions = ["can_read", "can_write"]
-    method_permission_name = {"new": "write", "change": "write", "done": "write",
-                              "bell": "read"}
+    method_permission_name = {"new": "write", "change": "write", "done": "write", "bell": "read"}
 
     def _save(self, form: TaskForm, task: Task | None):
         try:
-            save_task(task.id if task else None, {
-                "title": form.title.data, "description": form.description.data,
-                "partner_id": form.partner.data.id if form.partner.data else None,
-                "responsible_id": form.responsible.data,
-                "collaborator_ids": form.collaborators.data or [],
-                "starts_at": to_utc(form.starts_at.data), "due_at": to_utc(form.due_at.data),
-                "priority": form.priority.data, "done": form.done.data,
-                "note_id": request.args.get("note", type=int)},
-                g.user.id, save_anyway=form.save_anyway.data)
+            save_task(
+                task.id if task else None,
+                {
+                    "title": form.title.data,
+                    "description": form.description.data,
+                    "partner_id": form.partner.data.id if form.partner.data else None,
+                    "responsible_id": form.responsible.data,
+                    "collaborator_ids": form.collaborators.data or [],
+                    "starts_at": to_utc(form.starts_at.data),
+                    "due_at": to_utc(form.due_at.data),
+                    "priority": form.priority.data,
+                    "done": form.done.data,
+                    "note_id": request.args.get("note", type=int),
+                },
+                g.user.id,
+                save_anyway=form.save_anyway.data,
+            )
         except TaskOverlaps as overlap:
             return overlap.clashes
         flash(gettext("The task was saved."), "success")
@@ -181,8 +205,7 @@ class TaskFormView(BaseView):
         form.fill_choices()
         if request.method == "GET":
             form.responsible.data = g.user.id
-            start = (datetime.now() + timedelta(hours=1)).replace(minute=0, second=0,
-                                                                 microsecond=0)
+            start = (datetime.now() + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
             form.starts_at.data, form.due_at.data = start, start + timedelta(hours=1)
             form.title.data = request.args.get("title", "")
         elif form.validate():

@@ -6,6 +6,7 @@ Revises: 0014sessions01
 Create Date: 2026-12-02 04:30:00.000000
 
 """
+
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -13,8 +14,8 @@ from alembic import op
 from flask import current_app, has_app_context
 
 # revision identifiers, used by Alembic.
-revision = '0015_note_lock'
-down_revision = '0014sessions01'
+revision = "0015_note_lock"
+down_revision = "0014sessions01"
 branch_labels = None
 depends_on = None
 
@@ -65,34 +66,44 @@ def edit_minutes() -> int:
 
 
 def upgrade():
-    with op.batch_alter_table('note', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('locked_after', sa.DateTime(), nullable=True))
+    with op.batch_alter_table("note", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("locked_after", sa.DateTime(), nullable=True))
     connection = op.get_bind()
     minutes = edit_minutes()
-    if connection.dialect.name == 'postgresql':
-        connection.execute(sa.text("UPDATE note SET locked_after = created_at + :window"),
-                           {"window": timedelta(minutes=minutes)})
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            sa.text("UPDATE note SET locked_after = created_at + :window"),
+            {"window": timedelta(minutes=minutes)},
+        )
     else:
         # SQLite keeps 'YYYY-MM-DD HH:MM:SS.ffffff': move the seconds, keep the fraction.
-        connection.execute(sa.text(
-            "UPDATE note SET locked_after = strftime('%Y-%m-%d %H:%M:%S', created_at, "
-            ":shift) || substr(created_at, 20)"), {"shift": f"+{minutes} minutes"})
-    with op.batch_alter_table('note', schema=None) as batch_op:
-        batch_op.alter_column('locked_after', existing_type=sa.DateTime(), nullable=False)
-    if connection.dialect.name == 'postgresql':
+        connection.execute(
+            sa.text(
+                "UPDATE note SET locked_after = strftime('%Y-%m-%d %H:%M:%S', created_at, "
+                ":shift) || substr(created_at, 20)"
+            ),
+            {"shift": f"+{minutes} minutes"},
+        )
+    with op.batch_alter_table("note", schema=None) as batch_op:
+        batch_op.alter_column("locked_after", existing_type=sa.DateTime(), nullable=False)
+    if connection.dialect.name == "postgresql":
         op.execute(LOCK_FUNCTION)
-        op.execute("CREATE TRIGGER note_lock BEFORE UPDATE OR DELETE ON note "
-                   "FOR EACH ROW EXECUTE FUNCTION note_lock()")
+        op.execute(
+            "CREATE TRIGGER note_lock BEFORE UPDATE OR DELETE ON note "
+            "FOR EACH ROW EXECUTE FUNCTION note_lock()"
+        )
         op.execute(NUMBER_FUNCTION)
-        op.execute("CREATE TRIGGER partner_number_fixed BEFORE UPDATE OF customer_number "
-                   "ON partner FOR EACH ROW EXECUTE FUNCTION partner_number_fixed()")
+        op.execute(
+            "CREATE TRIGGER partner_number_fixed BEFORE UPDATE OF customer_number "
+            "ON partner FOR EACH ROW EXECUTE FUNCTION partner_number_fixed()"
+        )
 
 
 def downgrade():
-    if op.get_bind().dialect.name == 'postgresql':
+    if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS partner_number_fixed ON partner")
         op.execute("DROP FUNCTION IF EXISTS partner_number_fixed()")
         op.execute("DROP TRIGGER IF EXISTS note_lock ON note")
         op.execute("DROP FUNCTION IF EXISTS note_lock()")
-    with op.batch_alter_table('note', schema=None) as batch_op:
-        batch_op.drop_column('locked_after')
+    with op.batch_alter_table("note", schema=None) as batch_op:
+        batch_op.drop_column("locked_after")

@@ -10,8 +10,10 @@ from werkzeug.serving import make_server
 from tests import factories as f
 
 CHROMIUM = "/usr/bin/chromium"
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="chromium not installed")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="chromium not installed"),
+]
 
 
 @pytest.fixture
@@ -28,14 +30,29 @@ def page():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         page = browser.new_page()
         # Our pages work under the Content-Security-Policy: the browser reports no violation.
         violations = []
-        page.on("console", lambda message: violations.append(message.text)
-                if "Content Security Policy" in message.text else None)
+        page.on(
+            "console",
+            lambda message: (
+                violations.append(message.text)
+                if "Content Security Policy" in message.text
+                else None
+            ),
+        )
         yield page
         browser.close()
         assert not violations, violations
@@ -86,8 +103,7 @@ def test_delete_a_person_from_the_list_through_the_confirmation(app, server, pag
         assert db.session.get(Person, pid) is None
 
 
-def test_finance_starts_automatic_invoicing_and_follows_its_progress(app, server, page,
-                                                                     mailbox):
+def test_finance_starts_automatic_invoicing_and_follows_its_progress(app, server, page, mailbox):
     from tests.conftest import run_jobs
     from tests.test_recurring import partners_with_settings
 
@@ -108,8 +124,7 @@ def test_finance_starts_automatic_invoicing_and_follows_its_progress(app, server
     assert download.value.suggested_filename.endswith(".pdf")
 
 
-def test_a_zone_user_comments_and_uploads_and_staff_see_both(app, server, page, mailbox,
-                                                             tmp_path):
+def test_a_zone_user_comments_and_uploads_and_staff_see_both(app, server, page, mailbox, tmp_path):
     from tests.test_zone import contact, invite, task
 
     with app.app_context():
