@@ -57,6 +57,7 @@ test: dev babel-compile
 
 lint: dev
 	$(VENV)/bin/ruff check app tests bench migrations config.py gunicorn.conf.py app.py
+	$(VENV)/bin/ruff format --check app tests bench migrations config.py gunicorn.conf.py app.py
 
 bench: setup dev
 	$(PY) bench/bench_partners.py
