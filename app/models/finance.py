@@ -203,10 +203,6 @@ class Invoice(Model):
     def status_label(self) -> str:
         return str(INVOICE_STATUS_LABELS.get(self.status, self.status))
 
-    @property
-    def is_draft(self) -> bool:
-        return self.status == "draft"
-
     def recompute(self) -> None:
         net = sum((line.net for line in self.lines), Decimal(0))
         vat = sum((line.vat for line in self.lines), Decimal(0))

@@ -119,12 +119,6 @@ class Offer(Model):
     def status_label(self) -> str:
         return str(OFFER_STATUS_LABELS.get(self.status, self.status))
 
-    @property
-    def expected_profit(self) -> Decimal:
-        """Amount weighed by the chance of success, less the distributor's commission."""
-        chance = Decimal(self.chance if self.chance is not None else 100) / 100
-        return (self.amount or 0) * chance - (self.commission or 0)
-
     def __str__(self) -> str:
         return self.name
 

@@ -264,10 +264,6 @@ class News(Model):
     def _audience(self, key, value):
         return check_choice(key, value or "client", NEWS_AUDIENCE_LABELS)
 
-    @property
-    def audience_label(self) -> str:
-        return str(NEWS_AUDIENCE_LABELS.get(self.audience, self.audience))
-
     def __str__(self) -> str:
         return self.title
 

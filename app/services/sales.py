@@ -1,4 +1,4 @@
-"""Offers: status changes and the forecast of expected profit."""
+"""Offers: totals per status and the forecast of expected profit."""
 
 from __future__ import annotations
 
@@ -9,15 +9,6 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Offer, Partner
-from app.services import fetch
-
-
-def set_status(offer_id: int, status: str) -> Offer:
-    """Won, lost, or (for managers) back to pending; the rule itself is on the model."""
-    offer = fetch(Offer, offer_id)
-    offer.status = status
-    db.session.commit()
-    return offer
 
 
 def totals_by_status(partner_id: int) -> dict[str, dict[str, Decimal]]:
