@@ -114,11 +114,9 @@ from app.models.zone import (
 
 # Read off the models that say they are audited (`__audited__`), now that every area is loaded.
 ENTITY_LABELS = {model.__audited__.entity: model.__audited__.label for model in audited_models()}
-AUDITED = {model: model.__audited__.entity for model in audited_models()}
 
 __all__ = [
     "ADDRESS_TYPE_LABELS",
-    "AUDITED",
     "AUDIT_ACTION_LABELS",
     "AUDIT_SKIP",
     "Address",

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import InvalidValue, TooLarge
 from app.extensions import db
-from app.models import AUDITED, AuditLog, Comment, Document, Offer, Partner, Task
+from app.models import AuditLog, Comment, Document, Offer, Partner, Task
 from app.services import acting_as, fetch
 
 ORPHAN_AGE = 3600  # seconds an unrecorded file may be an upload whose row is not committed yet
@@ -173,7 +173,7 @@ def audit_visible(user):
     role_ids = [r.id for r in user.roles] if user is not None else []
     seen = select(Document.id).where(Document.visible_to(getattr(user, "id", None), role_ids))
     return ~(
-        (AuditLog.entity == AUDITED[Document])
+        (AuditLog.entity == Document.__audited__.entity)
         & (AuditLog.action != "delete")
         & AuditLog.entity_id.not_in(seen)
     )
