@@ -8,6 +8,7 @@ from datetime import date
 from flask import abort, flash, g, jsonify, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.models.sqla.filters import FilterEqual
+from flask_appbuilder.widgets import ListWidget
 from flask_babel import format_date, format_decimal, gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -75,7 +76,25 @@ class PaymentForm(FlaskForm):
     reference = StringField(_l("Reference"), validators=[OptionalValue(), Length(max=120)])
 
 
-class InvoiceLineView(DossierModelView):
+class LockedListWidget(ListWidget):
+    """FAB's list whose rows in `locked` show no edit or delete button."""
+
+    template = "widgets/locked_list.html"
+
+
+class IssuedLockedMixin:
+    """Lists issued invoices (or their lines) without edit and delete buttons."""
+
+    list_widget = LockedListWidget  # the view names the locked rows in issued_among(pks)
+
+    def _get_list_widget(self, filters, **kwargs):
+        widgets = super()._get_list_widget(filters=filters, **kwargs)
+        listing = widgets["list"]
+        listing.template_args["locked"] = self.issued_among(listing.template_args["pks"])
+        return widgets
+
+
+class InvoiceLineView(IssuedLockedMixin, DossierModelView):
     """Lines of a draft invoice (a related list on the invoice's page)."""
 
     datamodel = datamodel(InvoiceLine)
@@ -124,6 +143,15 @@ class InvoiceLineView(DossierModelView):
         ),
     }
 
+    def issued_among(self, pks: list[int]) -> set[int]:
+        return set(
+            db.session.scalars(
+                select(InvoiceLine.id)
+                .join(InvoiceLine.invoice)
+                .where(InvoiceLine.id.in_(pks), Invoice.status != "draft")
+            )
+        )
+
     def pre_add(self, item):
         guarded(invoicing.save_line, item)
 
@@ -134,7 +162,7 @@ class InvoiceLineView(DossierModelView):
         guarded(invoicing.line_removed, item)
 
 
-class InvoiceView(DossierModelView):
+class InvoiceView(IssuedLockedMixin, DossierModelView):
     datamodel = datamodel(Invoice)
     route_base = "/invoices"
     class_permission_name = "Invoice"
@@ -194,6 +222,13 @@ class InvoiceView(DossierModelView):
         "partner": PartnerField(_l("Partner")),
         "currency": choice_field(_l("Currency"), dict(zip(CURRENCIES, CURRENCIES, strict=True))),
     }
+
+    def issued_among(self, pks: list[int]) -> set[int]:
+        return set(
+            db.session.scalars(
+                select(Invoice.id).where(Invoice.id.in_(pks), Invoice.status != "draft")
+            )
+        )
 
     def pre_add(self, item):
         item.language = item.partner.language if item.partner else None

@@ -5,6 +5,7 @@ import os
 import threading
 
 import pytest
+from flask_babel import force_locale, gettext
 from werkzeug.serving import make_server
 
 from tests import factories as f
@@ -112,6 +113,7 @@ def test_finance_starts_automatic_invoicing_and_follows_its_progress(app, server
     page.goto(f"{server}/automatic-invoicing/?date=2026-11-30")
     assert page.locator(".due-list tbody tr").count() == 3
     page.fill("#as_of", "2026-11-30")
+    page.once("dialog", lambda dialog: dialog.accept())
     with page.expect_navigation():
         page.click(".start-run button")
     assert "/automatic-invoicing/run/" in page.url
@@ -122,6 +124,39 @@ def test_finance_starts_automatic_invoicing_and_follows_its_progress(app, server
     with page.expect_download() as download:
         page.click(".print-files a")
     assert download.value.suggested_filename.endswith(".pdf")
+
+
+def test_issuing_an_invoice_asks_first_and_a_no_keeps_the_draft(app, server, page):
+    from app.extensions import db
+    from app.models import Invoice
+    from tests.test_invoices import draft
+
+    iid = draft(app)
+    with app.test_request_context(), force_locale("de"):
+        question = gettext(
+            "Issue this invoice? It takes the next number and can no longer be changed."
+        )
+    log_in(page, server, "finance")
+    page.goto(f"{server}/lang/de")
+    page.goto(f"{server}/invoices/show/{iid}")
+    asked = []
+
+    def answer(dialog, accept):
+        asked.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", lambda dialog: answer(dialog, False))
+    page.click(".issue-invoice")
+    page.wait_for_timeout(500)
+    assert asked == [question]
+    with app.app_context():
+        assert db.session.get(Invoice, iid).status == "draft"
+    page.once("dialog", lambda dialog: answer(dialog, True))
+    with page.expect_navigation():
+        page.click(".issue-invoice")
+    assert asked == [question, question]
+    with app.app_context():
+        assert db.session.get(Invoice, iid).status == "issued"
 
 
 def test_a_zone_user_comments_and_uploads_and_staff_see_both(app, server, page, mailbox, tmp_path):
