@@ -12,7 +12,7 @@ from app.extensions import db
 from app.services import auth
 from app.services.users import profile
 from tests import factories as f
-from tests.conftest import Client, run_jobs
+from tests.conftest import Client, at_once, find_csrf, run_jobs
 from tests.test_zone import contact, invite
 
 LINK = re.compile(r"http://localhost/reset-password/([\w-]+)")
@@ -171,3 +171,24 @@ def test_a_zone_user_resets_their_password_in_their_language(app, login, mailbox
     )
     assert not can_log_in(app, "gizi@gamma.example", "gizi-password-1")
     assert login("gizi@gamma.example", "gizi-new-secret-2").get("/portal/").status_code == 200
+
+
+def test_two_simultaneous_uses_of_a_link_set_one_password(app, live_server, mailbox):
+    username = staff_member(app)
+    with app.test_request_context():
+        auth.request_reset(username)
+    _mail, token = mailed_link(app, mailbox, "Erika.Muster@example.com")
+    visitors = [live_server.client(), live_server.client()]
+    for visitor in visitors:
+        visitor.csrf = find_csrf(visitor.get(f"/reset-password/{token}").text)
+    passwords = ["first-new-secret-1", "second-new-secret-2"]
+
+    def use(visitor, password):
+        form = {"password": password, "confirm": password}
+        return lambda: visitor.post(f"/reset-password/{token}", form, follow=False)
+
+    answers = at_once(*(use(v, p) for v, p in zip(visitors, passwords, strict=True)))
+    to_login = [a for a in answers if a.headers.get("Location", "").endswith("/login/")]
+    assert len(to_login) == 1, [(a.status_code, a.headers.get("Location")) for a in answers]
+    works = [can_log_in(app, username, p) for p in passwords]
+    assert works == [answers[0] in to_login, answers[1] in to_login]
