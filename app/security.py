@@ -137,8 +137,10 @@ SESSION_GENERATION = "_generation"
 
 
 class DossierAuthDBView(AuthDBView):
-    """FAB's login, with a logout that is a POST: a link on another site cannot end every
-    session of the user (GET shows the button)."""
+    """FAB's login, with a link to a forgotten password, and a logout that is a POST: a link on
+    another site cannot end every session of the user (GET shows the button)."""
+
+    login_template = "appbuilder/login.html"
 
     @expose("/logout/", methods=["GET", "POST"])
     def logout(self):

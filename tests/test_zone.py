@@ -537,6 +537,7 @@ OPEN_TO_EVERYONE = {
     "/",
     "/login/",
     "/logout/",
+    "/forgot-password/",
     "/health",
     "/settings/",
     "/users/userinfo/",

@@ -1,5 +1,5 @@
-"""Tasks, what Dossier keeps about its users (profiles, failed logins), and the outbox of
-every e-mail."""
+"""Tasks, what Dossier keeps about its users (profiles, failed logins, password resets), and
+the outbox of every e-mail."""
 
 from __future__ import annotations
 
@@ -173,6 +173,19 @@ class LoginThrottle(Model):
     failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     last_failure_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class PasswordReset(Model):
+    """A one-time "forgot password" link; only its hash is kept."""
+
+    __tablename__ = "password_reset"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("ab_user.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class Outbox(Model):

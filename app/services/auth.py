@@ -1,19 +1,27 @@
-"""Logins and sessions: the password policy, session generations, throttled failed logins."""
+"""Logins and sessions: the password policy, session generations, throttled failed logins,
+and the "forgot password" links."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import select, update
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
 
 from app.errors import InvalidValue, LoginRefused
 from app.extensions import db
-from app.models import LoginThrottle, UserProfile, utcnow
+from app.models import LoginThrottle, PasswordReset, UserProfile, utcnow
+from app.services import acting_as
+from app.services.outbox import mail_link, queue_mail
+from app.services.tasks import render_mail
+from app.services.users import locale_of, profile_or_none
 
 log = logging.getLogger("dossier.security")
 
@@ -184,3 +192,105 @@ def record_success(username: str | None) -> None:
     if row is not None and not (row.locked_until and row.locked_until > utcnow()):
         db.session.delete(row)
         db.session.commit()
+
+
+# -- "forgot password" links --------------------------------------------------------------
+
+RESET_VALID = timedelta(hours=1)
+RESET_EVERY = timedelta(minutes=5)  # at most one link a user per this long
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def request_reset(email_or_username: str) -> None:
+    """Mail a one-time link to set a new password to the active user with this e-mail address
+    or user name (either in any case), in the user's language; the link goes under PUBLIC_URL
+    when it is set. Nothing tells the caller whether such a user exists."""
+    wanted = (email_or_username or "").strip().lower()
+    if not wanted:
+        return
+    User = current_app.appbuilder.sm.user_model
+    users = db.session.scalars(
+        select(User).where(
+            User.active.is_(True),
+            or_(func.lower(User.email) == wanted, func.lower(User.username) == wanted),
+        )
+    ).all()
+    now = utcnow()
+    with acting_as(None):
+        for user in users:
+            if user.email and not _recently_sent(user.id, now):
+                _send_reset(user, now)
+    log.info("password reset asked for %r: %s account(s)", wanted[:250], len(users))
+
+
+def _recently_sent(user_id: int, now: datetime) -> bool:
+    return (
+        db.session.scalar(
+            select(PasswordReset.id).where(
+                PasswordReset.user_id == user_id, PasswordReset.created_at > now - RESET_EVERY
+            )
+        )
+        is not None
+    )
+
+
+def _send_reset(user, now: datetime) -> None:
+    """A new link; the user's earlier, unused ones stop working."""
+    _close_links(user.id, now)
+    token = secrets.token_urlsafe(32)
+    reset = PasswordReset(user_id=user.id, token_hash=_token_hash(token), created_at=now)
+    db.session.add(reset)
+    db.session.flush()
+    subject, body = render_mail(
+        "password_reset",
+        locale_of(profile_or_none(user.id)),
+        user=user,
+        minutes=int(RESET_VALID.total_seconds() // 60),
+        link=mail_link("PasswordResetView.reset", token=token),
+    )
+    queue_mail(db.session, f"password-reset:{reset.id}", user.email, subject, body, check=False)
+
+
+def _close_links(user_id: int, now: datetime) -> None:
+    db.session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.user_id == user_id, PasswordReset.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def reset_user(token: str):
+    """The active user a still valid, unused link belongs to, or None."""
+    reset = db.session.scalar(
+        select(PasswordReset).where(PasswordReset.token_hash == _token_hash(token))
+    )
+    if reset is None or reset.used_at or reset.created_at + RESET_VALID < utcnow():
+        return None
+    user = db.session.get(current_app.appbuilder.sm.user_model, reset.user_id)
+    return user if user is not None and user.active else None
+
+
+def reset_with_token(token: str, password: str):
+    """Set a new password through the link, once: the link is claimed by one conditional
+    UPDATE, so of two simultaneous uses one fails. Every session of the user ends."""
+    user = reset_user(token)
+    expired = InvalidValue("token", _l("This link has expired or was already used."))
+    if user is None:
+        raise expired
+    with acting_as(user.id):
+        claimed = db.session.execute(
+            update(PasswordReset)
+            .where(PasswordReset.token_hash == _token_hash(token), PasswordReset.used_at.is_(None))
+            .values(used_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:
+            raise expired
+        set_password(user, password)
+        _close_links(user.id, utcnow())
+    log.info("password reset through a mailed link by user %s", user.id)
+    return user

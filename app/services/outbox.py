@@ -11,7 +11,7 @@ from contextlib import ExitStack
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from flask import current_app
+from flask import current_app, has_request_context, url_for
 from flask_mail import Message
 from sqlalchemy import event, inspect, or_, select, update
 from sqlalchemy.orm import Session
@@ -23,6 +23,15 @@ from app.queue import MAIL_QUEUE, enqueue
 log = logging.getLogger(__name__)
 BATCH = 50  # mails sent over one SMTP connection by one job
 SENDABLE = ("queued", "failed", "unsent")  # what a job may claim
+
+
+def mail_link(endpoint: str, **values) -> str:
+    """A URL for a mail: under PUBLIC_URL when it is set, else on the host of the request
+    that caused the mail; a job without either writes the path."""
+    base = current_app.config.get("PUBLIC_URL")
+    if has_request_context() and not base:
+        return url_for(endpoint, _external=True, **values)
+    return (base or "").rstrip("/") + current_app.url_map.bind("").build(endpoint, values)
 
 
 def queue_mail(

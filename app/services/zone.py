@@ -8,7 +8,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from flask import current_app, has_app_context, has_request_context, url_for
+from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import event, func, inspect, or_, select, union
 from sqlalchemy.orm import Session
@@ -38,21 +38,12 @@ from app.models import (
 from app.services import acting_as, fetch, take_write_lock
 from app.services.auth import set_password
 from app.services.documents import check_upload, storage_dir
-from app.services.outbox import queue_mail
+from app.services.outbox import mail_link, queue_mail
 from app.services.tasks import local_time, render_mail
 from app.services.users import LOCALES, locale_of, profiles, zone_of
 
 INVITATION_DAYS = 7
 RECORDS = {"task": Task, "offer": Offer}
-
-
-def link(endpoint: str, **values) -> str:
-    """A URL for a mail: under PUBLIC_URL when it is set, else on the host of the request
-    that caused the mail; a job without either writes the path."""
-    base = current_app.config.get("PUBLIC_URL")
-    if has_request_context() and not base:
-        return url_for(endpoint, _external=True, **values)
-    return (base or "").rstrip("/") + current_app.url_map.bind("").build(endpoint, values)
 
 
 def on(model, record: str):
@@ -181,7 +172,7 @@ def _send_invitation(user, zone: str) -> None:
         user=user,
         zone=ZONE_LABELS[zone],
         days=INVITATION_DAYS,
-        link=link("PortalView.welcome", token=token),
+        link=mail_link("PortalView.welcome", token=token),
     )
     queue_mail(
         db.session, f"zone-invitation:{invitation.id}", user.email, subject, body, check=False
@@ -546,11 +537,11 @@ def _staff_of(record: str, item) -> list:
 
 
 def _portal_link(record: str, record_id: int) -> str:
-    return link("PortalView.record", record=record, record_id=record_id)
+    return mail_link("PortalView.record", record=record, record_id=record_id)
 
 
 def _staff_link(record: str, record_id: int) -> str:
-    return link(("TaskView" if record == "task" else "OfferView") + ".show", pk=record_id)
+    return mail_link(("TaskView" if record == "task" else "OfferView") + ".show", pk=record_id)
 
 
 def _mail_comment(session: Session, comment: Comment | None) -> None:

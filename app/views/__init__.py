@@ -211,6 +211,9 @@ def register(appbuilder) -> None:
     )
     appbuilder.add_view_no_menu(ZoneStaffView)
     appbuilder.add_view_no_menu(PortalView)  # zone users reach it from the navbar
+    from app.views.password import PasswordResetView
+
+    appbuilder.add_view_no_menu(PasswordResetView)  # from the login page, for everyone
     for api in APIS:
         appbuilder.add_api(api)
     from flask_appbuilder.api.manager import SwaggerView

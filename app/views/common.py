@@ -1,7 +1,7 @@
 """Screen helpers shared by several views: choice fields and column formatters, permission
 checks, where to go after a save, the staff to choose from, a user's
-tasks and a month of them, the note, document and comment forms, and the zone panel of the
-task and offer pages."""
+tasks and a month of them, the note, document, comment and new password forms, and the zone
+panel of the task and offer pages."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import date, datetime, time, timedelta
 
 from flask import abort, current_app, flash, request
 from flask_appbuilder import expose, has_access
+from flask_appbuilder.validators import PasswordComplexityValidator
 from flask_babel import (
     format_date,
     format_datetime,
@@ -25,13 +26,14 @@ from sqlalchemy import select, union
 from wtforms import (
     BooleanField,
     FileField,
+    PasswordField,
     SelectField,
     SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.fields import DateTimeLocalField
-from wtforms.validators import URL, DataRequired, Length
+from wtforms.validators import URL, DataRequired, EqualTo, Length
 from wtforms.validators import Optional as OptionalValue
 
 from app.extensions import db
@@ -166,6 +168,18 @@ def flash_errors(form) -> None:
         label = getattr(form, field).label.text if hasattr(form, field) else field
         for error in errors:
             flash(gettext("%(field)s: %(error)s", field=label, error=error), "danger")
+
+
+class NewPasswordForm(FlaskForm):
+    """A password chosen through a mailed link: an invitation or a forgotten password."""
+
+    password = PasswordField(
+        _l("Password"), validators=[DataRequired(), PasswordComplexityValidator()]
+    )
+    confirm = PasswordField(
+        _l("Password again"),
+        validators=[DataRequired(), EqualTo("password", _l("The passwords differ."))],
+    )
 
 
 class NoteForm(FlaskForm):

@@ -8,15 +8,12 @@ import logging
 from flask import abort, flash, g, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.fieldwidgets import DateTimePickerWidget
-from flask_appbuilder.validators import PasswordComplexityValidator
 from flask_babel import format_datetime, gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import login_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
-from wtforms import PasswordField
 from wtforms.fields import DateTimeField
-from wtforms.validators import DataRequired, EqualTo
 from wtforms.validators import Optional as OptionalValue
 
 from app.extensions import db
@@ -36,6 +33,7 @@ from app.services.documents import path_of_stored
 from app.views.base import DossierModelView, datamodel
 from app.views.common import (
     CommentForm,
+    NewPasswordForm,
     choice_field,
     label_of,
     month_grid,
@@ -46,16 +44,6 @@ from app.views.common import (
 from app.views.fields import PartnerField
 
 log = logging.getLogger("dossier.zone")
-
-
-class WelcomeForm(FlaskForm):
-    password = PasswordField(
-        _l("Password"), validators=[DataRequired(), PasswordComplexityValidator()]
-    )
-    confirm = PasswordField(
-        _l("Password again"),
-        validators=[DataRequired(), EqualTo("password", _l("The passwords differ."))],
-    )
 
 
 def flash_form_errors(form) -> None:
@@ -218,7 +206,7 @@ class PortalView(BaseView):
         user = zone.invitation_user(token)
         if user is None:
             return self.render_template("portal/welcome.html", form=None), 404
-        form = WelcomeForm()
+        form = NewPasswordForm()
         if request.method == "POST":
             if form.validate():
                 user = zone.accept(token, form.password.data)
