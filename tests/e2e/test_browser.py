@@ -2,69 +2,11 @@
 deleting through FAB's confirmation, an automatic invoicing run, and the zone portal."""
 
 import os
-import threading
 
-import pytest
 from flask_babel import force_locale, gettext
-from werkzeug.serving import make_server
 
 from tests import factories as f
-
-CHROMIUM = "/usr/bin/chromium"
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="chromium not installed"),
-]
-
-
-@pytest.fixture
-def server(app):
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-
-
-@pytest.fixture
-def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        page = browser.new_page()
-        # Our pages work under the Content-Security-Policy: the browser reports no violation.
-        violations = []
-        page.on(
-            "console",
-            lambda message: (
-                violations.append(message.text)
-                if "Content Security Policy" in message.text
-                else None
-            ),
-        )
-        yield page
-        browser.close()
-        assert not violations, violations
-
-
-def log_in(page, server, username, password=None):
-    page.goto(f"{server}/login/")
-    page.fill("#username", username)
-    page.fill("#password", password or f"{username}-pw")
-    with page.expect_navigation():
-        page.click("input[type=submit], button[type=submit]")
+from tests.e2e.conftest import log_in
 
 
 def test_log_in_open_a_data_sheet_and_add_a_note(app, server, page):
