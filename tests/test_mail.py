@@ -347,3 +347,51 @@ def test_two_workers_and_the_sweeper_send_each_mail_once_through_a_slow_server(a
     finally:
         slow.stop()
     assert sorted(m["To"] for m in slow.messages) == [f"person{n}@example.com" for n in range(8)]
+
+
+def test_the_digest_of_many_users_is_a_handful_of_statements_in_each_users_language(
+    app, mailbox, queries
+):
+    """Thirty users in five languages, three tasks each: the statements do not grow with the
+    users (the outbox rows go in one INSERT), and each mail speaks its reader's language."""
+    languages = ["en", "hu", "pl", "de", "ru"]
+    with app.app_context(), acting_as(None):
+        sm = app.appbuilder.sm
+        for n in range(30):
+            user = sm.add_user(
+                f"tmp-digest-{n}",
+                f"Name{n}",
+                "Digest",
+                f"digest-{n}-@example.com",
+                sm.find_role("Staff"),
+                password="digest-pw-123",
+            )
+            p = profile(user.id)
+            p.locale, p.timezone = languages[n % 5], "Europe/Warsaw"
+            for hour in (8, 11, 14):
+                db.session.add(
+                    Task(
+                        title=f"Task {n}-{hour}",
+                        responsible_id=user.id,
+                        starts_at=datetime(2030, 6, 3, hour - 1, 0),
+                        due_at=datetime(2030, 6, 3, hour, 0),
+                    )
+                )
+        db.session.commit()
+        db.session.execute(Outbox.__table__.delete())  # the assignment mails are not the point
+        db.session.commit()
+        with freeze_time("2030-06-03 06:00:00"), queries() as counted:  # 08:00 in Warsaw
+            assert dispatch_digests() == 30
+    assert counted.count <= 10, counted.statements
+    run_jobs(app)
+    for n in range(30):
+        received = mailbox.to(f"digest-{n}-@example.com")
+        assert len(received) == 1, [m["Subject"] for m in received]
+        message = received[0]
+        locale = languages[n % 5]
+        subject = translated(app, locale, "Your tasks for %(date)s", date="\x00")
+        assert all(part.strip() in message["Subject"] for part in subject.split("\x00"))
+        body = message.get_content()
+        assert f"Task {n}-8" in body and f"Task {n}-14" in body
+        if locale != "en":
+            assert "10:00" in body and "16:00" in body  # 08:00 and 14:00 UTC, in Warsaw

@@ -6,14 +6,16 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime, time, timedelta
 
+from babel import Locale
 from babel.dates import format_date, format_time
 from flask import current_app
+from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Outbox, Task, utcnow
-from app.services.outbox import queue_mail
-from app.services.tasks import render_mail
+from app.models import Outbox, Partner, Task, utcnow
+from app.services.outbox import queue_mails
+from app.services.tasks import mail_renderer
 from app.services.users import locale_of, profile, profiles, zone_of
 
 # Users live between UTC-12 and UTC+14: any task due "today" somewhere is within this window.
@@ -51,14 +53,27 @@ def dispatch_digests(now: datetime | None = None) -> int:
         due[user_id] = (p, local_now.date(), start.replace(tzinfo=None))
     planned = []
     ids = list(due)
+    # Plain rows, not entities: a thousand users' twenty tasks each are read and formatted,
+    # nothing else is needed of them.
     for chunk in range(0, len(ids), 500):
-        by_user: dict[int, list[Task]] = defaultdict(list)
-        for task in db.session.scalars(
-            select(Task)
+        by_user: dict[int, list] = defaultdict(list)
+        for row in db.session.execute(
+            select(
+                Task.id,
+                Task.title,
+                Task.due_at,
+                Task.responsible_id,
+                Partner.display_name.label("partner"),
+                User.first_name,
+                User.email,
+                User.active,
+            )
+            .join(User, User.id == Task.responsible_id)
+            .outerjoin(Partner, Partner.id == Task.partner_id)
             .where(Task.responsible_id.in_(ids[chunk : chunk + 500]), *in_window)
             .order_by(Task.due_at)
         ):
-            by_user[task.responsible_id].append(task)
+            by_user[row.responsible_id].append(row)
         for user_id, tasks in by_user.items():
             p, day, start = due[user_id]
             today = [t for t in tasks if start <= t.due_at < start + timedelta(days=1)]
@@ -66,26 +81,34 @@ def dispatch_digests(now: datetime | None = None) -> int:
                 planned.append((user_id, p, day, today))
     keys = {f"digest:{uid}:{day.isoformat()}": (uid, p, day, ts) for uid, p, day, ts in planned}
     known = set(db.session.scalars(select(Outbox.key).where(Outbox.key.in_(list(keys)))))
-    sent = 0
+    by_locale: dict[str, list] = defaultdict(list)
     for key, (user_id, p, day, tasks) in keys.items():
-        user = tasks[0].responsible
         (p or profile(user_id)).digest_sent_on = day
-        if key in known or not (user.active and user.email):
-            continue
-        locale, zone = locale_of(p), zone_of(p)
-        times = {
-            t.id: format_time(t.due_at.replace(tzinfo=UTC), "short", tzinfo=zone, locale=locale)
-            for t in tasks
-        }
-        subject, body = render_mail(
-            "digest",
-            locale,
-            user=user,
-            tasks=tasks,
-            times=times,
-            day=format_date(day, "full", locale=locale),
-        )
-        queue_mail(db.session, key, user.email, subject, body, check=False)
-        sent += 1
+        user = tasks[0]
+        if key not in known and user.active and user.email:
+            by_locale[locale_of(p)].append((key, user, p, day, tasks))
+    mails = []
+    # One language set-up per language, not per user: a thousand digests are a thousand
+    # template renderings and nothing more.
+    for locale, planned_here in by_locale.items():
+        parsed = Locale.parse(locale)
+        clock: dict[tuple, str] = {}  # (zone, local hour, minute) → "07:30", once each
+        with mail_renderer("digest", locale) as render:
+            for key, user, p, day, tasks in planned_here:
+                zone = zone_of(p)
+                times = {}
+                for t in tasks:
+                    local = t.due_at.replace(tzinfo=UTC).astimezone(zone)
+                    at_ = (zone.key, local.hour, local.minute)
+                    if at_ not in clock:
+                        clock[at_] = format_time(local, "short", locale=parsed)
+                    times[t.id] = clock[at_]
+                subject, body = render(
+                    user=user, tasks=tasks, times=times, day=format_date(day, "full", parsed)
+                )
+                mails.append(
+                    {"key": key, "recipient": user.email, "subject": subject, "body": body}
+                )
+    sent = queue_mails(db.session, mails)
     db.session.commit()
     return sent

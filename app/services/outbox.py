@@ -13,7 +13,7 @@ from pathlib import Path
 
 from flask import current_app, has_request_context, url_for
 from flask_mail import Message
-from sqlalchemy import event, inspect, or_, select, update
+from sqlalchemy import event, insert, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.extensions import db, mail
@@ -67,11 +67,38 @@ def queue_mail(
     return row
 
 
+def queue_mails(session: Session, mails: list[dict]) -> int:
+    """Many mails without attachments in one INSERT (the digest's thousand): each dict has
+    key, recipient, subject, body; the caller has left out the keys already in the outbox."""
+    if not mails:
+        return 0
+    now = utcnow()
+    ids = session.scalars(
+        insert(Outbox).returning(Outbox.id),
+        [
+            {
+                "key": m["key"],
+                "recipient": m["recipient"],
+                "subject": m["subject"][:250],
+                "body": m["body"],
+                "html": m.get("html"),
+                "status": "queued",
+                "attempts": 0,
+                "created_at": now,
+            }
+            for m in mails
+        ],
+    ).all()
+    session.info.setdefault("outbox_new_ids", []).extend(ids)
+    return len(ids)
+
+
 @event.listens_for(Session, "after_commit")
 def _send_after_commit(session: Session) -> None:
     rows = session.info.pop("outbox_new", [])
     # No SQL after a commit: the ids come from the identity map.
     ids = [inspect(row).identity[0] for row in rows if inspect(row).identity]
+    ids += session.info.pop("outbox_new_ids", [])
     if ids:
         _queue_batches(ids)
 
@@ -79,6 +106,7 @@ def _send_after_commit(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _forget_after_rollback(session: Session) -> None:
     session.info.pop("outbox_new", None)
+    session.info.pop("outbox_new_ids", None)
 
 
 def backoff(attempts: int) -> timedelta:

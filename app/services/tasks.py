@@ -4,10 +4,12 @@ REST API, job or shell)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from babel.dates import format_datetime
-from flask import has_app_context, render_template
+from flask import current_app, has_app_context
 from flask_babel import force_locale
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
@@ -101,12 +103,24 @@ def local_time(moment: datetime, zone, locale: str) -> str:
     return format_datetime(moment.replace(tzinfo=UTC), "short", tzinfo=zone, locale=locale)
 
 
+@contextmanager
+def mail_renderer(template: str, locale: str) -> Iterator[Callable[..., tuple[str, str]]]:
+    """A function that renders many mails of one template in one language: the language and
+    the template are set up once (the digest renders a thousand)."""
+    with force_locale(locale):
+        compiled = current_app.jinja_env.get_template(f"mail/{template}.txt")
+
+        def render(**context) -> tuple[str, str]:
+            lines = compiled.render(context).splitlines()
+            return lines[0].strip(), "\n".join(lines[2:]).strip() + "\n"
+
+        yield render
+
+
 def render_mail(template: str, locale: str, **context) -> tuple[str, str]:
     """Subject and body of a mail in the recipient's language."""
-    with force_locale(locale):
-        body = render_template(f"mail/{template}.txt", **context)
-        subject = body.splitlines()[0].strip()
-        return subject, "\n".join(body.splitlines()[2:]).strip() + "\n"
+    with mail_renderer(template, locale) as render:
+        return render(**context)
 
 
 def recipients(task: Task) -> list:
