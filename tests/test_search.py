@@ -153,3 +153,168 @@ def test_an_unsearchable_query_matches_nothing(ctx):
     assert found("%") == set()
     assert found("nt%") == {person.id}
     assert found("an%a") == found("an_a") == set()  # % and _ are characters, not wildcards
+
+
+# --- the search through the screen and the API -----------------------------------------------
+
+
+def _records():
+    """Two Kovács told apart by city and company, an Иван, a Łęcka company with an offer, a
+    task and an issued invoice."""
+    from datetime import datetime
+
+    from app.models import Invoice
+
+    with acting_as(None):
+        duna = f.company(name="Łęcka Sp. z o.o.")
+        first = f.person(first_name="János", last_name="Kovács")
+        second = f.person(first_name="Péter", last_name="Kovács")
+        ivan = f.person(first_name="Иван", last_name="Петров")
+    f.address(first, city="Debrecen")
+    f.address(second, city="Szeged")
+    f.affiliation(second, duna, role="Buyer")
+    with acting_as(None):
+        db.session.add(Offer(name="Kovács fűtés", partner_id=first.id))
+        db.session.add(
+            Task(
+                title="Call Kovács",
+                partner_id=first.id,
+                starts_at=datetime(2026, 1, 1, 9),
+                due_at=datetime(2026, 1, 1, 10),
+            )
+        )
+        invoice = Invoice(partner_id=duna.id, currency="HUF")
+        db.session.add(invoice)
+        db.session.flush()
+        invoice.number = "2026/000777"
+    return {"duna": duna.id, "first": first.id, "second": second.id, "ivan": ivan.id}
+
+
+def test_staff_find_partners_offers_tasks_and_contact_persons_on_the_results_page(app, login):
+    with app.app_context():
+        ids = _records()
+    page = login("staff").get("/search/?q=kovacs")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert f'href="/partner/{ids["first"]}"' in html and f'href="/partner/{ids["second"]}"' in html
+    assert "Debrecen" in html and "Szeged" in html and "Łęcka Sp. z o.o." in html
+    assert "Kovács fűtés" in html and "Call Kovács" in html
+    assert 'data-kind="contact_persons"' in html
+    html = login("staff").get("/search/?q=%D0%B8%D0%B2%D0%B0%D0%BD").get_data(as_text=True)
+    assert f'href="/partner/{ids["ivan"]}"' in html  # "иван"
+    assert f'href="/partner/{ids["ivan"]}"' in login("staff").get("/search/?q=ivan").get_data(
+        as_text=True
+    )
+
+
+def test_the_api_answers_the_same_results_as_json(app, api):
+    with app.app_context():
+        ids = _records()
+    answer = api("staff").get("/api/v1/search/?q=lecka")
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    result = answer.get_json()["result"]
+    assert [p["id"] for p in result["partners"]["results"]] == [ids["duna"], ids["second"]]
+    assert result["contact_persons"]["results"][0]["person_id"] == ids["second"]
+    assert result["partners"]["more"] is False
+    numbers = api("finance").get("/api/v1/search/?q=000777").get_json()["result"]["invoices"]
+    assert [i["number"] for i in numbers["results"]] == ["2026/000777"]
+    kovacs = api("staff").get("/api/v1/search/?q=KOVACS").get_json()["result"]["partners"]
+    second = next(p for p in kovacs["results"] if p["id"] == ids["second"])
+    assert second["city"] == "Szeged" and second["company"] == "Łęcka Sp. z o.o."
+
+
+def test_the_api_takes_a_browser_session(app, login):
+    with app.app_context():
+        ids = _records()
+    answer = login("staff").get("/api/v1/search/?q=kovacs")
+    assert answer.status_code == 200
+    assert ids["first"] in [p["id"] for p in answer.get_json()["result"]["partners"]["results"]]
+
+
+@pytest.mark.parametrize("query", ["%", "_", "%25", "a", "   ", "x" * 101, "kov%07acs"])
+def test_odd_input_gets_a_clear_message_never_a_server_error(app, login, api, query):
+    from urllib.parse import quote
+
+    url = f"/search/?q={quote(query, safe='%')}"
+    page = login("staff").get(url)
+    html = page.get_data(as_text=True)
+    if query.strip():
+        assert page.status_code == 400
+        assert 'class="alert alert-warning search-refused"' in html
+    else:
+        assert page.status_code == 200 and "search-refused" not in html
+    answer = api("staff").get(url.replace("/search/", "/api/v1/search/"))
+    assert answer.status_code == 400 and answer.get_json()["message"]
+
+
+def test_the_refusal_is_in_the_users_language(app, login):
+    staff = login("staff")
+    staff.lang("de")
+    html = staff.get("/search/?q=%25").get_data(as_text=True)
+    assert "Type at least two letters" not in html
+
+
+@pytest.fixture
+def role_user(app):
+    """A user (and its password) of a role made for the test with only these permissions;
+    the role goes after the test (the users' screens would list it)."""
+    made = []
+
+    def make(permissions: list[tuple[str, str]]) -> tuple[str, str]:
+        with app.app_context():
+            sm = app.appbuilder.sm
+            role = sm.add_role(f"tmp-role-{len(made)}")
+            for permission, view in permissions:
+                role.permissions.append(sm.add_permission_view_menu(permission, view))
+            username = f"tmp-searcher-{len(made)}"
+            sm.add_user(
+                username, "Tmp", "User", f"{username}@example.com", role, password="pw-1A!x"
+            )
+            db.session.commit()
+            made.append(role.id)
+        return username, "pw-1A!x"
+
+    yield make
+    with app.app_context():
+        from app.security import Role
+
+        for role_id in made:
+            role = db.session.get(Role, role_id)
+            role.user = []
+            db.session.delete(role)
+        db.session.commit()
+
+
+def test_users_find_only_the_kinds_they_may_read(app, login, role_user):
+    with app.app_context():
+        _records()
+    client = login(*role_user([("can_read", "Partner")]))
+    found = client.get("/api/v1/search/?q=kovacs").get_json()["result"]
+    assert set(found) == {"partners"}
+    html = client.get("/search/?q=kovacs").get_data(as_text=True)
+    assert "Kovács fűtés" not in html and "Call Kovács" not in html
+
+
+def test_who_may_not_read_partners_finds_nothing(app, login, role_user):
+    with app.app_context():
+        _records()
+    client = login(*role_user([("can_read", "Task")]))
+    assert client.get("/search/?q=kovacs").status_code == 403
+    assert client.get("/api/v1/search/?q=kovacs").status_code == 403
+    assert "navbar-search" not in client.get("/tasks/list/").get_data(as_text=True)
+
+
+def test_the_navbar_has_the_search_box_on_staff_pages(app, login):
+    html = login("staff").get("/people/list/").get_data(as_text=True)
+    assert 'id="navbar-search"' in html and "dossier/search.js" in html
+
+
+def test_the_people_list_filters_names_folded_and_contains_first(app, login):
+    with app.app_context():
+        ids = _records()
+    html = login("staff").get("/people/list/").get_data(as_text=True)
+    assert '"display_name": ["Contains", "Starts with"' in html.replace("\\u0020", " ")
+    html = login("staff").get("/people/list/?_flt_0_display_name=kovacs").get_data(as_text=True)
+    assert f"/partner/{ids['first']}" in html and f"/partner/{ids['ivan']}" not in html
+    html = login("staff").get("/offers/list/?_flt_0_name=futes").get_data(as_text=True)
+    assert "Kovács fűtés" in html

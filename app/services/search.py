@@ -107,7 +107,7 @@ def _partners(terms, limit: int) -> list[dict]:
             Partner.phone,
         )
         .where(Partner.id.in_(found))
-        .order_by(Partner.display_name, Partner.id)
+        .order_by(Partner.search_text, Partner.id)
     ).all()
     ids = [row.id for row in rows]
     cities: dict[int, tuple[int, str]] = {}
