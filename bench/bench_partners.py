@@ -455,6 +455,7 @@ def fill_database(db, n_partners: int, n_notes: int) -> dict:
         conn.execute(insert(Code.__table__), code_rows)
 
         partners, people, orgs, codes = [], [], [], []
+        from app.text import search_text
 
         def flush_partners():
             if partners:
@@ -497,15 +498,17 @@ def fill_database(db, n_partners: int, n_notes: int) -> dict:
                 name = f"{rng.choice(ORG_WORDS)} {rng.choice(ORG_TRADES)} {rng.choice(ORG_KINDS)}"
                 if rng.random() < 0.8:
                     email = f"info.{pid}@example.hu"
+                tax_number = f"{10_000_000 + pid:08d}-2-{pid % 90 + 10:02d}"
                 orgs.append(
                     {
                         "id": pid,
                         "name": name,
-                        "tax_number": f"{10_000_000 + pid:08d}-2-{pid % 90 + 10:02d}",
+                        "tax_number": tax_number,
                         "registration_number": f"01-09-{pid:06d}",
                         "industry_code": None,
                     }
                 )
+            tax = tax_number if not is_person(pid) else None
             if rng.random() < 0.7:
                 phone = (
                     f"+36 {rng.choice((20, 30, 70, 1))} {rng.randrange(100, 999)} "
@@ -530,6 +533,8 @@ def fill_database(db, n_partners: int, n_notes: int) -> dict:
                     "updated_at": created,
                     "created_by_id": admin_id,
                     "updated_by_id": admin_id,
+                    # What the models keep on flush (app/models/search.py), made here at once.
+                    "search_text": search_text([name, f"{pid:06d}", email, tax], [phone]),
                 }
             )
             if rng.random() < 0.2:
@@ -989,8 +994,33 @@ def run_measurements(app, args) -> tuple[list[dict], dict]:
         )
     )
 
+    for query in ("kovacs", "tisza"):
+        results.append(
+            measure(
+                f"Global search '{query}'",
+                f"search_{query}",
+                client,
+                f"/search/?q={query}",
+                counter,
+                args,
+                check=expect_text("search-result"),
+            )
+        )
+
     api = app.test_client()
     token = jwt_token(api)
+    results.append(
+        measure(
+            "REST /api/v1/search/?q=kovacs (JWT)",
+            "api_search",
+            api,
+            "/api/v1/search/?q=kovacs",
+            counter,
+            args,
+            headers={"Authorization": f"Bearer {token}"},
+            check=expect_text('"partners"'),
+        )
+    )
     results.append(
         measure(
             "REST /api/v1/person/ (JWT)",

@@ -26,8 +26,9 @@ def _load_preferences() -> None:
 
 
 def _navbar() -> dict:
-    """What the navbar shows, once per request: the link to the zone for zone users, and the
-    bell of overdue tasks (count, oldest few) for staff who may read tasks."""
+    """What the navbar shows, once per request: the link to the zone for zone users, the
+    bell of overdue tasks (count, oldest few) for staff who may read tasks, and the search
+    box for staff."""
     from flask import current_app
 
     from app.services.tasks import overdue_tasks
@@ -36,12 +37,14 @@ def _navbar() -> dict:
     if "navbar" not in g:
         user = g.get("user")
         if user is None or not user.is_authenticated:
-            g.navbar = {"my_zone": False, "bell": None}
+            g.navbar = {"my_zone": False, "bell": None, "search_box": False}
         else:
             reads_tasks = current_app.appbuilder.sm.has_access("can_read", "Task")
             g.navbar = {
                 "my_zone": is_zone_user(user),
                 "bell": overdue_tasks(user.id) if reads_tasks else None,
+                # The global search, for staff (zone users read no partner list).
+                "search_box": current_app.appbuilder.sm.has_access("can_read", "Partner"),
             }
     return g.navbar
 
@@ -89,6 +92,7 @@ def register(appbuilder) -> None:
         PersonView,
     )
     from app.views.sales import ForecastView, OfferView
+    from app.views.search import SearchView
     from app.views.settings import SettingsView
     from app.views.tasks import TaskFormView, TaskView
 
@@ -120,6 +124,7 @@ def register(appbuilder) -> None:
         AuditLogView, "Change log", label=_l("Change log"), icon="fa-history", category=partners
     )
     appbuilder.add_view_no_menu(PartnerAddressView)
+    appbuilder.add_view_no_menu(SearchView)  # from the navbar's search box
     appbuilder.add_view_no_menu(DataSheetView)
     appbuilder.add_view_no_menu(NoteView)
     appbuilder.add_view_no_menu(ContactPersonFormView)

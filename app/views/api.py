@@ -1,9 +1,10 @@
 """REST resources (FAB ModelRestApi) under /api/v1/<resource>/, same rules as the screens."""
 
-from decimal import InvalidOperation
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 
 from flask import g, request, send_file
-from flask_appbuilder.api import expose, protect
+from flask_appbuilder.api import BaseApi, expose, protect
 from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
@@ -29,6 +30,7 @@ from app.models import (
 )
 from app.services import invoicing
 from app.services.documents import attach, find_visible, path_of
+from app.services.search import SearchRefused, search
 from app.services.tasks import save_task
 from app.views.base import DossierApi, datamodel
 
@@ -776,6 +778,88 @@ class InvoiceApi(DossierApi):
         return self.response(200, id=invoice.id, result=self._result(invoice))
 
 
+def _plain(value):
+    """A value of a search result as JSON holds it (decimals as exact strings)."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+class SearchApi(BaseApi):
+    """GET /api/v1/search/?q=: what the navbar's search finds, as JSON."""
+
+    resource_name = "search"
+    class_permission_name = "Partner"
+    method_permission_name = {"get": "read"}
+    allow_browser_login = True
+    openapi_spec_tag = "Search"
+
+    @expose("/", methods=["GET"])
+    @protect()
+    def get(self):
+        """Partners, contact persons, offers, tasks and invoices that match a query.
+        ---
+        get:
+          description: >-
+            Search partners (by name, customer number, e-mail, phone, tax number, city and
+            company), contact persons (by their person or organization), offers (by name),
+            tasks (by title) and invoices (by number), whatever the case, the accents or the
+            script ("kovacs" finds Kovács, "ivan" finds Иван). Only the kinds the user may
+            read are answered, each with at most 10 results and whether there are more.
+          parameters:
+          - in: query
+            name: q
+            required: true
+            schema:
+              type: string
+              maxLength: 100
+          responses:
+            200:
+              description: The results by kind
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      query:
+                        type: string
+                      result:
+                        type: object
+                        description: >-
+                          By kind (partners, contact_persons, offers, tasks, invoices)
+                        additionalProperties:
+                          type: object
+                          properties:
+                            results:
+                              type: array
+                              items:
+                                type: object
+                            more:
+                              type: boolean
+            400:
+              $ref: '#/components/responses/400'
+            401:
+              $ref: '#/components/responses/401'
+            403:
+              $ref: '#/components/responses/403'
+        """
+        query = request.args.get("q", "")
+        try:
+            found = search(query, g.user)
+        except SearchRefused as refused:
+            return self.response_400(message=str(refused))
+        result = {
+            kind: {
+                "results": [{k: _plain(v) for k, v in row.items()} for row in group["results"]],
+                "more": group["more"],
+            }
+            for kind, group in found.items()
+        }
+        return self.response(200, query=query, result=result)
+
+
 APIS = [
     PersonApi,
     OrganizationApi,
@@ -789,4 +873,5 @@ APIS = [
     PaymentApi,
     DocumentApi,
     InvoiceApi,
+    SearchApi,
 ]

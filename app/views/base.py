@@ -9,6 +9,11 @@ import sys
 from flask import abort, current_app, flash, g, has_request_context, jsonify, redirect, request
 from flask_appbuilder import ModelView, expose
 from flask_appbuilder.api import ModelRestApi
+from flask_appbuilder.models.sqla.filters import (
+    BaseFilter,
+    FilterContains,
+    SQLAFilterConverter,
+)
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import format_currency, format_date, format_datetime, format_decimal, gettext
 from flask_babel import lazy_gettext as _l
@@ -21,6 +26,7 @@ from app.errors import Conflict, DomainError, NotFound, ZoneForbidden
 from app.extensions import db
 from app.models import PAYMENT_FREQUENCY_LABELS
 from app.security import READ_WRITE
+from app.services.search import match
 from app.views.guards import bad_value_message
 from app.views.labels import LABELS
 
@@ -119,8 +125,41 @@ class GuardedHooks:
             check(db.session.connection())
 
 
+# Name columns of records with a folded search text: "contains" there is the global search's
+# matching (case, accents and script do not matter), over the record's search text.
+FOLDED_COLUMNS = {"display_name", "name", "first_name", "last_name", "title", "number"}
+
+
+class FilterFolded(BaseFilter):
+    """Contains, whatever the case, the accents or the script ("kovacs" finds Kovács)."""
+
+    name = _l("Contains")
+    arg_name = "fct"
+
+    def apply(self, query, value):
+        return query.filter(match(self.model, str(value or "")))
+
+
+class DossierFilterConverter(SQLAFilterConverter):
+    """FAB's filters, with "contains" first for text (FAB puts "starts with" first), and the
+    folded "contains" on the names of records that have a search text."""
+
+    def convert(self, col_name):
+        filters = super().convert(col_name) or []
+        contains = [f for f in filters if isinstance(f, FilterContains)]
+        if not contains:
+            return filters
+        rest = [f for f in filters if not isinstance(f, FilterContains)]
+        if col_name in FOLDED_COLUMNS and hasattr(self.datamodel.obj, "search_text"):
+            return [FilterFolded(col_name, self.datamodel), *rest]
+        return [*contains, *rest]
+
+
 class DossierInterface(SQLAInterface):
-    """FAB's interface with a planner estimate instead of count(*) for huge unfiltered lists."""
+    """FAB's interface with a planner estimate instead of count(*) for huge unfiltered lists,
+    and "contains" as the first filter of text columns (folded on names)."""
+
+    filter_converter_class = DossierFilterConverter
 
     LARGE_TABLES = {
         "partner",
@@ -175,8 +214,13 @@ def datamodel(model) -> DossierInterface:
     return DossierInterface(model, db.session)
 
 
+# Kept by the models, never shown or typed: the folded search text.
+HIDDEN_COLUMNS = ["search_text"]
+
+
 class DossierModelView(GuardedHooks, ModelView):
     page_size = 25
+    add_exclude_columns = edit_exclude_columns = show_exclude_columns = HIDDEN_COLUMNS
     _filters = PerRequest(own_filters)
 
     @expose("/action_post", methods=["POST"])
@@ -193,6 +237,8 @@ class DossierApi(GuardedHooks, ModelRestApi):
     allow_browser_login = True
     page_size = 25
     label_columns = LABELS
+    add_exclude_columns = edit_exclude_columns = show_exclude_columns = HIDDEN_COLUMNS
+    list_exclude_columns = HIDDEN_COLUMNS
     # The schemas that load keep the record on themselves; the list and show schemas only
     # dump, which keeps nothing, and stay shared.
     add_model_schema = PerRequest(own_schema)

@@ -95,7 +95,7 @@ class PartnerFormMixin:
     order_columns = ["customer_number", "display_name", "email", "status"]
     formatters_columns = {"status": label_of(STATUS_LABELS)}
     validators_columns = {"picture": [valid_picture]}
-    show_exclude_columns = ["notes", "address_links", "affiliations"]
+    show_exclude_columns = ["notes", "address_links", "affiliations", "search_text"]
     add_form_query_rel_fields = edit_form_query_rel_fields = {
         "supplied_products": [["active", FilterEqual, True]]
     }
