@@ -313,8 +313,30 @@ def test_the_people_list_filters_names_folded_and_contains_first(app, login):
     with app.app_context():
         ids = _records()
     html = login("staff").get("/people/list/").get_data(as_text=True)
-    assert '"display_name": ["Contains", "Starts with"' in html.replace("\\u0020", " ")
+    assert (
+        '"display_name": ["Contains", "Contains, letter for letter", "Starts with"'
+        in html.replace("\\u0020", " ")
+    )
     html = login("staff").get("/people/list/?_flt_0_display_name=kovacs").get_data(as_text=True)
     assert f"/partner/{ids['first']}" in html and f"/partner/{ids['ivan']}" not in html
     html = login("staff").get("/offers/list/?_flt_0_name=futes").get_data(as_text=True)
     assert "Kovács fűtés" in html
+    # FAB's own "contains" stays beside it, letter for letter, on the screen and for REST.
+    html = login("staff").get("/people/list/?_flt_1_display_name=kovacs").get_data(as_text=True)
+    assert f"/partner/{ids['first']}" not in html
+
+
+def test_rest_clients_keep_fabs_contains_and_gain_the_folded_one(app, api):
+    with app.app_context():
+        ids = _records()
+    client = api("staff")
+
+    def found(opr: str, value: str) -> set[int]:
+        answer = client.get(
+            f"/api/v1/person/?q=(filters:!((col:last_name,opr:{opr},value:'{value}')))"
+        )
+        assert answer.status_code == 200, answer.get_json()
+        return set(answer.get_json()["ids"])
+
+    assert ids["first"] in found("ct", "Kovács") and ids["first"] not in found("ct", "kovacs")
+    assert ids["first"] in found("fct", "kovacs")

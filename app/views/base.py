@@ -140,6 +140,12 @@ class FilterFolded(BaseFilter):
         return query.filter(match(self.model, str(value or "")))
 
 
+class FilterContainsLetterForLetter(FilterContains):
+    """FAB's `ct`, beside the folded one on names: REST clients that use it keep it."""
+
+    name = _l("Contains, letter for letter")
+
+
 class DossierFilterConverter(SQLAFilterConverter):
     """FAB's filters, with "contains" first for text (FAB puts "starts with" first), and the
     folded "contains" on the names of records that have a search text."""
@@ -151,7 +157,8 @@ class DossierFilterConverter(SQLAFilterConverter):
             return filters
         rest = [f for f in filters if not isinstance(f, FilterContains)]
         if col_name in FOLDED_COLUMNS and hasattr(self.datamodel.obj, "search_text"):
-            return [FilterFolded(col_name, self.datamodel), *rest]
+            exact = FilterContainsLetterForLetter(col_name, self.datamodel)
+            return [FilterFolded(col_name, self.datamodel), exact, *rest]
         return [*contains, *rest]
 
 
