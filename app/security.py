@@ -6,6 +6,7 @@ import secrets
 
 from flask import g, has_request_context, request, session
 from flask_appbuilder import expose
+from flask_appbuilder.security import views as fab
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.sqla.models import (
     Group,
@@ -16,6 +17,7 @@ from flask_appbuilder.security.sqla.models import (
     assoc_permissionview_role,
 )
 from flask_appbuilder.security.views import AuthDBView
+from flask_babel import lazy_gettext as _l
 from flask_login import user_logged_in
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -132,6 +134,82 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
 }
 
 
+# Role names are permission keys and stay English in the database; users read these.
+ROLE_LABELS = {
+    "Admin": _l("Administrator"),
+    "Manager": _l("Manager"),
+    "Staff": _l("Staff"),
+    "Finance": _l("Finance"),
+    "Read-only": _l("Read-only"),
+    "Client": _l("Client"),
+    "Partner": _l("Partner"),
+    "Public": _l("Public"),
+}
+
+
+def role_label(name: str) -> str:
+    label = ROLE_LABELS.get(name)
+    return str(label) if label is not None and has_request_context() else name
+
+
+# FAB shows a role (in lists, show pages and the options of its forms) as its repr.
+Role.__repr__ = lambda self: role_label(self.name)
+
+
+# FAB's security screens with labels it leaves to its English column names; the same class
+# names, so that their permissions and endpoints stay FAB's.
+class UserDBModelView(fab.UserDBModelView):
+    label_columns = {**fab.UserDBModelView.label_columns, "conf_password": _l("Confirm password")}
+    description_columns = {
+        **fab.UserDBModelView.description_columns,
+        "groups": _l("The user's groups; each gives the user the roles of the group"),
+        "roles": _l("The user's roles; each gives the user its permissions"),
+    }
+
+
+class RoleModelView(fab.RoleModelView):
+    label_columns = {
+        **fab.RoleModelView.label_columns,
+        "groups": _l("Groups"),
+        "user": _l("Users"),
+    }
+
+    def _get_list_widget(self, *args, **kwargs):
+        # FAB's role list prints the stored name; users read the role's label.
+        widgets = super()._get_list_widget(*args, **kwargs)
+        rows = list(widgets["list"].template_args["value_columns"])
+        for row in rows:
+            row["name"] = role_label(row["name"])
+        widgets["list"].template_args["value_columns"] = rows
+        return widgets
+
+
+class UserGroupModelView(fab.UserGroupModelView):
+    label_columns = {
+        "name": _l("Name"),
+        "label": _l("Label"),
+        "description": _l("Description"),
+        "users": _l("Users"),
+        "roles": _l("Roles"),
+    }
+
+
+class UserStatsChartView(fab.UserStatsChartView):
+    label_columns = {
+        **fab.UserModelView.label_columns,
+        **fab.UserStatsChartView.label_columns,
+        "groups": _l("Groups"),
+    }
+    definitions = [
+        {"label": _l("Login count"), "group": "username", "series": ["login_count"]},
+        {"label": _l("Failed login count"), "group": "username", "series": ["fail_login_count"]},
+    ]
+
+
+class PermissionViewModelView(fab.PermissionViewModelView):
+    label_columns = {**fab.PermissionViewModelView.label_columns, "role": _l("Role")}
+
+
 # The session remembers the generation it was made in (see UserProfile.session_generation).
 SESSION_GENERATION = "_generation"
 
@@ -154,6 +232,11 @@ class DossierSecurityManager(SecurityManager):
     sessions and tokens that end with a logout or a new password, and counted failed logins."""
 
     authdbview = DossierAuthDBView
+    userdbmodelview = UserDBModelView
+    rolemodelview = RoleModelView
+    groupmodelview = UserGroupModelView
+    permissionviewmodelview = PermissionViewModelView
+    userstatschartview = UserStatsChartView
 
     def _permission_set(self, user) -> frozenset[tuple[str, str]]:
         key = ("_dossier_permissions", user.id)

@@ -225,7 +225,16 @@ def datamodel(model) -> DossierInterface:
 HIDDEN_COLUMNS = ["search_text"]
 
 
-class DossierModelView(GuardedHooks, ModelView):
+class OwnLabels:
+    """FAB fills a view's `label_columns` with prettified English column names where a label
+    is missing; a dict shared by several views (LABELS) would carry them to the others."""
+
+    def __init__(self, *args, **kwargs):
+        self.label_columns = dict(self.label_columns or {})
+        super().__init__(*args, **kwargs)
+
+
+class DossierModelView(OwnLabels, GuardedHooks, ModelView):
     page_size = 25
     add_exclude_columns = edit_exclude_columns = show_exclude_columns = HIDDEN_COLUMNS
     _filters = PerRequest(own_filters)
@@ -238,7 +247,7 @@ class DossierModelView(GuardedHooks, ModelView):
         return super().action_post()
 
 
-class DossierApi(GuardedHooks, ModelRestApi):
+class DossierApi(OwnLabels, GuardedHooks, ModelRestApi):
     """FAB's REST API; its `safe` wrapper would turn a domain error into a 500."""
 
     allow_browser_login = True
@@ -378,9 +387,20 @@ def register_error_handlers(app) -> None:
         return domain_error(as_domain_error(error))
 
 
+def shown(value):
+    """What a template prints for a value: nothing for None and yes/no for a boolean, so that
+    no page ever shows `None`, `True` or `False` (FAB's lists and show pages print raw values)."""
+    if value is None:
+        return ""
+    if value is True or value is False:
+        return gettext("Yes") if value else gettext("No")
+    return value
+
+
 def register_formatters(app) -> None:
     """Dates and numbers in the user's locale, and the CSRF token, for templates."""
     app.jinja_env.globals["csrf_token"] = generate_csrf
+    app.jinja_env.finalize = shown
     app.jinja_env.filters["date"] = lambda d, fmt="medium": format_date(d, fmt) if d else ""
     app.jinja_env.filters["datetime"] = lambda d, fmt="medium": format_datetime(d, fmt) if d else ""
     app.jinja_env.filters["number"] = lambda n: format_decimal(n) if n is not None else ""

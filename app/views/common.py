@@ -1,6 +1,6 @@
-"""Screen helpers shared by several views: choice fields and column formatters, permission
-checks, where to go after a save, the staff to choose from, a user's
-tasks and a month of them, the note, document, comment and new password forms, and the zone
+"""Screen helpers shared by several views: choice fields and column formatters, the change
+log's entries in words, permission checks, where to go after a save, the staff to choose from,
+a user's tasks and a month of them, the note, document, comment and new password forms, and the zone
 panel of the task and offer pages."""
 
 from __future__ import annotations
@@ -38,15 +38,31 @@ from wtforms.validators import Optional as OptionalValue
 
 from app.extensions import db
 from app.models import (
+    ADDRESS_TYPE_LABELS,
+    CODE_CATEGORY_LABELS,
+    COMMENT_KIND_LABELS,
+    CONTRACT_STATUS_LABELS,
+    DELIVERY_LABELS,
     DOCUMENT_VISIBILITY_LABELS,
+    INVOICE_STATUS_LABELS,
+    LANGUAGE_NAMES,
+    NEWS_AUDIENCE_LABELS,
     NOTE_KIND_LABELS,
+    OFFER_STATUS_LABELS,
+    PAYMENT_FREQUENCY_LABELS,
+    PAYMENT_METHOD_LABELS,
+    PRIORITY_LABELS,
     SHARE_ROLE_LABELS,
+    STATUS_LABELS,
+    ZONE_LABELS,
     Task,
+    audited_models,
     task_collaborator,
     utcnow,
     zone_user_ids,
 )
 from app.services import zone
+from app.views.labels import LABELS
 
 
 def staff_users():
@@ -133,6 +149,97 @@ def two_decimals(amount) -> str:
 
 def yes_no(value) -> Markup:
     return Markup('<i class="fa fa-check"></i>') if value else Markup("")
+
+
+# The stored keys of choice columns and their labels, by field (and by record where a field
+# means different things).
+AUDIT_CHOICES = {
+    ("offer", "status"): OFFER_STATUS_LABELS,
+    ("invoice", "status"): INVOICE_STATUS_LABELS,
+    ("contract", "status"): CONTRACT_STATUS_LABELS,
+    ("comment", "kind"): COMMENT_KIND_LABELS,
+    ("zone_share", "role"): SHARE_ROLE_LABELS,
+    (None, "status"): STATUS_LABELS,
+    (None, "kind"): NOTE_KIND_LABELS,
+    (None, "payment_frequency"): PAYMENT_FREQUENCY_LABELS,
+    (None, "frequency"): PAYMENT_FREQUENCY_LABELS,
+    (None, "payment_method"): PAYMENT_METHOD_LABELS,
+    (None, "type"): ADDRESS_TYPE_LABELS,
+    (None, "category"): CODE_CATEGORY_LABELS,
+    (None, "priority"): {str(key): label for key, label in PRIORITY_LABELS.items()},
+    (None, "visibility"): DOCUMENT_VISIBILITY_LABELS,
+    (None, "audience"): NEWS_AUDIENCE_LABELS,
+    (None, "delivery"): DELIVERY_LABELS,
+    (None, "language"): LANGUAGE_NAMES,
+    (None, "zone"): ZONE_LABELS,
+}
+EMPTY = "—"
+
+
+def _audited_column(entity: str, field: str):
+    for model in audited_models():
+        if model.__audited__.entity == entity:
+            return model.__mapper__.columns.get(field)
+    return None
+
+
+def audit_label(field: str | None) -> str:
+    """The name users read for a logged field: its label, never the column's name."""
+    if not field:
+        return ""
+    label = LABELS.get(field) or LABELS.get(field.removesuffix("_id"))
+    return str(label) if label is not None else field
+
+
+def _record_name(column, raw: str) -> str:
+    """A foreign key's record by its name (cached for the request)."""
+    from flask import g
+    from flask_appbuilder import Model
+
+    target = next(iter(column.foreign_keys)).column.table
+    model = next((m.class_ for m in Model.registry.mappers if m.local_table is target), None)
+    cache = g.setdefault("audit_names", {})
+    key = (target.name, raw)
+    if key not in cache:
+        record = db.session.get(model, int(raw)) if model is not None else None
+        if record is None:
+            cache[key] = f"#{raw}"
+        elif hasattr(record, "get_full_name"):
+            cache[key] = record.get_full_name()
+        else:
+            cache[key] = str(record)
+    return cache[key]
+
+
+def audit_text(entity: str, field: str | None, raw: str | None) -> str:
+    """A logged value as people read it: yes/no, a choice's label, a linked record's name,
+    dates and amounts in the user's locale and time zone (no microseconds), "—" for empty."""
+    from decimal import Decimal, InvalidOperation
+
+    from sqlalchemy import Boolean, Date, DateTime, Numeric
+
+    if raw is None or raw == "":
+        return EMPTY
+    choices = AUDIT_CHOICES.get((entity, field)) or AUDIT_CHOICES.get((None, field))
+    if choices is not None and raw in choices:
+        return str(choices[raw])
+    column = _audited_column(entity, field) if field else None
+    if column is None:
+        return raw
+    try:
+        if column.foreign_keys:
+            return _record_name(column, raw)
+        if isinstance(column.type, Boolean) or raw in ("True", "False"):
+            return gettext("Yes") if raw in ("True", "1", "true") else gettext("No")
+        if isinstance(column.type, DateTime):
+            return format_datetime(datetime.fromisoformat(raw), "short")
+        if isinstance(column.type, Date):
+            return format_date(date.fromisoformat(raw[:10]))
+        if isinstance(column.type, Numeric):
+            return format_decimal(Decimal(raw), "#,##0.00####")
+    except (ValueError, InvalidOperation):
+        return raw
+    return raw
 
 
 def can(permission: str, resource: str) -> bool:

@@ -55,7 +55,7 @@ from app.services.documents import audit_visible
 from app.services.partners import add_contact_person, birthday_soon, link_address
 from app.services.sales import totals_by_status
 from app.views.base import date_arg, page_of
-from app.views.common import DocumentForm, NoteForm, can, flash_errors
+from app.views.common import DocumentForm, NoteForm, audit_label, audit_text, can, flash_errors
 from app.views.fields import lookup_partners
 from app.views.labels import LABELS
 
@@ -150,7 +150,8 @@ def load_history(partner: Partner, page: int) -> dict:
     )
     return {
         "entries": page_of(query, page),
-        "labels": LABELS,
+        "audit_label": audit_label,
+        "audit_text": audit_text,
         "entities": ENTITY_LABELS,
         "actions": AUDIT_ACTION_LABELS,
     }

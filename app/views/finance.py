@@ -101,6 +101,9 @@ class InvoiceLineView(IssuedLockedMixin, DossierModelView):
     route_base = "/invoice-lines"
     class_permission_name = "Invoice"
     list_title = _l("Lines")
+    show_title = _l("Invoice line")
+    add_title = _l("Add invoice line")
+    edit_title = _l("Edit invoice line")
     label_columns = {
         **LABELS,
         "description": _l("Description"),
@@ -314,6 +317,9 @@ class QuotaView(DossierModelView):
     route_base = "/quotas"
     class_permission_name = "Contract"
     list_title = _l("Quotas")
+    show_title = _l("Quota")
+    add_title = _l("Add quota")
+    edit_title = _l("Edit quota")
     label_columns = {
         **LABELS,
         "bought": _l("Bought"),

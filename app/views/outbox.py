@@ -24,6 +24,8 @@ class OutboxView(DossierModelView):
     method_permission_name = {**READ_WRITE, "resend_action": "write"}
     list_title = _l("Outbox")
     show_title = _l("E-mail")
+    add_title = _l("New e-mail")
+    edit_title = _l("Edit e-mail")
     label_columns = {
         "recipient": _l("Recipient"),
         "subject": _l("Subject"),
@@ -34,6 +36,10 @@ class OutboxView(DossierModelView):
         "created_at": _l("Created"),
         "sent_at": _l("Sent"),
         "next_attempt_at": _l("Next attempt"),
+        "key": _l("Key"),
+        "html": _l("HTML version"),
+        "attachments": _l("Attachments"),
+        "sending_started_at": _l("Sending started"),
     }
     list_columns = [
         "created_at",

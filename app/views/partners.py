@@ -28,7 +28,15 @@ from app.models import (
 )
 from app.services.documents import audit_visible
 from app.views.base import DossierModelView, datamodel
-from app.views.common import choice_field, label_of, locale_number, short_datetime, yes_no
+from app.views.common import (
+    audit_label,
+    audit_text,
+    choice_field,
+    label_of,
+    locale_number,
+    short_datetime,
+    yes_no,
+)
 from app.views.labels import LABELS
 
 # A profile picture needs no more; FAB would unpack and scale anything Pillow opens.
@@ -251,6 +259,9 @@ class PartnerAddressView(DossierModelView):
     route_base = "/address-links"
     class_permission_name = "Address"
     list_title = _l("Linked partners")
+    show_title = _l("Address link")
+    add_title = _l("Link an address")
+    edit_title = _l("Edit address link")
     label_columns = LABELS
     list_columns = ["partner", "type"]
     add_columns = ["partner", "address", "type"]
@@ -332,9 +343,34 @@ class AuditLogView(DossierModelView):
     show_columns = list_columns
     base_order = ("at", "desc")
     base_filters = [["id", VisibleAudit, None]]
+    show_title = _l("Change")
     formatters_columns = {
         "at": short_datetime,
         "action": label_of(AUDIT_ACTION_LABELS),
         "entity": label_of(ENTITY_LABELS),
-        "field": label_of(LABELS),
     }
+
+    @staticmethod
+    def _in_words(row: dict) -> None:
+        """The field's label and the values as people read them (FAB's formatters see one
+        value; these need the row's record and field)."""
+        entity, field = row["entity"], row["field"]
+        for key in ("old_value", "new_value"):
+            row[key] = audit_text(entity, field, row[key]) if field else ""
+        row["field"] = audit_label(field)
+
+    def _get_list_widget(self, *args, **kwargs):
+        widgets = super()._get_list_widget(*args, **kwargs)
+        rows = list(widgets["list"].template_args["value_columns"])
+        for row in rows:
+            self._in_words(row)
+        widgets["list"].template_args["value_columns"] = rows
+        return widgets
+
+    def _get_show_widget(self, *args, **kwargs):
+        widgets = super()._get_show_widget(*args, **kwargs)
+        args_ = widgets["show"].template_args
+        row = dict(zip(args_["include_columns"], args_["value_columns"], strict=True))
+        self._in_words(row)
+        args_["value_columns"] = [row[column] for column in args_["include_columns"]]
+        return widgets

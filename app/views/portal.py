@@ -439,6 +439,7 @@ class ZoneMemberView(DossierModelView):
     base_permissions = ["can_read", "can_write"]  # the set of every "Partner" view
     include_route_methods = {"list", "show"}  # invited and suspended from the data sheet
     list_title = _l("Zone users")
+    show_title = _l("Zone user")
     label_columns = {
         "user": _l("User"),
         "partner": _l("Partner"),
@@ -446,6 +447,7 @@ class ZoneMemberView(DossierModelView):
         "active": _l("Active"),
         "last_login": _l("Last login"),
         "created_at": _l("Invited"),
+        "person": _l("Person"),
     }
     list_columns = ["user", "partner", "zone", "active", "last_login", "created_at"]
     show_columns = list_columns
