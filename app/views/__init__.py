@@ -88,6 +88,7 @@ def register(appbuilder) -> None:
         PartnerAddressView,
         PersonView,
     )
+    from app.views.pickers import PickerView
     from app.views.sales import ForecastView, OfferView
     from app.views.settings import SettingsView
     from app.views.tasks import TaskFormView, TaskView
@@ -124,6 +125,7 @@ def register(appbuilder) -> None:
     appbuilder.add_view_no_menu(NoteView)
     appbuilder.add_view_no_menu(ContactPersonFormView)
     appbuilder.add_view_no_menu(AddressFormView)
+    appbuilder.add_view_no_menu(PickerView)
 
     appbuilder.add_view(
         OfferView,

@@ -29,6 +29,7 @@ from app.models import (
 from app.services.documents import audit_visible
 from app.views.base import DossierModelView, datamodel
 from app.views.common import choice_field, label_of, locale_number, short_datetime, yes_no
+from app.views.fields import PartnerField, PickerField, current_user
 from app.views.labels import LABELS
 
 # A profile picture needs no more; FAB would unpack and scale anything Pillow opens.
@@ -96,15 +97,16 @@ class PartnerFormMixin:
     formatters_columns = {"status": label_of(STATUS_LABELS)}
     validators_columns = {"picture": [valid_picture]}
     show_exclude_columns = ["notes", "address_links", "affiliations"]
-    add_form_query_rel_fields = edit_form_query_rel_fields = {
-        "supplied_products": [["active", FilterEqual, True]]
-    }
 
     @staticmethod
     def extra_fields():
         return {
             "status": choice_field(_l("Status"), STATUS_LABELS),
             "language": choice_field(_l("Language"), LANGUAGE_NAMES, required=False),
+            "owner": PickerField(LABELS["owner"], kind="user", default=current_user),
+            "supplied_products": PickerField(
+                LABELS["supplied_products"], kind="product", multiple=True
+            ),
         }
 
     @expose("/show/<pk>", methods=["GET"])
@@ -244,6 +246,11 @@ class AffiliationView(DossierModelView):
         "may_collect_mail": yes_no,
         "may_represent": yes_no,
     }
+    add_form_extra_fields = edit_form_extra_fields = {
+        "person": PickerField(LABELS["person"], kind="person", required=True),
+        "organization": PickerField(LABELS["organization"], kind="organization", required=True),
+        "address": PickerField(LABELS["address"], kind="address"),
+    }
 
 
 class PartnerAddressView(DossierModelView):
@@ -257,7 +264,11 @@ class PartnerAddressView(DossierModelView):
     edit_columns = add_columns
     show_columns = add_columns
     formatters_columns = {"type": label_of(ADDRESS_TYPE_LABELS)}
-    add_form_extra_fields = {"type": choice_field(_l("Type"), ADDRESS_TYPE_LABELS)}
+    add_form_extra_fields = {
+        "partner": PartnerField(LABELS["partner"]),
+        "address": PickerField(LABELS["address"], kind="address", required=True),
+        "type": choice_field(_l("Type"), ADDRESS_TYPE_LABELS),
+    }
     edit_form_extra_fields = add_form_extra_fields
 
 
