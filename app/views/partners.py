@@ -8,6 +8,7 @@ from flask_appbuilder.models.sqla.filters import BaseFilter, FilterEqual
 from flask_appbuilder.widgets import ListWidget
 from flask_babel import lazy_gettext as _l
 from PIL import Image, UnidentifiedImageError
+from wtforms import BooleanField
 from wtforms.validators import ValidationError
 
 from app.models import (
@@ -196,6 +197,9 @@ class OrganizationView(PartnerFormMixin, DossierModelView):
     edit_form_extra_fields = add_form_extra_fields
 
 
+AFFILIATION_FLAGS = ("is_contact_person", "may_collect_mail", "may_represent")
+
+
 class AffiliationView(DossierModelView):
     """People in companies; filtering on a company and a flag answers "who may collect mail"."""
 
@@ -250,6 +254,8 @@ class AffiliationView(DossierModelView):
         "person": PickerField(LABELS["person"], kind="person", required=True),
         "organization": PickerField(LABELS["organization"], kind="organization", required=True),
         "address": PickerField(LABELS["address"], kind="address"),
+        # FAB makes a NOT NULL boolean a required tick: each flag may be left unticked.
+        **{flag: BooleanField(LABELS[flag]) for flag in AFFILIATION_FLAGS},
     }
 
 
