@@ -89,6 +89,7 @@ from app.models.sales import (
     PAYMENT_FREQUENCY_LABELS,
     Offer,
 )
+from app.models.search import refresh_partner_search
 from app.models.tasks import (
     OUTBOX_STATUS_LABELS,
     PRIORITY_LABELS,
@@ -203,6 +204,7 @@ __all__ = [
     "non_negative",
     "partner_code",
     "partner_product",
+    "refresh_partner_search",
     "refuse_bulk",
     "required_text",
     "set_actor_provider",

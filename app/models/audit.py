@@ -15,7 +15,15 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from app.models.base import current_actor_id, utcnow
 
 AUDIT_ACTION_LABELS = {"create": _l("Created"), "update": _l("Changed"), "delete": _l("Deleted")}
-AUDIT_SKIP = {"created_at", "updated_at", "created_by_id", "updated_by_id", "display_name", "type"}
+AUDIT_SKIP = {
+    "created_at",
+    "updated_at",
+    "created_by_id",
+    "updated_by_id",
+    "display_name",
+    "type",
+    "search_text",
+}
 
 
 class Audited(NamedTuple):

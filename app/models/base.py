@@ -183,6 +183,22 @@ def association(name: str, left: str, right: str) -> Table:
     )
 
 
+def search_column():
+    """The folded search text of a record (app/text.py), kept by app/models/search.py."""
+    return mapped_column(Text, nullable=False, default="", server_default="")
+
+
+def search_index(table: str) -> Index:
+    """A trigram index for `LIKE '%…%'` on PostgreSQL; on SQLite a plain index, which a
+    search scans instead of the table (a fraction of the pages; see the README's figures)."""
+    return Index(
+        f"ix_{table}_search_text",
+        "search_text",
+        postgresql_using="gin",
+        postgresql_ops={"search_text": "gin_trgm_ops"},
+    )
+
+
 class Counter(Model):
     """Named counters behind generated numbers; a row lock makes them safe under concurrency."""
 

@@ -36,6 +36,8 @@ from app.models.base import (
     clean_vat_rate,
     non_negative,
     required_text,
+    search_column,
+    search_index,
     to_decimal,
     utcnow,
 )
@@ -155,9 +157,11 @@ class Invoice(Model):
         ),
         Index("ix_invoice_partner_issue", "partner_id", "issue_date"),
         Index("ix_invoice_run", "run_id", "delivery", "id"),
+        search_index("invoice"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str | None] = mapped_column(String(20), active_history=True)
+    search_text: Mapped[str] = search_column()
     year: Mapped[int | None] = mapped_column(Integer)
     partner_id: Mapped[int] = mapped_column(
         ForeignKey("partner.id", ondelete="RESTRICT"), nullable=False

@@ -44,6 +44,8 @@ from app.models.base import (
     current_actor_id,
     next_counter_value,
     required_text,
+    search_column,
+    search_index,
     utcnow,
 )
 
@@ -165,6 +167,7 @@ class Partner(Model):
         CheckConstraint("status IN ('lead', 'active', 'inactive')", name="ck_partner_status"),
         CheckConstraint("type IN ('person', 'organization')", name="ck_partner_type"),
         Index("ix_partner_type_name", "type", "display_name"),
+        search_index("partner"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     type: Mapped[str] = mapped_column(String(16), nullable=False)
@@ -185,6 +188,7 @@ class Partner(Model):
         ImageColumn(thumbnail_size=(80, 80, True), size=(400, 400, True))
     )
     description: Mapped[str | None] = mapped_column(Text)
+    search_text: Mapped[str] = search_column()
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime, default=utcnow, onupdate=utcnow, nullable=False

@@ -31,6 +31,8 @@ from app.models.base import (
     forbid_to_zone_users,
     non_negative,
     required_text,
+    search_column,
+    search_index,
     utcnow,
 )
 from app.models.partners import Partner
@@ -59,6 +61,7 @@ class Offer(Model):
         CheckConstraint("amount >= 0", name="ck_offer_amount"),
         Index("ix_offer_partner_status", "partner_id", "status"),
         Index("ix_offer_owner", "owner_id"),
+        search_index("offer"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), nullable=False)
@@ -79,6 +82,7 @@ class Offer(Model):
         ForeignKey("partner.id", ondelete="SET NULL"), index=True
     )
     commission: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    search_text: Mapped[str] = search_column()
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime, default=utcnow, onupdate=utcnow, nullable=False

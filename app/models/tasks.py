@@ -31,6 +31,8 @@ from app.models.base import (
     clean_phone,
     forbid_to_zone_users,
     required_text,
+    search_column,
+    search_index,
     utcnow,
 )
 from app.models.partners import Partner
@@ -60,6 +62,7 @@ class Task(Model):
         Index("ix_task_partner_due", "partner_id", "due_at"),
         Index("ix_task_open_due", "done", "due_at"),
         Index("ix_task_due", "due_at", "id"),
+        search_index("task"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(200), nullable=False)
@@ -77,6 +80,7 @@ class Task(Model):
     notified_at: Mapped[datetime | None] = mapped_column(DateTime)
     # Staff allow the zone users who perform the task to mark it done in the portal.
     zone_may_complete: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    search_text: Mapped[str] = search_column()
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime, default=utcnow, onupdate=utcnow, nullable=False
