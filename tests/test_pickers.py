@@ -343,3 +343,16 @@ def test_the_offer_form_loads_no_partners_users_or_products(app, login, queries)
         db.session.commit()
     _products(app)
     assert form_queries() == before
+
+
+def test_the_partner_picker_matches_as_the_global_search_does(app, login):
+    with app.app_context():
+        f.person(first_name="Anna", last_name="Kovács")
+        f.person(first_name="Zoltán", last_name="Szőke")
+        f.company(name="Łęcka Sp. z o.o.")
+        db.session.commit()
+    staff = login("staff")
+    for typed, found in (("kovacs", "Anna Kovács"), ("SZOKE", "Zoltán Szőke"), ("lecka", "Łęcka")):
+        assert [r["text"] for r in staff.get(f"/pick/partner/?q={typed}").get_json()][0].startswith(
+            found
+        )

@@ -1,5 +1,6 @@
 """Choices for the relation fields of the forms: at most a screenful of matches of one kind,
-and the records among chosen ids that may be picked."""
+and the records among chosen ids that may be picked. Partners match as the global search
+does (folded: "kovacs" finds Kovács); the other kinds by a piece of their own columns."""
 
 from __future__ import annotations
 
@@ -20,17 +21,10 @@ from app.models import (
     Product,
     zone_user_ids,
 )
+from app.services.search import partner_match
 
 PICK_LIMIT = 20
 LONGEST_QUERY = 100
-
-
-def partner_match(text: str):
-    """The condition that finds partners by a piece of their name or customer number."""
-    return or_(
-        Partner.display_name.icontains(text, autoescape=True),
-        Partner.customer_number.startswith(text, autoescape=True),
-    )
 
 
 def _user_match(text: str):
