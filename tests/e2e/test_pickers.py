@@ -1,6 +1,8 @@
 """In a real browser: the offer form's partner picker asks the server as the user types,
 folded ("kovacs" finds Kovács), and the saved offer belongs to the chosen partner."""
 
+import os
+
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -30,7 +32,9 @@ def test_choose_a_partner_on_the_offer_form_by_typing_part_of_its_name(app, serv
     expect(page.locator(".select2-results__option", has_text="Tisza")).to_have_count(0)
     option = page.locator(".select2-results__option", has_text="Kovács")
     option.wait_for()
+    os.makedirs("test-results", exist_ok=True)
     assert "Debrecen" in option.inner_text()  # the city tells two Anna Kovács apart
+    page.screenshot(path="test-results/picker.png")
     option.click()
     page.fill("#name", "Könyvvizsgálat")
     page.fill("#amount", "250000")
