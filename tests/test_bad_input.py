@@ -276,7 +276,7 @@ def test_an_unknown_list_action_answers_400(app, login, partner_id, view, lang):
     "url",
     [
         "/people/list/?_flt_0_first_name=a%00b",
-        "/partner/lookup?q=a%00b",
+        "/pick/partner/?q=a%00b",
         "/partner/{pid}/notes?kind=%00",
     ],
 )

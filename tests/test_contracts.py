@@ -73,7 +73,7 @@ def test_add_a_contract_from_the_data_sheet(app, login):
     response = finance.post(
         "/contracts/add",
         data={
-            "partner": number,
+            "partner": str(pid),
             "name": "Schulung",
             "price": "300",
             "currency": "EUR",

@@ -64,7 +64,9 @@ def test_a_partner_supplies_products_shown_on_its_data_sheet(app, login):
         active_id = db.session.scalar(select(Product.id).where(Product.code == "SRV-01"))
     staff = login("staff")
     form = staff.get("/companies/add").get_data(as_text=True)
-    assert "Könyvelés" in form and "Régi termék" not in form
+    assert "Könyvelés" not in form and 'name="supplied_products"' in form  # asked as typed
+    offered = [row["text"] for row in staff.get("/pick/product/?q=").get_json()]
+    assert "Könyvelés" in offered and "Régi termék" not in offered
     response = staff.post(
         "/companies/add",
         data={

@@ -91,7 +91,7 @@ def test_task_from_the_data_sheet_belongs_to_the_partner(app, login, mailbox):
         f"/task/new?partner={number}&next=/partner/{pid}/tasks",
         data={
             "title": "Send contract",
-            "partner": number,
+            "partner": pid,
             "responsible": user_id(app, "manager"),
             "collaborators": [user_id(app, "staff")],
             "starts_at": local(start),
@@ -280,12 +280,12 @@ def test_saving_a_task_refuses_an_overlap_unless_saved_anyway_and_queues_its_mai
 def test_a_task_made_from_a_note_keeps_the_note_when_it_is_edited(app, login, mailbox):
     with app.app_context():
         partner = f.company(name="Zala Kft.")
-        number, note_id = partner.customer_number, f.note(partner).id
+        pid, number, note_id = partner.id, partner.customer_number, f.note(partner).id
     staff = login("staff")
     start = utcnow() + timedelta(days=4)
     data = {
         "title": "Call back",
-        "partner": number,
+        "partner": pid,
         "responsible": user_id(app, "staff"),
         "starts_at": local(start),
         "due_at": local(start + timedelta(hours=1)),

@@ -278,6 +278,8 @@ def _number_new_partner(mapper, connection, target: Partner) -> None:
     target.refresh_display_name()
     target.created_by_id = target.created_by_id or current_actor_id()
     target.updated_by_id = target.created_by_id
+    if target.owner_id is None:  # no one chosen: the one who makes it
+        target.owner_id = target.created_by_id
 
 
 @event.listens_for(Partner, "before_update", propagate=True)

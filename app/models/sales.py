@@ -26,6 +26,7 @@ from app.models.audit import Audited
 from app.models.base import (
     check_choice,
     clean_currency,
+    current_actor_id,
     current_actor_roles,
     forbid_to_zone_users,
     non_negative,
@@ -130,6 +131,8 @@ class Offer(Model):
 @event.listens_for(Offer, "before_insert")
 def _new_offer_is_pending(mapper, connection, target: Offer) -> None:
     target.status = "pending"
+    if target.owner_id is None:  # no one chosen: the one who makes it
+        target.owner_id = current_actor_id()
 
 
 @event.listens_for(Offer, "before_update")

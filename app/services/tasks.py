@@ -69,6 +69,8 @@ def save_task(
     if unknown:
         raise TypeError(f"not fields of a task: {sorted(unknown)}")
     task = Task() if task_id is None else fetch(Task, task_id)
+    if task_id is None and not fields.get("responsible_id"):
+        fields = {**fields, "responsible_id": actor_id}  # no one chosen: the one who makes it
     if not save_anyway:
         clashes = conflicting_tasks(
             fields.get("responsible_id", task.responsible_id),

@@ -91,6 +91,7 @@ def register(appbuilder) -> None:
         PartnerAddressView,
         PersonView,
     )
+    from app.views.pickers import PickerView
     from app.views.sales import ForecastView, OfferView
     from app.views.search import SearchView
     from app.views.settings import SettingsView
@@ -129,6 +130,7 @@ def register(appbuilder) -> None:
     appbuilder.add_view_no_menu(NoteView)
     appbuilder.add_view_no_menu(ContactPersonFormView)
     appbuilder.add_view_no_menu(AddressFormView)
+    appbuilder.add_view_no_menu(PickerView)
 
     appbuilder.add_view(
         OfferView,

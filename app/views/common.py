@@ -1,7 +1,7 @@
 """Screen helpers shared by several views: choice fields and column formatters, the change
-log's entries in words, permission checks, where to go after a save, the staff to choose from,
-a user's tasks and a month of them, the note, document, comment and new password forms, and the zone
-panel of the task and offer pages."""
+log's entries in words, permission checks, where to go after a save, a user's tasks and a
+month of them, the note, document, comment and new password forms, and the zone panel of the
+task and offer pages."""
 
 from __future__ import annotations
 
@@ -59,20 +59,10 @@ from app.models import (
     audited_models,
     task_collaborator,
     utcnow,
-    zone_user_ids,
 )
 from app.services import zone
+from app.views.fields import PickerField
 from app.views.labels import LABELS
-
-
-def staff_users():
-    from flask_appbuilder.security.sqla.models import User
-
-    return db.session.scalars(
-        select(User)
-        .where(User.active.is_(True), User.id.not_in(zone_user_ids()))
-        .order_by(User.first_name, User.last_name)
-    ).all()
 
 
 def safe_next() -> str | None:
@@ -256,7 +246,7 @@ class DocumentForm(FlaskForm):
     description = StringField(_l("Description"), validators=[OptionalValue(), Length(max=500)])
     visibility = SelectField(_l("Who may see it"), choices=list(DOCUMENT_VISIBILITY_LABELS.items()))
     roles = SelectMultipleField(_l("Roles"), coerce=int)
-    users = SelectMultipleField(_l("Users"), coerce=int)
+    users = PickerField(_l("Users"), kind="user", multiple=True)
 
     def fill_choices(self) -> None:
         from flask_appbuilder.security.sqla.models import Role
@@ -267,7 +257,6 @@ class DocumentForm(FlaskForm):
                 select(Role).where(Role.name.not_in(("Public",))).order_by(Role.name)
             )
         ]
-        self.users.choices = [(u.id, u.get_full_name()) for u in staff_users()]
 
 
 def flash_errors(form) -> None:

@@ -12,7 +12,6 @@ from flask import (
     current_app,
     flash,
     g,
-    jsonify,
     redirect,
     request,
     send_from_directory,
@@ -56,7 +55,6 @@ from app.services.partners import add_contact_person, birthday_soon, link_addres
 from app.services.sales import totals_by_status
 from app.views.base import date_arg, page_of
 from app.views.common import DocumentForm, NoteForm, audit_label, audit_text, can, flash_errors
-from app.views.fields import lookup_partners
 from app.views.labels import LABELS
 
 
@@ -434,7 +432,7 @@ class DataSheetView(BaseView):
     route_base = "/partner"
     class_permission_name = "Partner"
     base_permissions = ["can_read", "can_write"]  # the same set as every "Partner" view
-    method_permission_name = {"sheet": "read", "tab": "read", "picture": "read", "lookup": "read"}
+    method_permission_name = {"sheet": "read", "tab": "read", "picture": "read"}
     default_view = "sheet"
 
     @expose("/<int:partner_id>")
@@ -448,11 +446,6 @@ class DataSheetView(BaseView):
     def tab(self, partner_id: int, key: str):
         partner = find_partner(partner_id)
         return render_sheet(self, partner, tab_of(partner, key))
-
-    @expose("/lookup")
-    @has_access
-    def lookup(self):
-        return jsonify(lookup_partners(request.args.get("q", "")))
 
     @expose("/picture/<path:filename>")
     @has_access

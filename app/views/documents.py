@@ -48,7 +48,7 @@ class DocumentView(BaseView):
                 upload.stream,
                 visibility=form.visibility.data,
                 role_ids=form.roles.data or [],
-                user_ids=form.users.data or [],
+                user_ids=[user.id for user in form.users.data],
                 description=form.description.data,
             )
         except NotFound:

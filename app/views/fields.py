@@ -1,83 +1,136 @@
-"""Form fields shared by the screens (a shared module): a partner chosen by customer number
-or name."""
+"""Form fields shared by the screens (a shared module): search-as-you-type pickers for the
+relation fields, fed by /pick/<kind>/ a screenful at a time."""
 
 from __future__ import annotations
 
-from flask import has_request_context, request, url_for
+from flask import current_app, g, has_request_context, request, url_for
+from flask_babel import format_currency
 from flask_babel import lazy_gettext as _l
-from markupsafe import Markup, escape
-from sqlalchemy import or_, select
+from markupsafe import Markup
 from wtforms import Field
 from wtforms.validators import ValidationError
+from wtforms.widgets import html_params
 
-from app.extensions import db
-from app.models import Partner
+from app.services import pickers
+
+# What select2 says while the user types, in the user's language.
+PICKER_TEXTS = {
+    "placeholder": _l("Type to search…"),
+    "no-matches": _l("No matches"),
+    "searching": _l("Searching…"),
+    "error": _l("The choices could not be loaded."),
+}
 
 
-class PartnerInput:
-    """A text input with suggestions from /partner/lookup (no drop-down of every partner)."""
+def describe(kind: str, record) -> dict:
+    """How a choice reads: its name and what tells two of the same name apart."""
+    if kind == "user":
+        text, details = record.get_full_name(), [record.email]
+    elif kind == "product":
+        text, details = record.name, [record.code, format_currency(record.price, record.currency)]
+    elif kind == "address":
+        text, details = str(record), []
+    else:
+        city = record.main_address.city if record.main_address else None
+        text, details = record.display_name, [record.customer_number, city]
+    return {"id": record.id, "text": text, "detail": " · ".join(d for d in details if d)}
+
+
+def may_pick(kind: str) -> bool:
+    resource = pickers.KINDS[kind].resource
+    return current_app.appbuilder.sm.has_access("can_read", resource)
+
+
+class PickerWidget:
+    """A <select> holding only the chosen records; pickers.js turns it into a select2 box that
+    asks the server as the user types."""
 
     def __call__(self, field, **kwargs):
         kwargs.setdefault("id", field.id)
-        options = f"{field.id}-options"
-        value = escape(field._value())
-        attrs = " ".join(f'{k}="{escape(v)}"' for k, v in kwargs.items() if k != "id")
-        lookup = url_for("DataSheetView.lookup")
-        script = url_for("static", filename="dossier/partner-lookup.js")
-        placeholder = escape(_l("Customer number or name"))
-        return Markup(
-            f'<input type="text" id="{field.id}" name="{field.name}" value="{value}" '
-            f'list="{options}" autocomplete="off" data-partner-lookup="{lookup}" '
-            f'placeholder="{placeholder}" {attrs}>'
-            f'<datalist id="{options}"></datalist><script src="{script}" defer></script>'
+        kwargs["class"] = f"{kwargs.pop('class_', kwargs.pop('class', ''))} dossier-picker".strip()
+        attrs = {
+            "name": field.name,
+            "multiple": field.multiple,
+            "data-pick-url": url_for("PickerView.pick", kind=field.kind),
+            **{f"data-{key}": str(text) for key, text in PICKER_TEXTS.items()},
+        }
+        options = [] if field.multiple else [Markup('<option value=""></option>')]
+        for record in field.records():
+            choice = describe(field.kind, record)
+            options.append(
+                Markup('<option value="{}" data-detail="{}" selected>{}</option>').format(
+                    choice["id"], choice["detail"], choice["text"]
+                )
+            )
+        script = url_for("static", filename="dossier/pickers.js")
+        return Markup('<select {}>{}</select><script src="{}" defer></script>').format(
+            Markup(html_params(**attrs, **kwargs)), Markup("").join(options), script
         )
 
 
-class PartnerField(Field):
-    widget = PartnerInput()
+def current_user():
+    """The signed-in user, as a record of this session: the default owner or responsible."""
+    if not has_request_context() or not getattr(g.get("user"), "id", None):
+        return None
+    found = pickers.chosen("user", [g.user.id])
+    return found[0] if found else None
 
-    def __init__(self, label=None, validators=None, required: bool = True, **kwargs):
+
+class PickerField(Field):
+    """One record (or several, `multiple`) of a kind of `app.services.pickers.KINDS`, chosen by
+    id; an id that does not exist or may not be picked is refused on the field."""
+
+    widget = PickerWidget()
+
+    def __init__(
+        self,
+        label=None,
+        validators=None,
+        kind: str = "partner",
+        required: bool = False,
+        multiple: bool = False,
+        **kwargs,
+    ):
         super().__init__(label, validators, **kwargs)
-        self.required = required
+        self.kind, self.required, self.multiple = kind, required, multiple
 
-    def _value(self) -> str:
-        if isinstance(self.data, Partner):
-            return self.data.customer_number
-        if self.raw_data:
-            return self.raw_data[0]
-        # "New offer" / "New task" on a data sheet pass the partner in the URL.
-        return request.args.get(self.name, "") if has_request_context() else ""
+    def records(self) -> list:
+        if self.data is None:
+            return []
+        return list(self.data) if self.multiple else [self.data]
+
+    def process_data(self, value):
+        if value is None and not self.multiple:
+            value = self._from_link()
+        self.data = list(value or []) if self.multiple else value
+
+    def _from_link(self):
+        # "New offer" / "New task" … on a data sheet name the partner by its customer number.
+        if self.kind != "partner" or not has_request_context() or request.method != "GET":
+            return None
+        number = request.args.get(self.name)
+        return pickers.partner_by_number(number) if number else None
 
     def process_formdata(self, valuelist):
-        text = (valuelist[0] if valuelist else "").strip()
-        self.raw_data = valuelist
-        if not text:
-            self.data = None
+        self.data = [] if self.multiple else None
+        given = [value.strip() for value in valuelist if value and value.strip()]
+        if not given:
             return
-        number = text.split(" ", 1)[0]
-        self.data = db.session.scalar(
-            select(Partner)
-            .where(or_(Partner.customer_number == number, Partner.display_name == text))
-            .limit(1)
-        )
-        if self.data is None:
-            raise ValueError(_l("No partner with this customer number or name."))
+        if not self.multiple:
+            given = given[:1]
+        try:
+            ids = [int(value) for value in given]
+        except ValueError as error:
+            raise ValueError(_l("Choose from the list.")) from error
+        found = pickers.chosen(self.kind, ids) if may_pick(self.kind) else []
+        if len(found) != len(set(ids)):
+            raise ValueError(_l("This choice does not exist or you may not see it."))
+        self.data = found if self.multiple else found[0]
 
     def pre_validate(self, form):
-        if self.required and self.data is None and not self.process_errors:
-            raise ValidationError(_l("Choose a partner."))
+        if self.required and not self.data and not self.process_errors:
+            raise ValidationError(_l("This field is required."))
 
 
-def lookup_partners(text: str, limit: int = 15) -> list[dict]:
-    text = (text or "").strip()
-    if len(text) < 2:
-        return []
-    rows = db.session.execute(
-        select(Partner.id, Partner.customer_number, Partner.display_name)
-        .where(
-            or_(Partner.customer_number.startswith(text), Partner.display_name.ilike(f"%{text}%"))
-        )
-        .order_by(Partner.display_name)
-        .limit(limit)
-    ).all()
-    return [{"id": r.id, "value": r.customer_number, "label": r.display_name} for r in rows]
+def PartnerField(label=None, required: bool = True, **kwargs) -> PickerField:
+    return PickerField(label, kind="partner", required=required, **kwargs)

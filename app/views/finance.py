@@ -39,7 +39,7 @@ from app.models import (
 from app.services import invoicing, recurring
 from app.views.base import DossierModelView, datamodel, date_arg, guarded, page_of
 from app.views.common import choice_field, label_of, local_date, two_decimals, yes_no
-from app.views.fields import PartnerField
+from app.views.fields import PartnerField, PickerField
 from app.views.labels import LABELS
 
 
@@ -127,7 +127,6 @@ class InvoiceLineView(IssuedLockedMixin, DossierModelView):
     show_columns = add_columns
     base_order = ("position", "asc")
     add_form_query_rel_fields = edit_form_query_rel_fields = {
-        "product": [["active", FilterEqual, True]],
         "invoice": [["status", FilterEqual, "draft"]],
     }
     description_columns = {
@@ -136,6 +135,7 @@ class InvoiceLineView(IssuedLockedMixin, DossierModelView):
         )
     }
     add_form_extra_fields = edit_form_extra_fields = {
+        "product": PickerField(_l("Product"), kind="product"),
         "description": StringField(
             _l("Description"), validators=[OptionalValue(), Length(max=500)]
         ),

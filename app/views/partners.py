@@ -8,6 +8,7 @@ from flask_appbuilder.models.sqla.filters import BaseFilter, FilterEqual
 from flask_appbuilder.widgets import ListWidget
 from flask_babel import lazy_gettext as _l
 from PIL import Image, UnidentifiedImageError
+from wtforms import BooleanField
 from wtforms.validators import ValidationError
 
 from app.models import (
@@ -37,6 +38,7 @@ from app.views.common import (
     short_datetime,
     yes_no,
 )
+from app.views.fields import PartnerField, PickerField, current_user
 from app.views.labels import LABELS
 
 # A profile picture needs no more; FAB would unpack and scale anything Pillow opens.
@@ -104,15 +106,16 @@ class PartnerFormMixin:
     formatters_columns = {"status": label_of(STATUS_LABELS)}
     validators_columns = {"picture": [valid_picture]}
     show_exclude_columns = ["notes", "address_links", "affiliations", "search_text"]
-    add_form_query_rel_fields = edit_form_query_rel_fields = {
-        "supplied_products": [["active", FilterEqual, True]]
-    }
 
     @staticmethod
     def extra_fields():
         return {
             "status": choice_field(_l("Status"), STATUS_LABELS),
             "language": choice_field(_l("Language"), LANGUAGE_NAMES, required=False),
+            "owner": PickerField(LABELS["owner"], kind="user", default=current_user),
+            "supplied_products": PickerField(
+                LABELS["supplied_products"], kind="product", multiple=True
+            ),
         }
 
     @expose("/show/<pk>", methods=["GET"])
@@ -202,6 +205,9 @@ class OrganizationView(PartnerFormMixin, DossierModelView):
     edit_form_extra_fields = add_form_extra_fields
 
 
+AFFILIATION_FLAGS = ("is_contact_person", "may_collect_mail", "may_represent")
+
+
 class AffiliationView(DossierModelView):
     """People in companies; filtering on a company and a flag answers "who may collect mail"."""
 
@@ -252,6 +258,13 @@ class AffiliationView(DossierModelView):
         "may_collect_mail": yes_no,
         "may_represent": yes_no,
     }
+    add_form_extra_fields = edit_form_extra_fields = {
+        "person": PickerField(LABELS["person"], kind="person", required=True),
+        "organization": PickerField(LABELS["organization"], kind="organization", required=True),
+        "address": PickerField(LABELS["address"], kind="address"),
+        # FAB makes a NOT NULL boolean a required tick: each flag may be left unticked.
+        **{flag: BooleanField(LABELS[flag]) for flag in AFFILIATION_FLAGS},
+    }
 
 
 class PartnerAddressView(DossierModelView):
@@ -268,7 +281,11 @@ class PartnerAddressView(DossierModelView):
     edit_columns = add_columns
     show_columns = add_columns
     formatters_columns = {"type": label_of(ADDRESS_TYPE_LABELS)}
-    add_form_extra_fields = {"type": choice_field(_l("Type"), ADDRESS_TYPE_LABELS)}
+    add_form_extra_fields = {
+        "partner": PartnerField(LABELS["partner"]),
+        "address": PickerField(LABELS["address"], kind="address", required=True),
+        "type": choice_field(_l("Type"), ADDRESS_TYPE_LABELS),
+    }
     edit_form_extra_fields = add_form_extra_fields
 
 

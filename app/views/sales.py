@@ -14,7 +14,7 @@ from app.models import CURRENCIES, OFFER_STATUS_LABELS, PAYMENT_FREQUENCY_LABELS
 from app.services.sales import forecast
 from app.views.base import DossierModelView, datamodel
 from app.views.common import ZonePanelShow, choice_field, label_of, local_date, two_decimals
-from app.views.fields import PartnerField
+from app.views.fields import PartnerField, PickerField, current_user
 from app.views.labels import LABELS
 
 
@@ -71,6 +71,7 @@ class OfferView(ZonePanelShow, DossierModelView):
     add_form_extra_fields = {
         "partner": PartnerField(_l("Partner")),
         "distributor": PartnerField(_l("Distributor"), required=False),
+        "owner": PickerField(LABELS["owner"], kind="user", default=current_user),
         "currency": choice_field(_l("Currency"), dict(zip(CURRENCIES, CURRENCIES, strict=True))),
         "payment_frequency": choice_field(_l("Payment frequency"), PAYMENT_FREQUENCY_LABELS),
         "amount": DecimalField(_l("Amount"), places=2, validators=[NumberRange(min=0)]),

@@ -11,7 +11,7 @@ from flask_babel import gettext, to_user_timezone, to_utc
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup
-from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.fields import DateTimeLocalField
 from wtforms.validators import DataRequired, Length, ValidationError
 from wtforms.validators import Optional as OptionalValue
@@ -26,11 +26,10 @@ from app.views.common import (
     label_of,
     safe_next,
     short_datetime,
-    staff_users,
     tasks_of,
     yes_no,
 )
-from app.views.fields import PartnerField
+from app.views.fields import PartnerField, PickerField, current_user
 from app.views.labels import LABELS
 
 
@@ -38,8 +37,8 @@ class TaskForm(FlaskForm):
     title = StringField(_l("Task title"), validators=[DataRequired(), Length(max=200)])
     description = TextAreaField(_l("Description"), validators=[OptionalValue()])
     partner = PartnerField(_l("Partner"), required=False)
-    responsible = SelectField(_l("Responsible"), coerce=int)
-    collaborators = SelectMultipleField(_l("Collaborators"), coerce=int)
+    responsible = PickerField(_l("Responsible"), kind="user", required=True, default=current_user)
+    collaborators = PickerField(_l("Collaborators"), kind="user", multiple=True)
     starts_at = DateTimeLocalField(_l("Start"), validators=[DataRequired()])
     due_at = DateTimeLocalField(_l("Due"), validators=[DataRequired()])
     priority = SelectField(
@@ -47,11 +46,6 @@ class TaskForm(FlaskForm):
     )
     done = BooleanField(_l("Done"))
     save_anyway = BooleanField(_l("Save anyway"))
-
-    def fill_choices(self) -> None:
-        users = [(u.id, u.get_full_name()) for u in staff_users()]
-        self.responsible.choices = users
-        self.collaborators.choices = users
 
     def validate_due_at(self, field):
         if self.starts_at.data and field.data and field.data < self.starts_at.data:
@@ -179,8 +173,8 @@ class TaskFormView(BaseView):
                     "title": form.title.data,
                     "description": form.description.data,
                     "partner_id": form.partner.data.id if form.partner.data else None,
-                    "responsible_id": form.responsible.data,
-                    "collaborator_ids": form.collaborators.data or [],
+                    "responsible_id": form.responsible.data.id,
+                    "collaborator_ids": [user.id for user in form.collaborators.data],
                     "starts_at": to_utc(form.starts_at.data),
                     "due_at": to_utc(form.due_at.data),
                     "priority": form.priority.data,
@@ -202,9 +196,7 @@ class TaskFormView(BaseView):
     @has_access
     def new(self):
         form = TaskForm()
-        form.fill_choices()
         if request.method == "GET":
-            form.responsible.data = g.user.id
             start = (datetime.now() + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
             form.starts_at.data, form.due_at.data = start, start + timedelta(hours=1)
             form.title.data = request.args.get("title", "")
@@ -220,10 +212,7 @@ class TaskFormView(BaseView):
     def change(self, task_id: int):
         task = db.get_or_404(Task, task_id)
         form = TaskForm(obj=task) if request.method == "GET" else TaskForm()
-        form.fill_choices()
         if request.method == "GET":
-            form.responsible.data = task.responsible_id
-            form.collaborators.data = [u.id for u in task.collaborators]
             form.starts_at.data = to_user_timezone(task.starts_at)
             form.due_at.data = to_user_timezone(task.due_at)
         elif form.validate():
