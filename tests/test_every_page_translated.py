@@ -32,7 +32,7 @@ NOT_PAGES = {
     r"Api\.|^SwaggerView\.": "REST API and its documentation",
     r"\.download$|\.print_file$|^InvoicePdfView\.pdf$|^DataSheetView\.picture$": "files",
     r"^CalendarFeedView\.feed$": "ICS feed",
-    r"^DataSheetView\.lookup$|^AutomaticInvoicingView\.progress$|^health\.": "JSON",
+    r"^PickerView\.pick$|^AutomaticInvoicingView\.progress$|^health\.": "JSON",
     r"\.action$|\.delete$": "FAB's GET changes data (actions, delete)",
     r"^LocaleView\.index$|^UtilView\.back$|\.logout$": "redirects",
 }
