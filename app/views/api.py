@@ -663,6 +663,7 @@ class InvoiceApi(DossierApi):
     ]
     label_columns = {"gross_total": "total"}
     add_columns = ["partner", "currency", "issue_date", "due_date", "notes"]
+    edit_columns = add_columns
     search_columns = ["number", "status", "partner", "issue_date"]
     openapi_spec_component_schemas = (InvoiceAnswer,)
     openapi_spec_methods = {
