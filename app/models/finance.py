@@ -147,6 +147,22 @@ INVOICE_CONTENT = (
     "seller_swift",
     "footer",
 )
+# Units of the catalogue's usual codes, printed in the document's language; any other unit
+# is printed as it was typed.
+UNIT_LABELS = {
+    "pc": _l("pc"),
+    "hour": _l("hour"),
+    "h": _l("hour"),
+    "day": _l("day"),
+    "month": _l("month"),
+    "year": _l("year"),
+    "user": _l("user"),
+    "visits": _l("visit"),
+    "kg": _l("kg"),
+    "m": _l("m"),
+    "km": _l("km"),
+    "licence": _l("licence"),
+}
 INVOICE_KIND_LABELS = {"invoice": _l("Invoice"), "credit_note": _l("Credit note")}
 DELIVERY_LABELS = {"email": _l("By e-mail"), "post": _l("By post")}
 

@@ -48,19 +48,29 @@ def _locked_row() -> OurCompany:
 
 
 def save_our_company(
-    actor_id: int | None, bank_accounts: list[dict] | None = None, **fields
+    actor_id: int | None,
+    bank_accounts: list[dict] | None = None,
+    logo: BinaryIO | None = None,
+    remove_logo: bool = False,
+    **fields,
 ) -> OurCompany:
     """Change the fields given; `bank_accounts` ([{currency, iban, swift}]), when given,
-    replaces the accounts. One account per currency; all of it is saved or nothing."""
+    replaces the accounts; `logo` (a stream) replaces the logo. One account per currency;
+    all of it is saved or nothing (a refused logo is read no further than its limit)."""
     unknown = set(fields) - set(FIELDS)
     if unknown:
         raise InvalidValue(sorted(unknown)[0], _l("Unknown field."))
+    image = read_logo(logo) if logo is not None else None
     with acting_as(actor_id):
         company = _locked_row()
         for key, value in fields.items():
             setattr(company, key, value)
         if bank_accounts is not None:
             set_bank_accounts(company, bank_accounts)
+        if image is not None:
+            company.logo, company.logo_type = image
+        elif remove_logo:
+            company.logo, company.logo_type = None, None
         db.session.flush()
     return company
 
@@ -112,18 +122,7 @@ def _is_image(data: bytes) -> bool:
 
 
 def set_logo(actor_id: int | None, stream: BinaryIO) -> OurCompany:
-    data, kind = read_logo(stream)
-    with acting_as(actor_id):
-        company = _locked_row()
-        company.logo, company.logo_type = data, kind
-    return company
-
-
-def remove_logo(actor_id: int | None) -> OurCompany:
-    with acting_as(actor_id):
-        company = _locked_row()
-        company.logo, company.logo_type = None, None
-    return company
+    return save_our_company(actor_id, logo=stream)
 
 
 def as_dict(company: OurCompany) -> dict:

@@ -3,13 +3,22 @@ company lacks the seller's data), credit notes that cancel an invoice, and the P
 
 from __future__ import annotations
 
+import base64
 import io
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 from flask import current_app, render_template
-from flask_babel import force_locale
+from flask_babel import (
+    force_locale,
+    format_currency,
+    format_date,
+    format_decimal,
+    format_percent,
+    get_locale,
+    gettext,
+)
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import func, insert, select
@@ -21,6 +30,8 @@ from app.models import (
     Counter,
     Invoice,
     InvoiceLine,
+    PAYMENT_METHOD_LABELS,
+    UNIT_LABELS,
     OurCompany,
     Outbox,
     Partner,
@@ -30,6 +41,7 @@ from app.models import (
 )
 from app.services import acting_as, fetch, take_write_lock
 from app.services.company import our_company
+from app.services.words import amount_in_words
 
 FONTS = Path(__file__).resolve().parent.parent / "static" / "fonts"
 # The counter and the number's prefix of each kind: 2026/000123, CN-2026/000004.
@@ -292,13 +304,21 @@ def render_pdf_of(invoices: list[Invoice]) -> bytes:
     """Invoices in one PDF, each in its partner's language and starting on a new page (a
     page-break wrapper per invoice: xhtml2pdf's <pdf:nextpage/> recurses itself to death
     at a few hundred invoices)."""
-    from xhtml2pdf import pisa
-
     default = current_app.config["DEFAULT_LOCALE"]
-    bodies = []
+    company = our_company()
+    documents = []
     for invoice in invoices:
         with force_locale(invoice.language or default):
-            bodies.append(Markup(render_template("pdf/_invoice.html", invoice=invoice)))
+            documents.append(invoice_document(invoice, company))
+    return render_documents(documents)
+
+
+def render_documents(documents: list[dict]) -> bytes:
+    """Documents (invoices now; quotes and orders later) in the one shared layout
+    `pdf/_document.html`, with the embedded DejaVu font."""
+    from xhtml2pdf import pisa
+
+    bodies = [Markup(render_template("pdf/_document.html", doc=doc)) for doc in documents]
     html = render_template(
         "pdf/invoices.html",
         bodies=bodies,
@@ -310,6 +330,173 @@ def render_pdf_of(invoices: list[Invoice]) -> bytes:
     if result.err:
         raise RuntimeError("the invoice PDF could not be made")
     return out.getvalue()
+
+
+def _lines_of(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").replace("\r", "").split("\n") if part.strip()]
+
+
+def invoice_document(invoice: Invoice, company: OurCompany) -> dict:
+    """What the shared layout draws for an invoice or credit note, in the current locale.
+    An issued invoice shows the seller as it was frozen when issued; a draft shows our
+    company as it is now."""
+    issued = invoice.status != "draft"
+    currency = invoice.currency
+    account_iban = invoice.seller_iban if issued else None
+    account_swift = invoice.seller_swift if issued else None
+    if not issued and company.account_for(currency) is not None:
+        account_iban = company.account_for(currency).iban
+        account_swift = company.account_for(currency).swift
+    seller = {
+        "name": invoice.seller_name if issued else company.name,
+        "address": invoice.seller_address if issued else company.address,
+        "tax_number": invoice.seller_tax_number if issued else company.tax_number,
+        "eu_vat_number": invoice.seller_eu_vat_number if issued else company.eu_vat_number,
+        "registration_number": (
+            invoice.seller_registration_number if issued else company.registration_number
+        ),
+    }
+    method = invoice.payment_method or (
+        None if issued else payment_method_of(invoice.partner, company)
+    )
+
+    def money(amount) -> str:
+        return format_currency(amount, currency)
+
+    title = gettext("Credit note") if invoice.kind == "credit_note" else gettext("Invoice")
+    meta = [
+        (gettext("Issue date"), format_date(invoice.issue_date) if invoice.issue_date else ""),
+        (
+            gettext("Supply date"),
+            format_date(invoice.supply_date or invoice.issue_date)
+            if (invoice.supply_date or invoice.issue_date)
+            else "",
+        ),
+        (gettext("Due date"), format_date(invoice.due_date) if invoice.due_date else ""),
+        (
+            gettext("Payment method"),
+            str(PAYMENT_METHOD_LABELS.get(method, method or "")),
+        ),
+        (gettext("Customer number"), invoice.partner.customer_number or ""),
+        (gettext("Currency"), currency),
+    ]
+    if invoice.period_start:
+        meta.append(
+            (
+                gettext("Billing period"),
+                gettext(
+                    "%(start)s – %(end)s",
+                    start=format_date(invoice.period_start),
+                    end=format_date(invoice.period_end),
+                ),
+            )
+        )
+    reference = None
+    if invoice.kind == "credit_note" and invoice.credited_invoice is not None:
+        original = invoice.credited_invoice
+        reference = gettext(
+            "This credit note cancels invoice %(number)s of %(date)s.",
+            number=original.number,
+            date=format_date(original.issue_date),
+        )
+    summary: dict = {}
+    for line in invoice.lines:
+        row = summary.setdefault(line.vat_rate, [Decimal(0), Decimal(0)])
+        row[0] += line.net
+        row[1] += line.vat
+    words = amount_in_words(invoice.gross_total, currency, str(get_locale()))
+    party_rows = [
+        (gettext("Tax number"), seller["tax_number"]),
+        (gettext("EU VAT number"), seller["eu_vat_number"]),
+        (gettext("Registration number"), seller["registration_number"]),
+    ]
+    return {
+        "title": title,
+        "number": invoice.number or gettext("Draft"),
+        "logo": _logo_uri(company),
+        "seller_label": gettext("Seller"),
+        "buyer_label": gettext("Buyer"),
+        "seller": {
+            "name": seller["name"] or "",
+            "address": _lines_of(seller["address"]),
+            "rows": [(label, value) for label, value in party_rows if value],
+        },
+        "buyer": {
+            "name": invoice.billing_name or invoice.partner.display_name,
+            "address": _lines_of(
+                invoice.billing_address if issued else str(invoice.partner.billing_address or "")
+            ),
+            "rows": [
+                (gettext("Tax number"), value)
+                for value in [
+                    invoice.billing_tax_number
+                    if issued
+                    else getattr(invoice.partner, "tax_number", None)
+                ]
+                if value
+            ],
+        },
+        "meta": meta,
+        "bank_label": gettext("Bank account"),
+        "bank": (
+            gettext(
+                "IBAN: %(iban)s · SWIFT/BIC: %(swift)s",
+                iban=" ".join(account_iban[i : i + 4] for i in range(0, len(account_iban), 4)),
+                swift=account_swift,
+            )
+            if account_iban
+            else None
+        ),
+        "reference": reference,
+        "columns": {
+            "description": gettext("Description"),
+            "quantity": gettext("Quantity"),
+            "unit_price": gettext("Unit price"),
+            "vat_rate": gettext("VAT rate"),
+            "net": gettext("Net amount"),
+            "vat": gettext("VAT amount"),
+            "gross": gettext("Gross amount"),
+        },
+        "lines": [
+            {
+                "description": line.description,
+                "quantity": gettext(
+                    "%(quantity)s %(unit)s",
+                    quantity=format_decimal(line.quantity),
+                    unit=str(UNIT_LABELS.get(line.unit, line.unit)),
+                ),
+                "unit_price": money(line.unit_price),
+                "vat_rate": format_percent(line.vat_rate / 100, "#,##0.##%"),
+                "net": money(line.net),
+            }
+            for line in invoice.lines
+        ],
+        "summary_title": gettext("VAT summary"),
+        "summary": [
+            {
+                "rate": format_percent(rate / 100, "#,##0.##%"),
+                "net": money(net),
+                "vat": money(vat),
+                "gross": money(net + vat),
+            }
+            for rate, (net, vat) in sorted(summary.items())
+        ],
+        "totals": [
+            (gettext("Net total"), money(invoice.net_total), False),
+            (gettext("VAT total"), money(invoice.vat_total), False),
+            (gettext("Total due"), money(invoice.gross_total), True),
+        ],
+        "words_label": gettext("Amount in words"),
+        "words": words,
+        "notes": invoice.notes,
+        "footer": _lines_of(invoice.footer if issued else company.footer),
+    }
+
+
+def _logo_uri(company: OurCompany) -> str | None:
+    if company.logo_type is None:
+        return None
+    return f"data:{company.logo_type};base64,{base64.b64encode(company.logo).decode()}"
 
 
 OPEN_STATUSES = ("issued", "sent", "partly_paid")
