@@ -27,11 +27,11 @@ from app.errors import InvalidValue, InvoiceLocked, SellerDataMissing
 from app.extensions import db
 from app.models import (
     INVOICE_STATUS_LABELS,
+    PAYMENT_METHOD_LABELS,
+    UNIT_LABELS,
     Counter,
     Invoice,
     InvoiceLine,
-    PAYMENT_METHOD_LABELS,
-    UNIT_LABELS,
     OurCompany,
     Outbox,
     Partner,
