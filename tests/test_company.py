@@ -272,7 +272,7 @@ def test_the_screen_and_the_api_refuse_to_issue_without_seller_data(app, login, 
         assert db.session.scalar(select(func.count()).where(Invoice.number.is_not(None))) == 0
 
 
-def test_the_invoicing_run_records_the_refusal_per_partner(app):
+def test_the_invoicing_run_records_the_refusal_per_partner(app, login):
     with app.app_context():
         huf = draft(name="Forint Kft.")
         eur = draft(name="Euro GmbH", currency="EUR")
@@ -296,9 +296,12 @@ def test_the_invoicing_run_records_the_refusal_per_partner(app):
             select(RecurringInvoice).where(RecurringInvoice.template_id == eur)
         )
         assert eur_setting.next_date == date(2026, 2, 1)  # still due
+        run_id = run.id
         f.our_company()
         again = recurring.run(recurring.start(None, date(2026, 2, 1), queue_job=False).id)
         assert (again.status, again.made) == ("done", 1)
+    page = login("finance").get(f"/automatic-invoicing/run/{run_id}").get_data(as_text=True)
+    assert "Euro GmbH" in page and "a bank account in EUR" in page
 
 
 # --- the PDF -----------------------------------------------------------------------------
