@@ -127,3 +127,33 @@ class LoginRefused(DomainError):
         "locked for %(minutes)s minutes."
     )
     message = slowed
+
+
+# What an invoice cannot be issued without, with the words a refusal names it by.
+SELLER_REQUIRED = {
+    "name": _l("legal name"),
+    "address": _l("address"),
+    "tax_number": _l("tax number"),
+}
+
+
+class SellerDataMissing(DomainError):
+    """Our company lacks what an invoice must carry: `missing` names it (keys of
+    SELLER_REQUIRED, and "bank_account" for a transfer in `currency` without an account)."""
+
+    status = 409
+    message = _l("The invoice cannot be issued while Settings → Our company lacks: %(missing)s.")
+    bank_account = _l("a bank account in %(currency)s")
+
+    def __init__(self, missing: list[str], currency: str):
+        self.missing, self.currency = list(missing), currency
+        super().__init__()
+
+    def __str__(self) -> str:
+        names = [
+            str(self.bank_account) % {"currency": self.currency}
+            if key == "bank_account"
+            else str(SELLER_REQUIRED[key])
+            for key in self.missing
+        ]
+        return str(self.message) % {"missing": ", ".join(names)}

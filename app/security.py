@@ -40,6 +40,7 @@ READ_WRITE = {
     "action": "write",
     "action_post": "write",
     "issue": "write",
+    "cancel": "write",
     "change_status": "write",
     "pdf": "read",
     "payment": "write",
@@ -126,7 +127,9 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     "Staff": READ_CRM + _write(*CRM) + _menus(*STAFF_MENUS) + OWN_ACCOUNT,
     "Finance": READ_CRM
     + _write("Product", "Invoice", "Contract", "RecurringInvoice")
-    + _menus(*STAFF_MENUS, "Automatic invoicing")
+    + _read("OurCompany")
+    + _write("OurCompany")
+    + _menus(*STAFF_MENUS, "Automatic invoicing", "Settings", "Our company")
     + OWN_ACCOUNT,
     "Read-only": READ_CRM + _menus(*STAFF_MENUS) + OWN_ACCOUNT,
     "Client": ZONE,

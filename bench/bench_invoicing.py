@@ -198,6 +198,9 @@ def fill(db, args) -> float:
         )
         conn.execute(insert(Counter.__table__).values(name="invoice:2026", value=n))
         move_sequences(conn, ("partner", "invoice", "invoice_line", "recurring_invoice"))
+    from app.services.demo import load_our_company
+
+    load_our_company(None)  # the seller every invoice carries
     vacuum_analyze(db.engine)
     return wall() - started
 

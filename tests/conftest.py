@@ -35,6 +35,7 @@ from sqlalchemy import create_engine, event, text  # noqa: E402
 from app import create_app  # noqa: E402
 from app.cli import initialise  # noqa: E402
 from app.extensions import db  # noqa: E402
+from tests import factories  # noqa: E402
 
 DB_URL = os.environ.get("DOSSIER_TEST_DB")
 
@@ -223,6 +224,7 @@ def app(redis_server, smtp_server):
                     sm.find_role(role),
                     password=f"{username}-pw",
                 )
+        factories.our_company()
     return app
 
 
@@ -254,6 +256,10 @@ def clean(app):
             conn.execute(text("DELETE FROM ab_user WHERE username LIKE 'tmp-%'"))
             conn.execute(text("UPDATE ab_user SET active = :t"), {"t": True})
             conn.execute(text("DELETE FROM counter WHERE name LIKE 'invoice:%'"))
+            conn.execute(text("DELETE FROM counter WHERE name LIKE 'credit_note:%'"))
+        # Every test starts with our company filled in, as a set-up installation has it.
+        with app.app_context():
+            factories.our_company()
 
 
 @pytest.fixture

@@ -72,3 +72,40 @@ def code(name="south", category="category") -> Code:
         c = Code(name=name, category=category)
         db.session.add(c)
     return c
+
+
+def iban(country: str, bban: str) -> str:
+    """A valid IBAN for `bban`: the check digits computed by mod 97."""
+    digits = "".join(str(int(c, 36)) for c in bban + country + "00")
+    return f"{country}{98 - int(digits) % 97:02d}{bban}"
+
+
+# A bank account in each currency, so that any transfer invoice of a test can be issued.
+BANK_ACCOUNTS = [
+    {"currency": "HUF", "iban": "HU42117730161111101800000000", "swift": "OTPVHUHB"},
+    {"currency": "EUR", "iban": "DE89370400440532013000", "swift": "COBADEFFXXX"},
+    {"currency": "PLN", "iban": "PL61109010140000071219812874", "swift": "WBKPPLPP"},
+    {"currency": "RUB", "iban": iban("RU", "04452522540702810800000001234"), "swift": "SABRRUMM"},
+    {"currency": "USD", "iban": iban("HU", "117730161111101800000001"), "swift": "OTPVHUHB"},
+    {"currency": "GBP", "iban": "GB29NWBK60161331926819", "swift": "NWBKGB2L"},
+    {"currency": "CHF", "iban": "CH9300762011623852957", "swift": "UBSWCHZH80A"},
+]
+
+
+def our_company(**fields):
+    """Our company with everything an invoice needs (the suite's default seller)."""
+    from app.services.company import save_our_company
+
+    values = {
+        "name": "Dossier Minta Kft.",
+        "address": "Fő utca 1, 1011 Budapest, Magyarország",
+        "tax_number": "12345678-2-41",
+        "eu_vat_number": "HU12345678",
+        "registration_number": "01-09-123456",
+        "payment_terms_days": 8,
+        "payment_method": "transfer",
+        "footer": None,
+        "bank_accounts": BANK_ACCOUNTS,
+    }
+    values.update(fields)
+    return save_our_company(None, **values)

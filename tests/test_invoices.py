@@ -89,7 +89,7 @@ def test_an_issued_invoice_cannot_be_edited_only_cancelled(app, ctx):
     db.session.rollback()
     with pytest.raises(InvoiceLocked):
         invoicing.issue(iid, None)
-    assert invoicing.set_status(iid, None, "cancelled").status == "cancelled"
+    assert invoicing.set_status(iid, None, "cancelled").state == "cancelled"
     with pytest.raises(InvoiceLocked):
         invoicing.set_status(iid, None, "paid")
 

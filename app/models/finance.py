@@ -25,9 +25,9 @@ from sqlalchemy import (
     inspect,
     select,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship, validates
 
-from app.errors import InvalidValue, InvoiceLocked
+from app.errors import InvalidValue, InvoiceLocked, SellerDataMissing
 from app.models.audit import Audited
 from app.models.base import (
     association,
@@ -107,12 +107,14 @@ INVOICE_STATUS_LABELS = {
     "partly_paid": _l("Partly paid"),
     "cancelled": _l("Cancelled"),
 }
-# What an invoice may become once issued; its content never changes again.
+# What an invoice may become once issued; its content never changes again. Cancelling is not
+# a status written on the invoice: it issues a credit note, and "cancelled" is read off that
+# (`Invoice.is_cancelled`). Stored "cancelled" rows are invoices cancelled before credit notes.
 INVOICE_TRANSITIONS = {
     "draft": {"issued"},
-    "issued": {"sent", "paid", "partly_paid", "cancelled"},
-    "sent": {"paid", "partly_paid", "cancelled"},
-    "partly_paid": {"paid", "cancelled"},
+    "issued": {"sent", "paid", "partly_paid"},
+    "sent": {"paid", "partly_paid"},
+    "partly_paid": {"paid"},
     "paid": set(),
     "cancelled": set(),
 }
@@ -134,7 +136,36 @@ INVOICE_CONTENT = (
     "net_total",
     "vat_total",
     "gross_total",
+    "kind",
+    "credited_invoice_id",
+    "supply_date",
+    "payment_method",
+    "seller_name",
+    "seller_address",
+    "seller_tax_number",
+    "seller_eu_vat_number",
+    "seller_registration_number",
+    "seller_iban",
+    "seller_swift",
+    "footer",
 )
+# Units of the catalogue's usual codes, printed in the document's language; any other unit
+# is printed as it was typed.
+UNIT_LABELS = {
+    "pc": _l("pc"),
+    "hour": _l("hour"),
+    "h": _l("hour"),
+    "day": _l("day"),
+    "month": _l("month"),
+    "year": _l("year"),
+    "user": _l("user"),
+    "visits": _l("visit"),
+    "kg": _l("kg"),
+    "m": _l("m"),
+    "km": _l("km"),
+    "licence": _l("licence"),
+}
+INVOICE_KIND_LABELS = {"invoice": _l("Invoice"), "credit_note": _l("Credit note")}
 DELIVERY_LABELS = {"email": _l("By e-mail"), "post": _l("By post")}
 
 
@@ -150,6 +181,13 @@ class Invoice(Model):
         ),
         CheckConstraint("status = 'draft' OR number IS NOT NULL", name="ck_invoice_number"),
         UniqueConstraint("number", name="uq_invoice_number"),
+        CheckConstraint("kind IN ('invoice', 'credit_note')", name="ck_invoice_kind"),
+        CheckConstraint(
+            "(kind = 'credit_note') = (credited_invoice_id IS NOT NULL)",
+            name="ck_invoice_credit_note",
+        ),
+        # One credit note per invoice: two cancels at once make one.
+        UniqueConstraint("credited_invoice_id", name="uq_invoice_credited"),
         # One invoice per period of an automatic invoicing: running a period twice is a no-op.
         UniqueConstraint("recurring_id", "period_start", name="uq_invoice_recurring_period"),
         CheckConstraint(
@@ -193,8 +231,29 @@ class Invoice(Model):
         ForeignKey("invoice_run.id", ondelete="SET NULL", name="fk_invoice_run")
     )
     delivery: Mapped[str | None] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(
+        String(12), nullable=False, default="invoice", server_default="invoice"
+    )
+    # A credit note names the invoice it cancels; that invoice itself is never changed.
+    credited_invoice_id: Mapped[int | None] = mapped_column(
+        ForeignKey("invoice.id", name="fk_invoice_credited")
+    )
+    supply_date: Mapped[date | None] = mapped_column(Date)
+    payment_method: Mapped[str | None] = mapped_column(String(16))
+    # The seller as it was when the invoice was issued (Settings → Our company).
+    seller_name: Mapped[str | None] = mapped_column(String(250))
+    seller_address: Mapped[str | None] = mapped_column(Text)
+    seller_tax_number: Mapped[str | None] = mapped_column(String(40))
+    seller_eu_vat_number: Mapped[str | None] = mapped_column(String(40))
+    seller_registration_number: Mapped[str | None] = mapped_column(String(60))
+    seller_iban: Mapped[str | None] = mapped_column(String(34))
+    seller_swift: Mapped[str | None] = mapped_column(String(11))
+    footer: Mapped[str | None] = mapped_column(Text)
 
     partner: Mapped[Partner] = relationship(lazy="joined")
+    credited_invoice: Mapped[Invoice | None] = relationship(
+        remote_side=[id], foreign_keys=[credited_invoice_id]
+    )
     lines: Mapped[list[InvoiceLine]] = relationship(
         back_populates="invoice", cascade="all, delete-orphan", order_by="InvoiceLine.position"
     )
@@ -204,8 +263,22 @@ class Invoice(Model):
         return clean_currency(key, value)
 
     @property
+    def state(self) -> str:
+        """The status users read: "cancelled" once a credit note cancels the invoice."""
+        return "cancelled" if self.is_cancelled else self.status
+
+    @property
     def status_label(self) -> str:
-        return str(INVOICE_STATUS_LABELS.get(self.status, self.status))
+        return str(INVOICE_STATUS_LABELS.get(self.state, self.state))
+
+    @property
+    def is_credit_note(self) -> bool:
+        return self.kind == "credit_note"
+
+    @property
+    def seller_iban_grouped(self) -> str:
+        iban = self.seller_iban or ""
+        return " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))
 
     def recompute(self) -> None:
         net = sum((line.net for line in self.lines), Decimal(0))
@@ -214,6 +287,14 @@ class Invoice(Model):
 
     def __str__(self) -> str:
         return self.number or str(_l("Draft invoice"))
+
+
+_invoice, _credit_note = Invoice.__table__, Invoice.__table__.alias("credit_note")
+# Cancelled: a credit note names the invoice. Read in the invoice's own SELECT.
+Invoice.is_cancelled = column_property(
+    select(_credit_note.c.id).where(_credit_note.c.credited_invoice_id == _invoice.c.id).exists()
+    | (_invoice.c.status == "cancelled")
+)
 
 
 class InvoiceLine(Model):
@@ -273,6 +354,13 @@ def _guard_invoice(mapper, connection, target: Invoice) -> None:
     before = hist.deleted[0] if hist.deleted else target.status
     if before != target.status and target.status not in INVOICE_TRANSITIONS.get(before, set()):
         raise InvoiceLocked(status=INVOICE_STATUS_LABELS.get(before, before))
+    if (
+        before != target.status
+        and connection.execute(
+            select(Invoice.id).where(Invoice.credited_invoice_id == target.id).limit(1)
+        ).first()
+    ):
+        raise InvoiceLocked(status=INVOICE_STATUS_LABELS["cancelled"])
     if before != "draft" and any(state.attrs[c].history.has_changes() for c in INVOICE_CONTENT):
         raise InvoiceLocked(status=INVOICE_STATUS_LABELS.get(before, before))
 
@@ -457,9 +545,20 @@ def _recurring_template(mapper, connection, target: RecurringInvoice) -> None:
     ):
         return
     row = connection.execute(
-        select(Invoice.partner_id, Invoice.status).where(Invoice.id == target.template_id)
+        select(
+            Invoice.partner_id,
+            Invoice.status,
+            Invoice.kind,
+            Invoice.is_cancelled.label("is_cancelled"),
+        ).where(Invoice.id == target.template_id)
     ).first()
-    if row is None or row.partner_id != target.partner_id or row.status in ("draft", "cancelled"):
+    if (
+        row is None
+        or row.partner_id != target.partner_id
+        or row.status == "draft"
+        or row.kind != "invoice"
+        or row.is_cancelled
+    ):
         raise InvalidValue(
             "template", _l("Choose an issued invoice of this partner as the template.")
         )
@@ -492,6 +591,9 @@ class InvoiceRun(Model):
     batches: Mapped[list[InvoicePrintBatch]] = relationship(
         back_populates="run", cascade="all, delete-orphan", order_by="InvoicePrintBatch.position"
     )
+    refusals: Mapped[list[InvoiceRunRefusal]] = relationship(
+        cascade="all, delete-orphan", order_by="InvoiceRunRefusal.id"
+    )
 
     @property
     def status_label(self) -> str:
@@ -503,6 +605,34 @@ class InvoiceRun(Model):
         if self.status == "done":
             return 100
         return min(99, 100 * self.made // self.total) if self.total else 0
+
+
+class InvoiceRunRefusal(Model):
+    """A partner whose invoice a run did not make because our company lacked seller data
+    (`missing`: keys of SELLER_REQUIRED and "bank_account", comma-separated). Its setting
+    keeps its next date, so a later run makes the invoice once the data is there."""
+
+    __tablename__ = "invoice_run_refusal"
+    __table_args__ = (UniqueConstraint("run_id", "recurring_id", name="uq_invoice_run_refusal"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("invoice_run.id", ondelete="CASCADE"), nullable=False
+    )
+    recurring_id: Mapped[int] = mapped_column(
+        ForeignKey("recurring_invoice.id", ondelete="CASCADE"), nullable=False
+    )
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partner.id", ondelete="CASCADE"), nullable=False
+    )
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    missing: Mapped[str] = mapped_column(String(120), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+
+    partner: Mapped[Partner] = relationship()
+
+    @property
+    def message(self) -> str:
+        return str(SellerDataMissing(self.missing.split(","), self.currency))
 
 
 class InvoicePrintBatch(Model):

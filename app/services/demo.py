@@ -241,6 +241,31 @@ PRODUCTS = [
 ]
 
 
+# The demo seller: the invoices of the demo can be issued (Settings → Our company).
+DEMO_COMPANY = {
+    "name": "Dossier Demo Kft.",
+    "address": "Andrássy út 12, 1061 Budapest, Magyarország",
+    "tax_number": "12345676-2-42",
+    "eu_vat_number": "HU12345676",
+    "registration_number": "01-09-999999",
+    "payment_terms_days": 8,
+    "payment_method": "transfer",
+    "footer": "Dossier Demo Kft. · info@dossier.example · +36 1 555 0100",
+    "bank_accounts": [
+        {"currency": "HUF", "iban": "HU42117730161111101800000000", "swift": "OTPVHUHB"},
+        {"currency": "EUR", "iban": "DE89370400440532013000", "swift": "COBADEFFXXX"},
+        {"currency": "PLN", "iban": "PL61109010140000071219812874", "swift": "WBKPPLPP"},
+    ],
+}
+
+
+def load_our_company(admin_id: int | None) -> None:
+    from app.services.company import our_company, save_our_company
+
+    if our_company().name is None:
+        save_our_company(admin_id, **DEMO_COMPANY)
+
+
 def load_sales_demo(rng: random.Random, admin_id: int | None) -> None:
     """Offers, tasks, products, a contract and an issued invoice, so every tab shows data."""
     from app.models import Contract, Offer, Product, Quota, Task
@@ -288,6 +313,7 @@ def load_sales_demo(rng: random.Random, admin_id: int | None) -> None:
         )
         contract.quotas = [Quota(name="On-site visits", unit="visits", bought=12, used=4)]
         db.session.add(contract)
+    load_our_company(admin_id)
     invoice = invoicing.new_draft(first.id, admin_id, currency="HUF")
     invoicing.add_line(invoice.id, admin_id, product_id=products[0].id, quantity=1)
     invoicing.issue(invoice.id, admin_id)

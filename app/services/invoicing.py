@@ -1,25 +1,38 @@
-"""Invoices: drafts, issuing with the next gapless number of the year, and the PDF."""
+"""Invoices: drafts, issuing with the next gapless number of the year (refused while our
+company lacks the seller's data), credit notes that cancel an invoice, and the PDF."""
 
 from __future__ import annotations
 
+import base64
 import io
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 from flask import current_app, render_template
-from flask_babel import force_locale
+from flask_babel import (
+    force_locale,
+    format_currency,
+    format_date,
+    format_decimal,
+    format_percent,
+    get_locale,
+    gettext,
+)
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from sqlalchemy import func, insert, select
 
-from app.errors import InvalidValue, InvoiceLocked
+from app.errors import InvalidValue, InvoiceLocked, SellerDataMissing
 from app.extensions import db
 from app.models import (
     INVOICE_STATUS_LABELS,
+    PAYMENT_METHOD_LABELS,
+    UNIT_LABELS,
     Counter,
     Invoice,
     InvoiceLine,
+    OurCompany,
     Outbox,
     Partner,
     Payment,
@@ -27,16 +40,20 @@ from app.models import (
     next_counter_value,
 )
 from app.services import acting_as, fetch, take_write_lock
+from app.services.company import our_company
+from app.services.words import amount_in_words
 
 FONTS = Path(__file__).resolve().parent.parent / "static" / "fonts"
-PAYMENT_DAYS = 8
+# The counter and the number's prefix of each kind: 2026/000123, CN-2026/000004.
+NUMBERING = {"invoice": ("invoice", ""), "credit_note": ("credit_note", "CN-")}
 
 
-def next_invoice_number(connection, year: int) -> str:
+def next_invoice_number(connection, year: int, kind: str = "invoice") -> str:
     """The next number of the year, inside the issuing transaction: the counter row stays
     locked until that transaction ends, and a rollback gives the number back — no gaps,
-    no doubles, on PostgreSQL too."""
-    name = f"invoice:{year}"
+    no doubles, on PostgreSQL too. Credit notes count on a counter of their own."""
+    counter, prefix = NUMBERING[kind]
+    name = f"{counter}:{year}"
     dialect = connection.dialect.name
     if dialect in ("postgresql", "sqlite"):
         module = __import__(f"sqlalchemy.dialects.{dialect}", fromlist=["insert"])
@@ -45,7 +62,7 @@ def next_invoice_number(connection, year: int) -> str:
         )
     elif connection.execute(select(Counter.name).where(Counter.name == name)).first() is None:
         connection.execute(insert(Counter.__table__).values(name=name, value=0))
-    return f"{year}/{next_counter_value(connection, name):06d}"
+    return f"{prefix}{year}/{next_counter_value(connection, name):06d}"
 
 
 def new_draft(partner_id: int, actor_id: int | None, **fields) -> Invoice:
@@ -158,27 +175,120 @@ def locked_invoice(invoice_id: int) -> Invoice:
     return invoice
 
 
+def payment_method_of(partner: Partner, company: OurCompany, own: str | None = None) -> str:
+    """The invoice's own method, else the partner's, else our company's default."""
+    return own or getattr(partner, "payment_method", None) or company.payment_method
+
+
+def seller_missing(company: OurCompany, currency: str, payment_method: str | None) -> list[str]:
+    """What our company lacks for an invoice in `currency` paid by `payment_method`."""
+    return company.missing_for(currency, payment_method)
+
+
 def number(invoice: Invoice, today: date) -> None:
-    """Give a draft its number and freeze the partner's billing data, inside the caller's
-    transaction (one rule for the screen, the API and automatic invoicing)."""
+    """Give a draft its number and freeze the partner's billing data and our company's
+    seller data, inside the caller's transaction (one rule for the screen, the API and
+    automatic invoicing). Refused while the seller's data is incomplete."""
     if invoice.status != "draft":
         raise InvoiceLocked(status=INVOICE_STATUS_LABELS[invoice.status])
     if not invoice.lines:
         raise InvalidValue("lines", _l("An invoice needs at least one line."))
+    company = our_company()
+    credit_note = invoice.kind == "credit_note"
+    method = (
+        None if credit_note else payment_method_of(invoice.partner, company, invoice.payment_method)
+    )
+    missing = seller_missing(company, invoice.currency, method)
+    if missing:
+        raise SellerDataMissing(missing, invoice.currency)
     partner = invoice.partner
     issued_on = invoice.issue_date or today
-    invoice.number = next_invoice_number(db.session.connection(), issued_on.year)
+    invoice.number = next_invoice_number(db.session.connection(), issued_on.year, invoice.kind)
     invoice.year, invoice.issue_date = issued_on.year, issued_on
-    invoice.due_date = invoice.due_date or issued_on + timedelta(days=PAYMENT_DAYS)
-    invoice.billing_name = partner.display_name
-    invoice.billing_address = str(partner.billing_address or "")
-    invoice.billing_tax_number = getattr(partner, "tax_number", None)
+    invoice.supply_date = invoice.supply_date or issued_on
+    if credit_note:  # the buyer as on the invoice it cancels
+        original = invoice.credited_invoice
+        invoice.billing_name = original.billing_name
+        invoice.billing_address = original.billing_address
+        invoice.billing_tax_number = original.billing_tax_number
+        invoice.due_date = invoice.due_date or issued_on
+        invoice.payment_method = original.payment_method
+    else:
+        terms = timedelta(days=company.payment_terms_days)
+        invoice.due_date = invoice.due_date or issued_on + terms
+        invoice.billing_name = partner.display_name
+        invoice.billing_address = str(partner.billing_address or "")
+        invoice.billing_tax_number = getattr(partner, "tax_number", None)
+        invoice.payment_method = method
+    account = company.account_for(invoice.currency)
+    invoice.seller_name, invoice.seller_address = company.name, company.address
+    invoice.seller_tax_number = company.tax_number
+    invoice.seller_eu_vat_number = company.eu_vat_number
+    invoice.seller_registration_number = company.registration_number
+    invoice.seller_iban = account.iban if account else None
+    invoice.seller_swift = account.swift if account else None
+    invoice.footer = company.footer
     invoice.language = invoice.language or partner.language or current_app.config["DEFAULT_LOCALE"]
     invoice.recompute()
     invoice.status = "issued"
 
 
+def cancel(invoice_id: int, actor_id: int | None, today: date | None = None) -> Invoice:
+    """Cancel an issued invoice: a numbered credit note with the negative of its lines,
+    referring to it. The invoice itself is not changed; it reads as cancelled because the
+    credit note names it. Two cancels at once make one credit note: the second waits for
+    the invoice's lock and is then refused."""
+    today = today or date.today()
+    with acting_as(actor_id):
+        original = locked_invoice(invoice_id)
+        if original.status == "draft":
+            raise InvalidValue(
+                "invoice", _l("A draft is not cancelled: change it or delete it instead.")
+            )
+        if original.kind == "credit_note":
+            raise InvalidValue("invoice", _l("A credit note cannot be cancelled."))
+        # Asked afresh after the lock: a cancel that held it first has committed by now.
+        credited = db.session.scalar(
+            select(Invoice.id).where(Invoice.credited_invoice_id == original.id).limit(1)
+        )
+        if credited is not None or original.status == "cancelled":
+            raise InvalidValue(
+                "invoice",
+                _l("Invoice %(number)s is already cancelled.") % {"number": original.number},
+            )
+        note = Invoice(
+            partner_id=original.partner_id,
+            kind="credit_note",
+            credited_invoice=original,
+            currency=original.currency,
+            language=original.language,
+            supply_date=original.supply_date,
+        )
+        note.lines = [
+            InvoiceLine(
+                position=line.position,
+                product_id=line.product_id,
+                description=line.description,
+                quantity=line.quantity,
+                unit=line.unit,
+                unit_price=-line.unit_price,
+                vat_rate=line.vat_rate,
+            )
+            for line in original.lines
+        ]
+        db.session.add(note)
+        db.session.flush()
+        number(note, today)
+        db.session.flush()
+        db.session.expire(original, ["is_cancelled"])
+    return note
+
+
 def set_status(invoice_id: int, actor_id: int | None, status: str) -> Invoice:
+    """Move an issued invoice on (sent, paid …); "cancelled" issues its credit note."""
+    if status == "cancelled":
+        cancel(invoice_id, actor_id)
+        return fetch(Invoice, invoice_id)
     with acting_as(actor_id):
         invoice = fetch(Invoice, invoice_id)
         invoice.status = status
@@ -194,13 +304,21 @@ def render_pdf_of(invoices: list[Invoice]) -> bytes:
     """Invoices in one PDF, each in its partner's language and starting on a new page (a
     page-break wrapper per invoice: xhtml2pdf's <pdf:nextpage/> recurses itself to death
     at a few hundred invoices)."""
-    from xhtml2pdf import pisa
-
     default = current_app.config["DEFAULT_LOCALE"]
-    bodies = []
+    company = our_company()
+    documents = []
     for invoice in invoices:
         with force_locale(invoice.language or default):
-            bodies.append(Markup(render_template("pdf/_invoice.html", invoice=invoice)))
+            documents.append(invoice_document(invoice, company))
+    return render_documents(documents)
+
+
+def render_documents(documents: list[dict]) -> bytes:
+    """Documents (invoices now; quotes and orders later) in the one shared layout
+    `pdf/_document.html`, with the embedded DejaVu font."""
+    from xhtml2pdf import pisa
+
+    bodies = [Markup(render_template("pdf/_document.html", doc=doc)) for doc in documents]
     html = render_template(
         "pdf/invoices.html",
         bodies=bodies,
@@ -214,7 +332,183 @@ def render_pdf_of(invoices: list[Invoice]) -> bytes:
     return out.getvalue()
 
 
+def _lines_of(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").replace("\r", "").split("\n") if part.strip()]
+
+
+def invoice_document(invoice: Invoice, company: OurCompany) -> dict:
+    """What the shared layout draws for an invoice or credit note, in the current locale.
+    An issued invoice shows the seller as it was frozen when issued; a draft shows our
+    company as it is now."""
+    issued = invoice.status != "draft"
+    currency = invoice.currency
+    account_iban = invoice.seller_iban if issued else None
+    account_swift = invoice.seller_swift if issued else None
+    if not issued and company.account_for(currency) is not None:
+        account_iban = company.account_for(currency).iban
+        account_swift = company.account_for(currency).swift
+    seller = {
+        "name": invoice.seller_name if issued else company.name,
+        "address": invoice.seller_address if issued else company.address,
+        "tax_number": invoice.seller_tax_number if issued else company.tax_number,
+        "eu_vat_number": invoice.seller_eu_vat_number if issued else company.eu_vat_number,
+        "registration_number": (
+            invoice.seller_registration_number if issued else company.registration_number
+        ),
+    }
+    method = invoice.payment_method or (
+        None if issued else payment_method_of(invoice.partner, company)
+    )
+
+    def money(amount) -> str:
+        return format_currency(amount, currency)
+
+    title = gettext("Credit note") if invoice.kind == "credit_note" else gettext("Invoice")
+    meta = [
+        (gettext("Issue date"), format_date(invoice.issue_date) if invoice.issue_date else ""),
+        (
+            gettext("Supply date"),
+            format_date(invoice.supply_date or invoice.issue_date)
+            if (invoice.supply_date or invoice.issue_date)
+            else "",
+        ),
+        (gettext("Due date"), format_date(invoice.due_date) if invoice.due_date else ""),
+        (
+            gettext("Payment method"),
+            str(PAYMENT_METHOD_LABELS.get(method, method or "")),
+        ),
+        (gettext("Customer number"), invoice.partner.customer_number or ""),
+        (gettext("Currency"), currency),
+    ]
+    if invoice.period_start:
+        meta.append(
+            (
+                gettext("Billing period"),
+                gettext(
+                    "%(start)s – %(end)s",
+                    start=format_date(invoice.period_start),
+                    end=format_date(invoice.period_end),
+                ),
+            )
+        )
+    reference = None
+    if invoice.kind == "credit_note" and invoice.credited_invoice is not None:
+        original = invoice.credited_invoice
+        reference = gettext(
+            "This credit note cancels invoice %(number)s of %(date)s.",
+            number=original.number,
+            date=format_date(original.issue_date),
+        )
+    summary: dict = {}
+    for line in invoice.lines:
+        row = summary.setdefault(line.vat_rate, [Decimal(0), Decimal(0)])
+        row[0] += line.net
+        row[1] += line.vat
+    words = amount_in_words(invoice.gross_total, currency, str(get_locale()))
+    party_rows = [
+        (gettext("Tax number"), seller["tax_number"]),
+        (gettext("EU VAT number"), seller["eu_vat_number"]),
+        (gettext("Registration number"), seller["registration_number"]),
+    ]
+    return {
+        "title": title,
+        "number": invoice.number or gettext("Draft"),
+        "logo": _logo_uri(company),
+        "seller_label": gettext("Seller"),
+        "buyer_label": gettext("Buyer"),
+        "seller": {
+            "name": seller["name"] or "",
+            "address": _lines_of(seller["address"]),
+            "rows": [(label, value) for label, value in party_rows if value],
+        },
+        "buyer": {
+            "name": invoice.billing_name or invoice.partner.display_name,
+            "address": _lines_of(
+                invoice.billing_address if issued else str(invoice.partner.billing_address or "")
+            ),
+            "rows": [
+                (gettext("Tax number"), value)
+                for value in [
+                    invoice.billing_tax_number
+                    if issued
+                    else getattr(invoice.partner, "tax_number", None)
+                ]
+                if value
+            ],
+        },
+        "meta": meta,
+        "bank_label": gettext("Bank account"),
+        "bank": (
+            gettext(
+                "IBAN: %(iban)s · SWIFT/BIC: %(swift)s",
+                iban=" ".join(account_iban[i : i + 4] for i in range(0, len(account_iban), 4)),
+                swift=account_swift,
+            )
+            if account_iban
+            else None
+        ),
+        "reference": reference,
+        "columns": {
+            "description": gettext("Description"),
+            "quantity": gettext("Quantity"),
+            "unit_price": gettext("Unit price"),
+            "vat_rate": gettext("VAT rate"),
+            "net": gettext("Net amount"),
+            "vat": gettext("VAT amount"),
+            "gross": gettext("Gross amount"),
+        },
+        "lines": [
+            {
+                "description": line.description,
+                "quantity": gettext(
+                    "%(quantity)s %(unit)s",
+                    quantity=format_decimal(line.quantity),
+                    unit=str(UNIT_LABELS.get(line.unit, line.unit)),
+                ),
+                "unit_price": money(line.unit_price),
+                "vat_rate": format_percent(line.vat_rate / 100, "#,##0.##%"),
+                "net": money(line.net),
+            }
+            for line in invoice.lines
+        ],
+        "summary_title": gettext("VAT summary"),
+        "summary": [
+            {
+                "rate": format_percent(rate / 100, "#,##0.##%"),
+                "net": money(net),
+                "vat": money(vat),
+                "gross": money(net + vat),
+            }
+            for rate, (net, vat) in sorted(summary.items())
+        ],
+        "totals": [
+            (gettext("Net total"), money(invoice.net_total), False),
+            (gettext("VAT total"), money(invoice.vat_total), False),
+            (gettext("Total due"), money(invoice.gross_total), True),
+        ],
+        "words_label": gettext("Amount in words"),
+        "words": words,
+        "notes": invoice.notes,
+        "footer": _lines_of(invoice.footer if issued else company.footer),
+    }
+
+
+def _logo_uri(company: OurCompany) -> str | None:
+    if company.logo_type is None:
+        return None
+    return f"data:{company.logo_type};base64,{base64.b64encode(company.logo).decode()}"
+
+
 OPEN_STATUSES = ("issued", "sent", "partly_paid")
+
+
+def is_open(invoice: Invoice) -> bool:
+    """Money is still expected on it: issued, not paid in full, not cancelled, no credit note."""
+    return (
+        invoice.status in OPEN_STATUSES
+        and not invoice.is_cancelled
+        and invoice.kind != "credit_note"
+    )
 
 
 def record_payment(
@@ -229,7 +523,7 @@ def record_payment(
     paid. Paying more than is outstanding is refused."""
     with acting_as(actor_id):
         invoice = locked_invoice(invoice_id)
-        if invoice.status not in OPEN_STATUSES:
+        if not is_open(invoice):
             raise InvalidValue("invoice", _l("Only an issued, unpaid invoice can be paid."))
         payment = Payment(
             invoice_id=invoice.id,
@@ -246,7 +540,7 @@ def record_payment(
 def settle(payment: Payment, invoice: Invoice) -> None:
     """Tie a payment to its invoice (partner, currency) and move the invoice to partly paid
     or paid; more than is still due is refused. One rule for the screen and the API."""
-    if invoice.status not in OPEN_STATUSES:
+    if not is_open(invoice):
         raise InvalidValue("invoice", _l("Only an issued, unpaid invoice can be paid."))
     outstanding = invoice.gross_total - paid_amount(invoice.id)
     if payment.amount > outstanding:
@@ -267,7 +561,7 @@ def email_invoice(invoice_id: int, actor_id: int | None) -> Invoice:
 
     with acting_as(actor_id):
         invoice = fetch(Invoice, invoice_id)
-        if invoice.status == "draft" or invoice.status == "cancelled":
+        if invoice.status == "draft" or invoice.is_cancelled:
             raise InvalidValue("invoice", _l("Only an issued invoice can be sent."))
         recipient = invoice.partner.email
         if not recipient:
@@ -325,7 +619,7 @@ def current_account(partner_id: int, today: date | None = None) -> dict:
     rows, totals = [], {}
     for invoice in invoices:
         settled = Decimal(paid.get(invoice.id) or 0)
-        due = invoice.gross_total - settled if invoice.status in OPEN_STATUSES else Decimal(0)
+        due = invoice.gross_total - settled if is_open(invoice) else Decimal(0)
         overdue = due > 0 and invoice.due_date is not None and invoice.due_date < today
         rows.append({"invoice": invoice, "paid": settled, "due": due, "overdue": overdue})
         t = totals.setdefault(

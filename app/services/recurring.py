@@ -27,6 +27,7 @@ from app.models import (
     InvoiceLine,
     InvoicePrintBatch,
     InvoiceRun,
+    InvoiceRunRefusal,
     Outbox,
     Partner,
     PartnerAddress,
@@ -36,6 +37,7 @@ from app.models import (
 )
 from app.queue import enqueue
 from app.services import acting_as, fetch, invoicing
+from app.services.company import our_company
 
 CHUNK = 50  # invoices per transaction: the number counter stays locked only this long
 STALE_AFTER = timedelta(minutes=5)  # a running run without a heartbeat this long was killed
@@ -45,11 +47,17 @@ MAX_AHEAD = timedelta(days=366)
 
 
 def template_choices(partner_id: int) -> list[Invoice]:
-    """Invoices of the partner that can serve as the template: issued, not cancelled."""
+    """Invoices of the partner that can serve as the template: issued, not cancelled, not
+    credit notes."""
     return list(
         db.session.scalars(
             select(Invoice)
-            .where(Invoice.partner_id == partner_id, Invoice.status.not_in(("draft", "cancelled")))
+            .where(
+                Invoice.partner_id == partner_id,
+                Invoice.status != "draft",
+                Invoice.kind == "invoice",
+                ~Invoice.is_cancelled,
+            )
             .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
             .limit(100)
         )
@@ -254,9 +262,20 @@ def run(run_id: int, today: date | None = None) -> InvoiceRun:
 
 
 def _make_invoices(run_: InvoiceRun, today: date) -> int:
-    """One transaction: the next CHUNK due periods become numbered invoices."""
+    """One transaction: the next CHUNK due periods become numbered invoices. A partner whose
+    invoice our company's data cannot carry yet (no tax number, no bank account in its
+    currency …) is recorded as refused in this run and keeps its next date."""
+    refused = select(InvoiceRunRefusal.id).where(
+        InvoiceRunRefusal.run_id == run_.id,
+        InvoiceRunRefusal.recurring_id == RecurringInvoice.id,
+    )
     with acting_as(run_.started_by_id):
-        due = _due(run_.as_of).order_by(RecurringInvoice.next_date, RecurringInvoice.id)
+        company = our_company()
+        due = (
+            _due(run_.as_of)
+            .where(~refused.exists())
+            .order_by(RecurringInvoice.next_date, RecurringInvoice.id)
+        )
         if db.session.get_bind().dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True, of=RecurringInvoice)
         settings = list(
@@ -278,6 +297,18 @@ def _make_invoices(run_: InvoiceRun, today: date) -> int:
         )
         made = []
         for setting in settings:
+            missing = _seller_missing(company, setting)
+            if missing:
+                db.session.add(
+                    InvoiceRunRefusal(
+                        run_id=run_.id,
+                        recurring_id=setting.id,
+                        partner_id=setting.partner_id,
+                        currency=setting.template.currency,
+                        missing=",".join(missing),
+                    )
+                )
+                continue
             start, setting.next_date = setting.next_date, setting.period_after(setting.next_date)
             if (setting.id, start) not in done:
                 made.append(_invoice_for(setting, start, run_))
@@ -287,6 +318,13 @@ def _make_invoices(run_: InvoiceRun, today: date) -> int:
         run_.made += len(made)
         run_.heartbeat_at = utcnow()
     return len(settings)
+
+
+def _seller_missing(company, setting: RecurringInvoice) -> list[str]:
+    """What our company lacks for this setting's invoice (the rule `invoicing.number`
+    applies), asked before the invoice is made so that the rest of the chunk goes on."""
+    method = invoicing.payment_method_of(setting.partner, company)
+    return invoicing.seller_missing(company, setting.template.currency, method)
 
 
 def _invoice_for(setting: RecurringInvoice, start: date, run_: InvoiceRun) -> Invoice:

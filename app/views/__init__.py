@@ -165,6 +165,16 @@ def register(appbuilder) -> None:
         category_label=_l("Settings"),
         category_icon="fa-cogs",
     )
+    from app.views.company import OurCompanyApi, OurCompanyView
+
+    appbuilder.add_view(
+        OurCompanyView,
+        "Our company",
+        label=_l("Our company"),
+        icon="fa-building-o",
+        category="Settings",
+    )
+    appbuilder.add_api(OurCompanyApi)
     appbuilder.add_view_no_menu(TaskFormView)
     appbuilder.add_view_no_menu(CalendarFeedView)
     appbuilder.add_view_no_menu(SettingsView)

@@ -639,7 +639,7 @@ class InvoiceApi(DossierApi):
     resource_name = "invoice"
     class_permission_name = "Invoice"
     datamodel = datamodel(Invoice)
-    include_route_methods = {"get", "get_list", "post", "info", "issue"}
+    include_route_methods = {"get", "get_list", "post", "info", "issue", "cancel"}
     list_columns = [
         "id",
         "number",
@@ -653,6 +653,13 @@ class InvoiceApi(DossierApi):
         "gross_total",
     ]
     show_columns = list_columns + [
+        "kind",
+        "credited_invoice_id",
+        "supply_date",
+        "payment_method",
+        "seller_name",
+        "seller_tax_number",
+        "seller_iban",
         "billing_name",
         "billing_address",
         "period_start",
@@ -665,6 +672,7 @@ class InvoiceApi(DossierApi):
     ]
     label_columns = {"gross_total": "total"}
     add_columns = ["partner", "currency", "issue_date", "due_date", "notes"]
+    edit_columns = add_columns
     search_columns = ["number", "status", "partner", "issue_date"]
     openapi_spec_component_schemas = (InvoiceAnswer,)
     openapi_spec_methods = {
@@ -735,7 +743,7 @@ class InvoiceApi(DossierApi):
     def _result(invoice: Invoice) -> dict:
         return {
             "number": invoice.number,
-            "status": invoice.status,
+            "status": invoice.state,
             "total": str(invoice.gross_total),
             "currency": invoice.currency,
         }
@@ -776,6 +784,41 @@ class InvoiceApi(DossierApi):
             db.session.rollback()
             return self.response(error.status, message=str(error))
         return self.response(200, id=invoice.id, result=self._result(invoice))
+
+    @expose("/<int:pk>/cancel", methods=["POST"])
+    @protect()
+    def cancel(self, pk: int):
+        """Cancel an issued invoice: a numbered credit note refers to it (it is not changed).
+        ---
+        post:
+          description: >-
+            Cancel an issued invoice with a credit note; answers the credit note
+          parameters:
+          - in: path
+            name: pk
+            required: true
+            schema:
+              type: integer
+          responses:
+            201:
+              description: The credit note
+              content:
+                application/json:
+                  schema:
+                    $ref: '#/components/schemas/InvoiceAnswer'
+            400:
+              $ref: '#/components/responses/400'
+            401:
+              $ref: '#/components/responses/401'
+            404:
+              $ref: '#/components/responses/404'
+        """
+        try:
+            note = invoicing.cancel(pk, g.user.id)
+        except DomainError as error:
+            db.session.rollback()
+            return self.response(error.status, message=str(error))
+        return self.response(201, id=note.id, result=self._result(note))
 
 
 def _plain(value):

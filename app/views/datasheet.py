@@ -212,7 +212,7 @@ def load_account(partner: Partner, page: int) -> dict:
         "recurring": settings_of(partner.id) if can("read", "RecurringInvoice") else None,
         "can_read_recurring": can("read", "RecurringInvoice"),
         "can_write_recurring": can("write", "RecurringInvoice"),
-        "has_first_invoice": any(row["invoice"].status != "cancelled" for row in account["rows"]),
+        "has_first_invoice": any(row["invoice"].state != "cancelled" for row in account["rows"]),
     }
 
 

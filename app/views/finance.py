@@ -22,8 +22,10 @@ from app.models import (
     CONTRACT_STATUS_LABELS,
     CURRENCIES,
     DELIVERY_LABELS,
+    INVOICE_KIND_LABELS,
     INVOICE_STATUS_LABELS,
     PAYMENT_FREQUENCY_LABELS,
+    PAYMENT_METHOD_LABELS,
     RECURRING_MONTHS,
     Contract,
     DocumentTemplate,
@@ -186,6 +188,10 @@ class InvoiceView(IssuedLockedMixin, DossierModelView):
         "notes": _l("Notes"),
         "billing_name": _l("Billed to"),
         "billing_address": _l("Billing address"),
+        "supply_date": _l("Supply date"),
+        "payment_method": _l("Payment method"),
+        "kind": _l("Kind"),
+        "credited_invoice": _l("Cancels invoice"),
     }
     list_columns = [
         "number",
@@ -197,7 +203,7 @@ class InvoiceView(IssuedLockedMixin, DossierModelView):
         "status",
     ]
     search_columns = ["number", "status", "issue_date", "due_date", "currency"]
-    add_columns = ["partner", "currency", "issue_date", "due_date", "notes"]
+    add_columns = ["partner", "currency", "issue_date", "supply_date", "due_date", "notes"]
     edit_columns = add_columns
     show_columns = [
         "number",
@@ -205,8 +211,12 @@ class InvoiceView(IssuedLockedMixin, DossierModelView):
         "status",
         "billing_name",
         "billing_address",
+        "kind",
+        "credited_invoice",
         "issue_date",
+        "supply_date",
         "due_date",
+        "payment_method",
         "currency",
         "net_total",
         "vat_total",
@@ -217,8 +227,11 @@ class InvoiceView(IssuedLockedMixin, DossierModelView):
     related_views = [InvoiceLineView]
     formatters_columns = {
         "status": label_of(INVOICE_STATUS_LABELS),
+        "kind": label_of(INVOICE_KIND_LABELS),
+        "payment_method": label_of(PAYMENT_METHOD_LABELS),
         "gross_total": two_decimals,
         "issue_date": local_date,
+        "supply_date": local_date,
         "due_date": local_date,
     }
     add_form_extra_fields = edit_form_extra_fields = {
@@ -245,6 +258,22 @@ class InvoiceView(IssuedLockedMixin, DossierModelView):
         invoice = invoicing.issue(invoice_id, g.user.id)
         flash(gettext("Invoice %(number)s was issued.", number=invoice.number), "success")
         return redirect(url_for(".show", pk=invoice_id))
+
+    @expose("/<int:invoice_id>/cancel", methods=["POST"])
+    @has_access
+    def cancel(self, invoice_id: int):
+        if not FlaskForm().validate():
+            abort(400)
+        note = invoicing.cancel(invoice_id, g.user.id)
+        flash(
+            gettext(
+                "Invoice %(number)s is cancelled by credit note %(credit_note)s.",
+                number=note.credited_invoice.number,
+                credit_note=note.number,
+            ),
+            "success",
+        )
+        return redirect(url_for(".show", pk=note.id))
 
     @expose("/<int:invoice_id>/status", methods=["POST"])
     @has_access
