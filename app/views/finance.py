@@ -27,6 +27,7 @@ from app.models import (
     PAYMENT_FREQUENCY_LABELS,
     PAYMENT_METHOD_LABELS,
     RECURRING_MONTHS,
+    UNIT_LABELS,
     Contract,
     DocumentTemplate,
     Invoice,
@@ -62,6 +63,7 @@ class ProductView(DossierModelView):
     base_order = ("name", "asc")
     formatters_columns = {
         "price": two_decimals,
+        "unit": label_of(UNIT_LABELS),
         "vat_rate": lambda v: format_decimal(v, "0.##") if v is not None else "",
         "active": yes_no,
     }
@@ -115,6 +117,7 @@ class InvoiceLineView(IssuedLockedMixin, DossierModelView):
         "net": _l("Net"),
         "invoice": _l("Invoice"),
     }
+    formatters_columns = {"unit": label_of(UNIT_LABELS)}
     list_columns = ["position", "description", "quantity", "unit", "unit_price", "vat_rate", "net"]
     add_columns = [
         "invoice",
@@ -356,6 +359,7 @@ class QuotaView(DossierModelView):
         "left": _l("Left"),
         "contract": _l("Contract"),
     }
+    formatters_columns = {"unit": label_of(UNIT_LABELS)}
     list_columns = ["name", "unit", "bought", "used", "left"]
     add_columns = ["contract", "name", "unit", "bought", "used"]
     edit_columns = add_columns
