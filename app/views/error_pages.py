@@ -44,7 +44,7 @@ PAGES = {
         _l("Not possible this way"),
         _l("This address does not take this kind of request."),
     ),
-    413: ("fa-file", _l("Too large"), None),  # the message names the limit, see message_for
+    413: ("fa-file", _l("File too large"), None),  # the message names the limit, see message_for
     429: (
         "fa-hourglass-half",
         _l("Too many requests"),
