@@ -29,7 +29,9 @@ MAKE_ROOM_FOR_SEARCH = """(width) => {
 NAVBAR = """() => {
   const items = [...document.querySelectorAll('.navbar-collapse > .navbar-nav > li')]
     .filter(li => li.offsetParent !== null)
-    .map(li => ({text: li.innerText.trim(), top: li.offsetTop, right: li.getBoundingClientRect().right}));
+    .map(li => ({
+      text: li.innerText.trim(), top: li.offsetTop, right: li.getBoundingClientRect().right,
+    }));
   return {items, height: document.querySelector('.navbar').getBoundingClientRect().height};
 }"""
 
