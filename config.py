@@ -53,6 +53,8 @@ class Config:
     FAB_API_MAX_PAGE_SIZE = 100
     FAB_SECURITY_MANAGER_CLASS = "app.security.DossierSecurityManager"
     FAB_INDEX_VIEW = "app.views.home.HomeView"
+    # FAB's layout with Dossier's stylesheet (app/templates/layout/base.html).
+    FAB_BASE_TEMPLATE = "layout/base.html"
     FAB_ROLE_KEYS = {}
     AUTH_ROLE_ADMIN = "Admin"
     AUTH_ROLE_PUBLIC = "Public"

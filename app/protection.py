@@ -1,17 +1,16 @@
 """Request-level protection: CSRF tokens for every form, action and cookie-authenticated API
-call, throttled logins, security headers and session cookies."""
+call, throttled logins, security headers and session cookies. A refusal for want of a CSRF
+token is answered by app/views/error_pages.py, with the other error pages."""
 
 from __future__ import annotations
 
 import logging
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import Flask, current_app, flash, jsonify, redirect, request
 from flask.sessions import SecureCookieSessionInterface
-from flask_babel import gettext
-from flask_login import current_user
 from flask_talisman import Talisman
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask_wtf.csrf import CSRFProtect
 
 from app.errors import LoginRefused
 
@@ -59,7 +58,7 @@ def content_security_policy(app: Flask) -> dict:
 def init_protection(app: Flask) -> None:
     """After AppBuilder: headers, session cookies, the API's CSRF rule and login throttling."""
     app.session_interface = SessionInterface()
-    Talisman(
+    talisman = Talisman(
         app,
         force_https=False,  # a reverse proxy terminates HTTPS
         session_cookie_secure=False,  # Secure per request, see SessionInterface
@@ -71,32 +70,11 @@ def init_protection(app: Flask) -> None:
         referrer_policy="strict-origin-when-cross-origin",
         strict_transport_security=True,  # sent only on HTTPS requests
     )
+    # The page's nonce before CSRFProtect's hook, so that the page refusing a request without a
+    # token (app/views/error_pages.py) runs its scripts too.
+    app.before_request_funcs.setdefault(None, []).insert(0, talisman._make_nonce)
     app.before_request(_api_cookie_needs_csrf_token)
     app.before_request(_throttle_logins)
-
-    @app.errorhandler(CSRFError)
-    def csrf_error(error: CSRFError):
-        message = gettext("The form has expired or did not come from Dossier. Please try again.")
-        log.warning("refused without a valid CSRF token: %s %s", request.method, request.path)
-        if request.path.startswith("/api/"):
-            return jsonify(message=message), 400
-        if "user" not in g:  # CSRFProtect speaks before FAB has set the user
-            g.user = current_user
-        back = _same_site_referrer() or url_for("HomeView.index")
-        return render_template(
-            "refused.html",
-            message=message,
-            back=back,
-            appbuilder=app.appbuilder,
-            base_template=app.appbuilder.base_template,
-        ), 400
-
-
-def _same_site_referrer() -> str | None:
-    referrer = urlsplit(request.referrer or "")
-    if referrer.netloc and referrer.netloc != request.host:
-        return None
-    return referrer.path or None
 
 
 def _api_cookie_needs_csrf_token():

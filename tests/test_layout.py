@@ -112,13 +112,14 @@ def test_nothing_but_the_factory_and_the_views_import_a_view():
     assert wrong == []
 
 
-# Shared by the screens: helpers (common), FAB glue (base) and what it wires in (guards),
-# column labels and the partner picker field.
+# Shared by the screens: helpers (common), FAB glue (base) and what it wires in (guards, the
+# error pages), column labels and the partner picker field.
 SHARED_VIEW_MODULES = {
     "app.views",
     "app.views.common",
     "app.views.base",
     "app.views.guards",
+    "app.views.error_pages",
     "app.views.labels",
     "app.views.fields",
 }

@@ -1,12 +1,12 @@
-"""Glue shared by every view and API (a shared module, not a screen): domain errors become
-translated 4xx answers."""
+"""Glue shared by every view and API (a shared module, not a screen): guarded writes whose
+domain errors become translated 4xx answers (app/views/error_pages.py), and the formatters."""
 
 from __future__ import annotations
 
 import copy
 import sys
 
-from flask import abort, current_app, flash, g, has_request_context, jsonify, redirect, request
+from flask import abort, current_app, g, has_request_context, request
 from flask_appbuilder import ModelView, expose
 from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.models.sqla.filters import (
@@ -20,9 +20,8 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
-from werkzeug import exceptions
 
-from app.errors import Conflict, DomainError, NotFound, ZoneForbidden
+from app.errors import Conflict, DomainError
 from app.extensions import db
 from app.models import PAYMENT_FREQUENCY_LABELS
 from app.security import READ_WRITE
@@ -355,36 +354,6 @@ def translate_messages(messages):
     if isinstance(messages, list):
         return [translate_messages(value) for value in messages]
     return gettext(messages) if isinstance(messages, str) else messages
-
-
-def register_error_handlers(app) -> None:
-    @app.errorhandler(DomainError)
-    def domain_error(error: DomainError):
-        db.session.rollback()
-        if request.path.startswith("/api/"):
-            return jsonify(message=str(error)), error.status
-        # No page to go back to: answered (and logged) as the refusal or the missing page.
-        if isinstance(error, ZoneForbidden):
-            return exceptions.Forbidden(description=str(error))
-        if isinstance(error, NotFound):
-            return exceptions.NotFound(description=str(error))
-        flash(str(error), "danger")
-        return redirect(request.referrer or "/")
-
-    @app.errorhandler(413)
-    def too_large(error):
-        # Werkzeug stops a body over MAX_CONTENT_LENGTH before anything is read or stored.
-        limit = current_app.config["MAX_UPLOAD_MB"]
-        message = gettext("The file is larger than %(mb)s MB.", mb=limit)
-        if request.path.startswith("/api/"):
-            return jsonify(message=message), 413
-        flash(message, "danger")
-        return redirect(request.referrer or "/")
-
-    @app.errorhandler(IntegrityError)
-    def integrity_error(error: IntegrityError):
-        db.session.rollback()
-        return domain_error(as_domain_error(error))
 
 
 def shown(value):

@@ -4,12 +4,9 @@ dates the database or Python cannot hold — each a translated 4xx, never a 500.
 from __future__ import annotations
 
 import prison
-from flask import jsonify, request
+from flask import abort, request
 from flask_babel import gettext
 from sqlalchemy.exc import DataError
-from werkzeug.exceptions import BadRequest, NotFound
-
-from app.extensions import db
 
 # Every id column is PostgreSQL's `integer`; SQLite takes no more than a signed 64-bit one.
 ID_MAX = 2**31 - 1
@@ -49,34 +46,27 @@ def _has_nul(value) -> bool:
     return False
 
 
-def answer(status: int, message: str):
-    """JSON for the API, the error page with the message for the screens."""
-    if request.path.startswith("/api/"):
-        return jsonify(message=message), status
-    error = {400: BadRequest, 404: NotFound}[status]
-    return error(description=message)
-
-
 def refuse_bad_input():
     """Before any view: an id no record can have is not found; PostgreSQL refuses NUL bytes
-    in text, so no search box, form or JSON body may carry one."""
+    in text, so no search box, form or JSON body may carry one. The refusal's message goes
+    out as JSON or as the error page (app/views/error_pages.py)."""
     for name, value in (request.view_args or {}).items():
         if _is_id(name, value) and _out_of_range(value):
-            return answer(404, gettext("No such record."))
+            abort(404, gettext("No such record."))
     pages = [v for k, v in request.args.items(multi=True) if _is_page(k)]
     if request.path.startswith("/api/") and "q" in request.args:
         try:
             query = prison.loads(request.args["q"])
         except Exception:  # prison raises whatever its parser meets (ValueError, IndexError…)
-            return answer(400, gettext("The argument q is not valid Rison."))
+            abort(400, gettext("The argument q is not valid Rison."))
         if isinstance(query, dict):
             pages += [v for k, v in query.items() if k in ("page", "page_size")]
     if any(_bad_page(page) for page in pages):
-        return answer(400, gettext("A value in the request is out of range or not valid."))
+        abort(400, gettext("A value in the request is out of range or not valid."))
     texts = [*request.args.items(multi=True), *request.form.items(multi=True)]
     payload = request.get_json(silent=True) if request.is_json else None
     if _has_nul([v for pair in texts for v in pair]) or _has_nul(payload):
-        return answer(400, gettext("Text may not contain NUL characters."))
+        abort(400, gettext("Text may not contain NUL characters."))
     return None
 
 
@@ -90,9 +80,3 @@ def bad_value_message(error: BaseException | None) -> str | None:
 
 def register_guards(app) -> None:
     app.before_request(refuse_bad_input)
-
-    @app.errorhandler(OverflowError)
-    @app.errorhandler(DataError)
-    def bad_value(error):
-        db.session.rollback()
-        return answer(400, bad_value_message(error))

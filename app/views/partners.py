@@ -76,14 +76,20 @@ def valid_picture(form, field) -> None:
 
 
 class SheetListWidget(ListWidget):
-    """FAB's list, with the name linking to the data sheet and per-row extra links."""
+    """FAB's list, with the name linking to the data sheet and per-row extra links; on a phone
+    it keeps only the `phone_columns`."""
 
     template = "widgets/sheet_list.html"
     link_column = "display_name"
     row_links: tuple = ()
+    phone_columns: tuple = ("display_name", "email")
 
     def __call__(self, **kwargs):
-        kwargs.update(link_column=self.link_column, row_links=self.row_links)
+        kwargs.update(
+            link_column=self.link_column,
+            row_links=self.row_links,
+            phone_columns=self.phone_columns,
+        )
         return super().__call__(**kwargs)
 
 
@@ -93,6 +99,7 @@ class CompanyListWidget(SheetListWidget):
 
 class AffiliationListWidget(SheetListWidget):
     link_column = None
+    phone_columns = ("person", "email")
 
 
 class PartnerFormMixin:
