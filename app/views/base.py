@@ -37,7 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug import exceptions
 from wtforms.csrf.core import CSRFTokenField
 
-from app.errors import Conflict, DomainError, InUse, NotFound, ZoneForbidden
+from app.errors import Conflict, DomainError, InUse, NotFound, TaskOverlaps, ZoneForbidden
 from app.extensions import db
 from app.models import PAYMENT_FREQUENCY_LABELS
 from app.security import READ_WRITE
@@ -134,10 +134,11 @@ def refuse_on_form(form, error: DomainError | IntegrityError) -> None:
 def saved(form, write, *args, **kwargs) -> bool:
     """Run a form's write; a rule that says no (a domain error, a constraint) leaves
     nothing behind and is shown on the form, which keeps what was typed. A missing record
-    or a refusal of the zone is no form error and goes on to its answer."""
+    or a refusal of the zone is no form error and goes on to its answer, and an overlap of
+    tasks is a question the task form asks."""
     try:
         write(*args, **kwargs)
-    except (NotFound, ZoneForbidden):
+    except (NotFound, ZoneForbidden, TaskOverlaps):
         raise
     except (DomainError, IntegrityError) as error:
         refuse_on_form(form, error)
