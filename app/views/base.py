@@ -46,8 +46,8 @@ from app.views.labels import LABELS
 
 log = logging.getLogger("dossier.refusals")
 
-# What a database constraint's name (or SQLite's "table.column") in the error says, and the
-# form field it is about.
+# What a database constraint's name (PostgreSQL) or its columns (SQLite's "table.column")
+# in the error say, and the form field it is about.
 CONFLICT_MESSAGES = {
     "tax_number": (_l("A company with this tax number already exists."), "tax_number"),
     "customer_number": (_l("This customer number is already taken."), "customer_number"),
@@ -55,7 +55,15 @@ CONFLICT_MESSAGES = {
         _l("A code with this name already exists in this category."),
         "name",
     ),
+    "code.category, code.name": (
+        _l("A code with this name already exists in this category."),
+        "name",
+    ),
     "uq_partner_address": (
+        _l("This address is already linked to the partner with this type."),
+        "type",
+    ),
+    "partner_address.partner_id, partner_address.address_id": (
         _l("This address is already linked to the partner with this type."),
         "type",
     ),
@@ -110,7 +118,10 @@ def safe_next(target: str | None = None) -> str | None:
 
 
 def refusal_log(error: DomainError) -> None:
-    """One line for a refused write; a refusal is the user's answer, not a fault."""
+    """One line for a refused write; a refusal is the user's answer, not a fault. (A missing
+    record is no refusal, and the zone logs its own.)"""
+    if isinstance(error, (NotFound, ZoneForbidden)):
+        return
     log.info("refused %s %s: %s", request.method, request.path, type(error).__name__)
 
 
