@@ -8,6 +8,9 @@ class DomainError(Exception):
 
     status = 400
     message = _l("The request could not be carried out.")
+    # The form field the refusal is about, when it knows one (a model's attribute name):
+    # a form shows the message beside that field, else above the form.
+    field: str | None = None
 
     def __init__(self, message=None, **params):
         self.params = params
@@ -38,6 +41,17 @@ class NotFound(DomainError):
 class Conflict(DomainError):
     status = 409
     message = _l("This record conflicts with an existing one.")
+
+    def __init__(self, message=None, field: str | None = None, **params):
+        self.field = field
+        super().__init__(message, **params)
+
+
+class InUse(DomainError):
+    """A record others still point at (a database restriction on delete)."""
+
+    status = 409
+    message = _l("This record is still used by other records, so it cannot be deleted.")
 
 
 class TooLarge(DomainError):
@@ -76,6 +90,21 @@ class PartnerHasOthersNotes(DomainError):
     message = _l(
         "This partner has notes written by other users, so it cannot be deleted. "
         "Set its status to inactive instead."
+    )
+
+
+class PartnerHasInvoices(DomainError):
+    status = 409
+    message = _l(
+        "This partner has invoices or payments, so it cannot be deleted. "
+        "Set its status to inactive instead."
+    )
+
+
+class PartnerHasContracts(DomainError):
+    status = 409
+    message = _l(
+        "This partner has contracts, so it cannot be deleted. Set its status to inactive instead."
     )
 
 

@@ -31,7 +31,9 @@ from app.errors import (
     InvalidValue,
     NotAuthor,
     NoteLocked,
+    PartnerHasContracts,
     PartnerHasFixedNotes,
+    PartnerHasInvoices,
     PartnerHasOthersNotes,
     ReadOnlyField,
 )
@@ -254,8 +256,9 @@ class Partner(Model):
         return [self.id]
 
     def assert_deletable(self, connection) -> None:
-        """A partner whose history is fixed stays: its notes could not go with it. Nor do
-        other users' notes go with it unasked (the note's own rule: only its author)."""
+        """A partner whose history is fixed stays: its notes could not go with it, nor its
+        invoices, payments and contracts (the books keep them). Nor do other users' notes go
+        with it unasked (the note's own rule: only its author)."""
         notes = select(Note.id).where(Note.partner_id == self.id)
         if connection.execute(notes.where(Note.locked_after <= utcnow()).limit(1)).first():
             raise PartnerHasFixedNotes()
@@ -267,6 +270,17 @@ class Partner(Model):
             ).first()
         ):
             raise PartnerHasOthersNotes()
+        tables = Model.metadata.tables
+        for name, refusal in (
+            ("invoice", PartnerHasInvoices),
+            ("payment", PartnerHasInvoices),
+            ("contract", PartnerHasContracts),
+        ):
+            table = tables[name]
+            if connection.execute(
+                select(table.c.id).where(table.c.partner_id == self.id).limit(1)
+            ).first():
+                raise refusal()
 
     def __str__(self) -> str:
         return self.display_name or ""

@@ -22,6 +22,20 @@ def profile(user_id: int) -> UserProfile:
     return found
 
 
+def save_settings(user_id: int, **values) -> UserProfile:
+    """My settings: language, time zone, phone, zone mail; all of them or, when one is
+    refused, none."""
+    p = profile(user_id)
+    try:
+        for key, value in values.items():
+            setattr(p, key, value)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return p
+
+
 def profile_or_none(user_id: int) -> UserProfile | None:
     return db.session.get(UserProfile, user_id)
 

@@ -4,9 +4,20 @@ domain errors become translated 4xx answers (app/views/error_pages.py), and the 
 from __future__ import annotations
 
 import copy
+import logging
 import sys
+from urllib.parse import urlsplit
 
-from flask import abort, current_app, g, has_request_context, request
+from flask import (
+    abort,
+    current_app,
+    flash,
+    g,
+    has_request_context,
+    redirect,
+    request,
+    url_for,
+)
 from flask_appbuilder import ModelView, expose
 from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.models.sqla.filters import (
@@ -15,13 +26,21 @@ from flask_appbuilder.models.sqla.filters import (
     SQLAFilterConverter,
 )
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.urltools import (
+    get_filter_args,
+    get_order_args,
+    get_page_args,
+    get_page_size_args,
+)
+from flask_appbuilder.widgets import FormWidget
 from flask_babel import format_currency, format_date, format_datetime, format_decimal, gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
+from wtforms.csrf.core import CSRFTokenField
 
-from app.errors import Conflict, DomainError
+from app.errors import Conflict, DomainError, InUse, NotFound, TaskOverlaps, ZoneForbidden
 from app.extensions import db
 from app.models import PAYMENT_FREQUENCY_LABELS
 from app.security import READ_WRITE
@@ -29,25 +48,50 @@ from app.services.search import match
 from app.views.guards import bad_value_message
 from app.views.labels import LABELS
 
+log = logging.getLogger("dossier.refusals")
+
+# What a database constraint's name (PostgreSQL) or its columns (SQLite's "table.column")
+# in the error say, and the form field it is about.
 CONFLICT_MESSAGES = {
-    "tax_number": _l("A company with this tax number already exists."),
-    "customer_number": _l("This customer number is already taken."),
-    "uq_code_category_name": _l("A code with this name already exists in this category."),
-    "uq_partner_address": _l("This address is already linked to the partner with this type."),
-    "FOREIGN KEY": _l("A linked record does not exist."),
-    "foreign key": _l("A linked record does not exist."),
+    "tax_number": (_l("A company with this tax number already exists."), "tax_number"),
+    "customer_number": (_l("This customer number is already taken."), "customer_number"),
+    "uq_code_category_name": (
+        _l("A code with this name already exists in this category."),
+        "name",
+    ),
+    "code.category, code.name": (
+        _l("A code with this name already exists in this category."),
+        "name",
+    ),
+    "uq_partner_address": (
+        _l("This address is already linked to the partner with this type."),
+        "type",
+    ),
+    "partner_address.partner_id, partner_address.address_id": (
+        _l("This address is already linked to the partner with this type."),
+        "type",
+    ),
+    "product.code": (_l("A product with this code already exists."), "code"),
+    "product_code_key": (_l("A product with this code already exists."), "code"),
+    "document_template.name": (_l("A template with this name already exists."), "name"),
+    "document_template_name_key": (_l("A template with this name already exists."), "name"),
 }
+FOREIGN_KEY = ("FOREIGN KEY", "foreign key")
 
 
-def as_domain_error(error: IntegrityError) -> DomainError:
+def as_domain_error(error: IntegrityError, deleting: bool = False) -> DomainError:
+    """The refusal a constraint stands for: a duplicate names its field; a missing link is
+    bad input, and a record still linked to others cannot be deleted."""
     text = str(error.orig)
-    for needle, message in CONFLICT_MESSAGES.items():
+    for needle, (message, field) in CONFLICT_MESSAGES.items():
         if needle in text:
-            return Conflict(message)
+            return Conflict(message, field=field)
+    if any(needle in text for needle in FOREIGN_KEY):
+        return InUse() if deleting else Conflict(_l("A linked record does not exist."))
     return Conflict()
 
 
-def guarded(write, *args) -> None:
+def guarded(write, *args, deleting: bool = False) -> None:
     """Run a write inside FAB's hooks so that a rule of the model or a service speaks before
     FAB commits; a refusal leaves nothing behind."""
     session = db.session
@@ -58,7 +102,63 @@ def guarded(write, *args) -> None:
         raise
     except IntegrityError as error:
         session.rollback()
-        raise as_domain_error(error) from error
+        raise as_domain_error(error, deleting) from error
+
+
+def safe_next(target: str | None = None) -> str | None:
+    """Where to go after saving (the `next` argument unless given): only a path of this
+    site. `//host`, `/\\host` and a path with a control character would lead browsers to
+    another site."""
+    target = request.args.get("next", "") if target is None else target
+    if (
+        not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(ord(c) < 33 or ord(c) == 127 for c in target)
+    ):
+        return None
+    parts = urlsplit(target)
+    return None if parts.scheme or parts.netloc else target
+
+
+def refusal_log(error: DomainError) -> None:
+    """One line for a refused write; a refusal is the user's answer, not a fault. (A missing
+    record is no refusal, and the zone logs its own.)"""
+    if isinstance(error, (NotFound, ZoneForbidden)):
+        return
+    log.info("refused %s %s: %s", request.method, request.path, type(error).__name__)
+
+
+def refuse_on_form(form, error: DomainError | IntegrityError) -> None:
+    """Undo the request's writes and show why beside the field the refusal is about (a
+    model attribute such as `partner_id` is the form's `partner`), else above the form."""
+    db.session.rollback()
+    if isinstance(error, IntegrityError):
+        error = as_domain_error(error)
+    refusal_log(error)
+    name = error.field
+    if name and name not in form and name.endswith("_id"):
+        name = name[: -len("_id")]
+    if name and name in form and not isinstance(form[name], CSRFTokenField):
+        field = form[name]
+        field.errors = [*field.errors, str(error)]
+    else:
+        flash(str(error), "danger")
+
+
+def saved(form, write, *args, **kwargs) -> bool:
+    """Run a form's write; a rule that says no (a domain error, a constraint) leaves
+    nothing behind and is shown on the form, which keeps what was typed. A missing record
+    or a refusal of the zone is no form error and goes on to its answer, and an overlap of
+    tasks is a question the task form asks."""
+    try:
+        write(*args, **kwargs)
+    except (NotFound, ZoneForbidden, TaskOverlaps):
+        raise
+    except (DomainError, IntegrityError) as error:
+        refuse_on_form(form, error)
+        return False
+    return True
 
 
 def flush_or_raise() -> None:
@@ -122,6 +222,16 @@ class GuardedHooks:
         check = getattr(item, "assert_deletable", None)
         if check is not None:
             check(db.session.connection())
+
+    def delete_now(self, item) -> None:
+        """FAB's delete as one transaction: the model's rules and the database's restrictions
+        speak (as a domain error) before anything is committed or any file removed."""
+        self.pre_delete(item)
+        db.session.delete(item)
+        guarded(db.session.flush, deleting=True)
+        self.datamodel._delete_files(item)  # FAB's own: a picture goes with its record
+        db.session.commit()
+        self.post_delete(item)
 
 
 # Name columns of records with a folded search text: "contains" there is the global search's
@@ -233,10 +343,22 @@ class OwnLabels:
         super().__init__(*args, **kwargs)
 
 
+class DossierFormWidget(FormWidget):
+    """FAB's add and edit form whose back button goes to `back_url` when the form was opened
+    from somewhere (the data sheet's tab)."""
+
+    template = "widgets/form.html"
+
+
 class DossierModelView(OwnLabels, GuardedHooks, ModelView):
+    """FAB's generated screens, with forms that keep what was typed when a rule says no, a
+    `next` to go back to after saving, and refused deletes that say why."""
+
     page_size = 25
     add_exclude_columns = edit_exclude_columns = show_exclude_columns = HIDDEN_COLUMNS
     _filters = PerRequest(own_filters)
+    add_widget = DossierFormWidget
+    edit_widget = DossierFormWidget
 
     @expose("/action_post", methods=["POST"])
     def action_post(self):
@@ -244,6 +366,109 @@ class DossierModelView(OwnLabels, GuardedHooks, ModelView):
         if request.form.get("action") not in self.actions:
             abort(400, description=gettext("Unknown action."))
         return super().action_post()
+
+    def _store(self, form, item, adding: bool) -> bool:
+        """FAB's save of a valid form as one transaction; a refusal stays on the form."""
+        try:
+            form.populate_obj(item)
+            if adding:
+                self.pre_add(item)
+                self.datamodel.add(item)
+                self.post_add(item)
+            else:
+                self.pre_update(item)
+                self.datamodel.edit(item)
+                self.post_update(item)
+        except (DomainError, IntegrityError) as error:
+            refuse_on_form(form, error)
+            return False
+        g.saved_pk = self.datamodel.get_pk_value(item)
+        flash(self.add_row_message if adding else self.edit_row_message, "success")
+        return True
+
+    def _add(self):
+        get_filter_args(self._filters, disallow_if_not_in_search=False)
+        exclude_cols = self._filters.get_relation_cols()
+        form = self.add_form.refresh()
+        if request.method == "POST":
+            self._fill_form_exclude_cols(exclude_cols, form)
+            if form.validate():
+                self.process_form(form, True)
+                if self._store(form, self.datamodel.obj(), adding=True):
+                    return None
+        else:
+            self.update_redirect()
+        return self._get_add_widget(form=form, exclude_cols=exclude_cols)
+
+    def _edit(self, pk):
+        get_filter_args(self._filters, disallow_if_not_in_search=False)
+        exclude_cols = self._filters.get_relation_cols()
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            abort(404)
+        pk = self.datamodel.get_pk_value(item)
+        if request.method == "POST":
+            form = self.edit_form.refresh(request.form)
+            self._fill_form_exclude_cols(exclude_cols, form)
+            form._id = pk
+            if form.validate():
+                self.process_form(form, False)
+                if self._store(form, item, adding=False):
+                    return None
+                item = self.datamodel.get(pk, self._base_filters)  # as stored, after the undo
+        else:
+            form = self.edit_form.refresh(obj=item)
+            self.prefill_form(form, pk)
+            self.update_redirect()
+        widgets = self._get_edit_widget(form=form, exclude_cols=exclude_cols)
+        return self._get_related_views_widgets(
+            item,
+            filters={},
+            orders=get_order_args(),
+            pages=get_page_args(),
+            page_sizes=get_page_size_args(),
+            widgets=widgets,
+        )
+
+    def _delete(self, pk):
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            abort(404)
+        self.update_redirect()
+        try:
+            self.delete_now(item)
+        except DomainError as error:
+            db.session.rollback()
+            refusal_log(error)
+            flash(str(error), "danger")
+            return
+        flash(self.delete_row_message, "success")
+
+    def _get_add_widget(self, form, exclude_cols=None, widgets=None):
+        widgets = super()._get_add_widget(form, exclude_cols, widgets)
+        widgets["add"].template_args["back_url"] = safe_next()
+        return widgets
+
+    def _get_edit_widget(self, form, exclude_cols=None, widgets=None):
+        widgets = super()._get_edit_widget(form, exclude_cols, widgets)
+        widgets["edit"].template_args["back_url"] = safe_next()
+        return widgets
+
+    def post_add_redirect(self):
+        # Back where the form was opened from, else the new record's own page.
+        if safe_next():
+            return redirect(safe_next())
+        # Opened from a related list (a filter on its parent): back to that parent's page.
+        opened_in_parent = any(key.startswith("_flt_") for key in request.args)
+        if "saved_pk" in g and not opened_in_parent:
+            return redirect(url_for(f"{type(self).__name__}.show", pk=g.saved_pk))
+        return super().post_add_redirect()
+
+    def post_edit_redirect(self):
+        return redirect(safe_next()) if safe_next() else super().post_edit_redirect()
+
+    def post_delete_redirect(self):
+        return redirect(safe_next()) if safe_next() else super().post_delete_redirect()
 
 
 class DossierApi(OwnLabels, GuardedHooks, ModelRestApi):
@@ -270,6 +495,7 @@ class DossierApi(OwnLabels, GuardedHooks, ModelRestApi):
             db.session.rollback()
             if isinstance(error, IntegrityError):
                 error = as_domain_error(error)
+            refusal_log(error)
             return self.response(error.status, message=str(error))
 
     def _missing_links(self, payload) -> dict:
@@ -328,7 +554,14 @@ class DossierApi(OwnLabels, GuardedHooks, ModelRestApi):
         return self._answer_rule(super().put_headless, pk)
 
     def delete_headless(self, pk):
-        return self._answer_rule(super().delete_headless, pk)
+        return self._answer_rule(self._delete_headless, pk)
+
+    def _delete_headless(self, pk):
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            return self.response_404()
+        self.delete_now(item)
+        return self.response(200, message="OK")
 
 
 # marshmallow's own messages, so that they are in the catalogues and answered translated.

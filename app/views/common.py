@@ -8,7 +8,7 @@ from __future__ import annotations
 import calendar as month_calendar
 from datetime import date, datetime, time, timedelta
 
-from flask import abort, current_app, flash, request
+from flask import abort, current_app, flash
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.validators import PasswordComplexityValidator
 from flask_babel import (
@@ -63,12 +63,6 @@ from app.models import (
 from app.services import zone
 from app.views.fields import PickerField
 from app.views.labels import LABELS
-
-
-def safe_next() -> str | None:
-    """Where to go after saving: only a path of this site."""
-    target = request.args.get("next", "")
-    return target if target.startswith("/") and not target.startswith("//") else None
 
 
 def tasks_of(user_id: int):

@@ -53,7 +53,7 @@ from app.models import (
 from app.services.documents import audit_visible
 from app.services.partners import add_contact_person, birthday_soon, link_address
 from app.services.sales import totals_by_status
-from app.views.base import date_arg, page_of
+from app.views.base import date_arg, page_of, safe_next, saved
 from app.views.common import DocumentForm, NoteForm, audit_label, audit_text, can, flash_errors
 from app.views.labels import LABELS
 
@@ -392,6 +392,8 @@ def render_sheet(view: BaseView, partner: Partner, tab: Tab, **extra):
         if can("read", "Task")
         else []
     )
+    kept = {k: v for k, v in request.args.items() if k not in ("partner_id", "key")}
+    here = url_for("DataSheetView.tab", partner_id=partner.id, key=tab.key, **kept)
     context = tab.load(partner, page)
     context.update(extra)
     main = partner.main_address
@@ -420,9 +422,12 @@ def render_sheet(view: BaseView, partner: Partner, tab: Tab, **extra):
         can_write_invoices=can("write", "Invoice"),
         is_manager=current_app.appbuilder.sm.has_role(g.user, "Admin", "Manager"),
         is_person=isinstance(partner, Person),
+        # Forms opened from the sheet come back to this tab (with its filters and page).
+        here_url=here,
         edit_url=url_for(
             ("PersonView" if isinstance(partner, Person) else "OrganizationView") + ".edit",
             pk=partner.id,
+            next=here,
         ),
         **context,
     )
@@ -470,15 +475,16 @@ class ContactPersonFormView(BaseView):
     def new_contact_person(self, partner_id: int):
         organization = db.get_or_404(Organization, partner_id)
         form = ContactPersonForm()
+        back = safe_next() or url_for("DataSheetView.tab", partner_id=partner_id, key="people")
         if request.method == "POST":
-            if form.validate():
-                data = {k: v for k, v in form.data.items() if k != "csrf_token"}
-                add_contact_person(partner_id, g.user.id, **data)
+            data = {k: v for k, v in form.data.items() if k != "csrf_token"}
+            if not form.validate():
+                flash_errors(form)
+            elif saved(form, add_contact_person, partner_id, g.user.id, **data):
                 flash(gettext("The contact person was saved."), "success")
-                return redirect(url_for("DataSheetView.tab", partner_id=partner_id, key="people"))
-            flash_errors(form)
+                return redirect(back)
         return self.render_template(
-            "datasheet/contact_person_add.html", form=form, partner=organization
+            "datasheet/contact_person_add.html", form=form, partner=organization, back=back
         )
 
 
@@ -494,14 +500,14 @@ class AddressFormView(BaseView):
     @has_access
     def new_address(self, partner_id: int):
         form = AddressForm()
+        data = {k: v for k, v in form.data.items() if k not in ("csrf_token", "type")}
         if not form.validate():
             flash_errors(form)
-            partner = find_partner(partner_id)
-            return render_sheet(self, partner, tab_of(partner, "addresses"), form=form), 400
-        data = {k: v for k, v in form.data.items() if k not in ("csrf_token", "type")}
-        link_address(partner_id, g.user.id, type=form.type.data, **data)
-        flash(gettext("The address was saved."), "success")
-        return redirect(url_for("DataSheetView.tab", partner_id=partner_id, key="addresses"))
+        elif saved(form, link_address, partner_id, g.user.id, type=form.type.data, **data):
+            flash(gettext("The address was saved."), "success")
+            return redirect(url_for("DataSheetView.tab", partner_id=partner_id, key="addresses"))
+        partner = find_partner(partner_id)
+        return render_sheet(self, partner, tab_of(partner, "addresses"), form=form), 400
 
 
 __all__ = ["DataSheetView", "ContactPersonFormView", "AddressFormView", "TABS", "Tab"]

@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.errors import DomainError, NotFound, ZoneForbidden
 from app.extensions import db
-from app.views.base import as_domain_error
+from app.views.base import as_domain_error, refusal_log
 from app.views.guards import bad_value_message
 
 log = logging.getLogger("dossier.security")
@@ -145,6 +145,7 @@ def register_error_pages(app) -> None:
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):
         db.session.rollback()
+        refusal_log(error)
         # No page to go back to: answered (and logged) as the refusal or the missing page.
         if is_api() or isinstance(error, (ZoneForbidden, NotFound)):
             return error_page(error.status, str(error))

@@ -40,7 +40,7 @@ from app.models import (
     RecurringInvoice,
 )
 from app.services import invoicing, recurring
-from app.views.base import DossierModelView, datamodel, date_arg, guarded, page_of
+from app.views.base import DossierModelView, datamodel, date_arg, guarded, page_of, saved
 from app.views.common import choice_field, label_of, local_date, two_decimals, yes_no
 from app.views.fields import PartnerField, PickerField
 from app.views.labels import LABELS
@@ -252,6 +252,12 @@ class InvoiceView(IssuedLockedMixin, DossierModelView):
     def pre_add(self, item):
         item.language = item.partner.language if item.partner else None
         super().pre_add(item)
+
+    def post_add_redirect(self):
+        # A new draft opens at once, for its lines (its Back button goes where it came from).
+        if "saved_pk" in g:
+            return redirect(url_for(".show", pk=g.saved_pk))
+        return super().post_add_redirect()
 
     @expose("/<int:invoice_id>/issue", methods=["POST"])
     @has_access
@@ -595,16 +601,17 @@ class AutomaticInvoicingView(BaseView):
             if current is None:
                 form.next_date.data = recurring.first_of_next_month(date.today())
                 form.delivery.data = "email" if partner.email else "post"
-        elif form.validate():
-            recurring.save_settings(
-                partner_id,
-                g.user.id,
-                template_id=form.template.data,
-                frequency=form.frequency.data,
-                next_date=form.next_date.data,
-                delivery=form.delivery.data,
-                active=form.active.data,
-            )
+        elif form.validate() and saved(
+            form,
+            recurring.save_settings,
+            partner_id,
+            g.user.id,
+            template_id=form.template.data,
+            frequency=form.frequency.data,
+            next_date=form.next_date.data,
+            delivery=form.delivery.data,
+            active=form.active.data,
+        ):
             flash(gettext("The automatic invoicing settings were saved."), "success")
             return redirect(url_for("DataSheetView.tab", partner_id=partner_id, key="account"))
         return self.render_template(

@@ -10,6 +10,7 @@ from flask_wtf import FlaskForm
 from app.extensions import db
 from app.models import Note, Partner
 from app.services.notes import change_note, delete_note, write_note
+from app.views.base import safe_next, saved
 from app.views.common import NoteForm, flash_errors
 
 
@@ -21,8 +22,21 @@ class NoteView(BaseView):
     base_permissions = ["can_read", "can_write"]
     method_permission_name = {"add_note": "write", "edit_note": "write", "remove_note": "write"}
 
+    @staticmethod
+    def _content(form: NoteForm) -> dict:
+        return {
+            "kind": form.kind.data,
+            "body": form.body.data,
+            "pinned": form.pinned.data,
+            "occurred_at": form.occurred_at.data,
+        }
+
+    @staticmethod
+    def _back_url(partner_id: int) -> str:
+        return safe_next() or url_for("DataSheetView.tab", partner_id=partner_id, key="notes")
+
     def _back(self, partner_id: int):
-        return redirect(url_for("DataSheetView.tab", partner_id=partner_id, key="notes"))
+        return redirect(self._back_url(partner_id))
 
     @expose("/<int:partner_id>/notes", methods=["POST"])
     @has_access
@@ -31,19 +45,16 @@ class NoteView(BaseView):
         form = NoteForm()
         if not form.validate():
             flash_errors(form)
-            return self.render_template(
-                "datasheet/note_edit.html", form=form, note=None, partner=partner
-            ), 400
-        write_note(
-            partner_id,
-            g.user.id,
-            kind=form.kind.data,
-            body=form.body.data,
-            pinned=form.pinned.data,
-            occurred_at=form.occurred_at.data,
-        )
-        flash(gettext("The note was saved."), "success")
-        return self._back(partner_id)
+        elif saved(form, write_note, partner_id, g.user.id, **self._content(form)):
+            flash(gettext("The note was saved."), "success")
+            return self._back(partner_id)
+        return self.render_template(
+            "datasheet/note_edit.html",
+            form=form,
+            note=None,
+            partner=partner,
+            back=self._back_url(partner_id),
+        ), 400
 
     @expose("/<int:partner_id>/notes/<int:note_id>/edit", methods=["GET", "POST"])
     @has_access
@@ -53,22 +64,19 @@ class NoteView(BaseView):
             abort(404)
         form = NoteForm(obj=note)
         if request.method == "POST":
-            if form.validate():
-                change_note(
-                    note_id,
-                    g.user.id,
-                    kind=form.kind.data,
-                    body=form.body.data,
-                    pinned=form.pinned.data,
-                    occurred_at=form.occurred_at.data,
-                )
+            if not form.validate():
+                flash_errors(form)
+            elif saved(form, change_note, note_id, g.user.id, **self._content(form)):
                 flash(gettext("The note was saved."), "success")
                 return self._back(partner_id)
-            flash_errors(form)
         elif not note.may_be_changed_by(g.user.id):
             note.assert_changeable()
         return self.render_template(
-            "datasheet/note_edit.html", form=form, note=note, partner=note.partner
+            "datasheet/note_edit.html",
+            form=form,
+            note=note,
+            partner=note.partner,
+            back=self._back_url(partner_id),
         )
 
     @expose("/<int:partner_id>/notes/<int:note_id>/delete", methods=["POST"])

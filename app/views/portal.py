@@ -30,7 +30,7 @@ from app.models import (
 )
 from app.services import zone
 from app.services.documents import path_of_stored
-from app.views.base import DossierModelView, datamodel
+from app.views.base import DossierModelView, datamodel, saved
 from app.views.common import (
     CommentForm,
     NewPasswordForm,
@@ -61,7 +61,9 @@ def _add_comment(record: str, record_id: int, form: CommentForm, zone_visible: b
     if kind is None:
         flash(gettext("Write a comment, give a link or choose a file."), "danger")
         return False
-    zone.add(
+    if not saved(
+        form,
+        zone.add,
         record,
         record_id,
         g.user,
@@ -70,7 +72,8 @@ def _add_comment(record: str, record_id: int, form: CommentForm, zone_visible: b
         url=form.url.data,
         upload=form.file.data if kind == "file" else None,
         zone_visible=zone_visible,
-    )
+    ):
+        return False
     flash(gettext("It was added."), "success")
     return True
 
@@ -120,7 +123,7 @@ class PortalView(BaseView):
 
     @expose("/<record>/<int:record_id>")
     @has_access
-    def record(self, record: str, record_id: int):
+    def record(self, record: str, record_id: int, form: CommentForm | None = None):
         member = self._member()
         item = zone.find(record, g.user.id, record_id)
         if item is None:
@@ -133,7 +136,7 @@ class PortalView(BaseView):
             item=item,
             share=share,
             comments=zone.comments(record, record_id, zone_only=True),
-            form=CommentForm(),
+            form=form or CommentForm(formdata=None),
             may_complete=record == "task" and share.role == "performer" and item.zone_may_complete,
         )
 
@@ -142,7 +145,10 @@ class PortalView(BaseView):
     def add(self, record: str, record_id: int):
         if zone.find(record, g.user.id, record_id) is None:
             abort(404)
-        _add_comment(record, record_id, CommentForm(), zone_visible=True)
+        form = CommentForm()
+        if not _add_comment(record, record_id, form, zone_visible=True):
+            # The page again with what was typed (a file has to be chosen again).
+            return self.record(record, record_id, form=form), 400
         return redirect(url_for(".record", record=record, record_id=record_id))
 
     @expose("/task/<int:record_id>/done", methods=["POST"])

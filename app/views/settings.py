@@ -12,7 +12,8 @@ from wtforms.validators import DataRequired, Length, ValidationError
 from wtforms.validators import Optional as OptionalValue
 
 from app.extensions import db
-from app.services.users import LOCALES, profile
+from app.services.users import LOCALES, profile, save_settings
+from app.views.base import saved
 
 
 class SettingsForm(FlaskForm):
@@ -59,13 +60,18 @@ class SettingsView(BaseView):
 
             form.locale.data = p.locale or current_app.config["DEFAULT_LOCALE"]
             form.timezone.data = p.timezone or current_app.config["DEFAULT_TIMEZONE"]
-        elif form.validate():
+        elif form.validate() and saved(
+            form,
+            save_settings,
+            g.user.id,
+            locale=form.locale.data,
+            timezone=form.timezone.data,
+            phone=form.phone.data,
+            zone_mail=form.zone_mail.data,
+        ):
             from flask import session
 
-            p.locale, p.timezone = form.locale.data, form.timezone.data
-            p.phone, p.zone_mail = form.phone.data, form.zone_mail.data
-            db.session.commit()
-            session["locale"], session["timezone"] = p.locale, p.timezone
+            session["locale"], session["timezone"] = form.locale.data, form.timezone.data
             flash(gettext("Your settings were saved."), "success")
             return redirect(url_for(".index"))
         db.session.commit()

@@ -20,11 +20,10 @@ from app.errors import TaskOverlaps
 from app.extensions import db
 from app.models import PRIORITY_LABELS, Task, utcnow
 from app.services.tasks import mark_done, save_task
-from app.views.base import DossierModelView, datamodel
+from app.views.base import DossierModelView, datamodel, safe_next, saved
 from app.views.common import (
     ZonePanelShow,
     label_of,
-    safe_next,
     short_datetime,
     tasks_of,
     yes_no,
@@ -165,32 +164,41 @@ class TaskFormView(BaseView):
     base_permissions = ["can_read", "can_write"]
     method_permission_name = {"new": "write", "change": "write", "done": "write", "bell": "read"}
 
-    def _save(self, form: TaskForm, task: Task | None):
+    def _save(self, form: TaskForm, task: Task | None) -> list | None:
+        """None once saved; else the responsible's clashing tasks to ask about, or no
+        clashes when a rule refused (its message is on the form)."""
+        data = {
+            "title": form.title.data,
+            "description": form.description.data,
+            "partner_id": form.partner.data.id if form.partner.data else None,
+            "responsible_id": form.responsible.data.id,
+            "collaborator_ids": [user.id for user in form.collaborators.data],
+            "starts_at": to_utc(form.starts_at.data),
+            "due_at": to_utc(form.due_at.data),
+            "priority": form.priority.data,
+            "done": form.done.data,
+            "note_id": request.args.get("note", type=int),
+        }
         try:
-            save_task(
+            if not saved(
+                form,
+                save_task,
                 task.id if task else None,
-                {
-                    "title": form.title.data,
-                    "description": form.description.data,
-                    "partner_id": form.partner.data.id if form.partner.data else None,
-                    "responsible_id": form.responsible.data.id,
-                    "collaborator_ids": [user.id for user in form.collaborators.data],
-                    "starts_at": to_utc(form.starts_at.data),
-                    "due_at": to_utc(form.due_at.data),
-                    "priority": form.priority.data,
-                    "done": form.done.data,
-                    "note_id": request.args.get("note", type=int),
-                },
+                data,
                 g.user.id,
                 save_anyway=form.save_anyway.data,
-            )
+            ):
+                return []
         except TaskOverlaps as overlap:
             return overlap.clashes
         flash(gettext("The task was saved."), "success")
         return None
 
     def _form_page(self, form, task, clashes=()):
-        return self.render_template("tasks/form.html", form=form, task=task, clashes=clashes)
+        back = safe_next() or url_for("TaskView.list")
+        return self.render_template(
+            "tasks/form.html", form=form, task=task, clashes=clashes, back=back
+        )
 
     @expose("/new", methods=["GET", "POST"])
     @has_access
@@ -202,9 +210,9 @@ class TaskFormView(BaseView):
             form.title.data = request.args.get("title", "")
         elif form.validate():
             clashes = self._save(form, None)
-            if not clashes:
+            if clashes is None:
                 return redirect(safe_next() or url_for("TaskView.list"))
-            return self._form_page(form, None, clashes), 409
+            return self._form_page(form, None, clashes), 409 if clashes else 400
         return self._form_page(form, None), 400 if request.method == "POST" else 200
 
     @expose("/<int:task_id>/edit", methods=["GET", "POST"])
@@ -217,9 +225,9 @@ class TaskFormView(BaseView):
             form.due_at.data = to_user_timezone(task.due_at)
         elif form.validate():
             clashes = self._save(form, task)
-            if not clashes:
+            if clashes is None:
                 return redirect(safe_next() or url_for("TaskView.list"))
-            return self._form_page(form, task, clashes), 409
+            return self._form_page(form, task, clashes), 409 if clashes else 400
         return self._form_page(form, task), 400 if request.method == "POST" else 200
 
     @expose("/<int:task_id>/done", methods=["POST"])

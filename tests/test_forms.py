@@ -1,0 +1,542 @@
+"""Forms that keep what was typed when a rule says no (the message beside its field, in the
+user's language, nothing stored), forms that return where they were opened, and refusals that
+say why — on FAB's generated forms and on Dossier's own."""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from freezegun import freeze_time
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import (
+    Affiliation,
+    Code,
+    Contract,
+    Invoice,
+    Note,
+    Offer,
+    Organization,
+    Partner,
+    Person,
+    UserProfile,
+)
+from app.services import invoicing
+from tests import factories as f
+from tests.conftest import user_id
+
+ALERT_RE = re.compile(r'<div class="alert alert-danger">(.*?)</div>', re.S)
+
+
+def text_of(fragment: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>|&times;", " ", fragment)).split())
+
+
+def fab_field_errors(page: str, field: str) -> list[str]:
+    """The errors FAB's form shows in one field's own table cell (after its input)."""
+    cell = re.search(rf'<(?:input|select|textarea) [^>]*id="{field}".*?</td>', page, re.S)
+    return [text_of(box) for box in ALERT_RE.findall(cell.group(0))] if cell else []
+
+
+def own_field_errors(page: str, field: str) -> list[str]:
+    """The errors Dossier's own forms show under one field (its form group)."""
+    group = re.search(
+        rf'<div class="form-group[^"]*">\s*<label[^>]*for="{field}".*?</div>', page, re.S
+    )
+    if group is None:
+        return []
+    return [text_of(e) for e in re.findall(r'<span class="help-block">(.*?)</span>', group[0])]
+
+
+def value_of(page: str, field: str) -> str | None:
+    tag = re.search(rf'<input [^>]*(?:id|name)="{field}"[^>]*>', page)
+    found = re.search(r'value="([^"]*)"', tag.group(0)) if tag else None
+    return html.unescape(found.group(1)) if found else None
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def refusal_lines(caplog) -> list[logging.LogRecord]:
+    """What a refusal wrote to the log: nothing with a traceback, nothing at ERROR."""
+    return [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+PERSON = {
+    "first_name": "Zsófia",
+    "last_name": "Fűzfa",
+    "status": "active",
+    "phone": "+36 1 234 5678",
+    "description": "Met at the fair in Győr",
+}
+
+
+# --- forms keep their input -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "lang, message",
+    [
+        ("en", "nope@ is not a valid e-mail address."),
+        ("de", "nope@ ist keine gültige E-Mail-Adresse."),
+    ],
+)
+def test_a_bad_email_keeps_the_person_form_with_the_message_beside_the_field(
+    app, login, caplog, lang, message
+):
+    staff = login("staff")
+    staff.lang(lang)
+    response = staff.post("/people/add", data={**PERSON, "email": "nope@"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert fab_field_errors(page, "email") == [message]
+    assert value_of(page, "email") == "nope@"
+    assert value_of(page, "first_name") == "Zsófia"
+    assert value_of(page, "phone") == "+36 1 234 5678"
+    assert "Met at the fair in Győr" in page
+    with app.app_context():
+        assert count(Person) == 0
+    assert refusal_lines(caplog) == []
+
+
+def test_a_model_rule_on_the_edit_form_keeps_the_input_and_the_stored_record(app, login):
+    with app.app_context():
+        person = f.person(first_name="Anna", email="anna@example.com")
+        db.session.commit()
+        pk = person.id
+    staff = login("staff")
+    future = (date.today() + timedelta(days=30)).isoformat()
+    response = staff.post(
+        f"/people/edit/{pk}",
+        data={**PERSON, "email": "new@example.com", "birthday": future},
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert fab_field_errors(page, "birthday") == ["A birthday cannot be in the future."]
+    assert value_of(page, "first_name") == "Zsófia"
+    assert value_of(page, "email") == "new@example.com"
+    with app.app_context():
+        stored = db.session.get(Person, pk)
+        assert (stored.first_name, stored.email, stored.birthday) == (
+            "Anna",
+            "anna@example.com",
+            None,
+        )
+
+
+def test_a_duplicate_tax_number_is_shown_beside_the_field_in_hungarian(app, login):
+    with app.app_context():
+        f.company(name="Duna Kft.", tax_number="12345678-2-41")
+        db.session.commit()
+    staff = login("staff")
+    staff.lang("hu")
+    response = staff.post(
+        "/companies/add",
+        data={"name": "Tisza Zrt.", "tax_number": "12345678-2-41", "status": "active"},
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert fab_field_errors(page, "tax_number") == ["Már létezik."]  # FAB's own check
+    assert value_of(page, "name") == "Tisza Zrt."
+    with app.app_context():
+        assert count(Organization) == 1
+
+
+def test_a_unique_constraint_of_the_database_is_shown_beside_its_field(app, login):
+    # FAB's form checks single unique columns itself; a constraint over two columns is the
+    # database's, answered at the flush.
+    with app.app_context():
+        f.code(name="south", category="category")
+        db.session.commit()
+    manager = login("manager")
+    manager.lang("de")
+    response = manager.post(
+        "/codes/add",
+        data={"category": "category", "name": "south", "description": "Southern partners"},
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert fab_field_errors(page, "name") == [
+        "In dieser Kategorie gibt es bereits ein Schlagwort mit diesem Namen."
+    ]
+    assert "Southern partners" in page
+    with app.app_context():
+        assert count(Code) == 1
+
+
+def test_a_refusal_without_a_field_is_shown_above_the_kept_form(app, login):
+    with app.app_context():
+        partner = f.person()
+        db.session.flush()
+        invoice = invoicing.create_draft(
+            partner.id, None, [{"description": "Work", "quantity": 1, "unit_price": 10}]
+        )
+        invoicing.issue(invoice.id, None)
+        pk, partner_id = invoice.id, partner.id
+    finance = login("finance")
+    cn = db_value(app, Partner, partner_id, "customer_number")
+    response = finance.post(
+        f"/invoices/edit/{pk}",
+        data={"partner": cn, "currency": "EUR", "notes": "Changed after issue"},
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "cannot be changed; cancel it instead." in " ".join(
+        text_of(a) for a in ALERT_RE.findall(page)
+    )
+    assert "Changed after issue" in page
+    with app.app_context():
+        assert db.session.get(Invoice, pk).notes is None
+
+
+def db_value(app, model, pk, attribute):
+    with app.app_context():
+        return getattr(db.session.get(model, pk), attribute)
+
+
+def test_the_contact_person_form_keeps_its_input_on_a_bad_email(app, login):
+    with app.app_context():
+        company = f.company()
+        db.session.commit()
+        pk = company.id
+    staff = login("staff")
+    staff.lang("de")
+    response = staff.post(
+        f"/partner/{pk}/contact-persons/add",
+        data={"first_name": "Jan", "last_name": "Nowak", "email": "jan@", "role": "Buyer"},
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert own_field_errors(page, "email") == ["jan@ ist keine gültige E-Mail-Adresse."]
+    assert value_of(page, "role") == "Buyer"
+    assert value_of(page, "last_name") == "Nowak"
+    with app.app_context():
+        assert count(Person) == 0 and count(Affiliation) == 0
+
+
+def test_my_settings_keep_their_input_on_a_bad_phone(app, login):
+    staff = login("staff")
+    response = staff.post(
+        "/settings/",
+        data={"locale": "de", "timezone": "Europe/Warsaw", "phone": "call me", "zone_mail": "y"},
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert own_field_errors(page, "phone") == ["call me is not a valid phone number."]
+    assert value_of(page, "timezone") == "Europe/Warsaw"
+    with app.app_context():
+        stored = db.session.get(UserProfile, user_id(app, "staff"))
+        assert stored is None or (stored.phone, stored.locale) != ("call me", "de")
+
+
+def test_a_locked_note_keeps_the_edit_form_with_the_reason(app, login):
+    staff_id = user_id(app, "staff")
+    with app.app_context():
+        partner = f.person()
+        db.session.flush()
+        with freeze_time(datetime.now(UTC) - timedelta(hours=2)):
+            note = f.note(partner, author_id=staff_id, body="First call")
+            db.session.commit()
+        ids = partner.id, note.id
+    staff = login("staff")
+    response = staff.post(
+        f"/partner/{ids[0]}/notes/{ids[1]}/edit", data={"kind": "call", "body": "Rewritten"}
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "This note can no longer be changed or deleted" in page
+    assert "Rewritten" in page
+    with app.app_context():
+        assert db.session.get(Note, ids[1]).body == "First call"
+
+
+def test_a_portal_comment_with_a_bad_link_keeps_the_text(app, login, mailbox):
+    from app.models import Outbox
+    from app.services import zone
+
+    staff_id = user_id(app, "staff")
+    with app.app_context():
+        company = f.company()
+        contact = f.person(email="kinga@example.com")
+        f.affiliation(contact, company, is_contact_person=True)
+        db.session.add(Offer(name="Roof", partner=company, amount=10, currency="EUR"))
+        db.session.commit()
+        ids = company.id, contact.id, db.session.scalar(select(Offer.id))
+    with app.test_request_context():
+        member = zone.invite(ids[1], ids[0], "client", staff_id)
+        member_id = member.id
+    with app.app_context():
+        body = db.session.scalar(select(Outbox.body).where(Outbox.recipient == "kinga@example.com"))
+    token = re.search(r"/portal/welcome/(\S+)", body).group(1)
+    with app.test_request_context():
+        zone.accept(token, "kinga-password-1")
+    with app.app_context():
+        zone.share("offer", ids[2], member_id, "watcher", staff_id)
+    client = login("kinga@example.com", "kinga-password-1")
+    response = client.post(
+        f"/portal/offer/{ids[2]}/add",
+        data={"body": "Please look at this", "url": "ftp://example.com/plan.pdf"},
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "ftp://example.com/plan.pdf is not a valid web address." in page
+    assert "Please look at this" in page
+    with app.app_context():
+        assert zone.comments("offer", ids[2], zone_only=False) == []
+
+
+# --- back where the form was opened -----------------------------------------------------------
+
+
+def test_an_offer_from_the_offers_tab_returns_to_that_tab(app, login):
+    with app.app_context():
+        partner = f.company()
+        db.session.commit()
+        pk, cn = partner.id, partner.customer_number
+    staff = login("staff")
+    sheet = staff.get(f"/partner/{pk}/offers").get_data(as_text=True)
+    link = html.unescape(re.search(r'href="(/offers/add[^"]*)"', sheet).group(1))
+    assert f"next=/partner/{pk}/offers" in link.replace("%2F", "/")
+    form = staff.get(link).get_data(as_text=True)
+    assert re.search(rf'href="/partner/{pk}/offers"[^>]*class="[^"]*form-back', form)
+    saved = staff.post(
+        link,
+        data={
+            "name": "Website",
+            "partner": cn,
+            "amount": "1000",
+            "currency": "EUR",
+            "payment_frequency": "once",
+        },
+    )
+    assert saved.status_code == 302
+    assert saved.headers["Location"] == f"/partner/{pk}/offers"
+    with app.app_context():
+        offer = db.session.scalar(select(Offer))
+        offer_id = offer.id
+    sheet = staff.get(f"/partner/{pk}/offers?status=pending").get_data(as_text=True)
+    edit = html.unescape(re.search(rf'href="(/offers/edit/{offer_id}[^"]*)"', sheet).group(1))
+    changed = staff.post(
+        edit,
+        data={
+            "name": "Website 2",
+            "partner": cn,
+            "amount": "1200",
+            "currency": "EUR",
+            "payment_frequency": "once",
+            "status": "pending",
+        },
+    )
+    assert changed.headers["Location"] == f"/partner/{pk}/offers?status=pending"
+
+
+def test_a_contact_person_and_a_note_edit_return_to_the_tab_they_came_from(app, login):
+    staff_id = user_id(app, "staff")
+    with app.app_context():
+        company = f.company()
+        note = f.note(company, author_id=staff_id)
+        db.session.commit()
+        pk, note_id = company.id, note.id
+    staff = login("staff")
+    added = staff.post(
+        f"/partner/{pk}/contact-persons/add?next=/partner/{pk}/notes",
+        data={"first_name": "Jan", "last_name": "Nowak"},
+    )
+    assert added.headers["Location"] == f"/partner/{pk}/notes"
+    edited = staff.post(
+        f"/partner/{pk}/notes/{note_id}/edit?next=/partner/{pk}/notes?kind=call",
+        data={"kind": "call", "body": "Called back"},
+    )
+    assert edited.headers["Location"] == f"/partner/{pk}/notes?kind=call"
+
+
+def test_a_new_record_opens_its_own_page_and_a_new_invoice_its_draft(app, login):
+    staff = login("staff")
+    added = staff.post("/people/add", data=PERSON)
+    with app.app_context():
+        person_id = db.session.scalar(select(Person.id))
+        partner = f.company()
+        db.session.commit()
+        pk, cn = partner.id, partner.customer_number
+    assert added.headers["Location"] == f"/people/show/{person_id}"
+    assert staff.get(added.headers["Location"]).headers["Location"] == f"/partner/{person_id}"
+    finance = login("finance")
+    draft = finance.post(
+        f"/invoices/add?next=/partner/{pk}/account", data={"partner": cn, "currency": "EUR"}
+    )
+    with app.app_context():
+        invoice_id = db.session.scalar(select(Invoice.id))
+    assert draft.headers["Location"] == f"/invoices/show/{invoice_id}"
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example",
+        "https://evil.example",
+        "/\\evil.example",
+        "/\t/evil.example",
+        "javascript:alert(1)",
+        "evil.example",
+    ],
+)
+def test_next_never_leads_to_another_site(app, login, target):
+    with app.app_context():
+        partner = f.company()
+        db.session.commit()
+        cn = partner.customer_number
+    staff = login("staff")
+    form = staff.get("/offers/add", query_string={"next": target}).get_data(as_text=True)
+    assert "evil.example" not in form and "javascript:" not in form
+    saved = staff.post(
+        "/offers/add",
+        query_string={"next": target},
+        data={
+            "name": "Website",
+            "partner": cn,
+            "amount": "1",
+            "currency": "EUR",
+            "payment_frequency": "once",
+        },
+    )
+    with app.app_context():
+        offer_id = db.session.scalar(select(Offer.id))
+    assert saved.headers["Location"] == f"/offers/show/{offer_id}"
+    task = staff.post(
+        "/task/new",
+        query_string={"next": target},
+        data={
+            "title": "Call",
+            "responsible": user_id(app, "staff"),
+            "starts_at": "2026-03-02T10:00",
+            "due_at": "2026-03-02T11:00",
+            "priority": "2",
+        },
+    )
+    assert task.headers["Location"] == "/tasks/list/"
+
+
+# --- refusals explain themselves --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "lang, reason",
+    [
+        ("hu", "A partnerhez számlák vagy befizetések tartoznak, ezért nem törölhető."),
+        ("de", "Dieser Kontakt hat Rechnungen oder Zahlungen und kann daher nicht gelöscht"),
+    ],
+)
+def test_deleting_a_partner_with_invoices_says_why_in_the_users_language(
+    app, login, caplog, lang, reason
+):
+    with app.app_context():
+        partner = f.person()
+        db.session.flush()
+        invoicing.create_draft(partner.id, None, [{"description": "Work", "unit_price": 5}])
+        pk = partner.id
+    manager = login("manager")
+    manager.lang(lang)
+    caplog.set_level(logging.INFO)
+    caplog.clear()
+    response = manager.post(f"/people/delete/{pk}", follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert any(reason in text_of(a) for a in ALERT_RE.findall(page)), page
+    assert (
+        re.search(r'alert-(?:info|message)"[^>]*>\s*(?:<button[^>]*>.*?</button>)?\s*<', page)
+        is None
+    )
+    with app.app_context():
+        assert db.session.get(Person, pk) is not None
+    assert refusal_lines(caplog) == []
+    ours = [r for r in caplog.records if r.name == "dossier.refusals"]
+    assert len(ours) == 1 and ours[0].levelno == logging.INFO
+
+
+def test_deleting_a_partner_with_a_contract_or_fixed_notes_says_why(app, login):
+    with app.app_context():
+        with_contract = f.company()
+        with freeze_time(datetime.now(UTC) - timedelta(hours=2)):
+            with_notes = f.person()
+            f.note(with_notes)
+        db.session.flush()
+        db.session.add(Contract(partner_id=with_contract.id, name="Plan", starts_on=date.today()))
+        db.session.commit()
+        ids = with_contract.id, with_notes.id
+    manager = login("manager")
+    contract = manager.post(f"/companies/delete/{ids[0]}", follow_redirects=True)
+    assert "This partner has contracts, so it cannot be deleted." in contract.get_data(as_text=True)
+    notes = manager.post(f"/people/delete/{ids[1]}", follow_redirects=True)
+    assert "notes that can no longer be changed" in notes.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Organization, ids[0]) is not None
+        assert count(Contract) == 1
+        assert db.session.get(Person, ids[1]) is not None
+
+
+def test_a_refused_delete_stays_on_the_list_it_came_from(app, login):
+    with app.app_context():
+        partner = f.company()
+        db.session.flush()
+        db.session.add(Contract(partner_id=partner.id, name="Plan", starts_on=date.today()))
+        db.session.commit()
+        pk = partner.id
+    manager = login("manager")
+    manager.get("/companies/list/")
+    refused = manager.post(f"/companies/delete/{pk}")
+    assert refused.headers["Location"].endswith("/companies/list/")
+
+
+def test_deleting_an_issued_invoice_or_its_line_says_why(app, login, caplog):
+    with app.app_context():
+        partner = f.person()
+        db.session.flush()
+        invoice = invoicing.create_draft(
+            partner.id, None, [{"description": "Work", "unit_price": 5}]
+        )
+        invoicing.issue(invoice.id, None)
+        pk, line_id = invoice.id, invoice.lines[0].id
+    finance = login("finance")
+    for url in (f"/invoices/delete/{pk}", f"/invoice-lines/delete/{line_id}"):
+        page = finance.post(url, follow_redirects=True).get_data(as_text=True)
+        assert any(
+            "cannot be changed; cancel it instead." in text_of(a) for a in ALERT_RE.findall(page)
+        ), url
+    with app.app_context():
+        assert db.session.get(Invoice, pk) is not None
+        assert len(db.session.get(Invoice, pk).lines) == 1
+    assert refusal_lines(caplog) == []
+
+
+def test_the_api_says_why_a_partner_is_not_deleted(app, api, caplog):
+    with app.app_context():
+        partner = f.person()
+        db.session.flush()
+        invoicing.create_draft(partner.id, None, [{"description": "Work", "unit_price": 5}])
+        pk = partner.id
+    manager = api("manager")
+    response = manager.delete(f"/api/v1/person/{pk}?_l_=de")
+    assert response.status_code == 409
+    assert "Rechnungen oder Zahlungen" in response.get_json()["message"]
+    with app.app_context():
+        assert db.session.get(Person, pk) is not None
+    assert refusal_lines(caplog) == []
+
+
+def test_a_partner_without_ties_is_still_deleted(app, login):
+    with app.app_context():
+        partner = f.person()
+        f.address(partner)
+        db.session.commit()
+        pk = partner.id
+    manager = login("manager")
+    deleted = manager.post(f"/people/delete/{pk}", follow_redirects=True)
+    assert deleted.status_code == 200
+    with app.app_context():
+        assert db.session.get(Person, pk) is None
