@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime, time, timedelta
 
-from babel.dates import format_date, format_time
 from flask import current_app
 from sqlalchemy import select
 
 from app.extensions import db
+from app.formatting import clock_text, date_text
 from app.models import Outbox, Task, utcnow
 from app.services.outbox import queue_mail
 from app.services.tasks import render_mail
@@ -73,17 +73,14 @@ def dispatch_digests(now: datetime | None = None) -> int:
         if key in known or not (user.active and user.email):
             continue
         locale, zone = locale_of(p), zone_of(p)
-        times = {
-            t.id: format_time(t.due_at.replace(tzinfo=UTC), "short", tzinfo=zone, locale=locale)
-            for t in tasks
-        }
+        times = {t.id: clock_text(t.due_at, locale=locale, zone=zone) for t in tasks}
         subject, body = render_mail(
             "digest",
             locale,
             user=user,
             tasks=tasks,
             times=times,
-            day=format_date(day, "full", locale=locale),
+            day=date_text(day, "full", locale=locale),
         )
         queue_mail(db.session, key, user.email, subject, body, check=False)
         sent += 1

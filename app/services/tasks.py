@@ -4,9 +4,8 @@ REST API, job or shell)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from babel.dates import format_datetime
 from flask import has_app_context, render_template
 from flask_babel import force_locale
 from sqlalchemy import event, inspect, select
@@ -14,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import TaskOverlaps
 from app.extensions import db
+from app.formatting import datetime_text
 from app.models import Partner, Task, utcnow
 from app.services import acting_as, fetch
 from app.services.outbox import queue_mail
@@ -98,7 +98,8 @@ def save_task(
 
 
 def local_time(moment: datetime, zone, locale: str) -> str:
-    return format_datetime(moment.replace(tzinfo=UTC), "short", tzinfo=zone, locale=locale)
+    """A moment as the recipient reads it: their locale's format, their time zone."""
+    return datetime_text(moment, locale=locale, zone=zone)
 
 
 def render_mail(template: str, locale: str, **context) -> tuple[str, str]:

@@ -12,7 +12,6 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.fields import DateTimeLocalField
 from wtforms.validators import DataRequired, Length, ValidationError
 from wtforms.validators import Optional as OptionalValue
 
@@ -30,7 +29,7 @@ from app.views.common import (
     tasks_of,
     yes_no,
 )
-from app.views.fields import PartnerField
+from app.views.fields import LocaleDateTimeField, PartnerField
 from app.views.labels import LABELS
 
 
@@ -40,8 +39,8 @@ class TaskForm(FlaskForm):
     partner = PartnerField(_l("Partner"), required=False)
     responsible = SelectField(_l("Responsible"), coerce=int)
     collaborators = SelectMultipleField(_l("Collaborators"), coerce=int)
-    starts_at = DateTimeLocalField(_l("Start"), validators=[DataRequired()])
-    due_at = DateTimeLocalField(_l("Due"), validators=[DataRequired()])
+    starts_at = LocaleDateTimeField(_l("Start"), validators=[DataRequired()])
+    due_at = LocaleDateTimeField(_l("Due"), validators=[DataRequired()])
     priority = SelectField(
         _l("Priority"), coerce=int, default=2, choices=list(PRIORITY_LABELS.items())
     )
