@@ -185,14 +185,13 @@ def test_a_far_page_or_date_within_range_still_answers(app, login, partner_id, u
 def test_automatic_invoicing_looks_ahead_at_most_a_year(app, login, lang):
     from datetime import date, timedelta
 
-    from flask_babel import format_date
-
+    from app.formatting import date_text
     from app.models import InvoiceRun
 
     finance = login("admin")
     finance.lang(lang)
     with app.test_request_context(), force_locale(lang):
-        latest = format_date(date.today() + timedelta(days=366))
+        latest = date_text(date.today() + timedelta(days=366))
     text = escape(
         said(
             app,

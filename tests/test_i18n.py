@@ -7,10 +7,10 @@ from pathlib import Path
 
 import flask_appbuilder
 import pytest
-from babel.dates import format_date
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
+from app.formatting import date_text
 from tests import factories as f
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,7 +81,8 @@ def test_pages_switch_language_with_locale_dates(app, login, lang):
         assert word in sheet + listing, (lang, word)
     for english in ("Customer number", "Key information", "Add Filter", "Record Count"):
         assert english not in sheet + listing, (lang, english)
-    assert format_date(date(1980, 3, 10), "medium", locale=lang) in sheet
+    with app.test_request_context():
+        assert date_text(date(1980, 3, 10), locale=lang) in sheet
 
 
 def test_hungarian_covers_fabs_own_screens(app, login):

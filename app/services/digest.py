@@ -6,13 +6,12 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime, time, timedelta
 
-from babel import Locale
-from babel.dates import format_date, format_time
 from flask import current_app
 from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import select
 
 from app.extensions import db
+from app.formatting import clock_text, date_text
 from app.models import Outbox, Partner, Task, utcnow
 from app.services.outbox import queue_mails
 from app.services.tasks import mail_renderer
@@ -91,20 +90,12 @@ def dispatch_digests(now: datetime | None = None) -> int:
     # One language set-up per language, not per user: a thousand digests are a thousand
     # template renderings and nothing more.
     for locale, planned_here in by_locale.items():
-        parsed = Locale.parse(locale)
-        clock: dict[tuple, str] = {}  # (zone, local hour, minute) → "07:30", once each
         with mail_renderer("digest", locale) as render:
             for key, user, p, day, tasks in planned_here:
                 zone = zone_of(p)
-                times = {}
-                for t in tasks:
-                    local = t.due_at.replace(tzinfo=UTC).astimezone(zone)
-                    at_ = (zone.key, local.hour, local.minute)
-                    if at_ not in clock:
-                        clock[at_] = format_time(local, "short", locale=parsed)
-                    times[t.id] = clock[at_]
+                times = {t.id: clock_text(t.due_at, locale=locale, zone=zone) for t in tasks}
                 subject, body = render(
-                    user=user, tasks=tasks, times=times, day=format_date(day, "full", parsed)
+                    user=user, tasks=tasks, times=times, day=date_text(day, "full", locale=locale)
                 )
                 mails.append(
                     {"key": key, "recipient": user.email, "subject": subject, "body": body}

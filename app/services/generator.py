@@ -11,7 +11,6 @@ import time
 from datetime import date
 
 from flask import current_app, render_template
-from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 from jinja2 import StrictUndefined, TemplateError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
@@ -20,6 +19,7 @@ from sqlalchemy import select
 
 from app.errors import InvalidValue
 from app.extensions import db
+from app.formatting import date_text
 from app.models import Affiliation, DocumentTemplate, Partner
 from app.services import fetch
 from app.services.invoicing import FONTS
@@ -192,7 +192,7 @@ def variables(partner: Partner, today: date | None = None) -> dict:
         "owner": {"name": partner.owner.get_full_name(), "email": partner.owner.email}
         if partner.owner
         else None,
-        "today": format_date(today or date.today(), "long"),
+        "today": date_text(today or date.today(), "long"),
     }
 
 

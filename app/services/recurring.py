@@ -14,13 +14,13 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from flask import current_app
-from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, cast, func, literal, select, update
 from sqlalchemy.orm import selectinload
 
 from app.errors import InvalidValue
 from app.extensions import db
+from app.formatting import date_text
 from app.models import (
     RECURRING_MONTHS,
     Invoice,
@@ -120,7 +120,7 @@ def check_as_of(as_of: date, today: date | None = None) -> date:
         raise InvalidValue(
             "as_of",
             _l("Automatic invoicing looks ahead at most a year: up to %(date)s.")
-            % {"date": format_date(latest)},
+            % {"date": date_text(latest)},
         )
     return as_of
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 
-from babel.dates import format_datetime
 from flask import current_app, has_app_context
 from flask_babel import force_locale
 from sqlalchemy import event, inspect, select
@@ -16,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import TaskOverlaps
 from app.extensions import db
+from app.formatting import datetime_text
 from app.models import Partner, Task, utcnow
 from app.services import acting_as, fetch
 from app.services.outbox import queue_mail
@@ -102,7 +102,8 @@ def save_task(
 
 
 def local_time(moment: datetime, zone, locale: str) -> str:
-    return format_datetime(moment.replace(tzinfo=UTC), "short", tzinfo=zone, locale=locale)
+    """A moment as the recipient reads it: their locale's format, their time zone."""
+    return datetime_text(moment, locale=locale, zone=zone)
 
 
 @contextmanager

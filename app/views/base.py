@@ -33,7 +33,7 @@ from flask_appbuilder.urltools import (
     get_page_size_args,
 )
 from flask_appbuilder.widgets import FormWidget
-from flask_babel import format_currency, format_date, format_datetime, format_decimal, gettext
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import func, inspect, select, text
@@ -42,9 +42,19 @@ from wtforms.csrf.core import CSRFTokenField
 
 from app.errors import Conflict, DomainError, InUse, NotFound, TaskOverlaps, ZoneForbidden
 from app.extensions import db
+from app.formatting import (
+    clock_text,
+    date_text,
+    datetime_text,
+    money_text,
+    month_text,
+    number_text,
+    parse_date,
+)
 from app.models import PAYMENT_FREQUENCY_LABELS
 from app.security import READ_WRITE
 from app.services.search import match
+from app.views.fields import date_input, localise_date_fields
 from app.views.guards import bad_value_message
 from app.views.labels import LABELS
 
@@ -310,11 +320,10 @@ PAGE_SIZE = 25
 
 
 def date_arg(key: str):
-    """A YYYY-MM-DD query argument as a date; None when it is missing or not a date."""
-    from datetime import date
-
+    """A query argument as a date, in the user's order or ISO; None when it is missing or not
+    a date."""
     try:
-        return date.fromisoformat(request.args.get(key, ""))
+        return parse_date(request.args.get(key, ""))
     except ValueError:
         return None
 
@@ -359,6 +368,12 @@ class DossierModelView(OwnLabels, GuardedHooks, ModelView):
     _filters = PerRequest(own_filters)
     add_widget = DossierFormWidget
     edit_widget = DossierFormWidget
+
+    def _init_forms(self):
+        super()._init_forms()
+        # Dates in the user's locale order, not FAB's fixed ISO ones.
+        localise_date_fields(self.add_form)
+        localise_date_fields(self.edit_form)
 
     @expose("/action_post", methods=["POST"])
     def action_post(self):
@@ -603,10 +618,13 @@ def register_formatters(app) -> None:
     """Dates and numbers in the user's locale, and the CSRF token, for templates."""
     app.jinja_env.globals["csrf_token"] = generate_csrf
     app.jinja_env.finalize = shown
-    app.jinja_env.filters["date"] = lambda d, fmt="medium": format_date(d, fmt) if d else ""
-    app.jinja_env.filters["datetime"] = lambda d, fmt="medium": format_datetime(d, fmt) if d else ""
-    app.jinja_env.filters["number"] = lambda n: format_decimal(n) if n is not None else ""
-    app.jinja_env.filters["money"] = lambda amount, currency: (
-        format_currency(amount, currency) if amount is not None else ""
-    )
+    # One format per locale (app/formatting.py): `date` is the numeric date unless a style
+    # (medium, long, full) is asked for; `datetime` is the numeric date and the time.
+    app.jinja_env.filters["date"] = date_text
+    app.jinja_env.filters["datetime"] = lambda moment, style=None: datetime_text(moment)
+    app.jinja_env.filters["clock"] = clock_text
+    app.jinja_env.filters["month"] = month_text
+    app.jinja_env.filters["number"] = number_text
+    app.jinja_env.filters["money"] = money_text
+    app.jinja_env.globals["date_input"] = date_input
     app.jinja_env.filters["frequency"] = lambda key: PAYMENT_FREQUENCY_LABELS.get(key, key)

@@ -11,14 +11,7 @@ from datetime import date, datetime, time, timedelta
 from flask import abort, current_app, flash
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.validators import PasswordComplexityValidator
-from flask_babel import (
-    format_date,
-    format_datetime,
-    format_decimal,
-    gettext,
-    to_user_timezone,
-    to_utc,
-)
+from flask_babel import gettext, to_user_timezone, to_utc
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup
@@ -32,11 +25,11 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.fields import DateTimeLocalField
 from wtforms.validators import URL, DataRequired, EqualTo, Length
 from wtforms.validators import Optional as OptionalValue
 
 from app.extensions import db
+from app.formatting import date_text, datetime_text, month_text, number_text
 from app.models import (
     ADDRESS_TYPE_LABELS,
     CODE_CATEGORY_LABELS,
@@ -61,7 +54,7 @@ from app.models import (
     utcnow,
 )
 from app.services import zone
-from app.views.fields import PickerField
+from app.views.fields import LocaleDateTimeField, PickerField
 from app.views.labels import LABELS
 
 
@@ -95,7 +88,7 @@ def month_grid(year: int | None, month: int | None, tasks_between) -> dict:
         "weeks": weeks,
         "by_day": tasks_by_day(weeks[0][0], len(weeks) * 7, tasks_between),
         "month": month,
-        "title": format_date(date(year, month, 1), "LLLL y"),
+        "title": month_text(date(year, month, 1)),
         "today": today,
         "previous": date(year, month, 1) - timedelta(days=1),
         "following": date(year, month, 28) + timedelta(days=7),
@@ -115,20 +108,20 @@ def label_of(choices: dict):
 
 
 def locale_number(value) -> str:
-    return format_decimal(value, "#,##0.######") if value is not None else ""
+    return number_text(value)
 
 
 def short_datetime(moment) -> str:
-    """A list column's time, short, in the user's locale and time zone."""
-    return format_datetime(moment, "short") if moment else ""
+    """A list column's time in the user's locale and time zone."""
+    return datetime_text(moment)
 
 
 def local_date(day) -> str:
-    return format_date(day) if day else ""
+    return date_text(day)
 
 
 def two_decimals(amount) -> str:
-    return format_decimal(amount, "#,##0.00") if amount is not None else ""
+    return number_text(amount, 2)
 
 
 def yes_no(value) -> Markup:
@@ -216,11 +209,11 @@ def audit_text(entity: str, field: str | None, raw: str | None) -> str:
         if isinstance(column.type, Boolean) or raw in ("True", "False"):
             return gettext("Yes") if raw in ("True", "1", "true") else gettext("No")
         if isinstance(column.type, DateTime):
-            return format_datetime(datetime.fromisoformat(raw), "short")
+            return datetime_text(datetime.fromisoformat(raw))
         if isinstance(column.type, Date):
-            return format_date(date.fromisoformat(raw[:10]))
+            return date_text(date.fromisoformat(raw[:10]))
         if isinstance(column.type, Numeric):
-            return format_decimal(Decimal(raw), "#,##0.00####")
+            return number_text(Decimal(raw))
     except (ValueError, InvalidOperation):
         return raw
     return raw
@@ -275,7 +268,9 @@ class NewPasswordForm(FlaskForm):
 class NoteForm(FlaskForm):
     kind = SelectField(_l("Kind"), choices=list(NOTE_KIND_LABELS.items()), default="note")
     body = TextAreaField(_l("Text"), validators=[DataRequired(), Length(max=20000)])
-    occurred_at = DateTimeLocalField(_l("Time of the interaction"), validators=[OptionalValue()])
+    occurred_at = LocaleDateTimeField(
+        _l("Time of the interaction"), validators=[OptionalValue()], utc=True
+    )
     pinned = BooleanField(_l("Pin to the overview"))
 
 

@@ -238,8 +238,8 @@ def load_contracts(partner: Partner, page: int) -> dict:
         "filters": {
             "name": name,
             "status": status,
-            "since": request.args.get("since", ""),
-            "until": request.args.get("until", ""),
+            "since": since,
+            "until": until,
         },
         "contract_statuses": CONTRACT_STATUS_LABELS,
         "today": date.today(),

@@ -9,15 +9,16 @@ from flask import abort, flash, g, jsonify, redirect, request, send_file, url_fo
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_appbuilder.widgets import ListWidget
-from flask_babel import format_date, format_decimal, gettext
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import BooleanField, DateField, DecimalField, SelectField, StringField
+from wtforms import BooleanField, DecimalField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange
 from wtforms.validators import Optional as OptionalValue
 
 from app.extensions import db
+from app.formatting import date_text
 from app.models import (
     CONTRACT_STATUS_LABELS,
     CURRENCIES,
@@ -41,8 +42,15 @@ from app.models import (
 )
 from app.services import invoicing, recurring
 from app.views.base import DossierModelView, datamodel, date_arg, guarded, page_of, saved
-from app.views.common import choice_field, label_of, local_date, two_decimals, yes_no
-from app.views.fields import PartnerField, PickerField
+from app.views.common import (
+    choice_field,
+    label_of,
+    local_date,
+    locale_number,
+    two_decimals,
+    yes_no,
+)
+from app.views.fields import LocaleDateField, PartnerField, PickerField
 from app.views.labels import LABELS
 
 
@@ -64,7 +72,7 @@ class ProductView(DossierModelView):
     formatters_columns = {
         "price": two_decimals,
         "unit": label_of(UNIT_LABELS),
-        "vat_rate": lambda v: format_decimal(v, "0.##") if v is not None else "",
+        "vat_rate": locale_number,
         "active": yes_no,
     }
     add_form_extra_fields = edit_form_extra_fields = {
@@ -76,7 +84,7 @@ class PaymentForm(FlaskForm):
     amount = DecimalField(
         _l("Amount"), places=2, validators=[DataRequired(), NumberRange(min=0.01)]
     )
-    paid_on = DateField(_l("Paid on"), validators=[DataRequired()])
+    paid_on = LocaleDateField(_l("Paid on"), validators=[DataRequired()])
     reference = StringField(_l("Reference"), validators=[OptionalValue(), Length(max=120)])
 
 
@@ -445,13 +453,13 @@ FREQUENCY_CHOICES = {key: PAYMENT_FREQUENCY_LABELS[key] for key in RECURRING_MON
 class RecurringForm(FlaskForm):
     template = SelectField(_l("Template invoice"), coerce=int, validators=[DataRequired()])
     frequency = SelectField(_l("Frequency"), choices=list(FREQUENCY_CHOICES.items()))
-    next_date = DateField(_l("Next date"), validators=[DataRequired()])
+    next_date = LocaleDateField(_l("Next date"), validators=[DataRequired()])
     delivery = SelectField(_l("Delivery"), choices=list(DELIVERY_LABELS.items()))
     active = BooleanField(_l("Active"), default=True)
 
 
 class RunForm(FlaskForm):
-    as_of = DateField(_l("Invoice what is due up to"), validators=[DataRequired()])
+    as_of = LocaleDateField(_l("Invoice what is due up to"), validators=[DataRequired()])
 
 
 class AutomaticInvoicingView(BaseView):
@@ -594,7 +602,7 @@ class AutomaticInvoicingView(BaseView):
             return redirect(url_for("DataSheetView.tab", partner_id=partner_id, key="account"))
         form = RecurringForm(obj=current) if request.method == "GET" else RecurringForm()
         form.template.choices = [
-            (i.id, f"{i.number} – {format_date(i.issue_date)}") for i in templates
+            (i.id, f"{i.number} – {date_text(i.issue_date)}") for i in templates
         ]
         if request.method == "GET":
             form.template.data = current.template_id if current else templates[0].id

@@ -7,13 +7,11 @@ import logging
 
 from flask import abort, flash, g, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, expose, has_access
-from flask_appbuilder.fieldwidgets import DateTimePickerWidget
-from flask_babel import format_datetime, gettext
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import login_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
-from wtforms.fields import DateTimeField
 from wtforms.validators import Optional as OptionalValue
 
 from app.extensions import db
@@ -41,7 +39,7 @@ from app.views.common import (
     short_datetime,
     yes_no,
 )
-from app.views.fields import PartnerField
+from app.views.fields import LocaleDateTimeField, PartnerField
 
 log = logging.getLogger("dossier.zone")
 
@@ -427,11 +425,8 @@ class NewsView(DossierModelView):
     add_form_extra_fields = edit_form_extra_fields = {
         "audience": choice_field(_l("For"), NEWS_AUDIENCE_LABELS),
         "partner": PartnerField(_l("Partner"), required=False),
-        "published_at": DateTimeField(
-            _l("Published"),
-            format="%Y-%m-%d %H:%M:%S",
-            widget=DateTimePickerWidget(),
-            validators=[OptionalValue()],
+        "published_at": LocaleDateTimeField(
+            _l("Published"), validators=[OptionalValue()], utc=True
         ),
     }
 
@@ -462,7 +457,7 @@ class ZoneMemberView(DossierModelView):
     formatters_columns = {
         "zone": label_of(ZONE_LABELS),
         "active": yes_no,
-        "last_login": lambda d: format_datetime(d, "short") if d else "—",
+        "last_login": lambda d: short_datetime(d) or "—",
         "created_at": short_datetime,
         "partner": lambda p: Markup('<a href="{}">{}</a>').format(
             url_for("DataSheetView.tab", partner_id=p.id, key="zone"), p.display_name

@@ -4,22 +4,18 @@ from __future__ import annotations
 
 from flask import request
 from flask_appbuilder import BaseView, expose, has_access
-from flask_babel import format_currency
 from flask_babel import lazy_gettext as _l
 from wtforms import DecimalField, IntegerField, SelectField
 from wtforms.validators import NumberRange
 from wtforms.validators import Optional as OptionalValue
 
+from app.formatting import money_text
 from app.models import CURRENCIES, OFFER_STATUS_LABELS, PAYMENT_FREQUENCY_LABELS, Offer
 from app.services.sales import forecast
 from app.views.base import DossierModelView, datamodel
 from app.views.common import ZonePanelShow, choice_field, label_of, local_date, two_decimals
 from app.views.fields import PartnerField, PickerField, current_user
 from app.views.labels import LABELS
-
-
-def money(amount, currency) -> str:
-    return format_currency(amount or 0, currency) if amount is not None else ""
 
 
 class OfferView(ZonePanelShow, DossierModelView):
@@ -119,5 +115,5 @@ class ForecastView(BaseView):
             group=group,
             groups=self.GROUPS,
             peak=peak,
-            money=money,
+            money=money_text,
         )

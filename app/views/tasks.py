@@ -12,7 +12,6 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
-from wtforms.fields import DateTimeLocalField
 from wtforms.validators import DataRequired, Length, ValidationError
 from wtforms.validators import Optional as OptionalValue
 
@@ -28,7 +27,7 @@ from app.views.common import (
     tasks_of,
     yes_no,
 )
-from app.views.fields import PartnerField, PickerField, current_user
+from app.views.fields import LocaleDateTimeField, PartnerField, PickerField, current_user
 from app.views.labels import LABELS
 
 
@@ -38,8 +37,8 @@ class TaskForm(FlaskForm):
     partner = PartnerField(_l("Partner"), required=False)
     responsible = PickerField(_l("Responsible"), kind="user", required=True, default=current_user)
     collaborators = PickerField(_l("Collaborators"), kind="user", multiple=True)
-    starts_at = DateTimeLocalField(_l("Start"), validators=[DataRequired()])
-    due_at = DateTimeLocalField(_l("Due"), validators=[DataRequired()])
+    starts_at = LocaleDateTimeField(_l("Start"), validators=[DataRequired()])
+    due_at = LocaleDateTimeField(_l("Due"), validators=[DataRequired()])
     priority = SelectField(
         _l("Priority"), coerce=int, default=2, choices=list(PRIORITY_LABELS.items())
     )

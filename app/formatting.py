@@ -1,0 +1,170 @@
+"""Numbers, money, dates and times in one format per locale, for every screen, form, PDF and
+e-mail: built on Flask-Babel's locale and time zone, with English read as British English."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, tzinfo
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_skeleton, get_date_format
+from babel.numbers import format_currency, format_decimal, parse_pattern
+from flask import current_app, has_app_context, has_request_context
+from flask_babel import get_locale, get_timezone
+
+# The language a user picks, and the locale its dates and numbers are written in.
+FORMAT_LOCALES = {"en": "en_GB"}
+# Currencies written without minor units (whole forints).
+WHOLE_CURRENCIES = {"HUF"}
+
+
+def format_locale(locale: str | Locale | None = None) -> Locale:
+    """The formatting locale of a language (the request's when none is given): en → en_GB."""
+    if locale is None:
+        locale = (get_locale() if has_app_context() else None) or "en"
+    name = str(locale)
+    try:
+        return Locale.parse(FORMAT_LOCALES.get(name, name))
+    except (ValueError, UnknownLocaleError):
+        return Locale.parse(FORMAT_LOCALES["en"])
+
+
+def time_zone(zone: str | tzinfo | None = None) -> tzinfo:
+    """A time zone by name; none given: the user's (in a request), else the app's default."""
+    if isinstance(zone, tzinfo):
+        return zone
+    if zone:
+        try:
+            return ZoneInfo(zone)
+        except (ValueError, KeyError):
+            pass
+    if has_request_context():
+        return get_timezone()
+    default = current_app.config["DEFAULT_TIMEZONE"] if has_app_context() else "Europe/Budapest"
+    return ZoneInfo(default)
+
+
+def local_time(moment: datetime, zone: str | tzinfo | None = None) -> datetime:
+    """A stored moment (naive UTC) in a time zone, to the minute's second (no microseconds)."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(time_zone(zone)).replace(microsecond=0)
+
+
+def date_pattern(locale: str | Locale | None = None) -> str:
+    """The locale's numeric date with two-digit day and month and a four-digit year: the one
+    way dates are shown and typed (hu 2026. 12. 02., de 02.12.2026, en 02/12/2026)."""
+    pattern = get_date_format("short", locale=format_locale(locale)).pattern
+    pattern = re.sub(r"(?<!d)d(?!d)", "dd", pattern)
+    pattern = re.sub(r"(?<!M)M(?!M)", "MM", pattern)
+    return re.sub(r"y+", "y", pattern)
+
+
+def date_text(day: date | datetime | None, style: str = "numeric", locale=None) -> str:
+    """A date: `numeric` (lists, pages, forms) or Babel's `medium`, `long`, `full` (letters)."""
+    if day is None or day == "":
+        return ""
+    if isinstance(day, datetime):
+        day = day.date()
+    loc = format_locale(locale)
+    return format_date(day, date_pattern(loc) if style == "numeric" else style, locale=loc)
+
+
+def datetime_text(moment: datetime | None, locale=None, zone=None, seconds: bool = False) -> str:
+    """A moment in the user's (or the given) time zone: the numeric date and the time."""
+    if moment is None or moment == "":
+        return ""
+    local = local_time(moment, zone)
+    return f"{date_text(local, 'numeric', locale)} {local:%H:%M:%S}"[: None if seconds else -3]
+
+
+def clock_text(moment: datetime | time | None, locale=None, zone=None) -> str:
+    """Only the time of day (a calendar's entries)."""
+    if moment is None:
+        return ""
+    # Every Dossier language reads the 24-hour clock with two-digit hours.
+    value = local_time(moment, zone) if isinstance(moment, datetime) else moment
+    return f"{value:%H:%M}"
+
+
+def month_text(day: date, short: bool = False, locale=None) -> str:
+    """A month heading: "2026. december", "December 2026"; short for chart labels."""
+    return format_skeleton("yMMM" if short else "yMMMM", day, locale=format_locale(locale))
+
+
+def number_text(value, digits: int | None = None, locale=None) -> str:
+    """A number with the locale's separators; `digits` fixes the decimals."""
+    if value is None or value == "":
+        return ""
+    pattern = "#,##0.######" if digits is None else "#,##0" + ("." + "0" * digits if digits else "")
+    return format_decimal(value, pattern, locale=format_locale(locale))
+
+
+def money_text(amount, currency: str | None, locale=None) -> str:
+    """An amount with its currency's symbol or code, in the locale's order and separators;
+    forints without decimals."""
+    if amount is None or amount == "":
+        return ""
+    loc = format_locale(locale)
+    currency = (currency or "HUF").upper()
+    if currency not in WHOLE_CURRENCIES:
+        return format_currency(amount, currency, locale=loc)
+    pattern = parse_pattern(loc.currency_formats["standard"].pattern)
+    pattern.frac_prec = (0, 0)
+    try:
+        value = Decimal(str(amount))
+    except InvalidOperation:
+        return str(amount)
+    return pattern.apply(value, loc, currency=currency, currency_digits=False)
+
+
+def parse_date(text: str | None, locale=None) -> date | None:
+    """A date typed in the locale's order (or as ISO 2026-12-02); None when empty. Raises
+    ValueError when it is not a date."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    if re.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}", text):
+        return date.fromisoformat("-".join(part.zfill(2) for part in text.split("-")))
+    parts = re.findall(r"\d+", text)
+    if len(parts) != 3 or re.search(r"[^\d\s./-]", text):
+        raise ValueError(text)
+    pattern = date_pattern(locale)
+    order = sorted("dMy", key=pattern.index)
+    values = dict(zip(order, map(int, parts), strict=True))
+    if values["y"] < 100 or len(parts[order.index("y")]) != 4:
+        raise ValueError(text)
+    return date(values["y"], values["M"], values["d"])
+
+
+def parse_datetime(text: str | None, locale=None) -> datetime | None:
+    """A local date and time typed in the locale's order (or ISO); None when empty; naive
+    local time (the caller turns it into UTC). Raises ValueError when it is not one."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    match = re.fullmatch(r"(.*?)[\sT,]+(\d{1,2}):(\d{2})(?::(\d{2}))?", text)
+    if not match:
+        return datetime.combine(parse_date(text, locale), time(0))
+    day = parse_date(match.group(1).rstrip(" ,"), locale)
+    return datetime.combine(
+        day, time(int(match.group(2)), int(match.group(3)), int(match.group(4) or 0))
+    )
+
+
+def input_date(day: date | None, locale=None) -> str:
+    """A date as a form input shows it (the numeric date of the locale)."""
+    return date_text(day, "numeric", locale) if day else ""
+
+
+def input_datetime(local: datetime | None, locale=None) -> str:
+    """A local date and time as a form input shows it."""
+    if not local:
+        return ""
+    return f"{date_text(local, 'numeric', locale)} {local:%H:%M}"
+
+
+def picker_format(locale=None) -> str:
+    """The date format of the JS date picker (bootstrap-datepicker's tokens)."""
+    return date_pattern(locale).replace("MM", "mm").replace("y", "yyyy")
