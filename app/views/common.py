@@ -8,6 +8,7 @@ from __future__ import annotations
 import calendar as month_calendar
 from datetime import date, datetime, time, timedelta
 
+from babel.numbers import format_decimal
 from flask import abort, current_app, flash
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.validators import PasswordComplexityValidator
@@ -29,7 +30,7 @@ from wtforms.validators import URL, DataRequired, EqualTo, Length
 from wtforms.validators import Optional as OptionalValue
 
 from app.extensions import db
-from app.formatting import date_text, datetime_text, month_text, number_text
+from app.formatting import date_text, datetime_text, format_locale, month_text, number_text
 from app.models import (
     ADDRESS_TYPE_LABELS,
     CODE_CATEGORY_LABELS,
@@ -213,7 +214,7 @@ def audit_text(entity: str, field: str | None, raw: str | None) -> str:
         if isinstance(column.type, Date):
             return date_text(date.fromisoformat(raw[:10]))
         if isinstance(column.type, Numeric):
-            return number_text(Decimal(raw))
+            return format_decimal(Decimal(raw), "#,##0.00####", locale=format_locale())
     except (ValueError, InvalidOperation):
         return raw
     return raw
