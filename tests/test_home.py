@@ -109,7 +109,8 @@ def test_list_show_page_and_form_input_use_the_locale(app, login):
 
 def _edit_offer(client, oid, deadline):
     form = client.get(f"/offers/edit/{oid}").get_data(as_text=True)
-    partner = re.search(r'name="partner" value="([^"]*)"', form).group(1)
+    # The partner picker holds the chosen partner as its one option.
+    partner = re.search(r'name="partner".*?<option value="(\d+)"[^>]*selected', form).group(1)
     return client.post(
         f"/offers/edit/{oid}",
         data={

@@ -12,8 +12,6 @@ from pathlib import Path
 from flask import current_app, render_template
 from flask_babel import (
     force_locale,
-    format_currency,
-    format_date,
     format_decimal,
     format_percent,
     get_locale,
@@ -25,6 +23,7 @@ from sqlalchemy import func, insert, select
 
 from app.errors import InvalidValue, InvoiceLocked, SellerDataMissing
 from app.extensions import db
+from app.formatting import date_text, money_text
 from app.models import (
     INVOICE_STATUS_LABELS,
     PAYMENT_METHOD_LABELS,
@@ -361,18 +360,21 @@ def invoice_document(invoice: Invoice, company: OurCompany) -> dict:
     )
 
     def money(amount) -> str:
-        return format_currency(amount, currency)
+        return money_text(amount, currency)
 
     title = gettext("Credit note") if invoice.kind == "credit_note" else gettext("Invoice")
     meta = [
-        (gettext("Issue date"), format_date(invoice.issue_date) if invoice.issue_date else ""),
+        (
+            gettext("Issue date"),
+            date_text(invoice.issue_date, "long"),
+        ),
         (
             gettext("Supply date"),
-            format_date(invoice.supply_date or invoice.issue_date)
+            date_text(invoice.supply_date or invoice.issue_date, "long")
             if (invoice.supply_date or invoice.issue_date)
             else "",
         ),
-        (gettext("Due date"), format_date(invoice.due_date) if invoice.due_date else ""),
+        (gettext("Due date"), date_text(invoice.due_date, "long")),
         (
             gettext("Payment method"),
             str(PAYMENT_METHOD_LABELS.get(method, method or "")),
@@ -386,8 +388,8 @@ def invoice_document(invoice: Invoice, company: OurCompany) -> dict:
                 gettext("Billing period"),
                 gettext(
                     "%(start)s – %(end)s",
-                    start=format_date(invoice.period_start),
-                    end=format_date(invoice.period_end),
+                    start=date_text(invoice.period_start, "long"),
+                    end=date_text(invoice.period_end, "long"),
                 ),
             )
         )
@@ -397,7 +399,7 @@ def invoice_document(invoice: Invoice, company: OurCompany) -> dict:
         reference = gettext(
             "This credit note cancels invoice %(number)s of %(date)s.",
             number=original.number,
-            date=format_date(original.issue_date),
+            date=date_text(original.issue_date, "long"),
         )
     summary: dict = {}
     for line in invoice.lines:
