@@ -50,12 +50,13 @@ def _navbar() -> dict:
 
 
 def init_app(app) -> None:
-    from app.views.base import register_error_handlers, register_formatters
+    from app.views.base import register_error_handlers, register_formatters, register_menu_cache
     from app.views.guards import register_guards
     from app.views.portal import log_refusals
 
     register_error_handlers(app)
     register_formatters(app)
+    register_menu_cache(app)
     register_guards(app)
     app.context_processor(_navbar)
     log_refusals(app)

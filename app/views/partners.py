@@ -116,6 +116,7 @@ class PartnerFormMixin:
             "supplied_products": PickerField(
                 LABELS["supplied_products"], kind="product", multiple=True
             ),
+            "codes": PickerField(LABELS["codes"], kind="code", multiple=True),
         }
 
     @expose("/show/<pk>", methods=["GET"])
