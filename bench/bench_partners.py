@@ -536,6 +536,7 @@ def fill_database(db, n_partners: int, n_notes: int) -> dict:
                     "updated_by_id": admin_id,
                     # What the models keep on flush (app/models/search.py), made here at once.
                     "search_text": search_text([name, f"{pid:06d}", email, tax], [phone]),
+                    "name_text": search_text([name]),
                 }
             )
             if rng.random() < 0.2:

@@ -10,6 +10,7 @@ from flask_appbuilder.security.sqla.models import User
 from werkzeug.security import generate_password_hash
 
 from app.extensions import db
+from app.models import Person
 from tests import factories as f
 from tests.conftest import user_id
 
@@ -192,3 +193,51 @@ def test_the_rest_list_refuses_arguments_outside_its_schema(app, api):
     assert response.status_code == 400
     assert "Not a valid rison schema" in response.get_json()["message"]
     assert client.get("/api/v1/person/?q=(page_size:2,page:0)").status_code == 200
+
+
+def test_the_name_filter_looks_at_the_name_alone_folded(app, login):
+    with app.app_context():
+        f.person(first_name="Ágnes", last_name="Kovács", email="budapest.fan@example.com")
+        f.person(first_name="Béla", last_name="Budai")
+        db.session.commit()
+    client = login("staff")
+
+    def names(search):
+        html = client.get(f"/people/list/?_flt_0_display_name={search}").get_data(as_text=True)
+        return re.findall(r'class="sheet-link">([^<]+)<', html)
+
+    assert names("kovacs") == ["Ágnes Kovács"]
+    assert names("budapest") == []  # in the e-mail, not in the name
+    assert names("bud") == ["Béla Budai"]
+    with app.app_context():  # a new name is folded on flush, whatever changes it
+        person = db.session.scalar(db.select(Person).where(Person.first_name == "Béla"))
+        person.last_name = "Kovácsné"
+        db.session.commit()
+    assert names("kovacsne") == ["Béla Kovácsné"]
+
+
+def test_a_filtered_list_of_many_matches_counts_by_estimate_on_postgresql(
+    app, login, api, monkeypatch
+):
+    import pytest
+
+    with app.app_context():
+        if db.engine.name != "postgresql":
+            pytest.skip("the planner's estimate exists on PostgreSQL only")
+        for i in range(6):
+            f.person(first_name=f"Becsült{i}")
+        db.session.commit()
+    client = login("staff")
+
+    def record_count(url):
+        html = client.get(url).get_data(as_text=True)
+        return int(re.search(r"Record Count:</strong>\s*(\d+)", html).group(1))
+
+    url = "/people/list/?_flt_0_display_name=becsult"
+    assert record_count(url) == 6
+    monkeypatch.setitem(app.config, "FILTERED_COUNT_LIMIT", 2)
+    assert record_count(url) >= 3  # counted up to 3, then the planner's estimate
+    rows = api("staff").get(
+        "/api/v1/person/?q=(filters:!((col:display_name,opr:fct,value:becsult)))"
+    )
+    assert rows.status_code == 200 and len(rows.get_json()["result"]) == 6

@@ -65,14 +65,15 @@ def _like(column, form: str):
     return column.like(f"%{escaped}%", escape="\\")
 
 
-def match(model, query: str | list[list[str]]):
-    """A where-clause: `model`'s search text holds every word of the query in one of its
-    forms. A query with nothing to search for matches nothing."""
+def match(model, query: str | list[list[str]], field: str = "search_text"):
+    """A where-clause: `model`'s search text (or another folded text, `field`) holds every
+    word of the query in one of its forms. A query with nothing to search for matches
+    nothing."""
     try:
         terms = check_query(query) if isinstance(query, str) else query
     except SearchRefused:
         return false()
-    column = model.search_text
+    column = getattr(model, field)
     return and_(*(or_(*(_like(column, form) for form in forms)) for forms in terms))
 
 

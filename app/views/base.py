@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import sys
 
 import jsonschema
@@ -147,13 +148,15 @@ FOLDED_COLUMNS = {"display_name", "name", "first_name", "last_name", "title", "n
 
 
 class FilterFolded(BaseFilter):
-    """Contains, whatever the case, the accents or the script ("kovacs" finds Kovács)."""
+    """Contains, whatever the case, the accents or the script ("kovacs" finds Kovács): on a
+    partner's folded name alone, on the search text of the others (their own name)."""
 
     name = _l("Contains")
     arg_name = "fct"
 
     def apply(self, query, value):
-        return query.filter(match(self.model, str(value or "")))
+        field = "name_text" if hasattr(self.model, "name_text") else "search_text"
+        return query.filter(match(self.model, str(value or ""), field))
 
 
 class FilterContainsLetterForLetter(FilterContains):
@@ -209,7 +212,12 @@ class DossierInterface(SQLAInterface):
     def query_count(self, query, filters=None, select_columns=None) -> int:
         # A filter on the discriminator only (a view's base filter) selects the whole table.
         if filters and any(f.column_name != "type" for f in filters.filters):
-            return super().query_count(query, filters, select_columns)
+            if self.session.get_bind().name != "postgresql":
+                return super().query_count(query, filters, select_columns)
+            filtered = self._apply_inner_all(
+                query, filters, select_columns=select_columns, aliases_mapping={}
+            )
+            return self._capped_count(filtered.statement)
         table = self.obj.__table__
         if table.name in self.LARGE_TABLES and self.session.get_bind().name == "postgresql":
             estimate = self.session.execute(
@@ -220,6 +228,26 @@ class DossierInterface(SQLAInterface):
                 return int(estimate)
         # Unfiltered: count the model's own table, not a subquery joining its parents.
         return self.session.scalar(select(func.count()).select_from(table))
+
+    def _capped_count(self, statement) -> int:
+        """The matches of a filter, counted up to FILTERED_COUNT_LIMIT; beyond it the
+        planner's estimate: counting every match of a frequent word in a huge table costs
+        as much as the matches, a page shows 25 of them."""
+        limit = current_app.config["FILTERED_COUNT_LIMIT"]
+        counted = self.session.scalar(
+            select(func.count()).select_from(statement.limit(limit + 1).subquery())
+        )
+        if counted <= limit:
+            return counted
+        connection = self.session.connection()
+        compiled = statement.compile(
+            dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
+        )
+        plan = connection.exec_driver_sql(
+            f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params
+        ).scalar()
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+        return max(counted, int(plan[0]["Plan"]["Plan Rows"]))
 
 
 PAGE_SIZE = 25
