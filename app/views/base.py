@@ -274,8 +274,8 @@ def datamodel(model) -> DossierInterface:
     return DossierInterface(model, db.session)
 
 
-# Kept by the models, never shown or typed: the folded search text.
-HIDDEN_COLUMNS = ["search_text"]
+# Kept by the models, never shown or typed: the folded search text and name.
+HIDDEN_COLUMNS = ["search_text", "name_text"]
 
 
 class OwnLabels:
