@@ -241,3 +241,32 @@ def test_a_filtered_list_of_many_matches_counts_by_estimate_on_postgresql(
         "/api/v1/person/?q=(filters:!((col:display_name,opr:fct,value:becsult)))"
     )
     assert rows.status_code == 200 and len(rows.get_json()["result"]) == 6
+
+
+def test_starts_with_on_a_name_is_folded_and_letter_for_letter_stays(app, login, api):
+    with app.app_context():
+        f.person(first_name="Ágnes", last_name="Szabó")
+        f.person(first_name="Agata", last_name="Nowak")
+        f.person(first_name="Béla", last_name="Agnes")
+        db.session.commit()
+    client = login("staff")
+    html = client.get("/people/list/").get_data(as_text=True)
+    _fields, names = _search_form(html)
+    assert names["display_name"][:4] == [
+        "Contains",
+        "Contains, letter for letter",
+        "Starts with",
+        "Starts with, letter for letter",
+    ]
+
+    def found(url):
+        page = client.get(url).get_data(as_text=True)
+        return sorted(re.findall(r'class="sheet-link">([^<]+)<', page))
+
+    assert found("/people/list/?_flt_2_display_name=agn") == ["Ágnes Szabó"]
+    assert found("/people/list/?_flt_2_display_name=ag") == ["Agata Nowak", "Ágnes Szabó"]
+    assert found("/people/list/?_flt_3_display_name=Ag") == ["Agata Nowak"]
+    rest = api("staff").get("/api/v1/person/?q=(filters:!((col:display_name,opr:sw,value:Ag)))")
+    assert [p["display_name"] for p in rest.get_json()["result"]] == ["Agata Nowak"]
+    folded = api("staff").get("/api/v1/person/?q=(filters:!((col:display_name,opr:fsw,value:agn)))")
+    assert [p["display_name"] for p in folded.get_json()["result"]] == ["Ágnes Szabó"]
