@@ -736,8 +736,8 @@ def raw_reference_app(engine):
 
     Lists (`/raw/<person|organization>`): the 25 rows the list shows (the partner row with
     `type = '<kind>'`, which lets the database walk ix_partner_type_name in name order, and the
-    owner) and the count, optionally with the list's name search — starts with on the name,
-    or the folded "contains" on the search text, as the list filters match. `?json=1` answers
+    owner) and the count, optionally with the list's name search on the folded name (starts
+    with, contains), read through its index as the list filters do. `?json=1` answers
     the rows and the count as JSON (the REST list's floor). `/raw/sheet/<id>`: the partner
     with its owner, its 25 latest notes with their authors and the number of its notes.
     """
@@ -746,8 +746,6 @@ def raw_reference_app(engine):
 
     from app.text import query_terms
 
-    pg = engine.dialect.name == "postgresql"
-    starts = "p.display_name ILIKE :q" if pg else "lower(p.display_name) LIKE lower(:q)"
     columns = (
         "p.id, p.customer_number, p.display_name, p.email, p.phone, p.status, "
         "u.first_name AS owner_first, u.last_name AS owner_last"
@@ -758,22 +756,22 @@ def raw_reference_app(engine):
     def statements(kind: str, mode: str | None):
         key = (kind, mode)
         if key not in cache:
-            conditions = [f"p.type = '{kind}'"]
-            if mode == "sw":
-                conditions.append(starts)
-            elif mode == "ct":
-                conditions.append("p.search_text LIKE :q")
-            where = " AND ".join(conditions)
-            # Without a search, counting the kind needs no join: its own table.
+            # Unfiltered, the kind on the partner row walks (type, display_name) in name
+            # order; a search is read through the folded name's index (the kind by the join)
+            # and its matches sorted, as the lists do.
+            source, where = "partner p", f"p.type = '{kind}'"
+            if mode:
+                source = f"partner p JOIN {kind} k ON k.id = p.id"
+                where = "p.name_text LIKE :q"
             count = (
-                f"SELECT count(*) FROM partner p WHERE {where}"
+                f"SELECT count(*) FROM {source} WHERE {where}"
                 if mode
                 else (f"SELECT count(*) FROM {kind}")
             )
             cache[key] = (
                 text(count),
                 text(
-                    f"SELECT {columns} FROM partner p LEFT JOIN ab_user u ON u.id = p.owner_id"
+                    f"SELECT {columns} FROM {source} LEFT JOIN ab_user u ON u.id = p.owner_id"
                     f" WHERE {where} ORDER BY p.display_name LIMIT 25 OFFSET :off"
                 ),
             )
@@ -789,10 +787,8 @@ def raw_reference_app(engine):
         mode = request.args.get("mode")  # None, "sw" (starts with) or "ct" (folded contains)
         q = request.args.get("q", "")
         params = {"off": (page - 1) * 25}
-        if mode == "sw":
-            params["q"] = f"{q}%"
-        elif mode == "ct":
-            params["q"] = f"%{query_terms(q)[0][0]}%"
+        if mode:  # the folded word: at the start of the name (sw) or anywhere in it (ct)
+            params["q"] = f"{'%' if mode == 'ct' else ''}{query_terms(q)[0][0]}%"
         count_sql, rows_sql = statements(kind, mode)
         with engine.connect() as conn:
             total = conn.execute(count_sql, params).scalar()
