@@ -142,3 +142,6 @@ class Config:
     # Counting every row of a very large table dominates a list page on PostgreSQL;
     # above this many rows an unfiltered list shows the planner's estimate.
     COUNT_ESTIMATE_THRESHOLD = int(os.environ.get("COUNT_ESTIMATE_THRESHOLD", "200000"))
+    # A filtered list on PostgreSQL counts its matches up to this many, then shows the
+    # planner's estimate.
+    FILTERED_COUNT_LIMIT = int(os.environ.get("FILTERED_COUNT_LIMIT", "10000"))

@@ -248,7 +248,15 @@ class DossierSecurityManager(SecurityManager):
             if cached and cached[0] == key:
                 return cached[1]
         role_ids = [r.id for r in self.get_user_roles(user)]
-        rows = self.session.execute(
+        rows = self._permissions_of(role_ids)
+        permissions = frozenset((p, v) for p, v in rows)
+        if has_request_context():
+            g._dossier_permissions = (key, permissions)
+        return permissions
+
+    def _permissions_of(self, role_ids) -> list:
+        """(permission, view) names of the roles: a list of ids or a select of them."""
+        return self.session.execute(
             select(Permission.name, ViewMenu.name)
             .select_from(PermissionView)
             .join(Permission, PermissionView.permission_id == Permission.id)
@@ -259,10 +267,18 @@ class DossierSecurityManager(SecurityManager):
             )
             .where(assoc_permissionview_role.c.role_id.in_(role_ids))
         ).all()
-        permissions = frozenset((p, v) for p, v in rows)
-        if has_request_context():
-            g._dossier_permissions = (key, permissions)
-        return permissions
+
+    def is_item_public(self, permission_name, view_name) -> bool:
+        # FAB loads the public role, then its permissions, then each one's names: one query.
+        if has_request_context() and "_dossier_public" in g:
+            public = g._dossier_public
+        else:
+            public = frozenset(
+                self._permissions_of(select(Role.id).where(Role.name == self.auth_role_public))
+            )
+            if has_request_context():
+                g._dossier_public = public
+        return (permission_name, view_name) in public
 
     def get_user_by_id(self, pk):
         # Every request loads the user with its roles, groups and session generation: one

@@ -23,6 +23,7 @@ AUDIT_SKIP = {
     "display_name",
     "type",
     "search_text",
+    "name_text",
 }
 
 

@@ -188,14 +188,14 @@ def search_column():
     return mapped_column(Text, nullable=False, default="", server_default="")
 
 
-def search_index(table: str) -> Index:
+def search_index(table: str, column: str = "search_text") -> Index:
     """A trigram index for `LIKE '%…%'` on PostgreSQL; on SQLite a plain index, which a
     search scans instead of the table (a fraction of the pages; see the README's figures)."""
     return Index(
-        f"ix_{table}_search_text",
-        "search_text",
+        f"ix_{table}_{column}",
+        column,
         postgresql_using="gin",
-        postgresql_ops={"search_text": "gin_trgm_ops"},
+        postgresql_ops={column: "gin_trgm_ops"},
     )
 
 

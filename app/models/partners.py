@@ -50,6 +50,7 @@ from app.models.base import (
     search_index,
     utcnow,
 )
+from app.text import search_text
 
 STATUS_LABELS = {
     "lead": _l("Lead"),
@@ -170,6 +171,7 @@ class Partner(Model):
         CheckConstraint("type IN ('person', 'organization')", name="ck_partner_type"),
         Index("ix_partner_type_name", "type", "display_name"),
         search_index("partner"),
+        search_index("partner", "name_text"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     type: Mapped[str] = mapped_column(String(16), nullable=False)
@@ -191,6 +193,9 @@ class Partner(Model):
     )
     description: Mapped[str | None] = mapped_column(Text)
     search_text: Mapped[str] = search_column()
+    # The folded name alone, for the lists' name filter ("contains" on the name, not on the
+    # e-mails or cities of the search text).
+    name_text: Mapped[str] = search_column()
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime, default=utcnow, onupdate=utcnow, nullable=False
@@ -290,6 +295,7 @@ class Partner(Model):
 def _number_new_partner(mapper, connection, target: Partner) -> None:
     target.customer_number = f"{next_counter_value(connection, 'customer_number'):06d}"
     target.refresh_display_name()
+    target.name_text = search_text([target.display_name])
     target.created_by_id = target.created_by_id or current_actor_id()
     target.updated_by_id = target.created_by_id
     if target.owner_id is None:  # no one chosen: the one who makes it
@@ -301,6 +307,7 @@ def _guard_partner(mapper, connection, target: Partner) -> None:
     if inspect(target).attrs.customer_number.history.deleted:
         raise ReadOnlyField(field=_l("Customer number"))
     target.refresh_display_name()
+    target.name_text = search_text([target.display_name])
     target.updated_by_id = current_actor_id() or target.updated_by_id
 
 

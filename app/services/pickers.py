@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 from app.extensions import db
 from app.models import (
     Address,
+    Code,
     Organization,
     Partner,
     PartnerAddress,
@@ -42,6 +43,10 @@ def _product_match(text: str):
         Product.name.icontains(text, autoescape=True),
         Product.code.istartswith(text, autoescape=True),
     )
+
+
+def _code_match(text: str):
+    return Code.name.icontains(text, autoescape=True)
 
 
 def _address_match(text: str):
@@ -96,6 +101,12 @@ KINDS: dict[str, Kind] = {
         order=(Product.name, Product.id),
         offered=(Product.active.is_(True),),
     ),
+    "code": Kind(
+        model=Code,
+        resource="Code",
+        match=_code_match,
+        order=(Code.category, Code.name, Code.id),
+    ),
     "address": Kind(
         model=Address,
         resource="Address",
@@ -103,6 +114,11 @@ KINDS: dict[str, Kind] = {
         order=(Address.city, Address.street, Address.id),
     ),
 }
+
+
+def kind_of(model) -> str | None:
+    """The kind that picks records of `model`, if one does."""
+    return next((kind for kind, spec in KINDS.items() if spec.model is model), None)
 
 
 def clean_query(text) -> str:

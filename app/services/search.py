@@ -9,14 +9,14 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, false, or_, select
+from sqlalchemy import and_, false, or_, select, true
 from sqlalchemy.orm import aliased
 
 from app.errors import DomainError
 from app.extensions import db
 from app.models import Affiliation, Invoice, Offer, Partner, PartnerAddress, Task
 from app.models.partners import Address
-from app.text import query_terms
+from app.text import fold_variants, query_terms
 
 MAX_LENGTH = 100
 MIN_CHARACTERS = 2
@@ -60,19 +60,29 @@ def check_query(query: str | None) -> list[list[str]]:
     return terms
 
 
-def _like(column, form: str):
+def _like(column, form: str, anywhere: bool = True):
     escaped = form.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return column.like(f"%{escaped}%", escape="\\")
+    return column.like(f"{'%' if anywhere else ''}{escaped}%", escape="\\")
 
 
-def match(model, query: str | list[list[str]]):
-    """A where-clause: `model`'s search text holds every word of the query in one of its
-    forms. A query with nothing to search for matches nothing."""
+def starts(model, query: str, field: str = "name_text"):
+    """A where-clause: `model`'s folded name (or `field`) starts with the query, whatever
+    the case or the accents ("agn" finds Ágnes); an empty query matches everything."""
+    forms = fold_variants(query or "")
+    if not forms:
+        return true()
+    return or_(*(_like(getattr(model, field), form, anywhere=False) for form in forms))
+
+
+def match(model, query: str | list[list[str]], field: str = "search_text"):
+    """A where-clause: `model`'s search text (or another folded text, `field`) holds every
+    word of the query in one of its forms. A query with nothing to search for matches
+    nothing."""
     try:
         terms = check_query(query) if isinstance(query, str) else query
     except SearchRefused:
         return false()
-    column = model.search_text
+    column = getattr(model, field)
     return and_(*(or_(*(_like(column, form) for form in forms)) for forms in terms))
 
 

@@ -26,6 +26,7 @@ from app.formatting import (
     parse_datetime,
     picker_format,
 )
+from app.models import CODE_CATEGORY_LABELS
 from app.services import pickers
 
 # What select2 says while the user types, in the user's language.
@@ -45,6 +46,8 @@ def describe(kind: str, record) -> dict:
         text, details = record.name, [record.code, format_currency(record.price, record.currency)]
     elif kind == "address":
         text, details = str(record), []
+    elif kind == "code":
+        text, details = record.name, [str(CODE_CATEGORY_LABELS.get(record.category, ""))]
     else:
         city = record.main_address.city if record.main_address else None
         text, details = record.display_name, [record.customer_number, city]
@@ -77,10 +80,16 @@ class PickerWidget:
                     choice["id"], choice["detail"], choice["text"]
                 )
             )
-        script = url_for("static", filename="dossier/pickers.js")
-        return Markup('<select {}>{}</select><script src="{}" defer></script>').format(
-            Markup(html_params(**attrs, **kwargs)), Markup("").join(options), script
+        select = Markup("<select {}>{}</select>").format(
+            Markup(html_params(**attrs, **kwargs)), Markup("").join(options)
         )
+        return select + picker_script() if field.with_script else select
+
+
+def picker_script() -> Markup:
+    return Markup('<script src="{}" defer></script>').format(
+        url_for("static", filename="dossier/pickers.js")
+    )
 
 
 def current_user():
@@ -104,10 +113,13 @@ class PickerField(Field):
         kind: str = "partner",
         required: bool = False,
         multiple: bool = False,
+        with_script: bool = True,
         **kwargs,
     ):
         super().__init__(label, validators, **kwargs)
         self.kind, self.required, self.multiple = kind, required, multiple
+        # A list's search form loads pickers.js once for all its filters.
+        self.with_script = with_script
 
     def records(self) -> list:
         if self.data is None:

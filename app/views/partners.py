@@ -28,7 +28,7 @@ from app.models import (
     Person,
 )
 from app.services.documents import audit_visible
-from app.views.base import DossierModelView, datamodel
+from app.views.base import HIDDEN_COLUMNS, DossierModelView, datamodel
 from app.views.common import (
     audit_label,
     audit_text,
@@ -112,7 +112,7 @@ class PartnerFormMixin:
     order_columns = ["customer_number", "display_name", "email", "status"]
     formatters_columns = {"status": label_of(STATUS_LABELS)}
     validators_columns = {"picture": [valid_picture]}
-    show_exclude_columns = ["notes", "address_links", "affiliations", "search_text"]
+    show_exclude_columns = ["notes", "address_links", "affiliations", *HIDDEN_COLUMNS]
 
     @staticmethod
     def extra_fields():
@@ -123,6 +123,7 @@ class PartnerFormMixin:
             "supplied_products": PickerField(
                 LABELS["supplied_products"], kind="product", multiple=True
             ),
+            "codes": PickerField(LABELS["codes"], kind="code", multiple=True),
         }
 
     @expose("/show/<pk>", methods=["GET"])

@@ -37,5 +37,15 @@
 
   $(function () {
     document.querySelectorAll("select.dossier-picker").forEach(bind);
+    // A list's search form adds its filters' fields when the user adds a filter.
+    new MutationObserver(function (changes) {
+      changes.forEach(function (change) {
+        change.addedNodes.forEach(function (node) {
+          if (node.nodeType !== 1) { return; }
+          if (node.matches("select.dossier-picker")) { bind(node); }
+          node.querySelectorAll("select.dossier-picker").forEach(bind);
+        });
+      });
+    }).observe(document.body, {childList: true, subtree: true});
   });
 })(jQuery);
