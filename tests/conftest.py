@@ -254,6 +254,18 @@ def clean(app):
                 )
             )
             conn.execute(text("DELETE FROM ab_user WHERE username LIKE 'tmp-%'"))
+            # Roles a test made for itself go with it too.
+            for table, column in (
+                ("ab_permission_view_role", "role_id"),
+                ("ab_user_role", "role_id"),
+            ):
+                conn.execute(
+                    text(
+                        f"DELETE FROM {table} WHERE {column} IN "
+                        "(SELECT id FROM ab_role WHERE name LIKE 'tmp-%')"
+                    )
+                )
+            conn.execute(text("DELETE FROM ab_role WHERE name LIKE 'tmp-%'"))
             conn.execute(text("UPDATE ab_user SET active = :t"), {"t": True})
             conn.execute(text("DELETE FROM counter WHERE name LIKE 'invoice:%'"))
             conn.execute(text("DELETE FROM counter WHERE name LIKE 'credit_note:%'"))
