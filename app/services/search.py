@@ -103,10 +103,16 @@ def _limited(rows: list, limit: int) -> dict[str, Any]:
     return {"results": rows[:limit], "more": len(rows) > limit}
 
 
+def _first(model, terms, limit: int):
+    """The ids of the first `limit` matches as the index finds them, unsorted: sorting every
+    match before taking a few would cost what the matches cost (13,679 "kovacs" among a million
+    partners: 52 ms against 6.5 ms on PostgreSQL). The few are put in order afterwards; when
+    there are more, the page asks for more of the name."""
+    return select(model.id).where(match(model, terms)).limit(limit)
+
+
 def _partners(terms, limit: int) -> list[dict]:
-    found = (
-        select(Partner.id).where(match(Partner, terms)).order_by(Partner.search_text).limit(limit)
-    )
+    found = _first(Partner, terms, limit)
     rows = db.session.execute(
         select(
             Partner.id,
@@ -189,9 +195,8 @@ def _offers(terms, limit: int) -> list[dict]:
             Partner.display_name.label("partner"),
         )
         .join(Partner, Partner.id == Offer.partner_id)
-        .where(match(Offer, terms))
+        .where(Offer.id.in_(_first(Offer, terms, limit)))
         .order_by(Offer.search_text, Offer.id)
-        .limit(limit)
     ).all()
     return [dict(row._mapping) for row in rows]
 
@@ -207,9 +212,8 @@ def _tasks(terms, limit: int) -> list[dict]:
             Partner.display_name.label("partner"),
         )
         .outerjoin(Partner, Partner.id == Task.partner_id)
-        .where(match(Task, terms))
+        .where(Task.id.in_(_first(Task, terms, limit)))
         .order_by(Task.search_text, Task.id)
-        .limit(limit)
     ).all()
     return [dict(row._mapping) for row in rows]
 
