@@ -97,6 +97,16 @@ from app.models.partners import (
     Person,
     partner_code,
 )
+from app.models.quotes import (
+    ORDER_STATUS_LABELS,
+    QUOTE_STATUS_LABELS,
+    OfferLine,
+    Order,
+    OrderLine,
+    PricedLine,
+    Quote,
+    QuoteLine,
+)
 from app.models.sales import (
     OFFER_STATUS_LABELS,
     PAYMENT_FREQUENCY_LABELS,
@@ -181,6 +191,14 @@ __all__ = [
     "News",
     "Note",
     "OFFER_STATUS_LABELS",
+    "ORDER_STATUS_LABELS",
+    "OfferLine",
+    "Order",
+    "OrderLine",
+    "PricedLine",
+    "QUOTE_STATUS_LABELS",
+    "Quote",
+    "QuoteLine",
     "OUTBOX_STATUS_LABELS",
     "Offer",
     "Organization",

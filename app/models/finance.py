@@ -314,6 +314,11 @@ class InvoiceLine(Model):
     unit: Mapped[str] = mapped_column(String(20), nullable=False, default="pc")
     unit_price: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False, default=0)
     vat_rate: Mapped[Decimal] = mapped_column(Numeric(5, 2), nullable=False, default=27)
+    # Invoiced from an order (app/models/quotes.py): the order line this bills, in part or full.
+    order_line_id: Mapped[int | None] = mapped_column(
+        ForeignKey("order_line.id", ondelete="RESTRICT", name="fk_invoice_line_order_line"),
+        index=True,
+    )
 
     invoice: Mapped[Invoice] = relationship(back_populates="lines")
     product: Mapped[Product | None] = relationship()

@@ -44,7 +44,12 @@ from app.services.words import amount_in_words
 
 FONTS = Path(__file__).resolve().parent.parent / "static" / "fonts"
 # The counter and the number's prefix of each kind: 2026/000123, CN-2026/000004.
-NUMBERING = {"invoice": ("invoice", ""), "credit_note": ("credit_note", "CN-")}
+NUMBERING = {
+    "invoice": ("invoice", ""),
+    "credit_note": ("credit_note", "CN-"),
+    "quote": ("quote", "Q-"),
+    "order": ("order", "O-"),
+}
 
 
 def next_invoice_number(connection, year: int, kind: str = "invoice") -> str:

@@ -1,0 +1,297 @@
+"""Quotes and orders: an offer's product lines, the numbered versions of the quote sent to the
+customer (frozen copies of those lines), and the orders made from an accepted quote, whose
+lines are invoiced in full or in part (`InvoiceLine.order_line_id`).
+
+The columns of a priced line are one mixin (`PricedLine`): offer, quote and order lines are
+the same line at three moments. Numbers come from gapless yearly counters of their own
+(`Q-2026/000123`, `O-2026/000045`), taken in the sending or ordering transaction."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from flask_appbuilder import Model
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship, validates
+
+from app.errors import InvalidValue
+from app.models.audit import Audited
+from app.models.base import clean_currency, clean_vat_rate, to_decimal, utcnow
+from app.models.finance import Product
+from app.models.partners import Partner, Person
+from app.models.sales import Offer
+
+CENT = Decimal("0.01")
+
+QUOTE_STATUS_LABELS = {
+    "sent": _l("Sent"),
+    "accepted": _l("Accepted"),
+    "declined": _l("Declined"),
+    "superseded": _l("Superseded"),
+}
+ORDER_STATUS_LABELS = {
+    "open": _l("Open"),
+    "in_progress": _l("In progress"),
+    "delivered": _l("Delivered"),
+    "cancelled": _l("Cancelled"),
+}
+
+
+class PricedLine:
+    """Product, description, quantity, unit, unit price, discount % and VAT rate of a line.
+    Left empty, description, unit, price and VAT rate come from the product (as on invoice
+    lines)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    description: Mapped[str] = mapped_column(String(500), nullable=False)
+    quantity: Mapped[Decimal] = mapped_column(Numeric(12, 3), nullable=False, default=1)
+    unit: Mapped[str] = mapped_column(String(20), nullable=False, default="pc")
+    unit_price: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False, default=0)
+    discount: Mapped[Decimal] = mapped_column(Numeric(5, 2), nullable=False, default=0)
+    vat_rate: Mapped[Decimal] = mapped_column(Numeric(5, 2), nullable=False, default=27)
+
+    @declared_attr
+    def product_id(cls) -> Mapped[int | None]:
+        return mapped_column(ForeignKey("product.id", ondelete="SET NULL"))
+
+    @declared_attr
+    def product(cls) -> Mapped[Product | None]:
+        return relationship(Product)
+
+    @validates("quantity")
+    def _quantity(self, key, value):
+        value = to_decimal(key, value)
+        if value <= 0:
+            raise InvalidValue(key, _l("The quantity must be more than zero."))
+        return value
+
+    @validates("discount")
+    def _discount(self, key, value):
+        value = to_decimal(key, value if value not in (None, "") else 0)
+        if not 0 <= value <= 100:
+            raise InvalidValue(key, _l("The discount must be between 0 and 100 per cent."))
+        return value
+
+    @validates("vat_rate")
+    def _vat(self, key, value):
+        return clean_vat_rate(key, value) if value not in (None, "") else None
+
+    @validates("unit_price")
+    def _price(self, key, value):
+        if value in (None, ""):
+            return None
+        value = to_decimal(key, value)
+        if value < 0:
+            raise InvalidValue(key, _l("%(value)s cannot be negative.") % {"value": value})
+        return value
+
+    @property
+    def net(self) -> Decimal:
+        gross_price = self.quantity * self.unit_price
+        return (gross_price * (100 - (self.discount or 0)) / 100).quantize(CENT)
+
+    @property
+    def vat(self) -> Decimal:
+        return (self.net * self.vat_rate / 100).quantize(CENT)
+
+    def priced_fields(self) -> dict:
+        """What a copy of the line carries (quote ← offer, order ← quote)."""
+        return {
+            "position": self.position,
+            "product_id": self.product_id,
+            "description": self.description,
+            "quantity": self.quantity,
+            "unit": self.unit,
+            "unit_price": self.unit_price,
+            "discount": self.discount,
+            "vat_rate": self.vat_rate,
+        }
+
+
+_LINE_CHECKS = (
+    ("quantity > 0", "quantity"),
+    ("unit_price >= 0", "price"),
+    ("discount >= 0 AND discount <= 100", "discount"),
+    ("vat_rate >= 0 AND vat_rate <= 100", "vat"),
+)
+
+
+def _line_checks(table: str) -> tuple:
+    return tuple(CheckConstraint(sql, name=f"ck_{table}_{name}") for sql, name in _LINE_CHECKS)
+
+
+class OfferLine(PricedLine, Model):
+    """A product line of an offer; the offer's amount is the sum of its lines' net."""
+
+    __tablename__ = "offer_line"
+    __table_args__ = _line_checks("offer_line")
+    offer_id: Mapped[int] = mapped_column(
+        ForeignKey("offer.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    offer: Mapped[Offer] = relationship(back_populates="lines")
+
+
+Offer.lines = relationship(
+    OfferLine,
+    back_populates="offer",
+    cascade="all, delete-orphan",
+    order_by=OfferLine.position,
+)
+
+
+class Quote(Model):
+    """A version of an offer's quote as it was sent: `number` is the offer's (taken at the
+    first sending), `version` counts the sendings after a change (1, 2 …)."""
+
+    __tablename__ = "quote"
+    __audited__ = Audited("quote", _l("Quote"))
+    __table_args__ = (
+        UniqueConstraint("number", "version", name="uq_quote_number_version"),
+        UniqueConstraint("offer_id", "version", name="uq_quote_offer_version"),
+        CheckConstraint(
+            "status IN ('sent', 'accepted', 'declined', 'superseded')", name="ck_quote_status"
+        ),
+        Index("ix_quote_partner", "partner_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    offer_id: Mapped[int] = mapped_column(
+        ForeignKey("offer.id", ondelete="RESTRICT"), nullable=False
+    )
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partner.id", ondelete="RESTRICT"), nullable=False
+    )
+    number: Mapped[str] = mapped_column(String(20), nullable=False)
+    year: Mapped[int] = mapped_column(Integer, nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    status: Mapped[str] = mapped_column(String(12), nullable=False, default="sent")
+    # To whom it was sent (default: the contact person who may represent the partner).
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    language: Mapped[str | None] = mapped_column(String(5))
+    currency: Mapped[str] = mapped_column(String(3), nullable=False, default="HUF")
+    issue_date: Mapped[date] = mapped_column(Date, nullable=False)
+    valid_until: Mapped[date] = mapped_column(Date, nullable=False)
+    net_total: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False, default=0)
+    vat_total: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False, default=0)
+    gross_total: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False, default=0)
+    sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
+    sent_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    # The answer: who (a zone user or staff recording it by hand), when, and what they said.
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
+    decided_by_name: Mapped[str | None] = mapped_column(String(250))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    decision_comment: Mapped[str | None] = mapped_column(Text)
+
+    offer: Mapped[Offer] = relationship()
+    partner: Mapped[Partner] = relationship(foreign_keys=[partner_id])
+    contact: Mapped[Person | None] = relationship(foreign_keys=[contact_id])
+    lines: Mapped[list[QuoteLine]] = relationship(
+        back_populates="quote", cascade="all, delete-orphan", order_by="QuoteLine.position"
+    )
+
+    @validates("currency")
+    def _currency(self, key, value):
+        return clean_currency(key, value)
+
+    @property
+    def status_label(self) -> str:
+        return str(QUOTE_STATUS_LABELS.get(self.status, self.status))
+
+    def __str__(self) -> str:
+        return f"{self.number} v{self.version}"
+
+
+class QuoteLine(PricedLine, Model):
+    """A line of a sent quote: a frozen copy of the offer's line at the sending."""
+
+    __tablename__ = "quote_line"
+    __table_args__ = _line_checks("quote_line")
+    quote_id: Mapped[int] = mapped_column(
+        ForeignKey("quote.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    quote: Mapped[Quote] = relationship(back_populates="lines")
+
+
+class Order(Model):
+    """A customer's order, made from an accepted quote; invoiced line by line."""
+
+    __tablename__ = "sales_order"
+    __audited__ = Audited("order", _l("Order"))
+    __table_args__ = (
+        UniqueConstraint("number", name="uq_sales_order_number"),
+        CheckConstraint(
+            "status IN ('open', 'in_progress', 'delivered', 'cancelled')",
+            name="ck_sales_order_status",
+        ),
+        Index("ix_sales_order_partner_status", "partner_id", "status"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), nullable=False)
+    year: Mapped[int] = mapped_column(Integer, nullable=False)
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partner.id", ondelete="RESTRICT"), nullable=False
+    )
+    offer_id: Mapped[int | None] = mapped_column(ForeignKey("offer.id", ondelete="SET NULL"))
+    # One order per accepted quote: two clicks at once make one.
+    quote_id: Mapped[int | None] = mapped_column(
+        ForeignKey("quote.id", ondelete="SET NULL"), unique=True
+    )
+    status: Mapped[str] = mapped_column(
+        String(12), nullable=False, default="open", active_history=True
+    )
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    language: Mapped[str | None] = mapped_column(String(5))
+    currency: Mapped[str] = mapped_column(String(3), nullable=False, default="HUF")
+    order_date: Mapped[date] = mapped_column(Date, nullable=False)
+    net_total: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False, default=0)
+    vat_total: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False, default=0)
+    gross_total: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False, default=0)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime, default=utcnow, onupdate=utcnow, nullable=False
+    )
+
+    partner: Mapped[Partner] = relationship(foreign_keys=[partner_id])
+    offer: Mapped[Offer | None] = relationship()
+    quote: Mapped[Quote | None] = relationship()
+    contact: Mapped[Person | None] = relationship(foreign_keys=[contact_id])
+    lines: Mapped[list[OrderLine]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="OrderLine.position"
+    )
+
+    @validates("currency")
+    def _currency(self, key, value):
+        return clean_currency(key, value)
+
+    @property
+    def status_label(self) -> str:
+        return str(ORDER_STATUS_LABELS.get(self.status, self.status))
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class OrderLine(PricedLine, Model):
+    """A line of an order; invoice lines point at it (`InvoiceLine.order_line_id`) and never
+    add up to more than its quantity."""
+
+    __tablename__ = "order_line"
+    __table_args__ = _line_checks("order_line")
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("sales_order.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    order: Mapped[Order] = relationship(back_populates="lines")
