@@ -128,6 +128,11 @@ class InvoiceLocked(DomainError):
     message = _l("An invoice that is %(status)s cannot be changed; cancel it instead.")
 
 
+class OfferLocked(DomainError):
+    status = 409
+    message = _l("The lines of an offer that is %(status)s cannot be changed.")
+
+
 class TaskOverlaps(DomainError):
     """The responsible already has open tasks at this time (`clashes`); the task form shows
     them and asks before saving anyway."""

@@ -10,7 +10,13 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_skeleton, get_date_format
-from babel.numbers import format_currency, format_decimal, parse_pattern
+from babel.numbers import (
+    format_currency,
+    format_decimal,
+    get_currency_precision,
+    get_currency_symbol,
+    parse_pattern,
+)
 from flask import current_app, has_app_context, has_request_context
 from flask_babel import get_locale, get_timezone
 
@@ -168,3 +174,72 @@ def input_datetime(local: datetime | None, locale=None) -> str:
 def picker_format(locale=None) -> str:
     """The date format of the JS date picker (bootstrap-datepicker's tokens)."""
     return date_pattern(locale).replace("MM", "mm").replace("y", "yyyy")
+
+
+# Spaces and apostrophes people put between thousands (NBSP and narrow NBSP as Babel writes).
+_GROUPING_MARKS = re.compile(r"[\s\u00a0\u202f']")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+
+
+def _symbols(locale=None) -> dict:
+    """The locale's decimal and thousands marks (of its Latin digits)."""
+    loc = format_locale(locale)
+    symbols = loc.number_symbols
+    return symbols.get("latn", symbols) if "latn" in symbols else symbols
+
+
+def parse_number(text, locale=None) -> Decimal | None:
+    """A number as a user of the locale types it: a decimal comma or point (hu, pl, de, ru
+    write 12,5), spaces, points or commas between thousands. Both marks: the last one is
+    the decimal mark. One mark: the decimal mark, unless it appears more than once between
+    groups of three digits, or it is the locale's thousands mark and stands so (de 1.000,
+    en 1,000). None when
+    empty; ValueError when it is not a number. The same rule as dossier/lines.js."""
+    text = _GROUPING_MARKS.sub("", str(text or ""))
+    if not text:
+        return None
+    if "," in text and "." in text:
+        decimal_mark = "," if text.rfind(",") > text.rfind(".") else "."
+        text = text.replace("." if decimal_mark == "," else ",", "")
+    elif "," in text or "." in text:
+        decimal_mark = "," if "," in text else "."
+        group = _symbols(locale).get("group", ",")
+        grouped = re.fullmatch(rf"[+-]?\d{{1,3}}(\{decimal_mark}\d{{3}})+", text)
+        if text.count(decimal_mark) > 1 and not grouped:
+            raise ValueError(text)
+        if text.count(decimal_mark) > 1 or (decimal_mark == group and grouped):
+            text = text.replace(decimal_mark, "")
+    else:
+        decimal_mark = "."
+    text = text.replace(decimal_mark, ".")
+    if not _PLAIN_NUMBER.fullmatch(text):
+        raise ValueError(text)
+    return Decimal(text)
+
+
+def input_number(value, locale=None) -> str:
+    """A number as a form input shows it: no thousands marks, the locale's decimal mark, no
+    trailing zeros (12,5 · 27 · 1250)."""
+    if value is None or value == "":
+        return ""
+    text = format(Decimal(str(value)).normalize(), "f")
+    return text.replace(".", _symbols(locale).get("decimal", "."))
+
+
+def money_format(currency: str | None, locale=None) -> dict:
+    """How `money_text` writes an amount of `currency`, for a script to write the same:
+    the prefixes and suffixes (positive, negative) with the currency's sign, the marks,
+    the decimals and the group size."""
+    loc = format_locale(locale)
+    currency = (currency or "HUF").upper()
+    pattern = parse_pattern(loc.currency_formats["standard"].pattern)
+    sign = get_currency_symbol(currency, locale=loc)
+    symbols = _symbols(loc)
+    return {
+        "prefix": [p.replace("¤", sign) for p in pattern.prefix],
+        "suffix": [s.replace("¤", sign) for s in pattern.suffix],
+        "decimal": symbols.get("decimal", "."),
+        "group": symbols.get("group", ","),
+        "digits": 0 if currency in WHOLE_CURRENCIES else get_currency_precision(currency),
+        "grouping": pattern.grouping[0],
+    }

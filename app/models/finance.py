@@ -395,9 +395,9 @@ def _guard_line(mapper, connection, target: InvoiceLine) -> None:
             raise InvoiceLocked(status=INVOICE_STATUS_LABELS.get(status, status))
 
 
-def _fill_line(mapper, connection, target: InvoiceLine) -> None:
-    """What the line leaves empty comes from its product: the API, the screens and
-    automatic invoicing make the same line."""
+def fill_line_from_product(mapper, connection, target) -> None:
+    """What a line (of an invoice, an offer …) leaves empty comes from its product: the API,
+    the screens, the lines editor and automatic invoicing make the same line."""
     product = None
     if target.product_id is not None and None in (
         target.description,
@@ -424,7 +424,7 @@ def _fill_line(mapper, connection, target: InvoiceLine) -> None:
 for _event in ("before_insert", "before_update", "before_delete"):
     event.listen(InvoiceLine, _event, _guard_line)
 for _event in ("before_insert", "before_update"):
-    event.listen(InvoiceLine, _event, _fill_line)
+    event.listen(InvoiceLine, _event, fill_line_from_product)
 
 
 class Payment(Model):

@@ -24,15 +24,23 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
+    select,
 )
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship, validates
 
-from app.errors import InvalidValue
+from app.errors import InvalidValue, OfferLocked
 from app.models.audit import Audited
-from app.models.base import clean_currency, clean_vat_rate, to_decimal, utcnow
-from app.models.finance import Product
+from app.models.base import (
+    clean_currency,
+    clean_vat_rate,
+    forbid_to_zone_users,
+    to_decimal,
+    utcnow,
+)
+from app.models.finance import Product, fill_line_from_product
 from app.models.partners import Partner, Person
-from app.models.sales import Offer
+from app.models.sales import OFFER_STATUS_LABELS, Offer
 
 CENT = Decimal("0.01")
 
@@ -151,6 +159,28 @@ Offer.lines = relationship(
     cascade="all, delete-orphan",
     order_by=OfferLine.position,
 )
+
+
+def _guard_offer_line(mapper, connection, target: OfferLine) -> None:
+    """The lines of a won or lost offer are what was decided: none is added, changed,
+    moved or removed (nor moved to such an offer). Zone users change no line."""
+    forbid_to_zone_users(mapper, connection, target)
+    offers = {target.offer_id}
+    if target.id is not None:  # the offer the stored line is on now
+        offers.add(
+            connection.execute(select(OfferLine.offer_id).where(OfferLine.id == target.id)).scalar()
+        )
+    for status in connection.execute(
+        select(Offer.status).where(Offer.id.in_(offers - {None}))
+    ).scalars():
+        if status != "pending":
+            raise OfferLocked(status=OFFER_STATUS_LABELS.get(status, status))
+
+
+for _event in ("before_insert", "before_update", "before_delete"):
+    event.listen(OfferLine, _event, _guard_offer_line)
+for _event in ("before_insert", "before_update"):
+    event.listen(OfferLine, _event, fill_line_from_product)
 
 
 class Quote(Model):

@@ -75,6 +75,7 @@ def register(appbuilder) -> None:
         AutomaticInvoicingView,
         ContractView,
         DocumentTemplateView,
+        InvoiceLinesView,
         InvoiceLineView,
         InvoicePdfView,
         InvoiceView,
@@ -94,7 +95,7 @@ def register(appbuilder) -> None:
         PersonView,
     )
     from app.views.pickers import PickerView
-    from app.views.sales import ForecastView, OfferView
+    from app.views.sales import ForecastView, OfferLinesView, OfferView
     from app.views.search import SearchView
     from app.views.settings import SettingsView
     from app.views.tasks import TaskFormView, TaskView
@@ -143,6 +144,7 @@ def register(appbuilder) -> None:
         category_label=_l("Sales"),
         category_icon="fa-line-chart",
     )
+    appbuilder.add_view_no_menu(OfferLinesView)
     appbuilder.add_view(
         ForecastView, "Forecast", label=_l("Forecast"), icon="fa-bar-chart", category="Sales"
     )
@@ -194,6 +196,7 @@ def register(appbuilder) -> None:
         InvoiceView, "Invoices", label=_l("Invoices"), icon="fa-file-text-o", category="Finance"
     )
     appbuilder.add_view_no_menu(InvoiceLineView)
+    appbuilder.add_view_no_menu(InvoiceLinesView)
     appbuilder.add_view_no_menu(InvoicePdfView)
     appbuilder.add_view(
         ContractView, "Contracts", label=_l("Contracts"), icon="fa-handshake-o", category="Finance"

@@ -21,6 +21,7 @@ from app.formatting import (
     format_locale,
     input_date,
     input_datetime,
+    input_number,
     local_time,
     parse_date,
     parse_datetime,
@@ -44,6 +45,17 @@ def describe(kind: str, record) -> dict:
         text, details = record.get_full_name(), [record.email]
     elif kind == "product":
         text, details = record.name, [record.code, format_currency(record.price, record.currency)]
+        # What choosing it fills on a line (the lines editor), in the user's number format.
+        return {
+            "id": record.id,
+            "text": text,
+            "detail": " · ".join(d for d in details if d),
+            "description": record.name,
+            "unit": record.unit,
+            "unit_price": input_number(record.price),
+            "vat_rate": input_number(record.vat_rate),
+            "currency": record.currency,
+        }
     elif kind == "address":
         text, details = str(record), []
     elif kind == "code":

@@ -52,6 +52,7 @@ from app.views.common import (
 )
 from app.views.fields import LocaleDateField, PartnerField, PickerField
 from app.views.labels import LABELS
+from app.views.lines import LinesEditorShow, LinesEndpoints
 
 
 class ProductView(DossierModelView):
@@ -178,7 +179,7 @@ class InvoiceLineView(IssuedLockedMixin, DossierModelView):
         guarded(invoicing.line_removed, item)
 
 
-class InvoiceView(IssuedLockedMixin, DossierModelView):
+class InvoiceView(LinesEditorShow, IssuedLockedMixin, DossierModelView):
     datamodel = datamodel(Invoice)
     route_base = "/invoices"
     class_permission_name = "Invoice"
@@ -187,6 +188,7 @@ class InvoiceView(IssuedLockedMixin, DossierModelView):
     add_title = _l("New invoice")
     edit_title = _l("Edit invoice")
     show_template = "finance/invoice_show.html"
+    lines_kind = "invoice"
     extra_args = {"invoice_statuses": INVOICE_STATUS_LABELS}
     label_columns = {
         **LABELS,
@@ -235,7 +237,6 @@ class InvoiceView(IssuedLockedMixin, DossierModelView):
         "notes",
     ]
     base_order = ("id", "desc")
-    related_views = [InvoiceLineView]
     formatters_columns = {
         "status": label_of(INVOICE_STATUS_LABELS),
         "kind": label_of(INVOICE_KIND_LABELS),
@@ -356,6 +357,14 @@ class InvoicePdfView(BaseView):
             as_attachment=True,
             download_name=f"invoice-{name}.pdf",
         )
+
+
+class InvoiceLinesView(LinesEndpoints, BaseView):
+    """`POST /invoice/<id>/lines…`: a draft's lines from its page's lines editor."""
+
+    route_base = "/invoice"
+    class_permission_name = "Invoice"
+    lines_kind = "invoice"
 
 
 class QuotaView(DossierModelView):

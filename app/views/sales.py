@@ -16,9 +16,10 @@ from app.views.base import DossierModelView, datamodel
 from app.views.common import ZonePanelShow, choice_field, label_of, local_date, two_decimals
 from app.views.fields import PartnerField, PickerField, current_user
 from app.views.labels import LABELS
+from app.views.lines import LinesEditorShow, LinesEndpoints
 
 
-class OfferView(ZonePanelShow, DossierModelView):
+class OfferView(LinesEditorShow, ZonePanelShow, DossierModelView):
     datamodel = datamodel(Offer)
     zone_record = "offer"
     route_base = "/offers"
@@ -28,6 +29,7 @@ class OfferView(ZonePanelShow, DossierModelView):
     add_title = _l("New offer")
     edit_title = _l("Edit offer")
     show_template = "sales/offer_show.html"
+    lines_kind = "offer"
     label_columns = LABELS
     list_columns = [
         "name",
@@ -87,6 +89,14 @@ class OfferView(ZonePanelShow, DossierModelView):
         # The form may send anything; a new offer is pending (the model insists too).
         item.status = "pending"
         super().pre_add(item)
+
+
+class OfferLinesView(LinesEndpoints, BaseView):
+    """`POST /offer/<id>/lines…`: an offer's lines from its page's lines editor."""
+
+    route_base = "/offer"
+    class_permission_name = "Offer"
+    lines_kind = "offer"
 
 
 class ForecastView(BaseView):
