@@ -259,10 +259,11 @@
   Editor.prototype.save = function (row) {
     var self = this;
     if (row.dataset.saving === "1") { row.dataset.again = "1"; return; }
+    // A blank row waits for its first field; a row with a bad number stays unsaved (and keeps
+    // the totals unconfirmed) until it is corrected.
+    if (this.isBlank(row)) { delete row.dataset.dirty; return; }
+    if (Object.keys(this.read(row).errors).length) { return; }
     delete row.dataset.dirty;
-    if (this.isBlank(row)) { return; }
-    var read = this.read(row);
-    if (Object.keys(read.errors).length) { return; }
     var sent = this.values(row);
     var id = row.dataset.lineId;
     var url = id ? this.config.lineUrl.replace("{id}", id) : this.config.addUrl;
