@@ -241,6 +241,27 @@ PRODUCTS = [
 ]
 
 
+def _draft_lines(companies, products, admin_id: int) -> None:
+    """A draft invoice and an offer with product lines, for their pages' lines editor."""
+    from app.models import Offer
+    from app.services import invoicing, lines
+
+    partner = companies[1 % len(companies)]
+    draft = invoicing.new_draft(partner.id, admin_id, currency="HUF")
+    for product, quantity in ((products[1], 1), (products[2], 5)):
+        invoicing.add_line(draft.id, admin_id, product_id=product.id, quantity=quantity)
+    offer = db.session.scalars(
+        select(Offer).where(Offer.partner_id == companies[0].id).order_by(Offer.id)
+    ).first()
+    for product, quantity, discount in ((products[0], 12, 10), (products[2], 8, 0)):
+        lines.add_line(
+            "offer",
+            offer.id,
+            admin_id,
+            {"product_id": product.id, "quantity": quantity, "discount": discount},
+        )
+
+
 # The demo seller: the invoices of the demo can be issued (Settings → Our company).
 DEMO_COMPANY = {
     "name": "Dossier Demo Kft.",
@@ -317,6 +338,7 @@ def load_sales_demo(rng: random.Random, admin_id: int | None) -> None:
     invoice = invoicing.new_draft(first.id, admin_id, currency="HUF")
     invoicing.add_line(invoice.id, admin_id, product_id=products[0].id, quantity=1)
     invoicing.issue(invoice.id, admin_id)
+    _draft_lines(companies, products, admin_id)
     from app.services.recurring import first_of_next_month, save_settings
 
     save_settings(
