@@ -426,3 +426,21 @@ def test_zone_users_change_no_line(app, login, mailbox):
             set_actor_roles_provider(_request_user_roles)
     assert stored_lines(app, OfferLine, "offer_id", offer_id) == []
     assert user_id(app, "zsofia@zona.example") == zone_user
+
+
+def test_the_editor_takes_the_same_queries_for_few_lines_and_many(app, login, queries):
+    products = [make_product(app, code=f"P{i}", name=f"Termék {i}") for i in range(12)]
+    few, many = make_draft(app), make_draft(app)
+    with app.app_context():
+        for invoice_id, count in ((few, 2), (many, 12)):
+            for product in products[:count]:
+                invoicing.add_line(invoice_id, None, product_id=product, quantity=1)
+    finance = login("finance")
+    counts = []
+    for invoice_id in (few, many):
+        finance.get(f"/invoices/show/{invoice_id}")  # warm: the menu, the permissions
+        with queries() as counted:
+            page = finance.get(f"/invoices/show/{invoice_id}").get_data(as_text=True)
+        assert page.count('class="line-row"') == (2 if invoice_id == few else 12)
+        counts.append(counted.count)
+    assert counts[0] == counts[1], counts

@@ -91,7 +91,7 @@ def editor(kind: str, owner_id: int) -> dict:
     """What the page and the script need: the lines, the totals, whether they may change,
     where changes go, and how numbers and money are written in the user's locale."""
     owner = service.owner_of(kind, owner_id)
-    lines = list(owner.lines)
+    lines = service.lines_of(kind, owner_id)
     currency = owner.currency
     editable = service.is_editable(kind, owner) and current_app.appbuilder.sm.has_access(
         "can_write", PERMISSIONS[kind]
