@@ -100,7 +100,19 @@ def test_the_user_picker_offers_active_staff_with_their_email(app, login):
 def test_the_product_picker_shows_the_unit_price_and_offers_active_products(app, login):
     product_id = _products(app)
     rows = login("staff").get("/pick/product/?q=könyv").get_json()
-    assert rows == [{"id": product_id, "text": "Könyvelés", "detail": "SRV-01 · HUF15,000.00"}]
+    # With what choosing it fills on a line (the lines editor), numbers as the user types them.
+    assert rows == [
+        {
+            "id": product_id,
+            "text": "Könyvelés",
+            "detail": "SRV-01 · HUF15,000.00",
+            "description": "Könyvelés",
+            "unit": "h",
+            "unit_price": "15000",
+            "vat_rate": "27",
+            "currency": "HUF",
+        }
+    ]
 
 
 def test_the_address_picker_finds_by_street_city_or_postal_code(app, login):
