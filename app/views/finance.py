@@ -231,11 +231,8 @@ class InvoiceView(LinesEditorShow, IssuedLockedMixin, DossierModelView):
         "due_date",
         "payment_method",
         "currency",
-        "net_total",
-        "vat_total",
-        "gross_total",
         "notes",
-    ]
+    ]  # the totals: in the lines editor below, live while a draft's lines change
     base_order = ("id", "desc")
     formatters_columns = {
         "status": label_of(INVOICE_STATUS_LABELS),

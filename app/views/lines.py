@@ -45,6 +45,7 @@ TEXTS = {
     "failed": _l("The change could not be saved. Reload the page and try again."),
     "saving": _l("Saving…"),
     "saved": _l("Saved"),
+    "otherCurrency": _l("The product's price is in %(currency)s."),
 }
 
 
@@ -99,6 +100,7 @@ def editor(kind: str, owner_id: int) -> dict:
     add_url = url_for(f"{ENDPOINTS[kind]}.add_line", owner_id=owner_id)
     config = {
         "kind": kind,
+        "currency": currency,
         "addUrl": add_url,
         "lineUrl": add_url + "/{id}",
         "removeUrl": add_url + "/{id}/delete",

@@ -3,6 +3,7 @@ the picker fills the line, the totals change as the quantity is typed (in Hungar
 decimal comma, in English with a point), the server's answer confirms them, and a reload shows
 the saved line. The script's sums and money are the server's, for many amounts."""
 
+import os
 import random
 from decimal import Decimal
 
@@ -104,6 +105,8 @@ def test_a_draft_invoices_lines_from_the_catalogue_with_live_totals(
     page.reload()
     row = page.locator(".lines-editor tr.line-row").first
     expect(row.locator("[name=quantity]")).to_have_value(quantity)
+    os.makedirs("test-results", exist_ok=True)
+    page.screenshot(path=f"test-results/lines-editor-invoice-{lang}.png", full_page=True)
     expect(row.locator(".line-product .select2-selection")).to_contain_text("Könyvelés")
     assert total(page, "gross") == want["gross"]
     # A second line from "Add line": its description is saved as soon as it is left; a bad
@@ -144,6 +147,10 @@ def test_an_offers_lines_with_a_discount_and_live_totals(app, server, page, lang
     row = editor.locator("tr.line-row").first
     choose_product(page, row, "lic", "Licenc")
     expect(row.locator("[name=unit_price]")).to_have_value("10,05" if lang == "hu" else "10.05")
+    # The catalogue's price is in forints, the offer in euros: said beside the price.
+    expect(row.locator(".line-hint")).to_have_text(
+        "A termék ára HUF pénznemben van." if lang == "hu" else "The product's price is in HUF."
+    )
     expect(editor).to_have_attribute("data-confirmed", "1", timeout=TIMEOUT)
     row.locator("[name=quantity]").fill(quantity)
     row.locator("[name=discount]").fill("12,5" if lang == "hu" else "12.5")
@@ -157,6 +164,7 @@ def test_an_offers_lines_with_a_discount_and_live_totals(app, server, page, lang
     assert total(page, "gross") == want["gross"]
     page.reload()
     row = page.locator(".lines-editor tr.line-row").first
+    page.screenshot(path=f"test-results/lines-editor-offer-{lang}.png", full_page=True)
     expect(row.locator("[name=discount]")).to_have_value("12,5" if lang == "hu" else "12.5")
     assert total(page, "net") == want["net"]
     with app.app_context():

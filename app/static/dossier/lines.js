@@ -348,6 +348,10 @@
 
   Editor.prototype.fill = function (row, product) {
     var self = this;
+    // A price of the catalogue in another currency is filled as it is, with a word beside it.
+    var other = product.currency && product.currency !== this.config.currency;
+    row.querySelector(".line-hint").textContent =
+      other ? this.texts.otherCurrency.replace("%(currency)s", product.currency) : "";
     ["description", "unit", "unit_price", "vat_rate"].forEach(function (name) {
       var input = self.field(row, name), value = product[name];
       if (!input || value === undefined || value === null) { return; }
