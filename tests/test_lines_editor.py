@@ -4,6 +4,7 @@ form), numbers typed in the user's locale, the model's refusals beside the field
 user's language, and totals as the server computes them."""
 
 from decimal import Decimal
+from functools import partial
 
 import pytest
 from sqlalchemy import select
@@ -15,7 +16,7 @@ from app.models import Invoice, InvoiceLine, Offer, OfferLine, Product
 from app.services import acting_as, invoicing
 from app.services import lines as service
 from tests import factories as f
-from tests.conftest import user_id
+from tests.conftest import at_once, user_id
 from tests.test_zone import contact, invite
 
 
@@ -444,3 +445,59 @@ def test_the_editor_takes_the_same_queries_for_few_lines_and_many(app, login, qu
         assert page.count('class="line-row"') == (2 if invoice_id == few else 12)
         counts.append(counted.count)
     assert counts[0] == counts[1], counts
+
+
+# --- at once ------------------------------------------------------------------------------
+
+
+def add_over_http(client, url: str, n: int):
+    return client.request(
+        "POST",
+        url,
+        json={"description": f"Tétel {n}", "quantity": "1", "unit_price": f"{100 + n},5"},
+        headers={"X-CSRFToken": client.csrf},
+    )
+
+
+def test_lines_saved_at_once_on_one_draft_add_up(app, live_server):
+    invoice_id = make_draft(app)
+    clients = [live_server.client().login("finance") for _ in range(3)]
+    url = f"/invoice/{invoice_id}/lines"
+    for round_ in range(5):
+        answers = at_once(
+            *(partial(add_over_http, c, url, round_ * 10 + i) for i, c in enumerate(clients))
+        )
+        assert [a.status_code for a in answers] == [201] * 3, [a.text[:300] for a in answers]
+    with app.app_context():
+        invoice = db.session.get(Invoice, invoice_id)
+        assert sorted(line.position for line in invoice.lines) == list(range(1, 16))
+        net = sum((line.net for line in invoice.lines), Decimal(0))
+        vat = sum((line.vat for line in invoice.lines), Decimal(0))
+        assert (invoice.net_total, invoice.vat_total) == (net, vat)
+        assert net == sum(Decimal(f"{100 + r * 10 + i}.5") for r in range(5) for i in range(3))
+
+
+def test_a_line_saved_while_the_draft_is_issued_is_on_it_or_refused(app, live_server):
+    with app.app_context():
+        f.our_company()
+    finance = live_server.client().login("finance")
+    adder = live_server.client().login("finance")
+    for round_ in range(5):
+        invoice_id = make_draft(app)
+        with app.app_context():
+            invoicing.add_line(invoice_id, None, description="Díj", quantity=1, unit_price=100)
+        page = f"/invoices/show/{invoice_id}"
+        added, _ = at_once(
+            partial(add_over_http, adder, f"/invoice/{invoice_id}/lines", round_),
+            partial(
+                finance.post,
+                f"/invoices/{invoice_id}/issue",
+                headers={"Referer": live_server.url + page},
+            ),
+        )
+        assert added.status_code in (201, 409), added.text[:300]
+        with app.app_context():
+            invoice = db.session.get(Invoice, invoice_id)
+            assert invoice.status == "issued"
+            assert len(invoice.lines) == (2 if added.status_code == 201 else 1)
+            assert invoice.gross_total == sum((x.net + x.vat for x in invoice.lines), Decimal(0))

@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 from app.errors import InvalidValue, NotFound
 from app.extensions import db
 from app.models import Invoice, InvoiceLine, Offer, OfferLine, Product
-from app.services import acting_as, fetch, invoicing
+from app.services import acting_as, fetch, invoicing, take_write_lock
 
 # What a line holds, as the editor sends it (the product by id).
 LINE_FIELDS = (
@@ -75,7 +75,7 @@ def add_line(kind: str, owner_id: int, actor_id: int | None, values: dict):
     """A line at the end; what it leaves empty comes from its product."""
     spec = KINDS[kind]
     with acting_as(actor_id):
-        owner = owner_of(kind, owner_id)
+        owner = _locked_owner(kind, owner_id)
         line = spec.line()
         _assign(kind, line, {"quantity": 1, **values})
         setattr(line, spec.link, owner)
@@ -86,6 +86,7 @@ def add_line(kind: str, owner_id: int, actor_id: int | None, values: dict):
 def change_line(kind: str, owner_id: int, line_id: int, actor_id: int | None, values: dict):
     """Change the given fields of a line; a field left empty is taken from the product."""
     with acting_as(actor_id):
+        _locked_owner(kind, owner_id)
         line = _line_of(kind, owner_id, line_id)
         _assign(kind, line, values)
         _store(kind, line, owner_id)
@@ -94,6 +95,7 @@ def change_line(kind: str, owner_id: int, line_id: int, actor_id: int | None, va
 
 def remove_line(kind: str, owner_id: int, line_id: int, actor_id: int | None) -> None:
     with acting_as(actor_id):
+        _locked_owner(kind, owner_id)
         line = _line_of(kind, owner_id, line_id)
         if kind == "invoice":
             invoicing.line_removed(line)
@@ -117,6 +119,23 @@ def totals(lines) -> dict:
         "gross": net + vat,
         "summary": [(rate, n, v) for rate, (n, v) in sorted(summary.items())],
     }
+
+
+def _locked_owner(kind: str, owner_id: int):
+    """The invoice or offer, read afresh under the lock its lines change under: two saves on
+    one record (or a save and the issuing) wait for each other, so that its totals are the
+    sum of all its lines and a line never slips onto an invoice being issued."""
+    model = KINDS[kind].owner
+    take_write_lock()
+    owner = db.session.scalar(
+        select(model)
+        .where(model.id == owner_id)
+        .with_for_update(of=model)
+        .execution_options(populate_existing=True)
+    )
+    if owner is None:
+        raise NotFound()
+    return owner
 
 
 def _line_of(kind: str, owner_id: int, line_id: int):
