@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from flask import current_app, flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import expose, has_access
-from flask_babel import get_locale, gettext
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
@@ -104,7 +104,6 @@ def editor(kind: str, owner_id: int) -> dict:
         "addUrl": add_url,
         "lineUrl": add_url + "/{id}",
         "removeUrl": add_url + "/{id}/delete",
-        "locale": str(get_locale()),
         "money": money_format(currency),
         "decimal": money_format(currency)["decimal"],
         "group": money_format(currency)["group"],
@@ -217,52 +216,48 @@ class LinesEndpoints:
     @expose("/<int:owner_id>/lines", methods=["POST"])
     @has_access
     def add_line(self, owner_id: int):
-        return self._write(owner_id, None, service.add_line, created=True)
+        return self._write(owner_id, None, created=True)
 
     @expose("/<int:owner_id>/lines/<int:line_id>", methods=["POST"])
     @has_access
     def change_line(self, owner_id: int, line_id: int):
-        return self._write(owner_id, line_id, service.change_line)
+        return self._write(owner_id, line_id)
 
     @expose("/<int:owner_id>/lines/<int:line_id>/delete", methods=["POST"])
     @has_access
     def remove_line(self, owner_id: int, line_id: int):
-        return self._write(owner_id, line_id, None)
+        return self._write(owner_id, line_id, removing=True)
 
-    def _write(self, owner_id: int, line_id: int | None, write, created: bool = False):
-        kind = self.lines_kind
-        as_json = request.is_json
-        source = request.get_json(silent=True) if as_json else request.form
-        if not isinstance(source, dict) and as_json:
-            source = {}
-        values, errors = ({}, {}) if write is None else read_values(kind, source)
-        line = None
-        if not errors:
-            try:
-                if write is None:
-                    service.remove_line(kind, owner_id, line_id, g.user.id)
-                elif line_id is None:
-                    line = service.add_line(kind, owner_id, g.user.id, values)
-                else:
-                    line = service.change_line(kind, owner_id, line_id, g.user.id, values)
-            except NotFound:
-                raise
-            except (DomainError, IntegrityError) as error:
-                db.session.rollback()
-                if isinstance(error, IntegrityError):
-                    error = as_domain_error(error)
-                refusal_log(error)
-                return self._refused(kind, owner_id, error, field_of(error))
-        else:
+    def _write(self, owner_id: int, line_id: int | None, created=False, removing=False):
+        kind, user_id = self.lines_kind, g.user.id
+        source = request.form
+        if request.is_json:
+            source = request.get_json(silent=True)
+            source = source if isinstance(source, dict) else {}
+        values, errors = ({}, {}) if removing else read_values(kind, source)
+        if errors:
             service.owner_of(kind, owner_id)  # a missing record is a 404, not a form error
-            return self._refused(kind, owner_id, None, None, errors)
-        if not as_json:
-            done = (
-                gettext("The line was removed.")
-                if write is None
-                else gettext("The line was saved.")
-            )
-            flash(done, "success")
+            return self._refused(kind, owner_id, None, errors)
+        line = None
+        try:
+            if removing:
+                service.remove_line(kind, owner_id, line_id, user_id)
+            elif created:
+                line = service.add_line(kind, owner_id, user_id, values)
+            else:
+                line = service.change_line(kind, owner_id, line_id, user_id, values)
+        except NotFound:
+            raise
+        except (DomainError, IntegrityError) as error:
+            db.session.rollback()
+            if isinstance(error, IntegrityError):
+                error = as_domain_error(error)
+            refusal_log(error)
+            field = field_of(error)
+            return self._refused(kind, owner_id, error, {field: str(error)} if field else {})
+        if not request.is_json:
+            saved = gettext("The line was saved.")
+            flash(gettext("The line was removed.") if removing else saved, "success")
             return redirect(url_for(PAGES[kind], pk=owner_id))
         state = editor(kind, owner_id)
         answer = {
@@ -273,10 +268,8 @@ class LinesEndpoints:
         }
         return jsonify(answer), 201 if created else 200
 
-    def _refused(self, kind, owner_id, error, field, errors=None):
-        errors = dict(errors or {})
-        if error is not None and field:
-            errors[field] = str(error)
+    def _refused(self, kind: str, owner_id: int, error: DomainError | None, errors: dict):
+        """The refusal: by field (beside it on the page) and as one message."""
         message = str(error) if error is not None else next(iter(errors.values()))
         if request.is_json:
             status = error.status if error is not None else 400
