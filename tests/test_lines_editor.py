@@ -224,6 +224,8 @@ def test_the_models_refusals_come_back_by_field(app, login):
         ({"description": "X", "quantity": "1,2345"}, "quantity"),
         ({"description": "X", "quantity": ""}, "quantity"),
         ({"product": "999999", "quantity": "1"}, "product"),
+        ({"description": "X", "quantity": "1 000 000 000"}, "quantity"),
+        ({"description": "X", "quantity": "1", "unit_price": "1000000000000"}, "unit_price"),
     ]:
         answer = post_json(finance, f"/invoice/{invoice_id}/lines", payload)
         assert answer.status_code == 400, payload
@@ -501,3 +503,17 @@ def test_a_line_saved_while_the_draft_is_issued_is_on_it_or_refused(app, live_se
             assert invoice.status == "issued"
             assert len(invoice.lines) == (2 if added.status_code == 201 else 1)
             assert invoice.gross_total == sum((x.net + x.vat for x in invoice.lines), Decimal(0))
+
+
+def test_totals_beyond_what_an_invoice_stores_are_refused_not_a_failure(app, login):
+    invoice_id = make_draft(app)
+    finance = login("finance")
+    finance.lang("hu")
+    answer = post_json(
+        finance,
+        f"/invoice/{invoice_id}/lines",
+        {"description": "X", "quantity": "999999999", "unit_price": "999999999999"},
+    )
+    assert answer.status_code == 400
+    assert answer.get_json()["message"].endswith("túl nagy.")
+    assert stored_lines(app, InvoiceLine, "invoice_id", invoice_id) == []

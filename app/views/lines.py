@@ -37,10 +37,14 @@ LABELS = {
     "vat_rate": _l("VAT rate (%)"),
 }
 DECIMALS = {"quantity": 3, "unit_price": 2, "discount": 2, "vat_rate": 2}
+# Digits before the point that the columns hold: the script says so as one types (the model
+# refuses more on flush).
+WHOLE_DIGITS = {"quantity": 9, "unit_price": 12, "discount": 3, "vat_rate": 3}
 # What the script says, in the user's language.
 TEXTS = {
     "notANumber": _l("Not a number."),
     "tooManyDecimals": _l("At most %(digits)s decimals."),
+    "tooLarge": _l("The number is too large."),
     "required": _l("This field is required."),
     "failed": _l("The change could not be saved. Reload the page and try again."),
     "saving": _l("Saving…"),
@@ -108,6 +112,7 @@ def editor(kind: str, owner_id: int) -> dict:
         "decimal": money_format(currency)["decimal"],
         "group": money_format(currency)["group"],
         "decimals": DECIMALS,
+        "wholeDigits": WHOLE_DIGITS,
         "discount": service.KINDS[kind].discount,
         "texts": {key: str(text) for key, text in TEXTS.items()},
     }

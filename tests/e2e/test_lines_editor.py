@@ -119,6 +119,11 @@ def test_a_draft_invoices_lines_from_the_catalogue_with_live_totals(
     expect(second.locator("[data-field=quantity] .line-error")).to_have_text(
         "Nem szám." if lang == "hu" else "Not a number."
     )
+    second.locator("[name=quantity]").fill("1 000 000 000")
+    expect(second.locator("[data-field=quantity] .line-error")).to_have_text(
+        "A szám túl nagy." if lang == "hu" else "The number is too large."
+    )
+    second.locator("[name=quantity]").fill("két")
     second.locator("[name=quantity]").press("Tab")
     saved = ".lines-editor tr.line-row[data-line-id]:not([data-line-id=''])"
     expect(page.locator(saved)).to_have_count(2, timeout=TIMEOUT)

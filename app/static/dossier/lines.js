@@ -71,6 +71,11 @@
     return dec(t.replace(/\.$/, ""));
   }
 
+  function wholeDigits(a) { // of 1234.5: 4; of 0.5: 0
+    var whole = (a.n < 0n ? -a.n : a.n) / pow10(a.s);
+    return whole === 0n ? 0 : whole.toString().length;
+  }
+
   function inputNumber(a, decimal) { return plain(a).replace(".", decimal); }
 
   // --- a line's sums ------------------------------------------------------------------------
@@ -162,6 +167,8 @@
           errors[name] = self.texts.required;
         } else if (value !== null && value.s > self.config.decimals[name]) {
           errors[name] = self.texts.tooManyDecimals.replace("%(digits)s", self.config.decimals[name]);
+        } else if (value !== null && wholeDigits(value) > self.config.wholeDigits[name]) {
+          errors[name] = self.texts.tooLarge;
         } else {
           found[name] = value;
         }
