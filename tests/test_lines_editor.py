@@ -199,6 +199,8 @@ def test_a_line_is_changed_and_removed_without_leaving_the_page(app, login):
         ("en", "Not a number."),
         ("hu", "Nem szám."),
         ("de", "Keine Zahl."),
+        ("pl", "To nie jest liczba."),
+        ("ru", "Это не число."),
     ],
 )
 def test_a_bad_number_is_refused_beside_its_field_in_the_users_language(app, login, lang, message):
