@@ -239,3 +239,46 @@ def test_the_scripts_sums_and_money_are_the_servers(app, server, page):
         [[a, fmt] for a, fmt, _ in money_cases],
     )
     assert written == [text for _, _, text in money_cases]
+
+
+def test_without_javascript_each_row_is_saved_by_its_own_button(app, server, page):
+    with app.app_context():
+        partner = f.company(name="Duna Építő Kft.", language="hu")
+        invoice_id = invoicing.new_draft(partner.id, None, currency="EUR").id
+    context = page.context.browser.new_context(java_script_enabled=False)
+    plain = context.new_page()
+    try:
+        log_in(plain, server, "finance")
+        plain.goto(f"{server}/lang/de")
+        plain.goto(f"{server}/invoices/show/{invoice_id}")
+        row = plain.locator(".lines-editor tr.line-new")
+        row.locator("[name=description]").fill("Beratung")
+        row.locator("[name=quantity]").fill("1,5")
+        row.locator("[name=unit_price]").fill("80")
+        row.locator("[name=vat_rate]").fill("19")
+        with plain.expect_navigation():
+            row.locator(".line-save").click()
+        assert "Die Position wurde gespeichert." in plain.content()
+        saved = plain.locator(".lines-editor tr.line-row").first
+        expect(saved.locator("[name=quantity]")).to_have_value("1,5")
+        with app.app_context():
+            assert plain.locator(".lines-gross-total").inner_text().strip() == money_text(
+                Decimal("142.80"), "EUR", "de"
+            )
+        saved.locator("[name=quantity]").fill("2")
+        with plain.expect_navigation():
+            saved.locator(".line-save").click()
+        with app.app_context():
+            [line] = db.session.get(Invoice, invoice_id).lines
+            assert (line.description, line.quantity, line.net) == (
+                "Beratung",
+                Decimal("2.000"),
+                Decimal("160.00"),
+            )
+        with plain.expect_navigation():
+            plain.locator(".lines-editor tr.line-row .line-remove").first.click()
+        assert "Die Position wurde entfernt." in plain.content()
+        with app.app_context():
+            assert db.session.get(Invoice, invoice_id).lines == []
+    finally:
+        context.close()
