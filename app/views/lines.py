@@ -40,6 +40,12 @@ DECIMALS = {"quantity": 3, "unit_price": 2, "discount": 2, "vat_rate": 2}
 # Digits before the point that the columns hold: the script says so as one types (the model
 # refuses more on flush).
 WHOLE_DIGITS = {"quantity": 9, "unit_price": 12, "discount": 3, "vat_rate": 3}
+# The model's words for a number out of its range, which the script says as one types.
+RANGES = {
+    "quantity": _l("The quantity must be more than zero."),
+    "discount": _l("The discount must be between 0 and 100 per cent."),
+    "vat_rate": _l("The VAT rate must be between 0 and 100 per cent."),
+}
 # What the script says, in the user's language.
 TEXTS = {
     "notANumber": _l("Not a number."),
@@ -114,7 +120,10 @@ def editor(kind: str, owner_id: int) -> dict:
         "decimals": DECIMALS,
         "wholeDigits": WHOLE_DIGITS,
         "discount": service.KINDS[kind].discount,
-        "texts": {key: str(text) for key, text in TEXTS.items()},
+        "texts": {
+            **{key: str(text) for key, text in TEXTS.items()},
+            "ranges": {key: str(text) for key, text in RANGES.items()},
+        },
     }
     return {
         "kind": kind,

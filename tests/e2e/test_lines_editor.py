@@ -127,6 +127,19 @@ def test_a_draft_invoices_lines_from_the_catalogue_with_live_totals(
     second.locator("[name=quantity]").press("Tab")
     saved = ".lines-editor tr.line-row[data-line-id]:not([data-line-id=''])"
     expect(page.locator(saved)).to_have_count(2, timeout=TIMEOUT)
+    # A refusal of the server, beside its field in the user's language: a line without a
+    # product needs a description.
+    second.locator("[name=quantity]").fill("1")
+    second.locator("[name=description]").fill("")
+    second.locator("[name=description]").press("Tab")
+    expect(second.locator("[data-field=description] .line-error")).to_have_text(
+        "A(z) „Leírás” mező kitöltése kötelező." if lang == "hu" else "Description is required.",
+        timeout=TIMEOUT,
+    )
+    second.locator("[name=description]").fill("Kiszállás")
+    second.locator("[name=quantity]").fill("két")
+    second.locator("[name=quantity]").press("Tab")
+    expect(second.locator("[data-field=description] .line-error")).to_be_empty(timeout=TIMEOUT)
     # The first line is removed without leaving the page.
     row.locator(".line-remove").click()
     expect(page.locator(saved)).to_have_count(1, timeout=TIMEOUT)
@@ -157,6 +170,17 @@ def test_an_offers_lines_with_a_discount_and_live_totals(app, server, page, lang
         "A termék ára HUF pénznemben van." if lang == "hu" else "The product's price is in HUF."
     )
     expect(editor).to_have_attribute("data-confirmed", "1", timeout=TIMEOUT)
+    # A discount out of range is said as it is typed, in the model's words.
+    row.locator("[name=discount]").fill("101")
+    refusal = row.locator("[data-field=discount] .line-error")
+    expect(refusal).to_have_text(
+        "A kedvezménynek 0 és 100 százalék között kell lennie."
+        if lang == "hu"
+        else "The discount must be between 0 and 100 per cent."
+    )
+    # A description left empty is the product's again, as the server stores it.
+    row.locator("[name=description]").fill("")
+    row.locator("[name=description]").press("Tab")
     row.locator("[name=quantity]").fill(quantity)
     row.locator("[name=discount]").fill("12,5" if lang == "hu" else "12.5")
     # 3 × 10.05 − 12.5 % = 26.38125 → 26.38; VAT 7.12; gross 33.50
@@ -166,6 +190,8 @@ def test_an_offers_lines_with_a_discount_and_live_totals(app, server, page, lang
     expect(row.locator(".line-net")).to_have_text(want["net"])
     row.locator("[name=discount]").press("Tab")
     expect(editor).to_have_attribute("data-confirmed", "1", timeout=TIMEOUT)
+    expect(refusal).to_be_empty()
+    expect(row.locator("[name=description]")).to_have_value("Licenc")
     assert total(page, "gross") == want["gross"]
     page.reload()
     row = page.locator(".lines-editor tr.line-row").first

@@ -76,6 +76,12 @@
     return whole === 0n ? 0 : whole.toString().length;
   }
 
+  // The model's ranges: a quantity above zero, a discount and a VAT rate of 0–100 %.
+  function outOfRange(name, a) {
+    if (name === "quantity") { return a.n <= 0n; }
+    return a.n < 0n || compare(a, HUNDRED) > 0;
+  }
+
   function inputNumber(a, decimal) { return plain(a).replace(".", decimal); }
 
   // --- a line's sums ------------------------------------------------------------------------
@@ -141,11 +147,15 @@
     return !row.dataset.lineId && !v.product && !String(v.description || "").trim();
   };
 
-  Editor.prototype.showError = function (row, name, message) {
+  // `local`: the script's own check, cleared as soon as the value is right; the server's
+  // refusal stays until the next save.
+  Editor.prototype.showError = function (row, name, message, local) {
     var cell = row.querySelector("[data-field='" + name + "']");
     if (!cell) { return false; }
+    if (local && !message && cell.dataset.local !== "1") { return true; }
     cell.classList.toggle("has-error", Boolean(message));
     cell.querySelector(".line-error").textContent = message || "";
+    cell.dataset.local = local && message ? "1" : "";
     return true;
   };
 
@@ -169,6 +179,8 @@
           errors[name] = self.texts.tooManyDecimals.replace("%(digits)s", self.config.decimals[name]);
         } else if (value !== null && wholeDigits(value) > self.config.wholeDigits[name]) {
           errors[name] = self.texts.tooLarge;
+        } else if (value !== null && self.texts.ranges[name] && outOfRange(name, value)) {
+          errors[name] = self.texts.ranges[name];
         } else {
           found[name] = value;
         }
@@ -184,7 +196,7 @@
     var self = this, rates = {}, net = ZERO, vat = ZERO, format = this.config.money;
     this.body.querySelectorAll(".line-row").forEach(function (row) {
       var read = self.read(row);
-      NUMBERS.forEach(function (name) { self.showError(row, name, read.errors[name]); });
+      NUMBERS.forEach(function (name) { self.showError(row, name, read.errors[name], true); });
       var cell = row.querySelector(".line-net");
       if (self.isBlank(row) || Object.keys(read.errors).length) {
         cell.textContent = "";
