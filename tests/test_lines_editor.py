@@ -519,3 +519,17 @@ def test_totals_beyond_what_an_invoice_stores_are_refused_not_a_failure(app, log
     assert answer.status_code == 400
     assert answer.get_json()["message"].endswith("túl nagy.")
     assert stored_lines(app, InvoiceLine, "invoice_id", invoice_id) == []
+
+
+def test_a_json_number_is_a_number_whatever_the_users_locale(app, login):
+    invoice_id = make_draft(app, currency="EUR")
+    finance = login("finance")
+    finance.lang("de")
+    url = f"/invoice/{invoice_id}/lines"
+    as_number = post_json(finance, url, {"description": "A", "quantity": 1.125, "unit_price": 8})
+    as_text = post_json(finance, url, {"description": "B", "quantity": "1.125", "unit_price": "8"})
+    assert (as_number.status_code, as_text.status_code) == (201, 201)
+    assert [x.quantity for x in stored_lines(app, InvoiceLine, "invoice_id", invoice_id)] == [
+        Decimal("1.125"),
+        Decimal("1125"),  # typed in German: a thousand one hundred and twenty-five
+    ]

@@ -158,12 +158,14 @@ def read_values(kind: str, source) -> tuple[dict, dict]:
     for name in fields_of(kind):
         if name not in source:
             continue
-        raw = source.get(name)
-        raw = "" if raw is None else str(raw).strip()
+        given = source.get(name)
+        raw = "" if given is None else str(given).strip()
         if name == "product":
             values["product_id"], error = _product(raw)
         elif name in DECIMALS:
-            values[name], error = _number(name, raw)
+            # A JSON number is a number as it is; text is read as the user's locale writes it.
+            is_number = isinstance(given, int | float) and not isinstance(given, bool)
+            values[name], error = _number(name, raw, plain=is_number)
         else:
             values[name], error = raw, None
         if error:
@@ -184,9 +186,9 @@ def _product(raw: str) -> tuple[int | None, str | None]:
     return found[0].id, None
 
 
-def _number(name: str, raw: str) -> tuple[Decimal | None, str | None]:
+def _number(name: str, raw: str, plain: bool = False) -> tuple[Decimal | None, str | None]:
     try:
-        value = parse_number(raw)
+        value = parse_number(raw, "en" if plain else None)
     except ValueError:
         return None, str(TEXTS["notANumber"])
     if value is None:
