@@ -421,6 +421,9 @@
       self.fill(row, event.params.data);
       self.refresh();
       self.save(row);
+      var quantity = self.field(row, "quantity"); // what one types next
+      quantity.focus();
+      quantity.select();
     });
     $(root).on("select2:unselect", "select[name='product']", function () {
       var row = this.closest(".line-row");
