@@ -149,8 +149,26 @@ def test_a_draft_invoices_lines_from_the_catalogue_with_live_totals(
         assert [(x.description, x.quantity) for x in lines] == [("Kiszállás", Decimal("1.000"))]
 
 
-@pytest.mark.parametrize(("lang", "quantity"), [("hu", "3"), ("en", "3")])
-def test_an_offers_lines_with_a_discount_and_live_totals(app, server, page, lang, quantity):
+# What the offer's page says, by language: the price of another currency, a discount out of
+# range; and the decimal mark typed.
+SAID = {
+    "hu": (
+        "A termék ára HUF pénznemben van.",
+        "A kedvezménynek 0 és 100 százalék között kell lennie.",
+        ",",
+    ),
+    "en": (
+        "The product's price is in HUF.",
+        "The discount must be between 0 and 100 per cent.",
+        ".",
+    ),
+    "ru": ("Цена товара указана в валюте HUF.", "Скидка должна быть от 0 до 100 процентов.", ","),
+}
+
+
+@pytest.mark.parametrize("lang", list(SAID))
+def test_an_offers_lines_with_a_discount_and_live_totals(app, server, page, lang):
+    hint, out_of_range, mark = SAID[lang]
     product(app, code="LIC", name="Licenc", unit="licence", price=Decimal("10.05"))
     with app.app_context(), acting_as(None):
         partner = f.company(name="Tisza Zrt.", language="hu")
@@ -164,25 +182,19 @@ def test_an_offers_lines_with_a_discount_and_live_totals(app, server, page, lang
     editor = page.locator(".lines-editor")
     row = editor.locator("tr.line-row").first
     choose_product(page, row, "lic", "Licenc")
-    expect(row.locator("[name=unit_price]")).to_have_value("10,05" if lang == "hu" else "10.05")
+    expect(row.locator("[name=unit_price]")).to_have_value(f"10{mark}05")
     # The catalogue's price is in forints, the offer in euros: said beside the price.
-    expect(row.locator(".line-hint")).to_have_text(
-        "A termék ára HUF pénznemben van." if lang == "hu" else "The product's price is in HUF."
-    )
+    expect(row.locator(".line-hint")).to_have_text(hint)
     expect(editor).to_have_attribute("data-confirmed", "1", timeout=TIMEOUT)
     # A discount out of range is said as it is typed, in the model's words.
     row.locator("[name=discount]").fill("101")
     refusal = row.locator("[data-field=discount] .line-error")
-    expect(refusal).to_have_text(
-        "A kedvezménynek 0 és 100 százalék között kell lennie."
-        if lang == "hu"
-        else "The discount must be between 0 and 100 per cent."
-    )
+    expect(refusal).to_have_text(out_of_range)
     # A description left empty is the product's again, as the server stores it.
     row.locator("[name=description]").fill("")
     row.locator("[name=description]").press("Tab")
-    row.locator("[name=quantity]").fill(quantity)
-    row.locator("[name=discount]").fill("12,5" if lang == "hu" else "12.5")
+    row.locator("[name=quantity]").fill("3")
+    row.locator("[name=discount]").fill(f"12{mark}5")
     # 3 × 10.05 − 12.5 % = 26.38125 → 26.38; VAT 7.12; gross 33.50
     with app.app_context():
         want = amounts(lang, "EUR", net="26.38", vat="7.12", gross="33.50")
@@ -196,7 +208,7 @@ def test_an_offers_lines_with_a_discount_and_live_totals(app, server, page, lang
     page.reload()
     row = page.locator(".lines-editor tr.line-row").first
     page.screenshot(path=f"test-results/lines-editor-offer-{lang}.png", full_page=True)
-    expect(row.locator("[name=discount]")).to_have_value("12,5" if lang == "hu" else "12.5")
+    expect(row.locator("[name=discount]")).to_have_value(f"12{mark}5")
     assert total(page, "net") == want["net"]
     with app.app_context():
         [line] = db.session.scalars(select(OfferLine).where(OfferLine.offer_id == offer_id)).all()
