@@ -22,7 +22,7 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import or_, select
-from sqlalchemy.orm import joinedload, selectinload, with_polymorphic
+from sqlalchemy.orm import contains_eager, selectinload, with_polymorphic
 from werkzeug.utils import secure_filename
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.fields import FloatField
@@ -38,6 +38,7 @@ from app.models import (
     OFFER_STATUS_LABELS,
     Affiliation,
     AuditLog,
+    Code,
     Contract,
     Document,
     DocumentTemplate,
@@ -47,7 +48,10 @@ from app.models import (
     Partner,
     PartnerAddress,
     Person,
+    Product,
     Task,
+    partner_code,
+    partner_product,
     utcnow,
 )
 from app.services.documents import audit_visible
@@ -326,17 +330,27 @@ TABS: list[Tab] = [
 
 
 def find_partner(partner_id: int) -> Partner:
-    """The partner of the sheet with what its header shows, loaded at once."""
-    partner_or_subclass = with_polymorphic(Partner, [Person, Organization])
+    """The partner of the sheet with what its header shows, loaded at once. Flat outer joins
+    (not the nested `LEFT JOIN (partner_code JOIN code)` of joinedload, which SQLite
+    materialises by reading every partner's codes: 17 ms at 100,000 partners)."""
+    p = with_polymorphic(Partner, [Person, Organization])
+    codes, products, links = p.codes, p.supplied_products, p.address_links
     partner = (
         db.session.scalars(
-            select(partner_or_subclass)
-            .where(partner_or_subclass.id == partner_id)
+            select(p)
+            .where(p.id == partner_id)
+            .outerjoin(partner_code, partner_code.c.partner_id == p.id)
+            .outerjoin(Code, Code.id == partner_code.c.code_id)
+            .outerjoin(partner_product, partner_product.c.partner_id == p.id)
+            .outerjoin(Product, Product.id == partner_product.c.product_id)
+            .outerjoin(links)
+            .outerjoin(PartnerAddress.address)
             .options(
-                joinedload(partner_or_subclass.codes),
-                joinedload(partner_or_subclass.supplied_products),
-                joinedload(partner_or_subclass.address_links).joinedload(PartnerAddress.address),
+                contains_eager(codes),
+                contains_eager(products),
+                contains_eager(links).contains_eager(PartnerAddress.address),
             )
+            .order_by(Code.name, Product.name)
         )
         .unique()
         .first()
