@@ -645,6 +645,7 @@ class InvoiceApi(DossierApi):
         "number",
         "partner_id",
         "status",
+        "state",
         "currency",
         "issue_date",
         "due_date",
