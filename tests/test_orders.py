@@ -295,3 +295,339 @@ def test_an_invoiced_order_cannot_be_cancelled_and_a_cancelled_one_is_not_invoic
     other = invoicing.new_draft(order.partner_id, None, currency="HUF")
     with pytest.raises(OrderLocked, match="is cancelled"):
         invoicing.add_line(other.id, None, description="x", order_line_id=order.lines[0].id)
+
+
+# --- the PDF and the e-mail -----------------------------------------------------------------
+
+LANGUAGES = ["en", "hu", "pl", "de", "ru"]
+ORDER_WORDS = {
+    "en": ("Order", "Order date", "VAT summary"),
+    "hu": ("Megrendelés", "Megrendelés dátuma", "ÁFA-összesítő"),
+    "pl": ("Zamówienie", "Data zamówienia", "Podsumowanie VAT"),
+    "de": ("Auftrag", "Auftragsdatum", "MwSt.-Übersicht"),
+    "ru": ("Заказ", "Дата заказа", "Сводка по НДС"),
+}
+NAMES = {
+    "en": "Thames & Sons Ltd",
+    "hu": "Duna Építő Kft.",
+    "pl": "Łódź Sp. z o.o.",
+    "de": "Größe GmbH",
+    "ru": "ООО «Иван»",
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_order_pdf_in_the_customers_language_with_its_letters(app, ctx, language):
+    from tests.test_invoices import fonts_drawing_text
+
+    partner = f.company(name=NAMES[language], language=language, tax_number="98765432-1-12")
+    order, _ = orders.make_order(accepted_quote(partner, language=language).id, None)
+    pdf = orders.render_order_pdf(order)
+    text = page_text(pdf)
+    for word in ORDER_WORDS[language]:
+        assert word in text, (language, word, text[:400])
+    assert NAMES[language] in text and order.number in text
+    assert "Dossier Minta Kft." in text and "12345678-2-41" in text and "98765432-1-12" in text
+    assert "Könyvelés havidíj" in text and "Bérszámfejtés" in text
+    from pypdf import PdfReader
+    import io
+
+    fonts = set().union(*(fonts_drawing_text(p) for p in PdfReader(io.BytesIO(pdf)).pages))
+    assert fonts and all("DejaVu" in name for name in fonts), fonts
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_no_text_overlaps_on_the_order_in_any_language(app, ctx, language):
+    from tests.test_company import LONG_ADDRESS, LONG_NAME, png
+    from app.services.company import set_logo
+    import io
+
+    f.our_company(name=LONG_NAME, address=LONG_ADDRESS, footer="Köszönjük! " * 30)
+    set_logo(None, io.BytesIO(png((300, 100))))
+    partner = f.company(
+        name="Rhein-Neckar Verwaltungs- und Beteiligungsgesellschaft mbH & Co. KG",
+        language=language,
+        tax_number="DE123456789",
+    )
+    long_lines = [
+        (
+            "Buchhaltungs- und Lohnabrechnungsdienstleistungen für Oktober 2026",
+            "12.5",
+            unit,
+            "98765.43",
+            "12.5",
+            "27",
+        )
+        for unit in ("month", "hour", "pc", "licence")
+    ]
+    contact = f.person(first_name="Maximiliane", last_name="Schwarzenberg-Hohenlohe")
+    order, _ = orders.make_order(
+        accepted_quote(partner, lines=long_lines, language=language, contact=contact).id, None
+    )
+    assert overlapping(orders.render_order_pdf(order)) == []
+
+
+def test_an_order_is_mailed_to_the_contact_person_with_its_pdf(app, login, mailbox):
+    from tests.conftest import run_jobs
+
+    with app.app_context():
+        partner = f.company(name="Größe GmbH", language="de", email="info@groesse.example")
+        contact = f.person(first_name="Greta", last_name="Groß", email="greta@private.example")
+        f.affiliation(contact, partner, email="greta@groesse.example", may_represent=True)
+        order, _ = orders.make_order(
+            accepted_quote(partner, language="de", contact=contact).id, None
+        )
+        order_id, number = order.id, order.number
+    staff = login("staff")
+    answer = staff.post(f"/orders/{order_id}/email", follow_redirects=True)
+    assert "greta@groesse.example" in answer.get_data(as_text=True)
+    run_jobs(app)
+    [message] = mailbox.to("greta@groesse.example")
+    assert message["Subject"] == f"Auftrag {number}"
+    assert "Greta Groß" in message.get_body(("plain",)).get_content()
+    [attachment] = list(message.iter_attachments())
+    assert attachment.get_filename() == f"order-{number.replace('/', '-')}.pdf"
+    assert "Größe GmbH" in page_text(attachment.get_content())
+    with app.app_context():
+        orders.set_status(order_id, None, "cancelled")
+    refused = staff.post(f"/orders/{order_id}/email", follow_redirects=True)
+    assert "A cancelled order is not sent." in refused.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Outbox.id))) == 1
+
+
+# --- the screens --------------------------------------------------------------------------
+
+
+def made_order(app, **kw) -> tuple[int, int, list[int]]:
+    """An order of a fresh accepted quote: its id, its partner's, and its line ids."""
+    with app.app_context():
+        order, _ = orders.make_order(accepted_quote(**kw).id, None)
+        return order.id, order.partner_id, [line.id for line in order.lines]
+
+
+def test_make_order_on_the_offer_page_once(app, login):
+    with app.app_context():
+        quote = accepted_quote()
+        quote_id, offer_id = quote.id, quote.offer_id
+    staff = login("staff")
+    page = staff.get(f"/offers/show/{offer_id}").get_data(as_text=True)
+    assert f"/orders/from-quote/{quote_id}" in page and "Make order" in page
+    made = staff.post(f"/orders/from-quote/{quote_id}", follow_redirects=True)
+    number = f"O-{YEAR}/000001"
+    assert f"Order {number} was made." in made.get_data(as_text=True)
+    again = staff.post(f"/orders/from-quote/{quote_id}", follow_redirects=True)
+    assert f"Order {number} was already made of this quote." in again.get_data(as_text=True)
+    page = staff.get(f"/offers/show/{offer_id}").get_data(as_text=True)
+    assert "Make order" not in page and number in page
+    assert staff.http.post(f"/orders/from-quote/{quote_id}").status_code == 400  # no CSRF
+    assert login("readonly").post(f"/orders/from-quote/{quote_id}").status_code == 403
+
+
+def test_the_orders_list_shows_active_orders_with_totals_per_currency(app, login):
+    first, _, _ = made_order(app)
+    made_order(app, currency="EUR")
+    delivered, _, _ = made_order(app)
+    with app.app_context():
+        orders.set_status(delivered, None, "delivered")
+    staff = login("staff")
+    page = staff.get("/orders/list/").get_data(as_text=True)
+    assert f"O-{YEAR}/000001" in page and f"O-{YEAR}/000002" in page
+    assert f"O-{YEAR}/000003" not in page  # delivered: not active
+    assert page.count('class="order-total"') == 2
+    assert "543,150.00" in page  # HUF total of the one active HUF order
+    every = staff.get("/orders/list/?shown=all").get_data(as_text=True)
+    assert f"O-{YEAR}/000003" in every and "HUF1,086,300" in every
+    only = staff.get("/orders/list/?shown=delivered").get_data(as_text=True)
+    assert f"O-{YEAR}/000003" in only and f"O-{YEAR}/000001" not in only
+    searched = staff.get(f"/orders/list/?_flt_0_number=O-{YEAR}/000003").get_data(as_text=True)
+    assert f"O-{YEAR}/000003" in searched and f"O-{YEAR}/000001" not in searched
+    assert staff.get(f"/orders/show/{first}").status_code == 200
+    assert staff.get("/orders/add").status_code == 404
+    assert staff.get(f"/orders/edit/{first}").status_code == 404
+
+
+def test_the_order_page_invoices_in_part_and_shows_what_remains(app, login):
+    order_id, _, (first, second, third) = made_order(app)
+    finance = login("finance")
+    page = finance.get(f"/orders/show/{order_id}").get_data(as_text=True)
+    assert f'name="line-{first}"' in page and "Invoice all that remains" in page
+    answer = finance.post(
+        f"/orders/{order_id}/invoice",
+        data={f"line-{first}": "1", f"line-{second}": "2.5", f"line-{third}": "", "chosen": "1"},
+    )
+    assert answer.status_code == 302 and "/invoices/show/" in answer.headers["Location"]
+    with app.app_context():
+        assert remaining(order_id) == [
+            (Decimal(1), Decimal(2)),
+            (Decimal("2.5"), Decimal("7.5")),
+            (0, Decimal(4)),
+        ]
+    too_much = finance.post(
+        f"/orders/{order_id}/invoice",
+        data={f"line-{first}": "5", "chosen": "1"},
+        headers={"Referer": f"/orders/show/{order_id}"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "2 of 3 remain to be invoiced" in too_much
+    finance.lang("hu")
+    finance.post(f"/orders/{order_id}/invoice", data={f"line-{second}": "1,5", "chosen": "1"})
+    finance.post(f"/orders/{order_id}/invoice", data={"all": "1"})
+    with app.app_context():
+        assert all(r == 0 for _, r in remaining(order_id))
+        assert db.session.scalar(select(func.count(Invoice.id))) == 3
+    # Staff without finance rights read the order but do not invoice it.
+    staff = login("staff")
+    assert "Invoice all that remains" not in staff.get(f"/orders/show/{order_id}").get_data(
+        as_text=True
+    )
+    assert staff.post(f"/orders/{order_id}/invoice", data={"all": "1"}).status_code == 403
+
+
+def test_status_buttons_on_the_order_page(app, login):
+    order_id, _, lines = made_order(app)
+    staff = login("staff")
+    page = staff.get(f"/orders/show/{order_id}").get_data(as_text=True)
+    assert 'value="in_progress"' in page and 'value="cancelled"' in page
+    staff.post(f"/orders/{order_id}/status", data={"status": "delivered"})
+    with app.app_context():
+        assert db.session.get(Order, order_id).status == "delivered"
+    refused = staff.post(
+        f"/orders/{order_id}/status",
+        data={"status": "open"},
+        headers={"Referer": f"/orders/show/{order_id}"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "An order that is Delivered cannot become Open." in refused
+    assert staff.post(f"/orders/{order_id}/status", data={"status": "lost"}).status_code == 400
+
+
+def test_the_data_sheet_has_an_orders_tab(app, login):
+    order_id, partner_id, _ = made_order(app)
+    page = login("staff").get(f"/partner/{partner_id}/orders").get_data(as_text=True)
+    assert f"O-{YEAR}/000001" in page and f"/orders/show/{order_id}" in page
+    assert f"/order/{order_id}/pdf" in page
+    cancelled = login("staff").get(f"/partner/{partner_id}/orders?status=cancelled")
+    assert f"O-{YEAR}/000001" not in cancelled.get_data(as_text=True)
+
+
+def test_the_order_pdf_is_downloaded_by_who_reads_orders(app, login):
+    order_id, _, _ = made_order(app, language="hu")
+    answer = login("readonly").get(f"/order/{order_id}/pdf")
+    assert answer.status_code == 200 and answer.mimetype == "application/pdf"
+    assert "Megrendelés" in page_text(answer.data)
+    assert login("readonly").get("/order/999999/pdf").status_code == 404
+
+
+# --- REST ---------------------------------------------------------------------------------
+
+
+def test_rest_makes_the_order_of_an_offers_accepted_quote_once(app, api):
+    with app.app_context():
+        quote = accepted_quote()
+        offer_id = quote.offer_id
+        other = Offer(name="No quote", partner_id=quote.partner_id, amount=1)
+        with acting_as(None):
+            db.session.add(other)
+        other_id = other.id
+    staff = api("staff")
+    made = staff.post(f"/api/v1/offer/{offer_id}/order", json={})
+    assert made.status_code == 201, made.get_data(as_text=True)
+    order_id = made.get_json()["id"]
+    again = staff.post(f"/api/v1/offer/{offer_id}/order", json={})
+    assert (again.status_code, again.get_json()["id"]) == (200, order_id)
+    refused = staff.post(f"/api/v1/offer/{other_id}/order", json={})
+    assert refused.status_code == 400 and "no accepted quote" in refused.get_json()["message"]
+    assert staff.post("/api/v1/offer/999999/order", json={}).status_code == 404
+    assert api("readonly").post(f"/api/v1/offer/{offer_id}/order", json={}).status_code == 403
+    shown = staff.get(f"/api/v1/order/{order_id}").get_json()["result"]
+    assert shown["number"] == f"O-{YEAR}/000001" and shown["status"] == "open"
+    assert [line["description"] for line in shown["lines"]] == [line[0] for line in LINES]
+
+
+def test_rest_changes_only_the_status_of_an_order(app, api):
+    order_id, _, _ = made_order(app)
+    staff = api("staff")
+    moved = staff.put(f"/api/v1/order/{order_id}", json={"status": "in_progress"})
+    assert moved.status_code == 200 and moved.get_json()["result"]["status"] == "in_progress"
+    assert staff.put(f"/api/v1/order/{order_id}", json={"currency": "EUR"}).status_code == 400
+    assert staff.put(f"/api/v1/order/{order_id}", json={"status": "lost"}).status_code == 400
+    staff.put(f"/api/v1/order/{order_id}", json={"status": "cancelled"})
+    back = staff.put(f"/api/v1/order/{order_id}", json={"status": "open"})
+    assert back.status_code == 409 and "cannot become" in back.get_json()["message"]
+    assert staff.put("/api/v1/order/999999", json={"status": "open"}).status_code == 404
+    assert staff.post("/api/v1/order/", json={"partner": 1}).status_code == 405
+    assert staff.delete(f"/api/v1/order/{order_id}").status_code == 405
+    listed = staff.get("/api/v1/order/").get_json()
+    assert [row["id"] for row in listed["result"]] == [order_id]
+
+
+def test_rest_invoices_an_order_in_part_then_all_that_remains(app, api):
+    order_id, _, (first, second, third) = made_order(app)
+    finance = api("finance")
+    part = finance.post(
+        f"/api/v1/order/{order_id}/invoice",
+        json={"lines": [{"line": first, "quantity": 2}, {"line": second, "quantity": "0.5"}]},
+    )
+    assert part.status_code == 201, part.get_data(as_text=True)
+    assert part.get_json()["result"]["status"] == "draft"
+    with app.app_context():
+        invoice = db.session.get(Invoice, part.get_json()["id"])
+        assert [(ln.order_line_id, ln.quantity) for ln in invoice.lines] == [
+            (first, 2),
+            (second, Decimal("0.5")),
+        ]
+    drafts = 1
+    for body, message in (
+        ({"lines": [{"line": first, "quantity": 2}]}, "1 of 3 remain to be invoiced"),
+        ({"lines": [{"line": first, "quantity": -1}]}, "more than zero"),
+        ({"lines": [{"line": first, "quantity": "lots"}]}, "Not a valid number"),
+        ({"lines": [{"line": 999999, "quantity": 1}]}, "No such line"),
+        ({"lines": [{"line": "x", "quantity": 1}]}, "line"),
+        ({"lines": "all"}, "line"),
+        ({"lines": [{"line": first, "quantity": 1}, {"line": first, "quantity": 1}]}, "once"),
+    ):
+        refused = finance.post(f"/api/v1/order/{order_id}/invoice", json=body)
+        assert refused.status_code == 400, (body, refused.get_data(as_text=True))
+        assert message in refused.get_data(as_text=True), body
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Invoice.id))) == drafts
+    rest = finance.post(f"/api/v1/order/{order_id}/invoice", json={})
+    assert rest.status_code == 201
+    with app.app_context():
+        invoice = db.session.get(Invoice, rest.get_json()["id"])
+        assert [(ln.order_line_id, ln.quantity) for ln in invoice.lines] == [
+            (first, 1),
+            (second, Decimal("9.5")),
+            (third, 4),
+        ]
+    nothing = finance.post(f"/api/v1/order/{order_id}/invoice", json={"lines": []})
+    assert nothing.status_code == 400 and "Nothing remains" in nothing.get_json()["message"]
+    assert api("staff").post(f"/api/v1/order/{order_id}/invoice", json={}).status_code == 403
+    assert finance.post("/api/v1/order/999999/invoice", json={}).status_code == 404
+
+
+# --- the Client Zone ----------------------------------------------------------------------
+
+
+def test_zone_users_see_their_companys_orders_and_nothing_of_another(app, login, mailbox):
+    from tests.test_zone import contact, invite
+
+    mine, partner_id, _ = made_order(app)
+    with app.app_context():
+        other_partner = f.company(name="Más Kft.")
+        theirs, _ = orders.make_order(accepted_quote(other_partner).id, None)
+        theirs_id = theirs.id
+    person = contact(app, partner_id, "Anna", "Alfa", "anna@alfa.example", language="en")
+    invite(app, person, partner_id, "client", "anna-password")
+    zone_user = login("anna@alfa.example", "anna-password")
+    portal = zone_user.get("/portal/").get_data(as_text=True)
+    assert "/portal/orders/" in portal
+    page = zone_user.get("/portal/orders/").get_data(as_text=True)
+    assert f"O-{YEAR}/000001" in page and f"O-{YEAR}/000002" not in page
+    pdf = zone_user.get(f"/portal/orders/{mine}/pdf")
+    assert pdf.status_code == 200 and f"O-{YEAR}/000001" in page_text(pdf.data)
+    assert zone_user.get(f"/portal/orders/{theirs_id}/pdf").status_code == 404
+    assert zone_user.get(f"/order/{mine}/pdf").status_code in (403, 404)
+    assert zone_user.get("/orders/list/").status_code in (403, 404)
+    assert login("staff").get("/portal/orders/").status_code == 403  # staff: no zone

@@ -65,15 +65,22 @@ def lines_with_remaining(order: Order) -> list[dict]:
 def accepted_quote_of(offer_id: int) -> Quote:
     """The offer's accepted quote (its latest accepted version)."""
     fetch(Offer, offer_id)
+    quote = ordering_of(offer_id)["quote"]
+    if quote is None:
+        raise InvalidValue("quote", _l("This offer has no accepted quote to make an order from."))
+    return quote
+
+
+def ordering_of(offer_id: int) -> dict:
+    """The offer's accepted quote (latest version) and the order made of it, each or None."""
     quote = db.session.scalar(
         select(Quote)
         .where(Quote.offer_id == offer_id, Quote.status == "accepted")
         .order_by(Quote.version.desc())
         .limit(1)
     )
-    if quote is None:
-        raise InvalidValue("quote", _l("This offer has no accepted quote to make an order from."))
-    return quote
+    order = db.session.scalar(select(Order).where(Order.quote_id == quote.id)) if quote else None
+    return {"quote": quote, "order": order}
 
 
 def make_order(
