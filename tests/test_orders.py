@@ -556,6 +556,7 @@ def test_rest_changes_only_the_status_of_an_order(app, api):
     back = staff.put(f"/api/v1/order/{order_id}", json={"status": "open"})
     assert back.status_code == 409 and "cannot become" in back.get_json()["message"]
     assert staff.put("/api/v1/order/999999", json={"status": "open"}).status_code == 404
+    assert staff.put("/api/v1/order/x1", json={"status": "open"}).status_code == 404
     assert staff.post("/api/v1/order/", json={"partner": 1}).status_code == 405
     assert staff.delete(f"/api/v1/order/{order_id}").status_code == 405
     listed = staff.get("/api/v1/order/").get_json()
@@ -631,3 +632,120 @@ def test_zone_users_see_their_companys_orders_and_nothing_of_another(app, login,
     assert zone_user.get(f"/order/{mine}/pdf").status_code in (403, 404)
     assert zone_user.get("/orders/list/").status_code in (403, 404)
     assert login("staff").get("/portal/orders/").status_code == 403  # staff: no zone
+
+
+# --- at once, on a running server ---------------------------------------------------------
+
+ROUNDS = 8
+
+
+def invoiced_total(app, order_id: int) -> list[Decimal]:
+    with app.app_context():
+        order = db.session.get(Order, order_id)
+        sums = orders.invoiced_quantities([line.id for line in order.lines])
+        return [sums[line.id] for line in order.lines]
+
+
+def test_two_sessions_invoicing_an_order_at_once_never_exceed_its_quantities(app, live_server):
+    clients = [live_server.client().api_login("finance") for _ in range(2)]
+    for _round in range(ROUNDS):
+        order_id, _, (first, _second, _third) = made_order(app)
+        answers = at_once(
+            *(
+                partial(client.request, "POST", f"/api/v1/order/{order_id}/invoice", json={})
+                for client in clients
+            )
+        )
+        assert sorted(a.status_code for a in answers) == [201, 400], [a.text for a in answers]
+        assert invoiced_total(app, order_id) == [Decimal(3), Decimal(10), Decimal(4)]
+        # Two parts of 2 of the 3 months: one fits, the other is refused.
+        order_id, _, (first, _second, _third) = made_order(app)
+        body = {"lines": [{"line": first, "quantity": 2}]}
+        answers = at_once(
+            *(
+                partial(client.request, "POST", f"/api/v1/order/{order_id}/invoice", json=body)
+                for client in clients
+            )
+        )
+        assert sorted(a.status_code for a in answers) == [201, 400], [a.text for a in answers]
+        refused = next(a for a in answers if a.status_code == 400).get_json()["message"]
+        assert "1 of 3 remain to be invoiced" in refused
+        assert invoiced_total(app, order_id)[0] == Decimal(2)
+
+
+def test_invoice_lines_written_at_once_past_the_service_still_stay_within_the_order(app):
+    """The model's own check (after the write, under the order's lock) holds without the
+    service's lock: two sessions each add a line of 2 of the 3 ordered to their own draft."""
+    import threading
+
+    order_id, partner_id, (first, _second, _third) = made_order(app)
+    with app.app_context():
+        drafts = [invoicing.new_draft(partner_id, None, currency="HUF").id for _ in range(2)]
+    barrier, results = threading.Barrier(2), []
+
+    def add(draft_id: int) -> None:
+        with app.app_context():
+            barrier.wait()
+            try:
+                invoicing.add_line(
+                    draft_id, None, description="Months", quantity=2, order_line_id=first
+                )
+                results.append("added")
+            except InvalidValue as error:
+                results.append(str(error))
+
+    threads = [threading.Thread(target=add, args=(d,)) for d in drafts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results)[0] == "added" and "1 of 3 remain" in sorted(results)[1], results
+    assert invoiced_total(app, order_id)[0] == Decimal(2)
+
+
+def test_two_make_order_clicks_at_once_make_one_order(app, live_server):
+    api_clients = [live_server.client().api_login("staff") for _ in range(2)]
+    screen_clients = [live_server.client().login("staff") for _ in range(2)]
+    for _round in range(ROUNDS):
+        with app.app_context():
+            quote = accepted_quote()
+            offer_id, quote_id = quote.offer_id, quote.id
+        answers = at_once(
+            *(
+                partial(client.request, "POST", f"/api/v1/offer/{offer_id}/order", json={})
+                for client in api_clients
+            )
+        )
+        assert sorted(a.status_code for a in answers) == [200, 201], [a.text for a in answers]
+        assert len({a.get_json()["id"] for a in answers}) == 1
+        with app.app_context():
+            quote = accepted_quote()
+            quote_id = quote.id
+        at_once(
+            *(partial(client.post, f"/orders/from-quote/{quote_id}") for client in screen_clients)
+        )
+        with app.app_context():
+            assert (
+                db.session.scalar(select(func.count(Order.id)).where(Order.quote_id == quote_id))
+                == 1
+            )
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Order.id))) == 2 * ROUNDS
+        assert order_counter() == 2 * ROUNDS  # no number lost to the second click
+
+
+def test_two_orders_made_at_once_get_distinct_numbers(app, live_server):
+    clients = [live_server.client().api_login("staff") for _ in range(3)]
+    for _round in range(ROUNDS):
+        with app.app_context():
+            offers = [accepted_quote().offer_id for _ in clients]
+        answers = at_once(
+            *(
+                partial(client.request, "POST", f"/api/v1/offer/{offer_id}/order", json={})
+                for client, offer_id in zip(clients, offers, strict=True)
+            )
+        )
+        assert [a.status_code for a in answers] == [201] * len(clients), [a.text for a in answers]
+    with app.app_context():
+        numbers = sorted(db.session.scalars(select(Order.number)))
+    assert numbers == [f"O-{YEAR}/{n:06d}" for n in range(1, ROUNDS * len(clients) + 1)]

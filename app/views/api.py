@@ -914,11 +914,13 @@ class OrderApi(DossierApi):
 
     def put_headless(self, pk):
         """Only the status changes, through the one service (the model says where to)."""
+        if not str(pk).isdigit():
+            return self.response_404()
         payload = request.get_json(silent=True)
         if not isinstance(payload, dict) or set(payload) != {"status"}:
             return self.response_400(message={"status": [gettext("Only the status changes.")]})
         try:
-            order = orders.set_status(pk, g.user.id, payload["status"])
+            order = orders.set_status(int(pk), g.user.id, payload["status"])
         except DomainError as error:
             db.session.rollback()
             return self.response(error.status, message=str(error))
