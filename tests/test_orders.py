@@ -4,11 +4,13 @@ in five languages, the e-mail, the screens, the REST API and the Client Zone."""
 
 from __future__ import annotations
 
+import io
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import partial
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import func, select, text
 
 from app.errors import DomainError, InvalidValue, OrderLocked
@@ -16,7 +18,6 @@ from app.extensions import db
 from app.models import (
     Counter,
     Invoice,
-    InvoiceLine,
     Offer,
     Order,
     OrderLine,
@@ -25,9 +26,12 @@ from app.models import (
     QuoteLine,
 )
 from app.services import acting_as, invoicing, orders
+from app.services.company import set_logo
 from tests import factories as f
-from tests.conftest import at_once, user_id
+from tests.conftest import at_once
 from tests.pdf_text import overlapping, page_text
+from tests.test_company import LONG_ADDRESS, LONG_NAME, png
+from tests.test_invoices import fonts_drawing_text
 
 YEAR = date.today().year
 LINES = (
@@ -318,8 +322,6 @@ NAMES = {
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_the_order_pdf_in_the_customers_language_with_its_letters(app, ctx, language):
-    from tests.test_invoices import fonts_drawing_text
-
     partner = f.company(name=NAMES[language], language=language, tax_number="98765432-1-12")
     order, _ = orders.make_order(accepted_quote(partner, language=language).id, None)
     pdf = orders.render_order_pdf(order)
@@ -329,19 +331,12 @@ def test_the_order_pdf_in_the_customers_language_with_its_letters(app, ctx, lang
     assert NAMES[language] in text and order.number in text
     assert "Dossier Minta Kft." in text and "12345678-2-41" in text and "98765432-1-12" in text
     assert "Könyvelés havidíj" in text and "Bérszámfejtés" in text
-    from pypdf import PdfReader
-    import io
-
     fonts = set().union(*(fonts_drawing_text(p) for p in PdfReader(io.BytesIO(pdf)).pages))
     assert fonts and all("DejaVu" in name for name in fonts), fonts
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_no_text_overlaps_on_the_order_in_any_language(app, ctx, language):
-    from tests.test_company import LONG_ADDRESS, LONG_NAME, png
-    from app.services.company import set_logo
-    import io
-
     f.our_company(name=LONG_NAME, address=LONG_ADDRESS, footer="Köszönjük! " * 30)
     set_logo(None, io.BytesIO(png((300, 100))))
     partner = f.company(
