@@ -573,6 +573,12 @@ def test_rest_invoices_an_order_in_part_then_all_that_remains(app, api):
             (first, 2),
             (second, Decimal("0.5")),
         ]
+    lines = finance.get(f"/api/v1/order/{order_id}").get_json()["result"]["lines"]
+    assert [(line["invoiced"], line["remaining"]) for line in lines] == [
+        ("2", "1"),
+        ("0.5", "9.5"),
+        ("0", "4"),
+    ]
     drafts = 1
     for body, message in (
         ({"lines": [{"line": first, "quantity": 2}]}, "1 of 3 remain to be invoiced"),
@@ -744,3 +750,28 @@ def test_two_orders_made_at_once_get_distinct_numbers(app, live_server):
     with app.app_context():
         numbers = sorted(db.session.scalars(select(Order.number)))
     assert numbers == [f"O-{YEAR}/{n:06d}" for n in range(1, ROUNDS * len(clients) + 1)]
+
+
+def test_the_orders_pages_use_few_queries_whatever_the_number_of_orders(app, login, queries):
+    def counts() -> list[int]:
+        staff = login("staff")
+        with app.app_context():
+            order_id = db.session.scalar(select(func.max(Order.id)))
+            partner_id = db.session.get(Order, order_id).partner_id
+        found = []
+        for url in ("/orders/list/", f"/orders/show/{order_id}", f"/partner/{partner_id}/orders"):
+            staff.get(url)  # warm: menus and permissions are cached per process
+            with queries() as q:
+                assert staff.get(url).status_code == 200
+            found.append(q.count)
+        return found
+
+    made_order(app)
+    few = counts()
+    with app.app_context():
+        for n in range(24):  # each of another customer
+            partner = f.company(name=f"Rendelő {n} Kft.")
+            order, _ = orders.make_order(accepted_quote(partner).id, None)
+        orders.invoice_order(order.id, None)
+    many = counts()
+    assert many == few, (few, many)

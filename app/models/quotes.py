@@ -298,7 +298,8 @@ class Order(Model):
         DateTime, default=utcnow, onupdate=utcnow, nullable=False
     )
 
-    partner: Mapped[Partner] = relationship(foreign_keys=[partner_id])
+    # Read with the order (lists show it on every row).
+    partner: Mapped[Partner] = relationship(foreign_keys=[partner_id], lazy="joined")
     offer: Mapped[Offer | None] = relationship()
     quote: Mapped[Quote | None] = relationship()
     contact: Mapped[Person | None] = relationship(foreign_keys=[contact_id])

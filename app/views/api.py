@@ -912,6 +912,18 @@ class OrderApi(DossierApi):
     order_columns = ["number", "order_date", "status", "gross_total"]
     openapi_spec_component_schemas = (OrderAnswer,)
 
+    def pre_get(self, data):
+        """Each line with what is invoiced of it and what remains, as exact decimals."""
+        order = db.session.get(Order, data.get("id"))
+        if order is None:
+            return
+        found = {row["line"].id: row for row in orders.lines_with_remaining(order)}
+        for line in data["result"].get("lines") or []:
+            row = found.get(line.get("id"))
+            if row is not None:
+                line["invoiced"] = f"{row['invoiced'].normalize():f}"
+                line["remaining"] = f"{row['remaining'].normalize():f}"
+
     def put_headless(self, pk):
         """Only the status changes, through the one service (the model says where to)."""
         if not str(pk).isdigit():
