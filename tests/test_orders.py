@@ -11,7 +11,7 @@ from functools import partial
 
 import pytest
 from pypdf import PdfReader
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from app.errors import DomainError, InvalidValue, OrderLocked
 from app.extensions import db
@@ -80,13 +80,6 @@ def accepted_quote(partner=None, lines=LINES, currency="HUF", language=None, con
 
 def order_counter() -> int:
     return db.session.scalar(select(Counter.value).where(Counter.name == f"order:{YEAR}"))
-
-
-@pytest.fixture(autouse=True)
-def fresh_order_counters(app):
-    yield
-    with app.app_context(), db.engine.begin() as conn:
-        conn.execute(text("DELETE FROM counter WHERE name LIKE 'order:%' OR name LIKE 'quote:%'"))
 
 
 # --- making an order ----------------------------------------------------------------------
