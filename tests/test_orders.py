@@ -225,6 +225,8 @@ def test_invoicing_in_part_and_never_beyond_the_quantity(app, ctx):
         ({first: 0}, "more than zero"),
         ({first: "x"}, "Not a valid number"),
         ({first: True}, "Not a valid number"),
+        ({first: "0.0001"}, "at most three decimals"),
+        ({first: "1e400"}, "too large"),
         ({999999: 1}, "No such line"),
     ):
         with pytest.raises(InvalidValue, match=message):

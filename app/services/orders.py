@@ -159,6 +159,10 @@ def _quantity(value) -> Decimal:
         raise InvalidValue("quantity", _l("Not a valid number.")) from None
     if not quantity.is_finite() or quantity <= 0:
         raise InvalidValue("quantity", _l("The quantity must be more than zero."))
+    if quantity >= Decimal(10) ** 9:  # the column's Numeric(12, 3)
+        raise InvalidValue("quantity", _l("%(value)s is too large.") % {"value": value})
+    if quantity != quantity.quantize(Decimal("0.001")):
+        raise InvalidValue("quantity", _l("A quantity has at most three decimals."))
     return quantity
 
 
@@ -343,15 +347,3 @@ def email_order(order_id: int, actor_id: int | None) -> tuple[Order, str]:
             attachments=[(pdf_name(order), "application/pdf", render_order_pdf(order))],
         )
     return order, recipient
-
-
-def totals_by_currency(query) -> dict[str, dict[str, Decimal]]:
-    """Net and gross totals per currency of the orders a (filtered) query selects."""
-    subquery = query.with_only_columns(Order.id).order_by(None).subquery()
-    rows = db.session.execute(
-        select(Order.currency, func.sum(Order.net_total), func.sum(Order.gross_total))
-        .where(Order.id.in_(select(subquery.c.id)))
-        .group_by(Order.currency)
-        .order_by(Order.currency)
-    )
-    return {currency: {"net": net, "gross": gross} for currency, net, gross in rows}
