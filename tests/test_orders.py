@@ -770,3 +770,26 @@ def test_the_orders_pages_use_few_queries_whatever_the_number_of_orders(app, log
         orders.invoice_order(order.id, None)
     many = counts()
     assert many == few, (few, many)
+
+
+def test_the_invoice_line_screen_keeps_an_order_line_within_its_quantity(app, login):
+    order_id, _, (first, _second, _third) = made_order(app)
+    with app.app_context():
+        invoice = orders.invoice_order(order_id, None, {first: 2})
+        invoice_id, line_id = invoice.id, invoice.lines[0].id
+    finance = login("finance")
+    fields = {
+        "invoice": invoice_id,
+        "description": "Könyvelés havidíj",
+        "unit": "month",
+        "unit_price": "100000",
+        "vat_rate": "27",
+    }
+    refused = finance.post(
+        f"/invoice-lines/edit/{line_id}", data={**fields, "quantity": "4"}
+    ).get_data(as_text=True)
+    assert "3 of 3 remain to be invoiced" in refused
+    finance.post(f"/invoice-lines/edit/{line_id}", data={**fields, "quantity": "3"})
+    with app.app_context():
+        assert remaining(order_id)[0] == (Decimal(3), Decimal(0))
+        assert db.session.get(Invoice, invoice_id).lines[0].order_line_id == first
