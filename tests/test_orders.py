@@ -460,6 +460,17 @@ def test_the_order_page_invoices_in_part_and_shows_what_remains(app, login):
         follow_redirects=True,
     ).get_data(as_text=True)
     assert "2 of 3 remain to be invoiced" in too_much
+    for typed, message in (
+        ("zwei", "zwei is not a number."),
+        ("", "Enter the quantity to invoice of at least one line."),
+    ):
+        refused = finance.post(
+            f"/orders/{order_id}/invoice",
+            data={f"line-{first}": typed, "chosen": "1"},
+            headers={"Referer": f"/orders/show/{order_id}"},
+            follow_redirects=True,
+        ).get_data(as_text=True)
+        assert message in refused
     finance.lang("hu")
     finance.post(f"/orders/{order_id}/invoice", data={f"line-{second}": "1,5", "chosen": "1"})
     finance.post(f"/orders/{order_id}/invoice", data={"all": "1"})
