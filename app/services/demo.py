@@ -266,6 +266,50 @@ def load_our_company(admin_id: int | None) -> None:
         save_our_company(admin_id, **DEMO_COMPANY)
 
 
+def load_order_demo(partner, products, admin_id: int | None) -> None:
+    """An accepted quote of the partner's first offer, its order, and a draft invoice of
+    part of it, so that the order's page shows what is invoiced and what remains."""
+    from app.models import Offer, Quote, QuoteLine
+    from app.services import invoicing, orders
+
+    today = utcnow().date()
+    with acting_as(admin_id):
+        offer = db.session.scalars(
+            select(Offer).where(Offer.partner_id == partner.id).order_by(Offer.id)
+        ).first()
+        quote = Quote(
+            offer=offer,
+            partner=partner,
+            number=invoicing.next_invoice_number(db.session.connection(), today.year, "quote"),
+            year=today.year,
+            status="accepted",
+            language=partner.language,
+            currency="HUF",
+            issue_date=today,
+            valid_until=today + timedelta(days=30),
+            sent_by_id=admin_id,
+        )
+        quote.lines = [
+            QuoteLine(
+                position=n,
+                product_id=product.id,
+                description=product.name,
+                quantity=quantity,
+                unit=product.unit,
+                unit_price=product.price,
+                discount=discount,
+                vat_rate=product.vat_rate,
+            )
+            for n, (product, quantity, discount) in enumerate(
+                zip(products, (12, 12, 25), (0, 10, 0), strict=True), 1
+            )
+        ]
+        db.session.add(quote)
+    order, _ = orders.make_order(quote.id, admin_id)
+    orders.set_status(order.id, admin_id, "in_progress")
+    orders.invoice_order(order.id, admin_id, {order.lines[0].id: 3, order.lines[2].id: 25})
+
+
 def load_sales_demo(rng: random.Random, admin_id: int | None) -> None:
     """Offers, tasks, products, a contract and an issued invoice, so every tab shows data."""
     from app.models import Contract, Offer, Product, Quota, Task
@@ -317,6 +361,7 @@ def load_sales_demo(rng: random.Random, admin_id: int | None) -> None:
     invoice = invoicing.new_draft(first.id, admin_id, currency="HUF")
     invoicing.add_line(invoice.id, admin_id, product_id=products[0].id, quantity=1)
     invoicing.issue(invoice.id, admin_id)
+    load_order_demo(first, products, admin_id)
     from app.services.recurring import first_of_next_month, save_settings
 
     save_settings(

@@ -143,6 +143,13 @@ def register(appbuilder) -> None:
         category_label=_l("Sales"),
         category_icon="fa-line-chart",
     )
+    from app.views.orders import OrderPdfView, OrderView, PortalOrdersView
+
+    appbuilder.add_view(
+        OrderView, "Orders", label=_l("Orders"), icon="fa-shopping-cart", category="Sales"
+    )
+    appbuilder.add_view_no_menu(OrderPdfView)
+    appbuilder.add_view_no_menu(PortalOrdersView)  # from the portal's tabs
     appbuilder.add_view(
         ForecastView, "Forecast", label=_l("Forecast"), icon="fa-bar-chart", category="Sales"
     )

@@ -36,6 +36,7 @@ from app.models import (
     ENTITY_LABELS,
     NOTE_KIND_LABELS,
     OFFER_STATUS_LABELS,
+    ORDER_STATUS_LABELS,
     Affiliation,
     AuditLog,
     Code,
@@ -44,6 +45,7 @@ from app.models import (
     DocumentTemplate,
     Note,
     Offer,
+    Order,
     Organization,
     Partner,
     PartnerAddress,
@@ -173,6 +175,15 @@ def load_offers(partner: Partner, page: int) -> dict:
     }
 
 
+def load_orders(partner: Partner, page: int) -> dict:
+    status = request.args.get("status")
+    query = select(Order).where(Order.partner_id == partner.id)
+    if status in ORDER_STATUS_LABELS:
+        query = query.where(Order.status == status)
+    query = query.order_by(Order.order_date.desc(), Order.id.desc())
+    return {"orders": page_of(query, page), "status": status, "statuses": ORDER_STATUS_LABELS}
+
+
 def load_tasks(partner: Partner, page: int) -> dict:
     show = request.args.get("show", "open")
     query = select(Task).where(Task.partner_id == partner.id)
@@ -273,6 +284,7 @@ def load_zone(partner: Partner, page: int) -> dict:
 TABS: list[Tab] = [
     Tab("notes", _l("Notes"), "datasheet/tab_notes.html", load_notes, resource="Note"),
     Tab("offers", _l("Offers"), "datasheet/tab_offers.html", load_offers, resource="Offer"),
+    Tab("orders", _l("Orders"), "datasheet/tab_orders.html", load_orders, resource="Order"),
     Tab("tasks", _l("Tasks"), "datasheet/tab_tasks.html", load_tasks, resource="Task"),
     Tab(
         "documents",
