@@ -29,7 +29,7 @@ from app.models import (
     zone_user_ids,
 )
 from app.services import invoicing
-from app.services.documents import attach, find_visible, path_of
+from app.services.documents import attach, find_visible, path_of, visible_condition
 from app.services.search import SearchRefused, search
 from app.services.tasks import save_task
 from app.views.base import DossierApi, datamodel
@@ -494,8 +494,7 @@ class VisibleDocuments(BaseFilter):
     name = "visible"
 
     def apply(self, query, value):
-        user = g.user
-        return query.filter(Document.visible_to(user.id, [r.id for r in user.roles]))
+        return query.filter(visible_condition(g.user))
 
 
 class DocumentApi(DossierApi):
@@ -534,7 +533,7 @@ class DocumentApi(DossierApi):
                                     "description": {"type": "string"},
                                     "visibility": {
                                         "type": "string",
-                                        "enum": ["all", "roles", "users", "uploader"],
+                                        "enum": ["all", "roles", "users", "uploader", "zone"],
                                     },
                                     "roles": {"type": "array", "items": {"type": "integer"}},
                                     "users": {"type": "array", "items": {"type": "integer"}},
