@@ -45,7 +45,8 @@ class Document(Model):
     __audited__ = Audited("document", _l("Document"))
     __table_args__ = (
         CheckConstraint(
-            "visibility IN ('all', 'roles', 'users', 'uploader', 'zone')", name="ck_document_visibility"
+            "visibility IN ('all', 'roles', 'users', 'uploader', 'zone')",
+            name="ck_document_visibility",
         ),
         CheckConstraint("size > 0", name="ck_document_size"),
         Index("ix_document_partner_created", "partner_id", "created_at"),

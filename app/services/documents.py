@@ -264,4 +264,12 @@ def sweep_orphan_files(min_age: int = ORPHAN_AGE, batch: int = 500) -> int:
     return removed
 
 
-__all__ = ["attach", "visible", "visible_condition", "audit_visible", "find_visible", "remove", "sweep_orphan_files"]
+__all__ = [
+    "attach",
+    "visible",
+    "visible_condition",
+    "audit_visible",
+    "find_visible",
+    "remove",
+    "sweep_orphan_files",
+]

@@ -25,7 +25,7 @@ from sqlalchemy.orm import joinedload
 from app.errors import Conflict, InvalidValue
 from app.extensions import db
 from app.formatting import date_text, number_text
-from app.models import Contract, Invoice, InvoiceLine, Order, OrderLine, Partner, Quota
+from app.models import UNIT_LABELS, Contract, Invoice, InvoiceLine, Order, OrderLine, Partner, Quota
 from app.services import acting_as, fetch, take_write_lock
 from app.services.invoicing import new_draft, save_line
 
@@ -64,6 +64,10 @@ class Receivable:
         return str(KIND_LABELS[self.kind])
 
     @property
+    def unit_label(self) -> str:
+        return str(UNIT_LABELS.get(self.unit, self.unit))
+
+    @property
     def net(self) -> Decimal:
         return (self.quantity * self.unit_price).quantize(CENT)
 
@@ -89,8 +93,10 @@ class Receivable:
 
 def billing_lines():
     """Invoice lines that bill something: on invoices that are not cancelled (drafts too)."""
-    return select(InvoiceLine).join(Invoice, Invoice.id == InvoiceLine.invoice_id).where(
-        ~Invoice.is_cancelled
+    return (
+        select(InvoiceLine)
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .where(~Invoice.is_cancelled)
     )
 
 
@@ -250,11 +256,7 @@ def _quota_overuse(partner_id: int) -> list[Receivable]:
 def open_receivables(partner_id: int, today: date | None = None) -> list[Receivable]:
     """What the partner owes and is not invoiced yet, in the current locale's words."""
     today = today or date.today()
-    return (
-        _order_lines(partner_id)
-        + _contract_fees(partner_id, today)
-        + _quota_overuse(partner_id)
-    )
+    return _order_lines(partner_id) + _contract_fees(partner_id, today) + _quota_overuse(partner_id)
 
 
 def _lock(partner_id: int, keys: list[str]) -> None:
