@@ -764,7 +764,7 @@ class Contract(Model):
         """The periods (first and last day) whose fee is due by `today`: each one that has
         begun, within the contract's term; one period for a one-off fee. Empty when the fee
         is not billed from here, or the contract is a draft or cancelled."""
-        if self.billing is None or self.status not in ("active", "ended"):
+        if self.billing is None or (self.status or "active") not in ("active", "ended"):
             return []
         if self.billing == "once":
             if self.starts_on > today:

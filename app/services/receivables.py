@@ -170,7 +170,7 @@ def _contract_fees(partner_id: int, today: date) -> list[Receivable]:
             billing_lines()
             .with_only_columns(InvoiceLine.contract_id, InvoiceLine.period_start)
             .where(InvoiceLine.contract_id.in_([c.id for c in contracts]))
-        ).tuples()
+        ).all()
     )
     found = []
     for contract in contracts:
@@ -224,7 +224,7 @@ def _quota_overuse(partner_id: int) -> list[Receivable]:
             .with_only_columns(InvoiceLine.quota_id, func.sum(InvoiceLine.quantity))
             .where(InvoiceLine.quota_id.in_([q.id for q in quotas]))
             .group_by(InvoiceLine.quota_id)
-        ).tuples()
+        ).all()
     )
     found = []
     for quota in quotas:
