@@ -102,9 +102,9 @@ def money(app, zone_world) -> Money:  # noqa: F811
 
 
 def shown(app, amount, currency: str) -> str:
-    """As Anna (Hungarian) reads an amount."""
+    """An amount as the page in English shows it."""
     with app.test_request_context():
-        return money_text(Decimal(amount), currency, locale="hu")
+        return money_text(Decimal(amount), currency, locale="en")
 
 
 def number_of(app, invoice_id: int) -> str:
@@ -114,6 +114,7 @@ def number_of(app, invoice_id: int) -> str:
 
 def test_a_client_sees_the_companys_issued_invoices_balance_and_overdue_sums(app, money, login):
     anna = zone_login(login, "anna")
+    anna.lang("en")
     page = anna.get("/portal/account/").get_data(as_text=True)
     for iid in (money.alfa_issued, money.alfa_eur, money.alfa_cancelled, money.alfa_credit_note):
         assert number_of(app, iid) in page
