@@ -444,3 +444,40 @@ def test_the_screen_and_the_api_at_once_bill_each_item_once(app, world, live_ser
         billed = drafts_billing(app, world)
         assert (billed["order_line"], billed["quota"], billed["drafts"]) == (1, 1, 1)
         reset(app)
+
+
+def test_finance_sets_the_fee_billing_and_the_overuse_price_in_the_forms(app, login):
+    with app.app_context():
+        partner = f.company(name="Ksi Kft.")
+        pid = partner.id
+    finance = login("finance")
+    answer = finance.post(
+        "/contracts/add",
+        data={
+            "partner": str(pid),
+            "name": "Karbantartás",
+            "price": "5000",
+            "currency": "HUF",
+            "billing": "quarterly",
+            "vat_rate": "5",
+            "starts_on": first_of_month(1).isoformat(),
+            "status": "active",
+        },
+    )
+    assert answer.status_code == 302
+    with app.app_context():
+        contract = db.session.scalar(select(Contract).where(Contract.partner_id == pid))
+        assert (contract.billing, contract.vat_rate) == ("quarterly", 5)
+        cid = contract.id
+    quota = {"name": "Órák", "unit": "hour", "bought": "5", "used": "7"}
+    refused = finance.post(f"/quotas/add?_flt_0_contract={cid}", quota)
+    assert "Give a price for units beyond those bought" in refused.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Quota.id))) == 0
+    finance.post(f"/quotas/add?_flt_0_contract={cid}", {**quota, "overuse_price": "800"})
+    with app.test_request_context():
+        items = {i.kind: i for i in open_receivables(pid)}
+        assert (items["quota"].quantity, items["quota"].unit_price) == (2, 800)
+        assert (items["contract"].unit_price, items["contract"].vat_rate) == (5000, 5)
+    page = finance.get(f"/partner/{pid}/account").get_data(as_text=True)
+    assert "Karbantartás" in page and "Órák" in page

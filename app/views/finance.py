@@ -468,6 +468,12 @@ class ContractView(DossierModelView):
         "currency": choice_field(_l("Currency"), dict(zip(CURRENCIES, CURRENCIES, strict=True))),
         "status": choice_field(_l("Status"), CONTRACT_STATUS_LABELS),
         "billing": choice_field(_l("Fee billed"), PAYMENT_FREQUENCY_LABELS, required=False),
+        # Left empty: the usual rate (the model's default).
+        "vat_rate": DecimalField(
+            _l("VAT rate (%)"),
+            validators=[OptionalValue(), NumberRange(min=0, max=100)],
+            default=27,
+        ),
     }
 
 
