@@ -481,3 +481,25 @@ def test_finance_sets_the_fee_billing_and_the_overuse_price_in_the_forms(app, lo
         assert (items["contract"].unit_price, items["contract"].vat_rate) == (5000, 5)
     page = finance.get(f"/partner/{pid}/account").get_data(as_text=True)
     assert "Karbantartás" in page and "Órák" in page
+
+
+def test_a_billed_contract_or_quota_is_not_deleted(app, world, login):
+    with app.test_request_context():
+        invoice_receivables(world.partner, None, [periods(world)[0], f"quota:{world.quota}"])
+    finance = login("finance")
+    for url in (f"/quotas/delete/{world.quota}", f"/contracts/delete/{world.contract}"):
+        answer = finance.post(url, follow_redirects=True)
+        assert answer.status_code in (200, 409), url
+        assert "still used by other records" in answer.get_data(as_text=True), url
+    with app.app_context():
+        assert db.session.get(Contract, world.contract) is not None
+        assert db.session.get(Quota, world.quota) is not None
+
+
+def test_odd_keys_are_refused_with_a_message(app, world, api):
+    finance = api("finance")
+    for key in ("order_line:²", "quota:", "quota:-1", "contract:1:x", f"quota:{world.quota}:x"):
+        answer = finance.post(
+            f"/api/v1/partner/{world.partner}/receivables/invoice", json={"items": [key]}
+        )
+        assert answer.status_code in (400, 409), (key, answer.get_data(as_text=True))

@@ -283,7 +283,7 @@ def _check_keys(keys) -> list[str]:
     for key in keys:
         kind, _, rest = key.partition(":")
         parts = rest.split(":")
-        if kind not in KIND_LABELS or not parts[0].isdigit():
+        if kind not in KIND_LABELS or not (parts[0].isascii() and parts[0].isdigit()):
             raise InvalidValue("items", _l("%(value)s is not a valid choice.") % {"value": key})
     return keys
 
