@@ -503,3 +503,37 @@ def test_odd_keys_are_refused_with_a_message(app, world, api):
             f"/api/v1/partner/{world.partner}/receivables/invoice", json={"items": [key]}
         )
         assert answer.status_code in (400, 409), (key, answer.get_data(as_text=True))
+
+
+def test_the_account_tab_takes_a_bounded_number_of_queries(app, world, login, queries):
+    finance = login("finance")
+    url = f"/partner/{world.partner}/account"
+
+    def count() -> int:
+        finance.get(url)
+        with queries() as q:
+            assert finance.get(url).status_code == 200
+        return q.count
+
+    few = count()
+    with app.test_request_context():
+        for n in range(5):
+            made = order(
+                world.partner,
+                "delivered",
+                [{"description": f"Tétel {n}", "quantity": 1, "unit_price": 10}] * 3,
+                f"O-{TODAY.year}/0001{n:02d}",
+            )
+            with acting_as(None):
+                contract = Contract(
+                    partner_id=world.partner,
+                    name=f"Szerződés {n}",
+                    price=10,
+                    starts_on=first_of_month(2),
+                    billing="monthly",
+                )
+                contract.quotas = [Quota(name="Óra", bought=1, used=3, overuse_price=5)]
+                db.session.add(contract)
+            assert len(made.lines) == 3
+    many = count()
+    assert many == few, (few, many)
