@@ -210,6 +210,9 @@ def test_create_invoice_bundles_the_chosen_items_into_one_draft(app, world, logi
     assert f"order_line:{world.line_b}" in left and periods(world)[1] in left
     shown = finance.get(answer.headers["Location"]).get_data(as_text=True)
     assert "The draft invoice was made from the chosen items." in shown
+    tab = finance.get(f"/partner/{world.partner}/account").get_data(as_text=True)
+    drafts = tab.split('class="receivable-drafts"')[1].split("</p>")[0]
+    assert f"/invoices/show/{draft.id}" in drafts and '<span class="badge">3</span>' in drafts
 
 
 def test_mixed_currencies_are_refused_and_nothing_is_made(app, world, login):

@@ -259,6 +259,25 @@ def open_receivables(partner_id: int, today: date | None = None) -> list[Receiva
     return _order_lines(partner_id) + _contract_fees(partner_id, today) + _quota_overuse(partner_id)
 
 
+def drafts_billing(partner_id: int) -> list[tuple[Invoice, int]]:
+    """The partner's draft invoices that bill open receivables, with how many items each:
+    those items are not offered again until the draft is deleted."""
+    rows = db.session.execute(
+        select(Invoice, func.count(InvoiceLine.id))
+        .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
+        .where(
+            Invoice.partner_id == partner_id,
+            Invoice.status == "draft",
+            (InvoiceLine.order_line_id.is_not(None))
+            | (InvoiceLine.contract_id.is_not(None))
+            | (InvoiceLine.quota_id.is_not(None)),
+        )
+        .group_by(Invoice.id)
+        .order_by(Invoice.id)
+    ).all()
+    return [(invoice, count) for invoice, count in rows]
+
+
 def _lock(partner_id: int, keys: list[str]) -> None:
     """The partner's row (and the rows of the orders whose lines are chosen, which the order
     screens invoice under) before anything open is read."""
@@ -341,4 +360,10 @@ def invoice_receivables(
     return invoice
 
 
-__all__ = ["Receivable", "open_receivables", "invoice_receivables", "invoiced_quantities"]
+__all__ = [
+    "Receivable",
+    "open_receivables",
+    "invoice_receivables",
+    "invoiced_quantities",
+    "drafts_billing",
+]
