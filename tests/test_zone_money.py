@@ -351,3 +351,16 @@ def test_the_portal_speaks_the_zone_users_language(app, money, login):
     page = jan.get("/portal/account/").get_data(as_text=True)
     assert "Faktury i saldo" in page
     assert "Dokumenty" in jan.get("/portal/documents/").get_data(as_text=True)
+
+
+def test_a_zone_user_with_a_staff_role_too_still_sees_only_the_own_partners_zone(app, money):
+    with app.test_request_context():
+        sm = app.appbuilder.sm
+        user = sm.get_user_by_id(money.zone.anna)
+        user.roles.append(sm.find_role("Read-only"))
+        db.session.commit()
+        user = sm.get_user_by_id(money.zone.anna)
+        assert [d.id for d in zone.documents(user)] == [money.alfa_zone_doc]
+        assert zone.find_document(user, money.beta_zone_doc) is None
+        assert zone.find_document(user, money.alfa_all_doc) is None
+        assert zone.find_invoice(money.zone.anna, money.beta_issued) is None

@@ -40,7 +40,6 @@ from app.models import (
 from app.services import acting_as, fetch, take_write_lock
 from app.services.auth import set_password
 from app.services.documents import check_upload, storage_dir
-from app.services.documents import visible as visible_documents
 from app.services.outbox import mail_link, queue_mail
 from app.services.tasks import local_time, render_mail
 from app.services.users import LOCALES, locale_of, profiles, zone_of
@@ -367,12 +366,21 @@ def find_invoice(user_id: int, invoice_id: int) -> Invoice | None:
     )
 
 
+def _zone_documents(user):
+    """The documents of the zone user's own partner that are visible in the zone (the
+    documents' one rule, `Document.visible_to`), scoped by the membership whatever roles
+    the user holds besides."""
+    partner_id = _own_partner(getattr(user, "id", None))
+    if partner_id is None:
+        return select(Document).where(Document.id.is_(None))
+    return select(Document).where(Document.visible_to(user.id, [], zone_partner_id=partner_id))
+
+
 def documents(user, limit: int = 500) -> list[Document]:
-    """The partner's documents that are visible in the zone, newest first (the documents'
-    one rule, `services.documents.visible`)."""
+    """The partner's documents that are visible in the zone, newest first."""
     return list(
         db.session.scalars(
-            visible_documents(user)
+            _zone_documents(user)
             .order_by(Document.created_at.desc(), Document.id.desc())
             .limit(limit)
         )
@@ -380,7 +388,7 @@ def documents(user, limit: int = 500) -> list[Document]:
 
 
 def find_document(user, document_id: int) -> Document | None:
-    return db.session.scalar(visible_documents(user).where(Document.id == document_id))
+    return db.session.scalar(_zone_documents(user).where(Document.id == document_id))
 
 
 # --- what zone users and staff do ----------------------------------------------------------
