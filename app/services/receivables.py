@@ -259,23 +259,25 @@ def open_receivables(partner_id: int, today: date | None = None) -> list[Receiva
     return _order_lines(partner_id) + _contract_fees(partner_id, today) + _quota_overuse(partner_id)
 
 
-def drafts_billing(partner_id: int) -> list[tuple[Invoice, int]]:
-    """The partner's draft invoices that bill open receivables, with how many items each:
-    those items are not offered again until the draft is deleted."""
-    rows = db.session.execute(
-        select(Invoice, func.count(InvoiceLine.id))
-        .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
-        .where(
-            Invoice.partner_id == partner_id,
-            Invoice.status == "draft",
-            (InvoiceLine.order_line_id.is_not(None))
-            | (InvoiceLine.contract_id.is_not(None))
-            | (InvoiceLine.quota_id.is_not(None)),
+def drafts_billing(partner_id: int) -> list[tuple[int, int]]:
+    """The partner's draft invoices that bill open receivables (their ids), with how many
+    items each: those items are not offered again until the draft is deleted."""
+    return [
+        (invoice_id, count)
+        for invoice_id, count in db.session.execute(
+            select(Invoice.id, func.count(InvoiceLine.id))
+            .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
+            .where(
+                Invoice.partner_id == partner_id,
+                Invoice.status == "draft",
+                (InvoiceLine.order_line_id.is_not(None))
+                | (InvoiceLine.contract_id.is_not(None))
+                | (InvoiceLine.quota_id.is_not(None)),
+            )
+            .group_by(Invoice.id)
+            .order_by(Invoice.id)
         )
-        .group_by(Invoice.id)
-        .order_by(Invoice.id)
-    ).all()
-    return [(invoice, count) for invoice, count in rows]
+    ]
 
 
 def _lock(partner_id: int, keys: list[str]) -> None:
