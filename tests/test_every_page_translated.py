@@ -31,6 +31,7 @@ NOT_PAGES = {
     r"^static$|^appbuilder\.static$": "static files",
     r"Api\.|^SwaggerView\.": "REST API and its documentation",
     r"\.download$|\.print_file$|^InvoicePdfView\.pdf$|^DataSheetView\.picture$": "files",
+    r"^PortalMoneyView\.pdf$": "files",
     r"^OurCompanyView\.logo$": "files",
     r"^OrderPdfView\.pdf$|^PortalOrdersView\.pdf$": "files",
     r"^CalendarFeedView\.feed$": "ICS feed",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import random
 from datetime import date, timedelta
 
@@ -354,10 +355,24 @@ def load_sales_demo(rng: random.Random, admin_id: int | None) -> None:
             plan="Premium",
             price=490000,
             starts_on=(now - timedelta(days=60)).date(),
+            billing="monthly",
         )
-        contract.quotas = [Quota(name="On-site visits", unit="visits", bought=12, used=4)]
+        contract.quotas = [
+            Quota(name="On-site visits", unit="visits", bought=12, used=4),
+            Quota(name="Support hours", unit="hour", bought=10, used=13, overuse_price=12000),
+        ]
         db.session.add(contract)
     load_our_company(admin_id)
+    from app.services.documents import attach
+
+    attach(
+        first.id,
+        admin_id,
+        "Általános szerződési feltételek.txt",
+        io.BytesIO("Általános szerződési feltételek – 2026.\n".encode()),
+        visibility="zone",
+        description="ÁSZF 2026",
+    )
     invoice = invoicing.new_draft(first.id, admin_id, currency="HUF")
     invoicing.add_line(invoice.id, admin_id, product_id=products[0].id, quantity=1)
     invoicing.issue(invoice.id, admin_id)

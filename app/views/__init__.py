@@ -80,6 +80,7 @@ def register(appbuilder) -> None:
         InvoiceView,
         ProductView,
         QuotaView,
+        ReceivablesView,
         RecurringInvoiceView,
     )
     from app.views.notes import NoteView
@@ -202,6 +203,7 @@ def register(appbuilder) -> None:
     )
     appbuilder.add_view_no_menu(InvoiceLineView)
     appbuilder.add_view_no_menu(InvoicePdfView)
+    appbuilder.add_view_no_menu(ReceivablesView)
     appbuilder.add_view(
         ContractView, "Contracts", label=_l("Contracts"), icon="fa-handshake-o", category="Finance"
     )
@@ -221,7 +223,13 @@ def register(appbuilder) -> None:
         icon="fa-file-code-o",
         category="Settings",
     )
-    from app.views.portal import NewsView, PortalView, ZoneMemberView, ZoneStaffView
+    from app.views.portal import (
+        NewsView,
+        PortalMoneyView,
+        PortalView,
+        ZoneMemberView,
+        ZoneStaffView,
+    )
 
     appbuilder.add_view(
         NewsView,
@@ -237,6 +245,7 @@ def register(appbuilder) -> None:
     )
     appbuilder.add_view_no_menu(ZoneStaffView)
     appbuilder.add_view_no_menu(PortalView)  # zone users reach it from the navbar
+    appbuilder.add_view_no_menu(PortalMoneyView)
     from app.views.password import PasswordResetView
 
     appbuilder.add_view_no_menu(PasswordResetView)  # from the login page, for everyone

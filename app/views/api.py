@@ -30,7 +30,8 @@ from app.models import (
     zone_user_ids,
 )
 from app.services import invoicing, orders
-from app.services.documents import attach, find_visible, path_of
+from app.services.documents import attach, find_visible, path_of, visible_condition
+from app.services.receivables import invoice_receivables, open_receivables
 from app.services.search import SearchRefused, search
 from app.services.tasks import save_task
 from app.views.base import DossierApi, datamodel
@@ -546,8 +547,7 @@ class VisibleDocuments(BaseFilter):
     name = "visible"
 
     def apply(self, query, value):
-        user = g.user
-        return query.filter(Document.visible_to(user.id, [r.id for r in user.roles]))
+        return query.filter(visible_condition(g.user))
 
 
 class DocumentApi(DossierApi):
@@ -586,7 +586,7 @@ class DocumentApi(DossierApi):
                                     "description": {"type": "string"},
                                     "visibility": {
                                         "type": "string",
-                                        "enum": ["all", "roles", "users", "uploader"],
+                                        "enum": ["all", "roles", "users", "uploader", "zone"],
                                     },
                                     "roles": {"type": "array", "items": {"type": "integer"}},
                                     "users": {"type": "array", "items": {"type": "integer"}},
@@ -1009,6 +1009,137 @@ class OrderApi(DossierApi):
         return self.response(201, id=invoice.id, result=InvoiceApi._result(invoice))
 
 
+class ReceivablesApi(BaseApi):
+    """A partner's open receivables, and one draft invoice of the chosen ones."""
+
+    resource_name = "partner"
+    class_permission_name = "Invoice"
+    method_permission_name = {"receivables": "read", "invoice": "write"}
+    allow_browser_login = True
+    openapi_spec_tag = "Receivables"
+
+    @expose("/<int:pk>/receivables", methods=["GET"])
+    @protect()
+    def receivables(self, pk: int):
+        """Delivered order lines not yet invoiced, contract fees due and quota units used
+        beyond those bought.
+        ---
+        get:
+          description: >-
+            The partner's open receivables: delivered order lines not yet invoiced, contract
+            fees due for periods begun and not yet invoiced, and quota units used beyond those
+            bought and not yet invoiced. Each item's `key` chooses it for an invoice.
+          parameters:
+          - in: path
+            name: pk
+            required: true
+            schema:
+              type: integer
+          responses:
+            200:
+              description: The open items
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      result:
+                        type: array
+                        items:
+                          type: object
+                          properties:
+                            key:
+                              type: string
+                            kind:
+                              type: string
+                              enum: [order_line, contract, quota]
+                            source:
+                              type: string
+                            description:
+                              type: string
+                            quantity:
+                              type: string
+                            unit:
+                              type: string
+                            unit_price:
+                              type: string
+                            vat_rate:
+                              type: string
+                            net:
+                              type: string
+                            currency:
+                              type: string
+                            since:
+                              type: string
+                              format: date
+                              nullable: true
+            401:
+              $ref: '#/components/responses/401'
+            403:
+              $ref: '#/components/responses/403'
+            404:
+              $ref: '#/components/responses/404'
+        """
+        if db.session.get(Partner, pk) is None:
+            return self.response_404()
+        return self.response(200, result=[item.as_json() for item in open_receivables(pk)])
+
+    @expose("/<int:pk>/receivables/invoice", methods=["POST"])
+    @protect()
+    def invoice(self, pk: int):
+        """One draft invoice of the chosen open receivables.
+        ---
+        post:
+          description: >-
+            Make one draft invoice of the chosen open receivables (their keys); answers the
+            draft. Refused when an item is no longer open (409) or the items are in more than
+            one currency (400).
+          parameters:
+          - in: path
+            name: pk
+            required: true
+            schema:
+              type: integer
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties:
+                    items:
+                      type: array
+                      items:
+                        type: string
+                  required: [items]
+          responses:
+            201:
+              description: The new draft
+              content:
+                application/json:
+                  schema:
+                    $ref: '#/components/schemas/InvoiceAnswer'
+            400:
+              $ref: '#/components/responses/400'
+            401:
+              $ref: '#/components/responses/401'
+            403:
+              $ref: '#/components/responses/403'
+            404:
+              $ref: '#/components/responses/404'
+            409:
+              $ref: '#/components/responses/400'
+        """
+        if db.session.get(Partner, pk) is None:
+            return self.response_404()
+        try:
+            draft = invoice_receivables(pk, g.user.id, json_object().get("items"))
+        except DomainError as error:
+            db.session.rollback()
+            return self.response(error.status, message=str(error))
+        return self.response(201, id=draft.id, result=InvoiceApi._result(draft))
+
+
 def _plain(value):
     """A value of a search result as JSON holds it (decimals as exact strings)."""
     if isinstance(value, datetime | date):
@@ -1105,5 +1236,6 @@ APIS = [
     DocumentApi,
     InvoiceApi,
     OrderApi,
+    ReceivablesApi,
     SearchApi,
 ]

@@ -218,11 +218,14 @@ def load_documents(partner: Partner, page: int) -> dict:
 
 def load_account(partner: Partner, page: int) -> dict:
     from app.services.invoicing import current_account
+    from app.services.receivables import drafts_billing, open_receivables
     from app.services.recurring import settings_of
 
     account = current_account(partner.id)
     return {
         "account": account,
+        "receivables": open_receivables(partner.id),
+        "receivable_drafts": drafts_billing(partner.id),
         "today": date.today(),
         "recurring": settings_of(partner.id) if can("read", "RecurringInvoice") else None,
         "can_read_recurring": can("read", "RecurringInvoice"),
