@@ -45,12 +45,14 @@ def order(partner_id: int, status: str, lines: list[dict], number: str, currency
             number=number,
             year=TODAY.year,
             partner_id=partner_id,
-            status=status,
             currency=currency,
             order_date=TODAY - timedelta(days=10),
             lines=[OrderLine(position=n, **line) for n, line in enumerate(lines, 1)],
         )
         db.session.add(made)
+        db.session.flush()  # a new order is open; then it moves on as the model allows
+        made.status = status
+        db.session.flush()
     return made
 
 

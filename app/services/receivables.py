@@ -28,6 +28,7 @@ from app.formatting import date_text, number_text
 from app.models import UNIT_LABELS, Contract, Invoice, InvoiceLine, Order, OrderLine, Partner, Quota
 from app.services import acting_as, fetch, take_write_lock
 from app.services.invoicing import new_draft, save_line
+from app.services.orders import invoiced_quantities
 
 CENT = Decimal("0.01")
 KIND_LABELS = {
@@ -98,20 +99,6 @@ def billing_lines():
         .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
         .where(~Invoice.is_cancelled)
     )
-
-
-def invoiced_quantities(order_line_ids) -> dict[int, Decimal]:
-    """How much of each order line is invoiced (see the module's note)."""
-    ids = list(order_line_ids)
-    if not ids:
-        return {}
-    rows = db.session.execute(
-        billing_lines()
-        .with_only_columns(InvoiceLine.order_line_id, func.sum(InvoiceLine.quantity))
-        .where(InvoiceLine.order_line_id.in_(ids))
-        .group_by(InvoiceLine.order_line_id)
-    )
-    return {line_id: Decimal(total or 0) for line_id, total in rows}
 
 
 def _order_lines(partner_id: int) -> list[Receivable]:
@@ -366,6 +353,5 @@ __all__ = [
     "Receivable",
     "open_receivables",
     "invoice_receivables",
-    "invoiced_quantities",
     "drafts_billing",
 ]
