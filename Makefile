@@ -48,11 +48,19 @@ worker: venv
 scheduler: venv
 	$(FLASK) dossier scheduler
 
+# The PostgreSQL pass runs beside the SQLite one (each on its own database, servers and
+# ports); its report follows the SQLite one's. Either failing fails `make test`.
 test: dev babel-compile
-	$(PY) -m pytest -q tests
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
-	  echo "== the suite again on PostgreSQL =="; \
-	  DOSSIER_TEST_DB="$$TEST_DATABASE_URL" $(PY) -m pytest -q tests -m "not browser"; \
+	  log=$$(mktemp); \
+	  ( DOSSIER_TEST_DB="$$TEST_DATABASE_URL" $(PY) -m pytest -q -p no:cacheprovider tests \
+	      -m "not browser" >"$$log" 2>&1 ) & pg_pid=$$!; \
+	  $(PY) -m pytest -q tests; sqlite=$$?; \
+	  wait $$pg_pid; pg=$$?; \
+	  echo "== the suite on PostgreSQL (run beside the SQLite one) =="; cat "$$log"; rm -f "$$log"; \
+	  [ $$sqlite -eq 0 ] && [ $$pg -eq 0 ]; \
+	else \
+	  $(PY) -m pytest -q tests; \
 	fi
 
 lint: dev

@@ -133,6 +133,22 @@ class OfferLocked(DomainError):
     message = _l("The lines of an offer that is %(status)s cannot be changed.")
 
 
+class OrderLocked(DomainError):
+    """A rule of orders said no; the message says which."""
+
+    status = 409
+    new_order = _l("A new order is open.")
+    fixed = _l("An order cannot be changed once it is made, only moved on in its status.")
+    transition = _l("An order that is %(status)s cannot become %(new)s.")
+    invoiced = _l(
+        "This order is invoiced in part or in full, so it cannot be cancelled. "
+        "Delete its draft invoices or cancel its invoices first."
+    )
+    deleted = _l("An order is never deleted; cancel it instead.")
+    cancelled = _l("Order %(number)s is cancelled, so it is not invoiced.")
+    message = fixed
+
+
 class TaskOverlaps(DomainError):
     """The responsible already has open tasks at this time (`clashes`); the task form shows
     them and asks before saving anyway."""

@@ -46,6 +46,9 @@ READ_WRITE = {
     "payment": "write",
     "email": "write",
     "zone_invite": "write",
+    "make": "write",
+    "invoice": "write",
+    "order": "write",
 }
 
 RESOURCES = (
@@ -56,6 +59,7 @@ RESOURCES = (
     "Note",
     "AuditLog",
     "Offer",
+    "Order",
     "Task",
     "Document",
     "Product",
@@ -75,6 +79,7 @@ MENUS = (
     "Change log",
     "Sales",
     "Offers",
+    "Orders",
     "Forecast",
     "Tasks",
     "Task list",
@@ -113,7 +118,7 @@ def _menus(*menus):
     return [("menu_access", m) for m in menus]
 
 
-CRM = ("Partner", "Affiliation", "Address", "Note", "Offer", "Task", "Document", "News")
+CRM = ("Partner", "Affiliation", "Address", "Note", "Offer", "Order", "Task", "Document", "News")
 
 # Zone users reach the portal and their own account, nothing else.
 ZONE = _read("Zone") + _write("Zone") + OWN_ACCOUNT
@@ -126,7 +131,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
     "Manager": _read(*RESOURCES) + _write(*CRM, "Code", "Contract") + _menus(*MENUS) + OWN_ACCOUNT,
     "Staff": READ_CRM + _write(*CRM) + _menus(*STAFF_MENUS) + OWN_ACCOUNT,
     "Finance": READ_CRM
-    + _write("Product", "Invoice", "Contract", "RecurringInvoice")
+    + _write("Product", "Invoice", "Order", "Contract", "RecurringInvoice")
     + _read("OurCompany")
     + _write("OurCompany")
     + _menus(*STAFF_MENUS, "Automatic invoicing", "Settings", "Our company")

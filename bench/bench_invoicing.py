@@ -6,7 +6,8 @@ and automatic invoicing set up from it — a share of them by e-mail, the rest b
 runs `app.services.recurring.run()` in this process, as an rq worker would, and reports:
 
 * making the invoices (numbered, billing data frozen, next dates moved on): invoices/s;
-* the e-mail invoices: one PDF each, queued in the outbox: PDF pages/s;
+* the e-mail invoices: one PDF each, queued in the outbox: PDF pages/s, beside the same
+  invoices' HTML turned into PDFs by xhtml2pdf alone (the floor; `mail_vs_bare`);
 * the print files of INVOICE_PRINT_BATCH invoices: PDF pages/s;
 * the whole run: wall time, SQL statements, peak memory (the process's maximum RSS);
 * optionally, sending the queued mails to a real SMTP server on loopback (--send).
@@ -22,6 +23,7 @@ See bench/README.md.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import platform
 import resource
@@ -80,6 +82,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--instance",
         default=str(ROOT / "bench" / "instance"),
         help="DOSSIER_INSTANCE dir; default bench/instance",
+    )
+    p.add_argument(
+        "--bare-sample",
+        type=int,
+        default=300,
+        help="e-mail invoices rendered again by xhtml2pdf alone, the phase's floor (300)",
     )
     p.add_argument("--no-json", action="store_true", help="do not write bench/results/*.json")
     args = p.parse_args(argv)
@@ -249,6 +257,58 @@ def timed_phases():
     return phases
 
 
+def bare_reference(run_id: int, sample: int) -> dict:
+    """The floor of the e-mail phase: the same invoices' HTML (the shared layout, rendered
+    beforehand) turned into PDFs by xhtml2pdf alone, one PDF per invoice as the run makes
+    them — no database, no mail, no outbox."""
+    from flask import current_app, render_template
+    from flask_babel import force_locale
+    from markupsafe import Markup
+    from pypdf import PdfReader
+    from sqlalchemy import select
+    from xhtml2pdf import pisa
+
+    from app.extensions import db
+    from app.models import Invoice
+    from app.services import invoicing
+    from app.services.company import our_company
+
+    invoices = db.session.scalars(
+        select(Invoice)
+        .where(Invoice.run_id == run_id, Invoice.delivery == "email")
+        .order_by(Invoice.id)
+        .limit(sample)
+    ).all()
+    if not invoices:
+        return {}
+    company, default = our_company(), current_app.config["DEFAULT_LOCALE"]
+    pages_html = []
+    for invoice in invoices:
+        with force_locale(invoice.language or default):
+            body = Markup(
+                render_template(
+                    "pdf/_document.html", doc=invoicing.invoice_document(invoice, company)
+                )
+            )
+            pages_html.append(
+                render_template(
+                    "pdf/invoices.html",
+                    bodies=[body],
+                    font=str(invoicing.FONTS / "DejaVuSans.ttf"),
+                    bold=str(invoicing.FONTS / "DejaVuSans-Bold.ttf"),
+                )
+            )
+    pages, started = 0, wall()
+    outputs = []
+    for html in pages_html:
+        out = io.BytesIO()
+        pisa.CreatePDF(html, dest=out, encoding="utf-8")
+        outputs.append(out)
+    seconds = wall() - started
+    pages = sum(len(PdfReader(out).pages) for out in outputs)
+    return {"bare_pdfs": len(outputs), "bare_pdf_pages_per_s": round(pages / seconds, 1)}
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     url = configure_partner_bench_environment(args, f"bench_invoicing_{args.invoices}.sqlite")
@@ -299,6 +359,11 @@ def main(argv=None) -> int:
                 "peak_rss_mb": round(peak_rss_mb(), 0),
                 "rss_before_run_mb": round(rss_before),
             }
+            result.update(bare_reference(run.id, args.bare_sample))
+            if result.get("bare_pdf_pages_per_s") and result.get("mail_pdf_pages_per_s"):
+                result["mail_vs_bare"] = round(
+                    result["mail_pdf_pages_per_s"] / result["bare_pdf_pages_per_s"], 2
+                )
             if args.send:
                 from rq import SimpleWorker
 

@@ -435,6 +435,9 @@ def test_the_screen_and_the_api_cancel_with_a_credit_note(app, login, api):
     assert api("staff").post(f"/api/v1/invoice/{second}/cancel", json={}).status_code == 403
     shown = api("finance").get(f"/api/v1/invoice/{second}").get_json()["result"]
     assert shown["status"] == "issued"  # the invoice itself is not rewritten
+    assert shown["state"] == "cancelled"  # what users read: cancelled by its credit note
+    listed = api("finance").get("/api/v1/invoice/").get_json()["result"]
+    assert {row["id"]: row["state"] for row in listed}[second] == "cancelled"
 
 
 def test_two_cancels_at_once_issue_one_credit_note(app, live_server):

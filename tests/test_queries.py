@@ -127,3 +127,37 @@ def test_unfiltered_lists_of_huge_tables_count_by_estimate_on_postgresql(app, lo
     monkeypatch.setitem(app.config, "COUNT_ESTIMATE_THRESHOLD", 0)
     assert record_count("/people/list/") == 3
     assert record_count("/people/list/?_flt_0_display_name=Est") == 5
+
+
+def test_the_data_sheet_reads_its_partner_codes_products_and_addresses_in_one_statement(
+    app, login, queries
+):
+    """The header's codes, supplied products and addresses come with the partner, each in its
+    order and none twice, in one statement (flat joins, not a nested join per relation)."""
+    from app.extensions import db
+    from app.models import Product
+    from app.services import acting_as
+
+    with app.app_context():
+        with acting_as(None):
+            products = [
+                Product(code=f"P-{n}", name=name, price=1)
+                for n, name in enumerate(("Zeta", "Alfa"))
+            ]
+            db.session.add_all(products)
+            db.session.commit()
+        codes = [f.code("zulu"), f.code("bravo")]
+        company = f.company(name="Tisza Kft", codes=codes, supplied_products=products)
+        f.address(company, city="Szeged")
+        f.address(company, type="postal", city="Makó")
+        db.session.commit()
+        partner_id = company.id
+    client = login("staff")
+    client.get(f"/partner/{partner_id}")
+    with queries() as q:
+        html = client.get(f"/partner/{partner_id}").get_data(as_text=True)
+    partner_reads = [s for s in q.statements if "FROM partner" in s and "partner_code" in s]
+    assert len(partner_reads) == 1 and "(partner_code" not in partner_reads[0]
+    assert html.index("bravo") < html.index("zulu") and html.count(">zulu<") == 1
+    assert html.index("Alfa") < html.index("Zeta") and html.count(">Zeta <") == 1
+    assert "Szeged" in html  # the main address of the two

@@ -99,6 +99,7 @@ from app.models.partners import (
 )
 from app.models.quotes import (
     ORDER_STATUS_LABELS,
+    ORDER_TRANSITIONS,
     QUOTE_STATUS_LABELS,
     OfferLine,
     Order,
@@ -106,6 +107,9 @@ from app.models.quotes import (
     PricedLine,
     Quote,
     QuoteLine,
+    beyond_message,
+    invoiced_sums,
+    lock_order,
 )
 from app.models.sales import (
     OFFER_STATUS_LABELS,
@@ -192,6 +196,7 @@ __all__ = [
     "Note",
     "OFFER_STATUS_LABELS",
     "ORDER_STATUS_LABELS",
+    "ORDER_TRANSITIONS",
     "OfferLine",
     "Order",
     "OrderLine",
@@ -199,6 +204,9 @@ __all__ = [
     "QUOTE_STATUS_LABELS",
     "Quote",
     "QuoteLine",
+    "beyond_message",
+    "invoiced_sums",
+    "lock_order",
     "OUTBOX_STATUS_LABELS",
     "Offer",
     "Organization",

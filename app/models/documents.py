@@ -30,6 +30,7 @@ DOCUMENT_VISIBILITY_LABELS = {
     "roles": _l("Chosen roles"),
     "users": _l("Chosen users"),
     "uploader": _l("Only the uploader"),
+    "zone": _l("Visible in the zone"),
 }
 
 document_role = association("document_role", "document", "ab_role")
@@ -44,7 +45,8 @@ class Document(Model):
     __audited__ = Audited("document", _l("Document"))
     __table_args__ = (
         CheckConstraint(
-            "visibility IN ('all', 'roles', 'users', 'uploader')", name="ck_document_visibility"
+            "visibility IN ('all', 'roles', 'users', 'uploader', 'zone')",
+            name="ck_document_visibility",
         ),
         CheckConstraint("size > 0", name="ck_document_size"),
         Index("ix_document_partner_created", "partner_id", "created_at"),
@@ -76,14 +78,18 @@ class Document(Model):
         return str(DOCUMENT_VISIBILITY_LABELS.get(self.visibility, self.visibility))
 
     @classmethod
-    def visible_to(cls, user_id: int | None, role_ids: list[int]):
-        """The one rule of who sees a document, as a SQL condition for every list and count."""
+    def visible_to(cls, user_id: int | None, role_ids: list[int], zone_partner_id=None):
+        """The one rule of who sees a document, as a SQL condition for every list and count.
+        Staff see "visible in the zone" as "everyone who sees the partner"; a zone user
+        (`zone_partner_id`: the partner they belong to) sees only those of that partner."""
         if user_id is None:
             return cls.id.is_(None)
+        if zone_partner_id is not None:
+            return (cls.visibility == "zone") & (cls.partner_id == zone_partner_id)
         by_role = select(document_role.c.document_id).where(document_role.c.role_id.in_(role_ids))
         by_user = select(document_user.c.document_id).where(document_user.c.user_id == user_id)
         return or_(
-            cls.visibility == "all",
+            cls.visibility.in_(("all", "zone")),
             cls.uploader_id == user_id,
             (cls.visibility == "roles") & cls.id.in_(by_role),
             (cls.visibility == "users") & cls.id.in_(by_user),

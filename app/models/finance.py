@@ -4,7 +4,7 @@ files), contracts and quotas, with the guards of an issued invoice."""
 from __future__ import annotations
 
 import calendar
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from flask_appbuilder import Model
@@ -302,6 +302,18 @@ class InvoiceLine(Model):
     __table_args__ = (
         CheckConstraint("quantity > 0", name="ck_invoice_line_quantity"),
         CheckConstraint("vat_rate >= 0 AND vat_rate <= 100", name="ck_invoice_line_vat"),
+        # A line bills at most one open receivable: an order line, a contract's fee for a
+        # period, or a quota's units used beyond those bought.
+        CheckConstraint(
+            "(CASE WHEN order_line_id IS NULL THEN 0 ELSE 1 END)"
+            " + (CASE WHEN contract_id IS NULL THEN 0 ELSE 1 END)"
+            " + (CASE WHEN quota_id IS NULL THEN 0 ELSE 1 END) <= 1",
+            name="ck_invoice_line_bills_one",
+        ),
+        CheckConstraint(
+            "(contract_id IS NULL) = (period_start IS NULL)",
+            name="ck_invoice_line_contract_period",
+        ),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     invoice_id: Mapped[int] = mapped_column(
@@ -317,6 +329,18 @@ class InvoiceLine(Model):
     # Invoiced from an order (app/models/quotes.py): the order line this bills, in part or full.
     order_line_id: Mapped[int | None] = mapped_column(
         ForeignKey("order_line.id", ondelete="RESTRICT", name="fk_invoice_line_order_line"),
+        index=True,
+    )
+    # Open receivables it bills (app/services/receivables.py): a contract's fee for the period
+    # from `period_start` to `period_end`, or units of a quota used beyond those bought.
+    contract_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contract.id", ondelete="RESTRICT", name="fk_invoice_line_contract"),
+        index=True,
+    )
+    period_start: Mapped[date | None] = mapped_column(Date)
+    period_end: Mapped[date | None] = mapped_column(Date)
+    quota_id: Mapped[int | None] = mapped_column(
+        ForeignKey("quota.id", ondelete="RESTRICT", name="fk_invoice_line_quota"),
         index=True,
     )
 
@@ -675,7 +699,10 @@ CONTRACT_STATUS_LABELS = {
 
 
 class Contract(Model):
-    """A contract of a partner (a plan, its price and period), with the quotas it buys."""
+    """A contract of a partner (a plan, its price and period), with the quotas it buys.
+    With `billing` set, its price is a fee due once or for every month, quarter or year from
+    `starts_on` (the open receivables of the current account); left empty, the fee is billed
+    some other way (by hand, by automatic invoicing)."""
 
     __tablename__ = "contract"
     __audited__ = Audited("contract", _l("Contract"))
@@ -684,6 +711,11 @@ class Contract(Model):
             "status IN ('draft', 'active', 'ended', 'cancelled')", name="ck_contract_status"
         ),
         CheckConstraint("ends_on IS NULL OR ends_on >= starts_on", name="ck_contract_period"),
+        CheckConstraint(
+            "billing IS NULL OR billing IN ('once', 'monthly', 'quarterly', 'yearly')",
+            name="ck_contract_billing",
+        ),
+        CheckConstraint("vat_rate >= 0 AND vat_rate <= 100", name="ck_contract_vat"),
         Index("ix_contract_partner_status", "partner_id", "status"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -697,6 +729,10 @@ class Contract(Model):
     starts_on: Mapped[date] = mapped_column(Date, nullable=False)
     ends_on: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(10), nullable=False, default="active")
+    billing: Mapped[str | None] = mapped_column(String(10))
+    vat_rate: Mapped[Decimal] = mapped_column(
+        Numeric(5, 2), nullable=False, default=27, server_default="27"
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
 
     partner: Mapped[Partner] = relationship()
@@ -715,6 +751,39 @@ class Contract(Model):
     @validates("currency")
     def _currency(self, key, value):
         return clean_currency(key, value)
+
+    @validates("billing")
+    def _billing(self, key, value):
+        return check_choice(key, value, PAYMENT_FREQUENCY_LABELS) if value else None
+
+    @validates("vat_rate")
+    def _vat(self, key, value):
+        return clean_vat_rate(key, value if value not in (None, "") else 27)
+
+    def fee_periods(self, today: date, limit: int = 240) -> list[tuple[date, date]]:
+        """The periods (first and last day) whose fee is due by `today`: each one that has
+        begun, within the contract's term; one period for a one-off fee. Empty when the fee
+        is not billed from here, or the contract is a draft or cancelled."""
+        if self.billing is None or (self.status or "active") not in ("active", "ended"):
+            return []
+        if self.billing == "once":
+            if self.starts_on > today:
+                return []
+            return [(self.starts_on, self.ends_on or self.starts_on)]
+        months = RECURRING_MONTHS[self.billing]
+        periods, start = [], self.starts_on
+        while start <= today and (self.ends_on is None or start <= self.ends_on):
+            following = add_months(self.starts_on, months * (len(periods) + 1))
+            end = following - timedelta(days=1)
+            periods.append((start, min(end, self.ends_on) if self.ends_on else end))
+            if len(periods) >= limit:
+                break
+            start = following
+        return periods
+
+    @property
+    def billing_label(self) -> str:
+        return str(PAYMENT_FREQUENCY_LABELS.get(self.billing, "")) if self.billing else ""
 
     def is_active(self, today: date) -> bool:
         return (
@@ -738,7 +807,11 @@ class Quota(Model):
     __audited__ = Audited("quota", _l("Quota"))
     __table_args__ = (
         CheckConstraint("bought >= 0 AND used >= 0", name="ck_quota_units"),
-        CheckConstraint("used <= bought", name="ck_quota_used"),
+        # Units beyond those bought may be used where they have a price: the excess is billed.
+        CheckConstraint("used <= bought OR overuse_price IS NOT NULL", name="ck_quota_used"),
+        CheckConstraint(
+            "overuse_price IS NULL OR overuse_price >= 0", name="ck_quota_overuse_price"
+        ),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     contract_id: Mapped[int] = mapped_column(
@@ -748,6 +821,9 @@ class Quota(Model):
     unit: Mapped[str] = mapped_column(String(20), nullable=False, default="pc")
     bought: Mapped[Decimal] = mapped_column(Numeric(12, 2), nullable=False, default=0)
     used: Mapped[Decimal] = mapped_column(Numeric(12, 2), nullable=False, default=0)
+    # The price of a unit used beyond those bought (in the contract's currency); empty: no
+    # more may be used than were bought.
+    overuse_price: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
 
     contract: Mapped[Contract] = relationship(back_populates="quotas")
 
@@ -755,9 +831,18 @@ class Quota(Model):
     def _units(self, key, value):
         return non_negative(key, value)
 
+    @validates("overuse_price")
+    def _overuse_price(self, key, value):
+        return non_negative(key, value) if value not in (None, "") else None
+
     @property
     def left(self) -> Decimal:
-        return (self.bought or 0) - (self.used or 0)
+        return max((self.bought or 0) - (self.used or 0), Decimal(0))
+
+    @property
+    def excess(self) -> Decimal:
+        """Units used beyond those bought."""
+        return max((self.used or 0) - (self.bought or 0), Decimal(0))
 
     def audit_partner_ids(self) -> list[int | None]:
         return [self.contract.partner_id if self.contract else None]
@@ -769,5 +854,11 @@ class Quota(Model):
 @event.listens_for(Quota, "before_insert")
 @event.listens_for(Quota, "before_update")
 def _quota_within_bought(mapper, connection, target: Quota) -> None:
-    if target.used > target.bought:
-        raise InvalidValue("used", _l("More units are used than were bought."))
+    if target.used > target.bought and target.overuse_price is None:
+        raise InvalidValue(
+            "used",
+            _l(
+                "More units are used than were bought. Give a price for units beyond those "
+                "bought to allow it; the excess is then billed."
+            ),
+        )

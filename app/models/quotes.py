@@ -12,6 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from flask_appbuilder import Model
+from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     CheckConstraint,
@@ -25,20 +26,30 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    func,
+    inspect,
     select,
 )
-from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship, validates
+from sqlalchemy.orm import (
+    Mapped,
+    Session,
+    declared_attr,
+    mapped_column,
+    relationship,
+    validates,
+)
 
-from app.errors import InvalidValue, OfferLocked
+from app.errors import InvalidValue, OfferLocked, OrderLocked
 from app.models.audit import Audited
 from app.models.base import (
+    check_choice,
     clean_currency,
     clean_vat_rate,
     forbid_to_zone_users,
     to_decimal,
     utcnow,
 )
-from app.models.finance import Product, fill_line_from_product
+from app.models.finance import Invoice, InvoiceLine, Product, fill_line_from_product
 from app.models.partners import Partner, Person
 from app.models.sales import OFFER_STATUS_LABELS, Offer
 
@@ -56,6 +67,27 @@ ORDER_STATUS_LABELS = {
     "delivered": _l("Delivered"),
     "cancelled": _l("Cancelled"),
 }
+# Where an order may go from each status. Cancelling is refused besides once anything of it
+# is invoiced (a draft invoice counts: it reserves its quantities).
+ORDER_TRANSITIONS = {
+    "open": {"in_progress", "delivered", "cancelled"},
+    "in_progress": {"open", "delivered", "cancelled"},
+    "delivered": {"in_progress"},
+    "cancelled": set(),
+}
+# What an order is once made: its number, customer, currency and lines never change.
+ORDER_CONTENT = (
+    "number",
+    "year",
+    "partner_id",
+    "offer_id",
+    "quote_id",
+    "currency",
+    "order_date",
+    "net_total",
+    "vat_total",
+    "gross_total",
+)
 
 
 class PricedLine:
@@ -295,7 +327,8 @@ class Order(Model):
         DateTime, default=utcnow, onupdate=utcnow, nullable=False
     )
 
-    partner: Mapped[Partner] = relationship(foreign_keys=[partner_id])
+    # Read with the order (lists show it on every row).
+    partner: Mapped[Partner] = relationship(foreign_keys=[partner_id], lazy="joined")
     offer: Mapped[Offer | None] = relationship()
     quote: Mapped[Quote | None] = relationship()
     contact: Mapped[Person | None] = relationship(foreign_keys=[contact_id])
@@ -307,9 +340,22 @@ class Order(Model):
     def _currency(self, key, value):
         return clean_currency(key, value)
 
+    @validates("status")
+    def _status(self, key, value):
+        return check_choice(key, value, ORDER_STATUS_LABELS)
+
     @property
     def status_label(self) -> str:
         return str(ORDER_STATUS_LABELS.get(self.status, self.status))
+
+    @property
+    def next_statuses(self) -> list[str]:
+        return [s for s in ORDER_STATUS_LABELS if s in ORDER_TRANSITIONS[self.status]]
+
+    def recompute(self) -> None:
+        net = sum((line.net for line in self.lines), Decimal(0))
+        vat = sum((line.vat for line in self.lines), Decimal(0))
+        self.net_total, self.vat_total, self.gross_total = net, vat, net + vat
 
     def __str__(self) -> str:
         return self.number
@@ -325,3 +371,142 @@ class OrderLine(PricedLine, Model):
         ForeignKey("sales_order.id", ondelete="CASCADE"), nullable=False, index=True
     )
     order: Mapped[Order] = relationship(back_populates="lines")
+
+
+# --- the rules of an order, on flush -----------------------------------------------------
+
+
+def invoiced_sums(connection, order_line_ids) -> dict[int, Decimal]:
+    """Invoiced quantity per order line: the sum of the invoice lines billing it on invoices
+    that are not cancelled (a draft counts: it reserves; a deleted draft or a credit note
+    gives the quantity back)."""
+    ids = sorted({i for i in order_line_ids if i is not None})
+    if not ids:
+        return {}
+    rows = connection.execute(
+        select(InvoiceLine.order_line_id, func.sum(InvoiceLine.quantity))
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .where(InvoiceLine.order_line_id.in_(ids), ~Invoice.is_cancelled)
+        .group_by(InvoiceLine.order_line_id)
+    )
+    return {line_id: Decimal(total or 0) for line_id, total in rows}
+
+
+def beyond_message(line, invoiced_before) -> str:
+    """The refusal of invoicing `line` (description, quantity) beyond what remains of it."""
+    remaining = max(line.quantity - invoiced_before, Decimal(0))
+    return str(
+        _l(
+            "“%(line)s” cannot be invoiced beyond its ordered quantity: %(remaining)s of "
+            "%(ordered)s remain to be invoiced."
+        )
+        % {
+            "line": line.description,
+            "remaining": format_decimal(remaining),
+            "ordered": format_decimal(line.quantity),
+        }
+    )
+
+
+def lock_order(connection, order_id: int):
+    """The order's row, read under the lock its invoicing and cancelling take: PostgreSQL's
+    SELECT … FOR UPDATE, SQLite's write transaction (BEGIN IMMEDIATE when none is open).
+    A second session waits here for the first to commit and then reads what it did."""
+    if (
+        connection.dialect.name == "sqlite"
+        and not connection.connection.driver_connection.in_transaction
+    ):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    query = select(Order.status, Order.partner_id, Order.currency, Order.number).where(
+        Order.id == order_id
+    )
+    if connection.dialect.name != "sqlite":
+        query = query.with_for_update()
+    return connection.execute(query).first()
+
+
+@event.listens_for(Order, "before_insert")
+def _new_order(mapper, connection, target: Order) -> None:
+    if target.status not in (None, "open"):
+        raise OrderLocked(OrderLocked.new_order)
+
+
+@event.listens_for(Order, "before_update")
+def _guard_order(mapper, connection, target: Order) -> None:
+    state = inspect(target)
+    if any(state.attrs[c].history.has_changes() for c in ORDER_CONTENT):
+        raise OrderLocked(OrderLocked.fixed)
+    hist = state.attrs.status.history
+    before = hist.deleted[0] if hist.deleted else target.status
+    if before == target.status:
+        return
+    if target.status not in ORDER_TRANSITIONS.get(before, set()):
+        raise OrderLocked(
+            OrderLocked.transition,
+            status=ORDER_STATUS_LABELS.get(before, before),
+            new=ORDER_STATUS_LABELS.get(target.status, target.status),
+        )
+    if target.status == "cancelled":
+        # Under the order's lock, so that an invoice made at the same moment is seen.
+        lock_order(connection, target.id)
+        line_ids = connection.execute(
+            select(OrderLine.id).where(OrderLine.order_id == target.id)
+        ).scalars()
+        if any(invoiced_sums(connection, line_ids).values()):
+            raise OrderLocked(OrderLocked.invoiced)
+
+
+@event.listens_for(Order, "before_delete")
+def _keep_order(mapper, connection, target: Order) -> None:
+    raise OrderLocked(OrderLocked.deleted)
+
+
+def _fixed_line(mapper, connection, target: OrderLine) -> None:
+    raise OrderLocked(OrderLocked.fixed)
+
+
+for _event in ("before_update", "before_delete"):
+    event.listen(OrderLine, _event, _fixed_line)
+
+
+@event.listens_for(Session, "before_flush")
+def _lines_come_with_their_order(session: Session, flush_context, instances) -> None:
+    """An order's lines are the accepted quote's, copied when the order is made: no line is
+    added to an order made before."""
+    for obj in session.new:
+        if isinstance(obj, OrderLine) and (obj.order is None or obj.order not in session.new):
+            raise OrderLocked(OrderLocked.fixed)
+
+
+def _within_order(mapper, connection, target: InvoiceLine) -> None:
+    """An order line is never invoiced beyond its quantity, whoever writes the invoice line
+    and however many sessions do at once: checked after the line is written, under the
+    order's lock, over every stored line that bills it."""
+    if target.order_line_id is None:
+        return
+    line = connection.execute(
+        select(OrderLine.order_id, OrderLine.quantity, OrderLine.description).where(
+            OrderLine.id == target.order_line_id
+        )
+    ).first()
+    order = lock_order(connection, line.order_id)
+    if order.status == "cancelled":
+        raise OrderLocked(OrderLocked.cancelled, number=order.number)
+    invoice = connection.execute(
+        select(Invoice.partner_id, Invoice.currency).where(Invoice.id == target.invoice_id)
+    ).first()
+    if invoice is not None and (invoice.partner_id, invoice.currency) != (
+        order.partner_id,
+        order.currency,
+    ):
+        raise InvalidValue(
+            "invoice",
+            _l("An order is invoiced to its own customer, in its own currency."),
+        )
+    invoiced = invoiced_sums(connection, [target.order_line_id]).get(target.order_line_id, 0)
+    if invoiced > line.quantity:
+        raise InvalidValue("quantity", beyond_message(line, invoiced - target.quantity))
+
+
+for _event in ("after_insert", "after_update"):
+    event.listen(InvoiceLine, _event, _within_order)

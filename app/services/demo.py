@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import random
 from datetime import date, timedelta
 
@@ -253,7 +254,8 @@ def _draft_lines(companies, products, admin_id: int) -> None:
     offer = db.session.scalars(
         select(Offer).where(Offer.partner_id == companies[0].id).order_by(Offer.id)
     ).first()
-    for product, quantity, discount in ((products[0], 12, 10), (products[2], 8, 0)):
+    # The lines of the quote the order demo accepts (load_order_demo).
+    for product, quantity, discount in zip(products, (12, 12, 25), (0, 10, 0), strict=True):
         lines.add_line(
             "offer",
             offer.id,
@@ -285,6 +287,50 @@ def load_our_company(admin_id: int | None) -> None:
 
     if our_company().name is None:
         save_our_company(admin_id, **DEMO_COMPANY)
+
+
+def load_order_demo(partner, products, admin_id: int | None) -> None:
+    """An accepted quote of the partner's first offer, its order, and a draft invoice of
+    part of it, so that the order's page shows what is invoiced and what remains."""
+    from app.models import Offer, Quote, QuoteLine
+    from app.services import invoicing, orders
+
+    today = utcnow().date()
+    with acting_as(admin_id):
+        offer = db.session.scalars(
+            select(Offer).where(Offer.partner_id == partner.id).order_by(Offer.id)
+        ).first()
+        quote = Quote(
+            offer=offer,
+            partner=partner,
+            number=invoicing.next_invoice_number(db.session.connection(), today.year, "quote"),
+            year=today.year,
+            status="accepted",
+            language=partner.language,
+            currency="HUF",
+            issue_date=today,
+            valid_until=today + timedelta(days=30),
+            sent_by_id=admin_id,
+        )
+        quote.lines = [
+            QuoteLine(
+                position=n,
+                product_id=product.id,
+                description=product.name,
+                quantity=quantity,
+                unit=product.unit,
+                unit_price=product.price,
+                discount=discount,
+                vat_rate=product.vat_rate,
+            )
+            for n, (product, quantity, discount) in enumerate(
+                zip(products, (12, 12, 25), (0, 10, 0), strict=True), 1
+            )
+        ]
+        db.session.add(quote)
+    order, _ = orders.make_order(quote.id, admin_id)
+    orders.set_status(order.id, admin_id, "in_progress")
+    orders.invoice_order(order.id, admin_id, {order.lines[0].id: 3, order.lines[2].id: 25})
 
 
 def load_sales_demo(rng: random.Random, admin_id: int | None) -> None:
@@ -331,14 +377,29 @@ def load_sales_demo(rng: random.Random, admin_id: int | None) -> None:
             plan="Premium",
             price=490000,
             starts_on=(now - timedelta(days=60)).date(),
+            billing="monthly",
         )
-        contract.quotas = [Quota(name="On-site visits", unit="visits", bought=12, used=4)]
+        contract.quotas = [
+            Quota(name="On-site visits", unit="visits", bought=12, used=4),
+            Quota(name="Support hours", unit="hour", bought=10, used=13, overuse_price=12000),
+        ]
         db.session.add(contract)
     load_our_company(admin_id)
+    from app.services.documents import attach
+
+    attach(
+        first.id,
+        admin_id,
+        "Általános szerződési feltételek.txt",
+        io.BytesIO("Általános szerződési feltételek – 2026.\n".encode()),
+        visibility="zone",
+        description="ÁSZF 2026",
+    )
     invoice = invoicing.new_draft(first.id, admin_id, currency="HUF")
     invoicing.add_line(invoice.id, admin_id, product_id=products[0].id, quantity=1)
     invoicing.issue(invoice.id, admin_id)
     _draft_lines(companies, products, admin_id)
+    load_order_demo(first, products, admin_id)
     from app.services.recurring import first_of_next_month, save_settings
 
     save_settings(

@@ -90,10 +90,18 @@ def dispatch_digests(now: datetime | None = None) -> int:
     # One language set-up per language, not per user: a thousand digests are a thousand
     # template renderings and nothing more.
     for locale, planned_here in by_locale.items():
+        clocks: dict[tuple, str] = {}  # the same due time in the same zone reads the same
         with mail_renderer("digest", locale) as render:
             for key, user, p, day, tasks in planned_here:
                 zone = zone_of(p)
-                times = {t.id: clock_text(t.due_at, locale=locale, zone=zone) for t in tasks}
+                times = {}
+                for t in tasks:
+                    text = clocks.get((t.due_at, zone))
+                    if text is None:
+                        text = clocks[t.due_at, zone] = clock_text(
+                            t.due_at, locale=locale, zone=zone
+                        )
+                    times[t.id] = text
                 subject, body = render(
                     user=user, tasks=tasks, times=times, day=date_text(day, "full", locale=locale)
                 )

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import InvalidValue, TooLarge
 from app.extensions import db
-from app.models import AuditLog, Comment, Document, Offer, Partner, Task
+from app.models import ZONE_ROLES, AuditLog, Comment, Document, Offer, Partner, Task, ZoneMember
 from app.services import acting_as, fetch
 
 ORPHAN_AGE = 3600  # seconds an unrecorded file may be an upload whose row is not committed yet
@@ -160,11 +160,25 @@ def path_of_stored(stored_name: str) -> Path:
     return storage_dir() / stored_name
 
 
+def visible_condition(user):
+    """Who sees a document, for this user: staff by the document's visibility, a zone user
+    only the documents of their own partner that are visible in the zone."""
+    if user is None:
+        return Document.id.is_(None)
+    names = {role.name for role in user.roles}
+    if names and names <= set(ZONE_ROLES.values()):
+        member = db.session.get(ZoneMember, user.id)
+        if member is None or not user.active:
+            return Document.id.is_(None)
+        return Document.visible_to(user.id, [], zone_partner_id=member.partner_id)
+    return Document.visible_to(user.id, [role.id for role in user.roles])
+
+
 def visible(user, query=None):
-    """Documents the user may see (lists, counts, search and downloads all go through here)."""
-    role_ids = [r.id for r in user.roles] if user is not None else []
+    """Documents the user may see (lists, counts, search, downloads and the zone all go
+    through here)."""
     query = query if query is not None else select(Document)
-    return query.where(Document.visible_to(getattr(user, "id", None), role_ids))
+    return query.where(visible_condition(user))
 
 
 def audit_visible(user):
@@ -250,4 +264,12 @@ def sweep_orphan_files(min_age: int = ORPHAN_AGE, batch: int = 500) -> int:
     return removed
 
 
-__all__ = ["attach", "visible", "audit_visible", "find_visible", "remove", "sweep_orphan_files"]
+__all__ = [
+    "attach",
+    "visible",
+    "visible_condition",
+    "audit_visible",
+    "find_visible",
+    "remove",
+    "sweep_orphan_files",
+]

@@ -72,7 +72,7 @@ def next_invoice_number(connection, year: int, kind: str = "invoice") -> str:
 def new_draft(partner_id: int, actor_id: int | None, **fields) -> Invoice:
     with acting_as(actor_id):
         partner = fetch(Partner, partner_id)
-        invoice = Invoice(partner=partner, language=partner.language, **fields)
+        invoice = Invoice(partner=partner, **{"language": partner.language, **fields})
         db.session.add(invoice)
         db.session.flush()
     return invoice
@@ -98,8 +98,10 @@ def add_line(
     vat_rate=None,
     unit: str | None = None,
     product_id: int | None = None,
+    order_line_id: int | None = None,
 ) -> InvoiceLine:
-    """A line at the end of a draft; what is left empty comes from the product."""
+    """A line at the end of a draft; what is left empty comes from the product. A line that
+    bills an order line (`order_line_id`) is refused beyond what remains of it."""
     with acting_as(actor_id):
         invoice = fetch(Invoice, invoice_id)
         product = db.session.get(Product, product_id) if product_id else None
@@ -111,6 +113,7 @@ def add_line(
             unit=unit,
             unit_price=unit_price,
             vat_rate=vat_rate,
+            order_line_id=order_line_id,
         )
         save_line(line)
     return line
@@ -318,7 +321,7 @@ def render_pdf_of(invoices: list[Invoice]) -> bytes:
 
 
 def render_documents(documents: list[dict]) -> bytes:
-    """Documents (invoices now; quotes and orders later) in the one shared layout
+    """Documents (invoices, credit notes, orders …) in the one shared layout
     `pdf/_document.html`, with the embedded DejaVu font."""
     from xhtml2pdf import pisa
 
@@ -351,23 +354,20 @@ def invoice_document(invoice: Invoice, company: OurCompany) -> dict:
     if not issued and company.account_for(currency) is not None:
         account_iban = company.account_for(currency).iban
         account_swift = company.account_for(currency).swift
-    seller = {
-        "name": invoice.seller_name if issued else company.name,
-        "address": invoice.seller_address if issued else company.address,
-        "tax_number": invoice.seller_tax_number if issued else company.tax_number,
-        "eu_vat_number": invoice.seller_eu_vat_number if issued else company.eu_vat_number,
-        "registration_number": (
-            invoice.seller_registration_number if issued else company.registration_number
-        ),
-    }
+    seller = (
+        {
+            "name": invoice.seller_name,
+            "address": invoice.seller_address,
+            "tax_number": invoice.seller_tax_number,
+            "eu_vat_number": invoice.seller_eu_vat_number,
+            "registration_number": invoice.seller_registration_number,
+        }
+        if issued
+        else seller_of(company)
+    )
     method = invoice.payment_method or (
         None if issued else payment_method_of(invoice.partner, company)
     )
-
-    def money(amount) -> str:
-        return money_text(amount, currency)
-
-    title = gettext("Credit note") if invoice.kind == "credit_note" else gettext("Invoice")
     meta = [
         (
             gettext("Issue date"),
@@ -406,20 +406,106 @@ def invoice_document(invoice: Invoice, company: OurCompany) -> dict:
             number=original.number,
             date=date_text(original.issue_date, "long"),
         )
+    document = priced_document(
+        title=gettext("Credit note") if invoice.kind == "credit_note" else gettext("Invoice"),
+        number=invoice.number or gettext("Draft"),
+        company=company,
+        seller=seller,
+        buyer={
+            "name": invoice.billing_name or invoice.partner.display_name,
+            "address": (
+                invoice.billing_address if issued else str(invoice.partner.billing_address or "")
+            ),
+            "tax_number": (
+                invoice.billing_tax_number
+                if issued
+                else getattr(invoice.partner, "tax_number", None)
+            ),
+        },
+        meta=meta,
+        lines=invoice.lines,
+        currency=currency,
+        totals=(invoice.net_total, invoice.vat_total, invoice.gross_total),
+        total_label=gettext("Total due"),
+        notes=invoice.notes,
+        footer=invoice.footer if issued else company.footer,
+        reference=reference,
+    )
+    document["words"] = amount_in_words(invoice.gross_total, currency, str(get_locale()))
+    document["bank"] = (
+        gettext(
+            "IBAN: %(iban)s · SWIFT/BIC: %(swift)s",
+            iban=" ".join(account_iban[i : i + 4] for i in range(0, len(account_iban), 4)),
+            swift=account_swift,
+        )
+        if account_iban
+        else None
+    )
+    return document
+
+
+def seller_of(company: OurCompany) -> dict:
+    """Our company as a document's seller block shows it now."""
+    return {
+        "name": company.name,
+        "address": company.address,
+        "tax_number": company.tax_number,
+        "eu_vat_number": company.eu_vat_number,
+        "registration_number": company.registration_number,
+    }
+
+
+def priced_document(
+    *,
+    title: str,
+    number: str,
+    company: OurCompany,
+    seller: dict,
+    buyer: dict,
+    meta: list,
+    lines,
+    currency: str,
+    totals: tuple,
+    total_label: str,
+    notes: str | None = None,
+    footer: str | None = None,
+    reference: str | None = None,
+) -> dict:
+    """What the shared layout `pdf/_document.html` draws for any document of priced lines
+    (invoice, credit note, quote, order), in the current locale: the parties, the meta rows
+    the caller gives, the lines, a VAT summary per rate and the totals. A line's discount
+    (quotes and orders) is printed under its description; its net is after the discount."""
+
+    def money(amount) -> str:
+        return money_text(amount, currency)
+
+    def percent(rate) -> str:
+        return format_percent(rate / 100, "#,##0.##%")
+
+    def description(line) -> str:
+        discount = getattr(line, "discount", None)
+        if not discount:
+            return line.description
+        return gettext(
+            "%(description)s (discount %(discount)s)",
+            description=line.description,
+            discount=percent(discount),
+        )
+
     summary: dict = {}
-    for line in invoice.lines:
+    for line in lines:
         row = summary.setdefault(line.vat_rate, [Decimal(0), Decimal(0)])
         row[0] += line.net
         row[1] += line.vat
-    words = amount_in_words(invoice.gross_total, currency, str(get_locale()))
     party_rows = [
         (gettext("Tax number"), seller["tax_number"]),
         (gettext("EU VAT number"), seller["eu_vat_number"]),
         (gettext("Registration number"), seller["registration_number"]),
     ]
+    net_total, vat_total, gross_total = totals
     return {
         "title": title,
-        "number": invoice.number or gettext("Draft"),
+        "number": number,
         "logo": _logo_uri(company),
         "seller_label": gettext("Seller"),
         "buyer_label": gettext("Buyer"),
@@ -429,31 +515,13 @@ def invoice_document(invoice: Invoice, company: OurCompany) -> dict:
             "rows": [(label, value) for label, value in party_rows if value],
         },
         "buyer": {
-            "name": invoice.billing_name or invoice.partner.display_name,
-            "address": _lines_of(
-                invoice.billing_address if issued else str(invoice.partner.billing_address or "")
-            ),
-            "rows": [
-                (gettext("Tax number"), value)
-                for value in [
-                    invoice.billing_tax_number
-                    if issued
-                    else getattr(invoice.partner, "tax_number", None)
-                ]
-                if value
-            ],
+            "name": buyer["name"],
+            "address": _lines_of(buyer["address"]),
+            "rows": [(gettext("Tax number"), buyer["tax_number"])] if buyer["tax_number"] else [],
         },
         "meta": meta,
         "bank_label": gettext("Bank account"),
-        "bank": (
-            gettext(
-                "IBAN: %(iban)s · SWIFT/BIC: %(swift)s",
-                iban=" ".join(account_iban[i : i + 4] for i in range(0, len(account_iban), 4)),
-                swift=account_swift,
-            )
-            if account_iban
-            else None
-        ),
+        "bank": None,
         "reference": reference,
         "columns": {
             "description": gettext("Description"),
@@ -466,22 +534,22 @@ def invoice_document(invoice: Invoice, company: OurCompany) -> dict:
         },
         "lines": [
             {
-                "description": line.description,
+                "description": description(line),
                 "quantity": gettext(
                     "%(quantity)s %(unit)s",
                     quantity=format_decimal(line.quantity),
                     unit=str(UNIT_LABELS.get(line.unit, line.unit)),
                 ),
                 "unit_price": money(line.unit_price),
-                "vat_rate": format_percent(line.vat_rate / 100, "#,##0.##%"),
+                "vat_rate": percent(line.vat_rate),
                 "net": money(line.net),
             }
-            for line in invoice.lines
+            for line in lines
         ],
         "summary_title": gettext("VAT summary"),
         "summary": [
             {
-                "rate": format_percent(rate / 100, "#,##0.##%"),
+                "rate": percent(rate),
                 "net": money(net),
                 "vat": money(vat),
                 "gross": money(net + vat),
@@ -489,14 +557,14 @@ def invoice_document(invoice: Invoice, company: OurCompany) -> dict:
             for rate, (net, vat) in sorted(summary.items())
         ],
         "totals": [
-            (gettext("Net total"), money(invoice.net_total), False),
-            (gettext("VAT total"), money(invoice.vat_total), False),
-            (gettext("Total due"), money(invoice.gross_total), True),
+            (gettext("Net total"), money(net_total), False),
+            (gettext("VAT total"), money(vat_total), False),
+            (total_label, money(gross_total), True),
         ],
         "words_label": gettext("Amount in words"),
-        "words": words,
-        "notes": invoice.notes,
-        "footer": _lines_of(invoice.footer if issued else company.footer),
+        "words": None,
+        "notes": notes,
+        "footer": _lines_of(footer),
     }
 
 

@@ -20,6 +20,8 @@ from app.models import (
     ZONE_ROLES,
     Affiliation,
     Comment,
+    Document,
+    Invoice,
     News,
     Offer,
     Organization,
@@ -326,6 +328,67 @@ def news_for(user_id: int, limit: int = 20) -> list[News]:
             .limit(limit)
         )
     )
+
+
+# --- the money and the documents of the zone user's own partner ---------------------------
+
+
+def _own_partner(user_id: int | None) -> int | None:
+    """The partner whose money and documents the zone user sees: their own, while active."""
+    member = member_of(user_id)
+    if member is None or not member.user.active:
+        return None
+    return member.partner_id
+
+
+def account(user_id: int, today=None) -> dict | None:
+    """The current account of the zone user's partner as staff see it — issued invoices
+    and credit notes (never drafts), what is paid and due, the balance and the overdue sum
+    per currency — and nothing of any other partner."""
+    from app.services.invoicing import current_account
+
+    partner_id = _own_partner(user_id)
+    return None if partner_id is None else current_account(partner_id, today)
+
+
+def find_invoice(user_id: int, invoice_id: int) -> Invoice | None:
+    """An issued invoice or credit note of the zone user's partner; None for a draft or an
+    invoice of anyone else."""
+    partner_id = _own_partner(user_id)
+    if partner_id is None:
+        return None
+    return db.session.scalar(
+        select(Invoice).where(
+            Invoice.id == invoice_id,
+            Invoice.partner_id == partner_id,
+            Invoice.status != "draft",
+        )
+    )
+
+
+def _zone_documents(user):
+    """The documents of the zone user's own partner that are visible in the zone (the
+    documents' one rule, `Document.visible_to`), scoped by the membership whatever roles
+    the user holds besides."""
+    partner_id = _own_partner(getattr(user, "id", None))
+    if partner_id is None:
+        return select(Document).where(Document.id.is_(None))
+    return select(Document).where(Document.visible_to(user.id, [], zone_partner_id=partner_id))
+
+
+def documents(user, limit: int = 500) -> list[Document]:
+    """The partner's documents that are visible in the zone, newest first."""
+    return list(
+        db.session.scalars(
+            _zone_documents(user)
+            .order_by(Document.created_at.desc(), Document.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def find_document(user, document_id: int) -> Document | None:
+    return db.session.scalar(_zone_documents(user).where(Document.id == document_id))
 
 
 # --- what zone users and staff do ----------------------------------------------------------
@@ -643,4 +706,8 @@ __all__ = [
     "is_zone_user",
     "member_of",
     "member_of_person",
+    "account",
+    "find_invoice",
+    "documents",
+    "find_document",
 ]

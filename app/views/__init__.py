@@ -81,6 +81,7 @@ def register(appbuilder) -> None:
         InvoiceView,
         ProductView,
         QuotaView,
+        ReceivablesView,
         RecurringInvoiceView,
     )
     from app.views.notes import NoteView
@@ -145,6 +146,13 @@ def register(appbuilder) -> None:
         category_icon="fa-line-chart",
     )
     appbuilder.add_view_no_menu(OfferLinesView)
+    from app.views.orders import OrderPdfView, OrderView, PortalOrdersView
+
+    appbuilder.add_view(
+        OrderView, "Orders", label=_l("Orders"), icon="fa-shopping-cart", category="Sales"
+    )
+    appbuilder.add_view_no_menu(OrderPdfView)
+    appbuilder.add_view_no_menu(PortalOrdersView)  # from the portal's tabs
     appbuilder.add_view(
         ForecastView, "Forecast", label=_l("Forecast"), icon="fa-bar-chart", category="Sales"
     )
@@ -198,6 +206,7 @@ def register(appbuilder) -> None:
     appbuilder.add_view_no_menu(InvoiceLineView)
     appbuilder.add_view_no_menu(InvoiceLinesView)
     appbuilder.add_view_no_menu(InvoicePdfView)
+    appbuilder.add_view_no_menu(ReceivablesView)
     appbuilder.add_view(
         ContractView, "Contracts", label=_l("Contracts"), icon="fa-handshake-o", category="Finance"
     )
@@ -217,7 +226,13 @@ def register(appbuilder) -> None:
         icon="fa-file-code-o",
         category="Settings",
     )
-    from app.views.portal import NewsView, PortalView, ZoneMemberView, ZoneStaffView
+    from app.views.portal import (
+        NewsView,
+        PortalMoneyView,
+        PortalView,
+        ZoneMemberView,
+        ZoneStaffView,
+    )
 
     appbuilder.add_view(
         NewsView,
@@ -233,6 +248,7 @@ def register(appbuilder) -> None:
     )
     appbuilder.add_view_no_menu(ZoneStaffView)
     appbuilder.add_view_no_menu(PortalView)  # zone users reach it from the navbar
+    appbuilder.add_view_no_menu(PortalMoneyView)
     from app.views.password import PasswordResetView
 
     appbuilder.add_view_no_menu(PasswordResetView)  # from the login page, for everyone

@@ -20,6 +20,7 @@ from app.models import (
     Invoice,
     Note,
     Offer,
+    Order,
     Organization,
     Partner,
     Payment,
@@ -28,8 +29,9 @@ from app.models import (
     Task,
     zone_user_ids,
 )
-from app.services import invoicing
-from app.services.documents import attach, find_visible, path_of
+from app.services import invoicing, orders
+from app.services.documents import attach, find_visible, path_of, visible_condition
+from app.services.receivables import invoice_receivables, open_receivables
 from app.services.search import SearchRefused, search
 from app.services.tasks import save_task
 from app.views.base import DossierApi, datamodel
@@ -53,6 +55,11 @@ class InvoiceResult(Schema):
     status = fields.String()
     total = fields.String()
     currency = fields.String()
+
+
+class OrderAnswer(Schema):
+    id = fields.Integer()
+    number = fields.String()
 
 
 class InvoiceAnswer(Schema):
@@ -342,6 +349,52 @@ class OfferApi(DossierApi):
         item.status = "pending"
         super().pre_add(item)
 
+    @expose("/<int:pk>/order", methods=["POST"])
+    @protect()
+    def order(self, pk: int):
+        """Make the order of the offer's accepted quote (one per quote: asked again, the
+        order already made is answered with 200).
+        ---
+        post:
+          description: >-
+            Make an order of the offer's accepted quote; answers the order's id
+          parameters:
+          - in: path
+            name: pk
+            required: true
+            schema:
+              type: integer
+          responses:
+            201:
+              description: The new order
+              content:
+                application/json:
+                  schema:
+                    $ref: '#/components/schemas/OrderAnswer'
+            200:
+              description: The order made of the quote before
+              content:
+                application/json:
+                  schema:
+                    $ref: '#/components/schemas/OrderAnswer'
+            400:
+              $ref: '#/components/responses/400'
+            401:
+              $ref: '#/components/responses/401'
+            403:
+              $ref: '#/components/responses/403'
+            404:
+              $ref: '#/components/responses/404'
+        """
+        if not self.appbuilder.sm.has_access("can_write", "Order"):
+            return self.response_403()
+        try:
+            made, new = orders.make_order_for_offer(pk, g.user.id)
+        except DomainError as error:
+            db.session.rollback()
+            return self.response(error.status, message=str(error))
+        return self.response(201 if new else 200, id=made.id, number=made.number)
+
 
 class StaffUsers(BaseFilter):
     """Users who may work on a task: zone users are never offered."""
@@ -494,8 +547,7 @@ class VisibleDocuments(BaseFilter):
     name = "visible"
 
     def apply(self, query, value):
-        user = g.user
-        return query.filter(Document.visible_to(user.id, [r.id for r in user.roles]))
+        return query.filter(visible_condition(g.user))
 
 
 class DocumentApi(DossierApi):
@@ -534,7 +586,7 @@ class DocumentApi(DossierApi):
                                     "description": {"type": "string"},
                                     "visibility": {
                                         "type": "string",
-                                        "enum": ["all", "roles", "users", "uploader"],
+                                        "enum": ["all", "roles", "users", "uploader", "zone"],
                                     },
                                     "roles": {"type": "array", "items": {"type": "integer"}},
                                     "users": {"type": "array", "items": {"type": "integer"}},
@@ -645,6 +697,7 @@ class InvoiceApi(DossierApi):
         "number",
         "partner_id",
         "status",
+        "state",
         "currency",
         "issue_date",
         "due_date",
@@ -821,6 +874,272 @@ class InvoiceApi(DossierApi):
         return self.response(201, id=note.id, result=self._result(note))
 
 
+class OrderApi(DossierApi):
+    """Orders: read with their lines; only the status changes (`PUT {"status": …}`), and
+    `POST /<id>/invoice` makes a draft invoice of it."""
+
+    resource_name = "order"
+    class_permission_name = "Order"
+    datamodel = datamodel(Order)
+    include_route_methods = {"get", "get_list", "put", "info", "invoice"}
+    list_columns = [
+        "id",
+        "number",
+        "partner_id",
+        "offer_id",
+        "quote_id",
+        "status",
+        "order_date",
+        "currency",
+        "net_total",
+        "vat_total",
+        "gross_total",
+    ]
+    show_columns = list_columns + [
+        "contact_id",
+        "language",
+        "lines.id",
+        "lines.position",
+        "lines.product_id",
+        "lines.description",
+        "lines.quantity",
+        "lines.unit",
+        "lines.unit_price",
+        "lines.discount",
+        "lines.vat_rate",
+    ]
+    edit_columns = ["status"]
+    search_columns = ["number", "status", "partner", "order_date", "currency"]
+    order_columns = ["number", "order_date", "status", "gross_total"]
+    openapi_spec_component_schemas = (OrderAnswer,)
+
+    def pre_get(self, data):
+        """Each line with what is invoiced of it and what remains, as exact decimals."""
+        order = db.session.get(Order, data.get("id"))
+        if order is None:
+            return
+        found = {row["line"].id: row for row in orders.lines_with_remaining(order)}
+        for line in data["result"].get("lines") or []:
+            row = found.get(line.get("id"))
+            if row is not None:
+                line["invoiced"] = f"{row['invoiced'].normalize():f}"
+                line["remaining"] = f"{row['remaining'].normalize():f}"
+
+    def put_headless(self, pk):
+        """Only the status changes, through the one service (the model says where to)."""
+        if not str(pk).isdigit():
+            return self.response_404()
+        payload = request.get_json(silent=True)
+        if not isinstance(payload, dict) or set(payload) != {"status"}:
+            return self.response_400(message={"status": [gettext("Only the status changes.")]})
+        try:
+            order = orders.set_status(int(pk), g.user.id, payload["status"])
+        except DomainError as error:
+            db.session.rollback()
+            return self.response(error.status, message=str(error))
+        return self.response(200, id=order.id, result={"status": order.status})
+
+    @expose("/<int:pk>/invoice", methods=["POST"])
+    @protect()
+    def invoice(self, pk: int):
+        """Make a draft invoice of the order: the quantities given per order line, or
+        (no lines) all that remains. More than remains is refused and nothing is made.
+        ---
+        post:
+          description: >-
+            Invoice an order in full or in part; answers the new draft invoice's id
+          parameters:
+          - in: path
+            name: pk
+            required: true
+            schema:
+              type: integer
+          requestBody:
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties:
+                    lines:
+                      type: array
+                      items:
+                        type: object
+                        properties:
+                          line:
+                            type: integer
+                          quantity:
+                            type: number
+                        required: [line, quantity]
+          responses:
+            201:
+              description: The new draft invoice
+              content:
+                application/json:
+                  schema:
+                    $ref: '#/components/schemas/InvoiceAnswer'
+            400:
+              $ref: '#/components/responses/400'
+            401:
+              $ref: '#/components/responses/401'
+            403:
+              $ref: '#/components/responses/403'
+            404:
+              $ref: '#/components/responses/404'
+        """
+        if not self.appbuilder.sm.has_access("can_write", "Invoice"):
+            return self.response_403()
+        lines = json_object().get("lines") or []
+        if not isinstance(lines, list) or not all(
+            isinstance(x, dict)
+            and isinstance(x.get("line"), int)
+            and not isinstance(x.get("line"), bool)
+            for x in lines
+        ):
+            return self.response_400(
+                message={"lines": [gettext('A list of {"line": <id>, "quantity": <number>}.')]}
+            )
+        wanted = {x["line"]: x.get("quantity") for x in lines}
+        if len(wanted) != len(lines):
+            return self.response_400(message={"lines": [gettext("Name each line once.")]})
+        try:
+            invoice = orders.invoice_order(pk, g.user.id, wanted or None)
+        except DomainError as error:
+            db.session.rollback()
+            return self.response(error.status, message=str(error))
+        return self.response(201, id=invoice.id, result=InvoiceApi._result(invoice))
+
+
+class ReceivablesApi(BaseApi):
+    """A partner's open receivables, and one draft invoice of the chosen ones."""
+
+    resource_name = "partner"
+    class_permission_name = "Invoice"
+    method_permission_name = {"receivables": "read", "invoice": "write"}
+    allow_browser_login = True
+    openapi_spec_tag = "Receivables"
+
+    @expose("/<int:pk>/receivables", methods=["GET"])
+    @protect()
+    def receivables(self, pk: int):
+        """Delivered order lines not yet invoiced, contract fees due and quota units used
+        beyond those bought.
+        ---
+        get:
+          description: >-
+            The partner's open receivables: delivered order lines not yet invoiced, contract
+            fees due for periods begun and not yet invoiced, and quota units used beyond those
+            bought and not yet invoiced. Each item's `key` chooses it for an invoice.
+          parameters:
+          - in: path
+            name: pk
+            required: true
+            schema:
+              type: integer
+          responses:
+            200:
+              description: The open items
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      result:
+                        type: array
+                        items:
+                          type: object
+                          properties:
+                            key:
+                              type: string
+                            kind:
+                              type: string
+                              enum: [order_line, contract, quota]
+                            source:
+                              type: string
+                            description:
+                              type: string
+                            quantity:
+                              type: string
+                            unit:
+                              type: string
+                            unit_price:
+                              type: string
+                            vat_rate:
+                              type: string
+                            net:
+                              type: string
+                            currency:
+                              type: string
+                            since:
+                              type: string
+                              format: date
+                              nullable: true
+            401:
+              $ref: '#/components/responses/401'
+            403:
+              $ref: '#/components/responses/403'
+            404:
+              $ref: '#/components/responses/404'
+        """
+        if db.session.get(Partner, pk) is None:
+            return self.response_404()
+        return self.response(200, result=[item.as_json() for item in open_receivables(pk)])
+
+    @expose("/<int:pk>/receivables/invoice", methods=["POST"])
+    @protect()
+    def invoice(self, pk: int):
+        """One draft invoice of the chosen open receivables.
+        ---
+        post:
+          description: >-
+            Make one draft invoice of the chosen open receivables (their keys); answers the
+            draft. Refused when an item is no longer open (409) or the items are in more than
+            one currency (400).
+          parameters:
+          - in: path
+            name: pk
+            required: true
+            schema:
+              type: integer
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties:
+                    items:
+                      type: array
+                      items:
+                        type: string
+                  required: [items]
+          responses:
+            201:
+              description: The new draft
+              content:
+                application/json:
+                  schema:
+                    $ref: '#/components/schemas/InvoiceAnswer'
+            400:
+              $ref: '#/components/responses/400'
+            401:
+              $ref: '#/components/responses/401'
+            403:
+              $ref: '#/components/responses/403'
+            404:
+              $ref: '#/components/responses/404'
+            409:
+              $ref: '#/components/responses/400'
+        """
+        if db.session.get(Partner, pk) is None:
+            return self.response_404()
+        try:
+            draft = invoice_receivables(pk, g.user.id, json_object().get("items"))
+        except DomainError as error:
+            db.session.rollback()
+            return self.response(error.status, message=str(error))
+        return self.response(201, id=draft.id, result=InvoiceApi._result(draft))
+
+
 def _plain(value):
     """A value of a search result as JSON holds it (decimals as exact strings)."""
     if isinstance(value, datetime | date):
@@ -916,5 +1235,7 @@ APIS = [
     PaymentApi,
     DocumentApi,
     InvoiceApi,
+    OrderApi,
+    ReceivablesApi,
     SearchApi,
 ]

@@ -323,4 +323,9 @@ class ZonePanelShow:
             widgets=widgets,
             related_views=self._related_views,
             panel=zone_panel(self.zone_record, pk),
+            **self.show_extra(pk),
         )
+
+    def show_extra(self, pk) -> dict:
+        """What else the page shows of the record."""
+        return {}

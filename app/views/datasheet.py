@@ -22,7 +22,7 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import or_, select
-from sqlalchemy.orm import joinedload, selectinload, with_polymorphic
+from sqlalchemy.orm import contains_eager, selectinload, with_polymorphic
 from werkzeug.utils import secure_filename
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.fields import FloatField
@@ -36,18 +36,24 @@ from app.models import (
     ENTITY_LABELS,
     NOTE_KIND_LABELS,
     OFFER_STATUS_LABELS,
+    ORDER_STATUS_LABELS,
     Affiliation,
     AuditLog,
+    Code,
     Contract,
     Document,
     DocumentTemplate,
     Note,
     Offer,
+    Order,
     Organization,
     Partner,
     PartnerAddress,
     Person,
+    Product,
     Task,
+    partner_code,
+    partner_product,
     utcnow,
 )
 from app.services.documents import audit_visible
@@ -169,6 +175,15 @@ def load_offers(partner: Partner, page: int) -> dict:
     }
 
 
+def load_orders(partner: Partner, page: int) -> dict:
+    status = request.args.get("status")
+    query = select(Order).where(Order.partner_id == partner.id)
+    if status in ORDER_STATUS_LABELS:
+        query = query.where(Order.status == status)
+    query = query.order_by(Order.order_date.desc(), Order.id.desc())
+    return {"orders": page_of(query, page), "status": status, "statuses": ORDER_STATUS_LABELS}
+
+
 def load_tasks(partner: Partner, page: int) -> dict:
     show = request.args.get("show", "open")
     query = select(Task).where(Task.partner_id == partner.id)
@@ -203,11 +218,14 @@ def load_documents(partner: Partner, page: int) -> dict:
 
 def load_account(partner: Partner, page: int) -> dict:
     from app.services.invoicing import current_account
+    from app.services.receivables import drafts_billing, open_receivables
     from app.services.recurring import settings_of
 
     account = current_account(partner.id)
     return {
         "account": account,
+        "receivables": open_receivables(partner.id),
+        "receivable_drafts": drafts_billing(partner.id),
         "today": date.today(),
         "recurring": settings_of(partner.id) if can("read", "RecurringInvoice") else None,
         "can_read_recurring": can("read", "RecurringInvoice"),
@@ -269,6 +287,7 @@ def load_zone(partner: Partner, page: int) -> dict:
 TABS: list[Tab] = [
     Tab("notes", _l("Notes"), "datasheet/tab_notes.html", load_notes, resource="Note"),
     Tab("offers", _l("Offers"), "datasheet/tab_offers.html", load_offers, resource="Offer"),
+    Tab("orders", _l("Orders"), "datasheet/tab_orders.html", load_orders, resource="Order"),
     Tab("tasks", _l("Tasks"), "datasheet/tab_tasks.html", load_tasks, resource="Task"),
     Tab(
         "documents",
@@ -326,17 +345,27 @@ TABS: list[Tab] = [
 
 
 def find_partner(partner_id: int) -> Partner:
-    """The partner of the sheet with what its header shows, loaded at once."""
-    partner_or_subclass = with_polymorphic(Partner, [Person, Organization])
+    """The partner of the sheet with what its header shows, loaded at once. Flat outer joins
+    (not the nested `LEFT JOIN (partner_code JOIN code)` of joinedload, which SQLite
+    materialises by reading every partner's codes: 17 ms at 100,000 partners)."""
+    p = with_polymorphic(Partner, [Person, Organization])
+    codes, products, links = p.codes, p.supplied_products, p.address_links
     partner = (
         db.session.scalars(
-            select(partner_or_subclass)
-            .where(partner_or_subclass.id == partner_id)
+            select(p)
+            .where(p.id == partner_id)
+            .outerjoin(partner_code, partner_code.c.partner_id == p.id)
+            .outerjoin(Code, Code.id == partner_code.c.code_id)
+            .outerjoin(partner_product, partner_product.c.partner_id == p.id)
+            .outerjoin(Product, Product.id == partner_product.c.product_id)
+            .outerjoin(links)
+            .outerjoin(PartnerAddress.address)
             .options(
-                joinedload(partner_or_subclass.codes),
-                joinedload(partner_or_subclass.supplied_products),
-                joinedload(partner_or_subclass.address_links).joinedload(PartnerAddress.address),
+                contains_eager(codes),
+                contains_eager(products),
+                contains_eager(links).contains_eager(PartnerAddress.address),
             )
+            .order_by(Code.name, Product.name)
         )
         .unique()
         .first()

@@ -40,7 +40,7 @@ from app.models import (
     Quota,
     RecurringInvoice,
 )
-from app.services import invoicing, recurring
+from app.services import invoicing, receivables, recurring
 from app.views.base import DossierModelView, datamodel, date_arg, guarded, page_of, saved
 from app.views.common import (
     choice_field,
@@ -364,6 +364,26 @@ class InvoiceLinesView(LinesEndpoints, BaseView):
     lines_kind = "invoice"
 
 
+class ReceivablesView(BaseView):
+    """ "Create invoice" on the current account tab: the chosen open receivables make one
+    draft, which opens at once."""
+
+    route_base = "/partner"
+    class_permission_name = "Invoice"
+    base_permissions = ["can_read", "can_write"]
+    method_permission_name = {"invoice": "write"}
+
+    @expose("/<int:partner_id>/receivables/invoice", methods=["POST"])
+    @has_access
+    def invoice(self, partner_id: int):
+        if not FlaskForm().validate():
+            abort(400)
+        db.get_or_404(Partner, partner_id)
+        draft = receivables.invoice_receivables(partner_id, g.user.id, request.form.getlist("item"))
+        flash(gettext("The draft invoice was made from the chosen items."), "success")
+        return redirect(url_for("InvoiceView.show", pk=draft.id))
+
+
 class QuotaView(DossierModelView):
     datamodel = datamodel(Quota)
     route_base = "/quotas"
@@ -378,10 +398,17 @@ class QuotaView(DossierModelView):
         "used": _l("Used"),
         "left": _l("Left"),
         "contract": _l("Contract"),
+        "overuse_price": _l("Price of a unit beyond those bought"),
+    }
+    description_columns = {
+        "overuse_price": _l(
+            "Empty: no more units may be used than were bought. With a price, more may be "
+            "used, and the excess is billed from the current account's open receivables."
+        ),
     }
     formatters_columns = {"unit": label_of(UNIT_LABELS)}
-    list_columns = ["name", "unit", "bought", "used", "left"]
-    add_columns = ["contract", "name", "unit", "bought", "used"]
+    list_columns = ["name", "unit", "bought", "used", "left", "overuse_price"]
+    add_columns = ["contract", "name", "unit", "bought", "used", "overuse_price"]
     edit_columns = add_columns
     show_columns = add_columns + ["left"]
 
@@ -399,6 +426,14 @@ class ContractView(DossierModelView):
         "plan": _l("Plan"),
         "starts_on": _l("Starts on"),
         "ends_on": _l("Ends on"),
+        "billing": _l("Fee billed"),
+        "vat_rate": _l("VAT rate"),
+    }
+    description_columns = {
+        "billing": _l(
+            "How often the price is due; the fees of the periods begun appear among the "
+            "current account's open receivables. Empty: billed some other way."
+        ),
     }
     list_columns = [
         "name",
@@ -411,13 +446,25 @@ class ContractView(DossierModelView):
         "status",
     ]
     search_columns = ["name", "status", "starts_on", "ends_on", "plan"]
-    add_columns = ["partner", "name", "plan", "price", "currency", "starts_on", "ends_on", "status"]
+    add_columns = [
+        "partner",
+        "name",
+        "plan",
+        "price",
+        "currency",
+        "billing",
+        "vat_rate",
+        "starts_on",
+        "ends_on",
+        "status",
+    ]
     edit_columns = add_columns
     show_columns = add_columns
     base_order = ("starts_on", "desc")
     related_views = [QuotaView]
     formatters_columns = {
         "status": label_of(CONTRACT_STATUS_LABELS),
+        "billing": lambda key: str(PAYMENT_FREQUENCY_LABELS.get(key, "")) if key else "—",
         "price": two_decimals,
         "starts_on": local_date,
         "ends_on": local_date,
@@ -426,6 +473,13 @@ class ContractView(DossierModelView):
         "partner": PartnerField(_l("Partner")),
         "currency": choice_field(_l("Currency"), dict(zip(CURRENCIES, CURRENCIES, strict=True))),
         "status": choice_field(_l("Status"), CONTRACT_STATUS_LABELS),
+        "billing": choice_field(_l("Fee billed"), PAYMENT_FREQUENCY_LABELS, required=False),
+        # Left empty: the usual rate (the model's default).
+        "vat_rate": DecimalField(
+            _l("VAT rate (%)"),
+            validators=[OptionalValue(), NumberRange(min=0, max=100)],
+            default=27,
+        ),
     }
 
 

@@ -88,7 +88,10 @@ class SheetListWidget(ListWidget):
         kwargs.update(
             link_column=self.link_column,
             row_links=self.row_links,
-            phone_columns=self.phone_columns,
+            column_classes={
+                column: f"list-{column}" + ("" if column in self.phone_columns else " hidden-xs")
+                for column in kwargs.get("include_columns", ())
+            },
         )
         return super().__call__(**kwargs)
 

@@ -3,6 +3,7 @@ staff's side of it — invitations, suspension, sharing, comments, news."""
 
 from __future__ import annotations
 
+import io
 import logging
 
 from flask import abort, flash, g, redirect, request, send_file, url_for
@@ -27,7 +28,7 @@ from app.models import (
     ZoneShare,
 )
 from app.services import zone
-from app.services.documents import path_of_stored
+from app.services.documents import path_of, path_of_stored
 from app.views.base import DossierModelView, datamodel, saved
 from app.views.common import (
     CommentForm,
@@ -220,6 +221,73 @@ class PortalView(BaseView):
                 return redirect(url_for(".index"))
             flash_form_errors(form)
         return self.render_template("portal/welcome.html", form=form, user=user)
+
+
+class PortalMoneyView(BaseView):
+    """The zone user's company's money and documents: issued invoices and credit notes with
+    their PDF, the balance and overdue sums, and the documents visible in the zone."""
+
+    route_base = "/portal"
+    class_permission_name = "Zone"
+    base_permissions = ["can_read", "can_write"]
+    method_permission_name = {
+        "account": "read",
+        "pdf": "read",
+        "documents": "read",
+        "download": "read",
+    }
+
+    @staticmethod
+    def _member() -> ZoneMember:
+        member = zone.member_of(g.user.id)
+        if member is None:
+            abort(404)
+        return member
+
+    @expose("/account/")
+    @has_access
+    def account(self):
+        member = self._member()
+        return self.render_template(
+            "portal/account.html", member=member, account=zone.account(g.user.id) or abort(404)
+        )
+
+    @expose("/invoices/<int:invoice_id>/pdf")
+    @has_access
+    def pdf(self, invoice_id: int):
+        self._member()
+        invoice = zone.find_invoice(g.user.id, invoice_id)
+        if invoice is None:
+            abort(404)
+        from app.services.invoicing import render_pdf
+
+        return send_file(
+            io.BytesIO(render_pdf(invoice)),
+            mimetype="application/pdf",
+            as_attachment=True,
+            download_name=f"{invoice.kind}-{invoice.number.replace('/', '-')}.pdf",
+        )
+
+    @expose("/documents/")
+    @has_access
+    def documents(self):
+        return self.render_template(
+            "portal/documents.html", member=self._member(), documents=zone.documents(g.user)
+        )
+
+    @expose("/documents/<int:document_id>/file")
+    @has_access
+    def download(self, document_id: int):
+        self._member()
+        document = zone.find_document(g.user, document_id)
+        if document is None:
+            abort(404)
+        return send_file(
+            path_of(document),
+            mimetype=document.content_type,
+            as_attachment=True,
+            download_name=document.filename,
+        )
 
 
 class ZoneStaffView(BaseView):
@@ -465,4 +533,11 @@ class ZoneMemberView(DossierModelView):
     }
 
 
-__all__ = ["PortalView", "ZoneStaffView", "NewsView", "ZoneMemberView", "log_refusals"]
+__all__ = [
+    "PortalView",
+    "PortalMoneyView",
+    "ZoneStaffView",
+    "NewsView",
+    "ZoneMemberView",
+    "log_refusals",
+]

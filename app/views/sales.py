@@ -11,9 +11,10 @@ from wtforms.validators import Optional as OptionalValue
 
 from app.formatting import money_text
 from app.models import CURRENCIES, OFFER_STATUS_LABELS, PAYMENT_FREQUENCY_LABELS, Offer
+from app.services.orders import ordering_of
 from app.services.sales import forecast
 from app.views.base import DossierModelView, datamodel
-from app.views.common import ZonePanelShow, choice_field, label_of, local_date, two_decimals
+from app.views.common import ZonePanelShow, can, choice_field, label_of, local_date, two_decimals
 from app.views.fields import PartnerField, PickerField, current_user
 from app.views.labels import LABELS
 from app.views.lines import LinesEditorShow, LinesEndpoints
@@ -84,6 +85,9 @@ class OfferView(LinesEditorShow, ZonePanelShow, DossierModelView):
         **add_form_extra_fields,
         "status": SelectField(_l("Status"), choices=list(OFFER_STATUS_LABELS.items())),
     }
+
+    def show_extra(self, pk) -> dict:
+        return {"ordering": ordering_of(int(pk)), "can_write_orders": can("write", "Order")}
 
     def pre_add(self, item):
         # The form may send anything; a new offer is pending (the model insists too).
