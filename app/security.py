@@ -46,6 +46,10 @@ READ_WRITE = {
     "payment": "write",
     "email": "write",
     "zone_invite": "write",
+    "send": "write",
+    "accept": "write",
+    "send_quote": "write",
+    "answer": "write",
 }
 
 RESOURCES = (

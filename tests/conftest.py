@@ -269,6 +269,7 @@ def clean(app):
             conn.execute(text("UPDATE ab_user SET active = :t"), {"t": True})
             conn.execute(text("DELETE FROM counter WHERE name LIKE 'invoice:%'"))
             conn.execute(text("DELETE FROM counter WHERE name LIKE 'credit_note:%'"))
+            conn.execute(text("DELETE FROM counter WHERE name LIKE 'quote:%'"))
         # Every test starts with our company filled in, as a set-up installation has it.
         with app.app_context():
             factories.our_company()

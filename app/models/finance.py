@@ -395,11 +395,14 @@ def _guard_line(mapper, connection, target: InvoiceLine) -> None:
             raise InvoiceLocked(status=INVOICE_STATUS_LABELS.get(status, status))
 
 
-def _fill_line(mapper, connection, target: InvoiceLine) -> None:
-    """What the line leaves empty comes from its product: the API, the screens and
-    automatic invoicing make the same line."""
+def fill_from_product(connection, target) -> None:
+    """What a priced line (of an invoice, offer, quote or order) leaves empty comes from its
+    product: the API, the screens and automatic invoicing make the same line."""
+    product_id = target.product_id
+    if product_id is None and target.product is not None:
+        product_id = target.product.id
     product = None
-    if target.product_id is not None and None in (
+    if product_id is not None and None in (
         target.description,
         target.unit,
         target.unit_price,
@@ -407,7 +410,7 @@ def _fill_line(mapper, connection, target: InvoiceLine) -> None:
     ):
         product = connection.execute(
             select(Product.name, Product.unit, Product.price, Product.vat_rate).where(
-                Product.id == target.product_id
+                Product.id == product_id
             )
         ).first()
     if target.description is None and product is not None:
@@ -419,6 +422,10 @@ def _fill_line(mapper, connection, target: InvoiceLine) -> None:
         target.unit_price = product.price if product is not None else Decimal(0)
     if target.vat_rate is None:
         target.vat_rate = product.vat_rate if product is not None else Decimal(27)
+
+
+def _fill_line(mapper, connection, target) -> None:
+    fill_from_product(connection, target)
 
 
 for _event in ("before_insert", "before_update", "before_delete"):

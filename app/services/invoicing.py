@@ -406,11 +406,6 @@ def invoice_document(invoice: Invoice, company: OurCompany) -> dict:
             number=original.number,
             date=date_text(original.issue_date, "long"),
         )
-    summary: dict = {}
-    for line in invoice.lines:
-        row = summary.setdefault(line.vat_rate, [Decimal(0), Decimal(0)])
-        row[0] += line.net
-        row[1] += line.vat
     words = amount_in_words(invoice.gross_total, currency, str(get_locale()))
     party_rows = [
         (gettext("Tax number"), seller["tax_number"]),
@@ -420,29 +415,22 @@ def invoice_document(invoice: Invoice, company: OurCompany) -> dict:
     return {
         "title": title,
         "number": invoice.number or gettext("Draft"),
-        "logo": _logo_uri(company),
+        "logo": logo_uri(company),
         "seller_label": gettext("Seller"),
         "buyer_label": gettext("Buyer"),
-        "seller": {
-            "name": seller["name"] or "",
-            "address": _lines_of(seller["address"]),
-            "rows": [(label, value) for label, value in party_rows if value],
-        },
-        "buyer": {
-            "name": invoice.billing_name or invoice.partner.display_name,
-            "address": _lines_of(
-                invoice.billing_address if issued else str(invoice.partner.billing_address or "")
-            ),
-            "rows": [
-                (gettext("Tax number"), value)
-                for value in [
+        "seller": party_block(seller["name"], seller["address"], party_rows),
+        "buyer": party_block(
+            invoice.billing_name or invoice.partner.display_name,
+            invoice.billing_address if issued else str(invoice.partner.billing_address or ""),
+            [
+                (
+                    gettext("Tax number"),
                     invoice.billing_tax_number
                     if issued
-                    else getattr(invoice.partner, "tax_number", None)
-                ]
-                if value
+                    else getattr(invoice.partner, "tax_number", None),
+                )
             ],
-        },
+        ),
         "meta": meta,
         "bank_label": gettext("Bank account"),
         "bank": (
@@ -455,39 +443,10 @@ def invoice_document(invoice: Invoice, company: OurCompany) -> dict:
             else None
         ),
         "reference": reference,
-        "columns": {
-            "description": gettext("Description"),
-            "quantity": gettext("Quantity"),
-            "unit_price": gettext("Unit price"),
-            "vat_rate": gettext("VAT rate"),
-            "net": gettext("Net amount"),
-            "vat": gettext("VAT amount"),
-            "gross": gettext("Gross amount"),
-        },
-        "lines": [
-            {
-                "description": line.description,
-                "quantity": gettext(
-                    "%(quantity)s %(unit)s",
-                    quantity=format_decimal(line.quantity),
-                    unit=str(UNIT_LABELS.get(line.unit, line.unit)),
-                ),
-                "unit_price": money(line.unit_price),
-                "vat_rate": format_percent(line.vat_rate / 100, "#,##0.##%"),
-                "net": money(line.net),
-            }
-            for line in invoice.lines
-        ],
+        "columns": document_columns(),
+        "lines": document_lines(invoice.lines, money),
         "summary_title": gettext("VAT summary"),
-        "summary": [
-            {
-                "rate": format_percent(rate / 100, "#,##0.##%"),
-                "net": money(net),
-                "vat": money(vat),
-                "gross": money(net + vat),
-            }
-            for rate, (net, vat) in sorted(summary.items())
-        ],
+        "summary": vat_summary(invoice.lines, money),
         "totals": [
             (gettext("Net total"), money(invoice.net_total), False),
             (gettext("VAT total"), money(invoice.vat_total), False),
@@ -500,7 +459,68 @@ def invoice_document(invoice: Invoice, company: OurCompany) -> dict:
     }
 
 
-def _logo_uri(company: OurCompany) -> str | None:
+def party_block(name: str | None, address: str | None, rows) -> dict:
+    """A seller or buyer block of the shared layout: rows without a value are left out."""
+    return {
+        "name": name or "",
+        "address": _lines_of(address),
+        "rows": [(label, value) for label, value in rows if value],
+    }
+
+
+def document_columns(discount: bool = False) -> dict:
+    """The column headers of the shared layout; the discount column only where a line has one."""
+    columns = {
+        "description": gettext("Description"),
+        "quantity": gettext("Quantity"),
+        "unit_price": gettext("Unit price"),
+        "vat_rate": gettext("VAT rate"),
+        "net": gettext("Net amount"),
+        "vat": gettext("VAT amount"),
+        "gross": gettext("Gross amount"),
+    }
+    if discount:
+        columns["discount"] = gettext("Discount")
+    return columns
+
+
+def rate_text(rate) -> str:
+    return format_percent(Decimal(rate) / 100, "#,##0.##%")
+
+
+def document_lines(lines, money) -> list[dict]:
+    """Lines of an invoice, quote or order as the shared layout draws them."""
+    return [
+        {
+            "description": line.description,
+            "quantity": gettext(
+                "%(quantity)s %(unit)s",
+                quantity=format_decimal(line.quantity),
+                unit=str(UNIT_LABELS.get(line.unit, line.unit)),
+            ),
+            "unit_price": money(line.unit_price),
+            "discount": rate_text(getattr(line, "discount", 0) or 0),
+            "vat_rate": rate_text(line.vat_rate),
+            "net": money(line.net),
+        }
+        for line in lines
+    ]
+
+
+def vat_summary(lines, money) -> list[dict]:
+    """Net, VAT and gross per VAT rate."""
+    summary: dict = {}
+    for line in lines:
+        row = summary.setdefault(line.vat_rate, [Decimal(0), Decimal(0)])
+        row[0] += line.net
+        row[1] += line.vat
+    return [
+        {"rate": rate_text(rate), "net": money(net), "vat": money(vat), "gross": money(net + vat)}
+        for rate, (net, vat) in sorted(summary.items())
+    ]
+
+
+def logo_uri(company: OurCompany) -> str | None:
     if company.logo_type is None:
         return None
     return f"data:{company.logo_type};base64,{base64.b64encode(company.logo).decode()}"
