@@ -35,9 +35,9 @@ class Sales:
     product: int
 
 
-def make_sales(app, language="hu", name="Alfa Kft.") -> Sales:
+def make_sales(app, language="hu", name="Alfa Kft.", tax_number="12345678-1-42") -> Sales:
     with app.app_context():
-        company = f.company(name=name, language=language, tax_number="12345678-1-42")
+        company = f.company(name=name, language=language, tax_number=tax_number)
         f.address(company, type="billing", street="Váci utca 1", city="Budapest")
         other = f.person(first_name="Olga", last_name="Other", email="olga@alfa.example")
         boss = f.person(
@@ -46,7 +46,7 @@ def make_sales(app, language="hu", name="Alfa Kft.") -> Sales:
         f.affiliation(other, company, is_contact_person=True)
         f.affiliation(boss, company, is_contact_person=True, may_represent=True)
         with acting_as(None):
-            product = Product(
+            product = db.session.scalar(select(Product).where(Product.code == "SRV-ACC")) or Product(
                 code="SRV-ACC", name="Könyvelés", unit="month", price=Decimal("45000"), vat_rate=27
             )
             offer = Offer(
@@ -262,3 +262,309 @@ def test_staff_record_a_decline_and_the_offer_stays_pending(app, api):
     assert declined.get_json()["result"]["status"] == "declined"
     with app.app_context():
         assert db.session.get(Offer, sales.offer).status == "pending"
+
+
+# --- the screens ------------------------------------------------------------------------------
+
+
+def test_the_offer_page_sends_the_quote_and_lists_its_versions(app, login):
+    sales = make_sales(app)
+    with_lines(app, sales)
+    staff = login("staff")
+    page = staff.get(f"/offers/show/{sales.offer}").get_data(as_text=True)
+    assert "Könyvelés" in page and "send-quote" in page
+    # The representative is chosen by default.
+    assert re.search(rf'<option value="{sales.representative}" selected>', page)
+    answer = staff.post(
+        f"/offers/{sales.offer}/send-quote", data={"contact": sales.other}, follow_redirects=True
+    )
+    text = answer.get_data(as_text=True)
+    assert answer.status_code == 200 and "was sent to Olga Other" in text
+    with app.app_context():
+        quote = db.session.scalar(select(Quote))
+        assert (quote.contact_id, quote.version) == (sales.other, 1)
+    assert quote.number in text and f"/quote/{quote.id}/pdf" in text
+    # Again without a change: the message, and nothing new.
+    again = staff.post(f"/offers/{sales.offer}/send-quote", data={}, follow_redirects=True)
+    assert "already has these lines" in again.get_data(as_text=True)
+    pdf = staff.get(f"/quote/{quote.id}/pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    assert login("readonly").post(f"/offers/{sales.offer}/send-quote").status_code == 403
+    # Staff record the acceptance by hand.
+    recorded = staff.post(
+        f"/offers/{sales.offer}/answer",
+        data={"decision": "accepted", "name": "Réka Rendelő", "comment": "Telefonon"},
+        follow_redirects=True,
+    )
+    assert recorded.status_code == 200
+    with app.app_context():
+        assert db.session.get(Offer, sales.offer).status == "won"
+        assert db.session.get(Quote, quote.id).decided_by_name == "Réka Rendelő"
+    assert staff.post(f"/offers/{sales.offer}/answer", data={"decision": "x"}).status_code == 400
+
+
+def test_the_data_sheets_offers_tab_sends_the_quote(app, login):
+    sales = make_sales(app)
+    with_lines(app, sales)
+    staff = login("staff")
+    tab = staff.get(f"/partner/{sales.company}/offers").get_data(as_text=True)
+    assert f"/offers/{sales.offer}/send-quote" in tab and "data-confirm" in tab
+    here = f"/partner/{sales.company}/offers"
+    answer = staff.post(f"/offers/{sales.offer}/send-quote", data={"next": here})
+    assert answer.status_code == 302 and answer.headers["Location"].endswith(here)
+    tab = staff.get(here).get_data(as_text=True)
+    with app.app_context():
+        quote = db.session.scalar(select(Quote))
+    assert f"{quote.number} v1" in tab
+
+
+# --- the PDF ----------------------------------------------------------------------------------
+
+EXPECTED = {
+    "en": ("Quote", "Valid until", "Discount"),
+    "hu": ("Árajánlat", "Érvényes", "Kedvezmény"),
+    "pl": ("Oferta", "Ważna do", "Rabat"),
+    "de": ("Angebot", "Gültig bis", "Rabatt"),
+    "ru": ("Коммерческое предложение", "Действительно до", "Скидка"),
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_quote_pdf_in_every_language_has_every_glyph_and_no_overlaps(app, ctx, language):
+    from app.services.company import save_our_company
+
+    f.our_company(
+        name="Nagy- és Kiskereskedelmi Szolgáltató és Tanácsadó Korlátolt Felelősségű Társaság",
+        footer="Köszönjük! Dziękujemy! Vielen Dank! Спасибо! " * 6,
+    )
+    save_our_company(None, quote_valid_days=45)
+    sales = make_sales(app, language=language, name="Łódź Żółć Größe Ünnep Иванов Kft.")
+    quotes.save_lines(
+        sales.offer,
+        None,
+        [
+            {"product": sales.product, "quantity": 12},
+            {"description": "Ő ű ą ł ż ß и — Buchhaltungs- und Lohnabrechnungsdienstleistungen",
+             "quantity": 2.5, "unit": "hour", "unit_price": 18000, "discount": 12.5,
+             "vat_rate": 5},
+        ],
+    )  # fmt: skip
+    quote = quotes.send_quote(sales.offer, None, today=date(2026, 3, 1))
+    pdf = quotes.render_pdf(quote)
+    text = page_text(pdf)
+    title, valid, discount = EXPECTED[language]
+    assert title in text and valid in text and discount in text
+    assert quote.number in text and "Łódź Żółć Größe Ünnep Иванов Kft." in text
+    assert "Ő ű ą ł ż ß и" in text  # every glyph drawn, none missing
+    assert "12345678-2-41" in text and "12345678-1-42" in text  # seller and buyer tax numbers
+    assert overlapping(pdf) == []
+
+
+def test_a_version_keeps_the_seller_it_was_sent_with(app, ctx):
+    sales = make_sales(app)
+    quotes.save_lines(sales.offer, None, LINES)
+    quote = quotes.send_quote(sales.offer, None)
+    f.our_company(name="Új Név Kft.")
+    text = page_text(quotes.render_pdf(db.session.get(Quote, quote.id)))
+    assert "Dossier Minta Kft." in text and "Új Név Kft." not in text
+
+
+# --- the Client Zone --------------------------------------------------------------------------
+
+
+@dataclass
+class Zone:
+    sales: Sales
+    anna: int  # zone user of the offer's company, the offer shared with her
+    bela: int  # zone user of another company
+
+
+@pytest.fixture
+def zone_world(app, mailbox) -> Zone:
+    sales = make_sales(app)
+    with app.app_context():
+        beta = f.company(name="Béta Bt.").id
+    anna_person = contact(app, sales.company, "Anna", "Alfa", "anna@alfa.example")
+    bela_person = contact(app, beta, "Béla", "Béta", "bela@beta.example")
+    anna = invite(app, anna_person, sales.company, "client", "anna-password")
+    bela = invite(app, bela_person, beta, "client", "bela-password")
+    with_lines(app, sales)
+    with app.app_context():
+        zone.share("offer", sales.offer, anna, "watcher", user_id(app, "staff"))
+    return Zone(sales, anna, bela)
+
+
+def sent(app, sales: Sales, **kw) -> int:
+    with app.test_request_context():
+        return quotes.send_quote(sales.offer, user_id(app, "staff"), **kw).id
+
+
+def test_the_client_sees_downloads_and_accepts_the_quote_in_the_zone(app, zone_world, login):
+    sales = zone_world.sales
+    quote_id = sent(app, sales)
+    anna = zone_login(login, "anna")
+    listed = anna.get("/portal/quotes/").get_data(as_text=True)
+    with app.app_context():
+        number = db.session.get(Quote, quote_id).number
+    assert number in listed and "answer-quote" in listed and "data-confirm" in listed
+    record = anna.get(f"/portal/offer/{sales.offer}").get_data(as_text=True)
+    assert number in record and f"/portal/quotes/{quote_id}/pdf" in record
+    pdf = anna.get(f"/portal/quotes/{quote_id}/pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    assert anna.get(f"/quote/{quote_id}/pdf").status_code in (403, 404)  # the staff's door
+    answer = anna.post(
+        f"/portal/quotes/{quote_id}/answer",
+        data={"decision": "accepted", "comment": "Rendben, várjuk a szerződést."},
+        follow_redirects=True,
+    )
+    assert answer.status_code == 200
+    with app.app_context():
+        quote = db.session.get(Quote, quote_id)
+        assert quote.status == "accepted" and quote.decided_by_id == zone_world.anna
+        assert quote.decided_by_name == "Anna Alfa" and quote.decided_at is not None
+        assert quote.decision_comment == "Rendben, várjuk a szerződést."
+        assert db.session.get(Offer, sales.offer).status == "won"
+        mail = db.session.scalar(select(Outbox).where(Outbox.key == f"quote-answer:{quote_id}"))
+        assert mail.recipient == "manager@example.com" and number in mail.subject
+    # Answered: no second answer, and the offer's lines stay.
+    again = anna.post(f"/portal/quotes/{quote_id}/answer", data={"decision": "declined"})
+    assert again.status_code == 302
+    with app.app_context():
+        assert db.session.get(Quote, quote_id).status == "accepted"
+
+
+def test_a_superseded_or_expired_version_cannot_be_answered(app, zone_world, login):
+    sales = zone_world.sales
+    old = sent(app, sales, today=date.today() - timedelta(days=40))
+    anna = zone_login(login, "anna")
+    assert "answer-quote" not in anna.get("/portal/quotes/").get_data(as_text=True)
+    anna.post(f"/portal/quotes/{old}/answer", data={"decision": "accepted"})
+    with app.app_context():
+        assert db.session.get(Quote, old).status == "sent"  # out of date: refused
+        quotes.save_lines(sales.offer, None, LINES)
+    new = sent(app, sales)
+    anna.post(f"/portal/quotes/{old}/answer", data={"decision": "accepted"})
+    anna.post(f"/portal/quotes/{new}/answer", data={"decision": "declined"})
+    with app.app_context():
+        assert db.session.get(Quote, old).status == "superseded"
+        assert db.session.get(Quote, new).status == "declined"
+        assert db.session.get(Offer, sales.offer).status == "pending"
+
+
+def test_zone_users_of_another_partner_or_without_the_share_get_404(app, zone_world, login):
+    sales = zone_world.sales
+    quote_id = sent(app, sales)
+    bela = zone_login(login, "bela")
+    assert bela.get(f"/portal/quotes/{quote_id}/pdf").status_code == 404
+    assert bela.post(f"/portal/quotes/{quote_id}/answer", data={"decision": "accepted"}).status_code == 404
+    with app.app_context():
+        number = db.session.get(Quote, quote_id).number
+    assert number not in bela.get("/portal/quotes/").get_data(as_text=True)
+    with app.app_context():
+        share = zone.share_of("offer", zone_world.anna, sales.offer)
+        zone.unshare(share.id, user_id(app, "staff"))
+    anna = zone_login(login, "anna")
+    assert anna.get(f"/portal/quotes/{quote_id}/pdf").status_code == 404
+    assert anna.post(f"/portal/quotes/{quote_id}/answer", data={"decision": "accepted"}).status_code == 404
+    with app.app_context():
+        assert db.session.get(Quote, quote_id).status == "sent"
+    # Zone users change no offer lines, through any entry point.
+    with app.test_request_context(), pytest.raises(ZoneForbidden):
+        from flask_appbuilder.security.sqla.models import User
+
+        from app.models import OfferLine
+
+        user = db.session.get(User, zone_world.anna)
+        import app.models.base as base
+
+        roles = base._actor_roles_provider[:]
+        base.set_actor_roles_provider(lambda: {r.name for r in user.roles})
+        try:
+            with acting_as(user.id):
+                db.session.add(OfferLine(offer_id=sales.offer, description="x", unit_price=1))
+        finally:
+            base._actor_roles_provider[:] = roles
+
+
+# --- at once ----------------------------------------------------------------------------------
+
+
+def test_quotes_of_different_offers_sent_at_once_get_distinct_numbers(app, live_server):
+    clients = [live_server.client().api_login("staff") for _ in range(2)]
+    numbers = []
+    for round_ in range(5):
+        offers = [
+            make_sales(app, name=f"Cég {round_}-{n}", tax_number=f"1000{round_}{n}")
+            for n in range(2)
+        ]
+        for sales in offers:
+            with_lines(app, sales)
+        answers = at_once(
+            *(
+                partial(client.request, "POST", f"/api/v1/offer/{sales.offer}/send", json={})
+                for client, sales in zip(clients, offers, strict=True)
+            )
+        )
+        assert [a.status_code for a in answers] == [201, 201], [a.text for a in answers]
+        numbers += [a.get_json()["result"]["number"] for a in answers]
+    assert len(set(numbers)) == len(numbers) == 10
+    assert sorted(int(n[-6:]) for n in numbers) == list(range(1, 11))  # and no gaps
+
+
+def test_the_same_offer_sent_twice_at_once_makes_one_version(app, live_server):
+    sales = make_sales(app)
+    with_lines(app, sales)
+    clients = [live_server.client().api_login("staff") for _ in range(2)]
+    for version in (1, 2, 3):
+        if version > 1:
+            with_lines(app, sales, [{"description": f"Változat {version}", "unit_price": 10}])
+        answers = at_once(
+            *(
+                partial(client.request, "POST", f"/api/v1/offer/{sales.offer}/send", json={})
+                for client in clients
+            )
+        )
+        assert sorted(a.status_code for a in answers) == [201, 409], [a.text for a in answers]
+    with app.app_context():
+        versions = db.session.scalars(select(Quote).order_by(Quote.version)).all()
+        assert [(q.version, q.status) for q in versions] == [
+            (1, "superseded"),
+            (2, "superseded"),
+            (3, "sent"),
+        ]
+        assert len({q.number for q in versions}) == 1
+
+
+def test_two_answers_at_once_record_one_decision(app, live_server, zone_world):
+    sales = zone_world.sales
+    quote_id = sent(app, sales)
+    zone_clients = [
+        live_server.client().login("anna@alfa.example", "anna-password") for _ in range(2)
+    ]
+    staff = live_server.client().api_login("staff")
+    answers = at_once(
+        partial(
+            zone_clients[0].post,
+            f"/portal/quotes/{quote_id}/answer",
+            {"decision": "accepted"},
+            follow=False,
+        ),
+        partial(
+            zone_clients[1].post,
+            f"/portal/quotes/{quote_id}/answer",
+            {"decision": "declined"},
+            follow=False,
+        ),
+        partial(staff.request, "POST", f"/api/v1/offer/{sales.offer}/accept", json={}),
+    )
+    assert [a.status_code for a in answers][:2] == [302, 302]
+    with app.app_context():
+        quote = db.session.get(Quote, quote_id)
+        assert quote.status in ("accepted", "declined") and quote.decided_at is not None
+        offer = db.session.get(Offer, sales.offer)
+        assert offer.status == ("won" if quote.status == "accepted" else "pending")
+        mails = db.session.scalar(
+            select(func.count(Outbox.id)).where(Outbox.key.startswith("quote-answer:"))
+        )
+        assert mails == (0 if quote.decided_by_id == user_id(app, "staff") else 1)
+    assert answers[2].status_code in (200, 409)

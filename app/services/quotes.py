@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from flask import current_app
 from flask_babel import force_locale, gettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.errors import (
     SELLER_REQUIRED,
@@ -470,6 +470,25 @@ def _mail_owner(quote: Quote) -> None:
         link=mail_link("OfferView.show", pk=quote.offer_id),
     )
     queue_mail(db.session, f"quote-answer:{quote.id}", owner.email, subject, body)
+
+
+def overview(offer_ids: list[int]) -> tuple[dict[int, int], dict[int, Quote]]:
+    """For a page of offers, in two queries: how many lines each has, and its latest quote."""
+    if not offer_ids:
+        return {}, {}
+    counts = dict(
+        db.session.execute(
+            select(OfferLine.offer_id, func.count(OfferLine.id))
+            .where(OfferLine.offer_id.in_(offer_ids))
+            .group_by(OfferLine.offer_id)
+        ).all()
+    )
+    latest = {}
+    for quote in db.session.scalars(
+        select(Quote).where(Quote.offer_id.in_(offer_ids)).order_by(Quote.version)
+    ):
+        latest[quote.offer_id] = quote
+    return counts, latest
 
 
 # --- what the zone sees ----------------------------------------------------------------------

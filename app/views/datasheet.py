@@ -50,6 +50,8 @@ from app.models import (
     Task,
     utcnow,
 )
+from app.services import quotes
+from app.services.company import our_company
 from app.services.documents import audit_visible
 from app.services.partners import add_contact_person, birthday_soon, link_address
 from app.services.sales import totals_by_status
@@ -161,11 +163,20 @@ def load_offers(partner: Partner, page: int) -> dict:
     if status in OFFER_STATUS_LABELS:
         query = query.where(Offer.status == status)
     query = query.order_by(Offer.deadline.desc().nulls_last(), Offer.id.desc())
+    offers = page_of(query, page)
+    line_counts, latest = quotes.overview([offer.id for offer in offers["rows"]])
+    recipients = quotes.contacts_of(partner)
+    chosen = quotes.default_contact(recipients)
     return {
-        "offers": page_of(query, page),
+        "offers": offers,
         "status": status,
         "totals": totals_by_status(partner.id),
         "statuses": OFFER_STATUS_LABELS,
+        "line_counts": line_counts,
+        "latest_quotes": latest,
+        "recipients": [r for r in recipients if r.email],
+        "default_contact": chosen.person.id if chosen else None,
+        "valid_until": date.today() + timedelta(days=our_company().quote_valid_days or 30),
     }
 
 
