@@ -266,6 +266,27 @@ def load_our_company(admin_id: int | None) -> None:
         save_our_company(admin_id, **DEMO_COMPANY)
 
 
+def load_quote_demo(company, products, admin_id: int | None) -> None:
+    """The first company's offer with product lines and its quote sent (version 1)."""
+    from app.models import Offer
+    from app.services import quotes
+
+    offer = db.session.scalars(
+        select(Offer).where(Offer.partner_id == company.id).order_by(Offer.id)
+    ).first()
+    if offer is None or quotes.default_contact(quotes.contacts_of(company)) is None:
+        return
+    quotes.save_lines(
+        offer.id,
+        admin_id,
+        [
+            {"product": products[0].id, "quantity": 12},
+            {"product": products[2].id, "quantity": 5, "discount": 10},
+        ],
+    )
+    quotes.send_quote(offer.id, admin_id)
+
+
 def load_sales_demo(rng: random.Random, admin_id: int | None) -> None:
     """Offers, tasks, products, a contract and an issued invoice, so every tab shows data."""
     from app.models import Contract, Offer, Product, Quota, Task
@@ -317,6 +338,7 @@ def load_sales_demo(rng: random.Random, admin_id: int | None) -> None:
     invoice = invoicing.new_draft(first.id, admin_id, currency="HUF")
     invoicing.add_line(invoice.id, admin_id, product_id=products[0].id, quantity=1)
     invoicing.issue(invoice.id, admin_id)
+    load_quote_demo(first, products, admin_id)
     from app.services.recurring import first_of_next_month, save_settings
 
     save_settings(

@@ -413,7 +413,7 @@ class OfferApi(DossierApi):
         """The written offer's answer with its lines."""
         body = response.get_json(silent=True) if response.status_code in (200, 201) else None
         if isinstance(body, dict) and isinstance(body.get("result"), dict):
-            offer_id = pk or body.get("id")
+            offer_id = int(pk if pk is not None else body.get("id"))
             body["result"]["lines"] = [quotes.line_dict(x) for x in quotes.lines_of(offer_id)]
             return self.response(response.status_code, **body)
         return response
@@ -442,8 +442,8 @@ class OfferApi(DossierApi):
 
     def pre_get(self, data):
         """The offer's lines and the versions of its quote, with what FAB answers."""
-        offer_id = data.get("id")
-        if isinstance(data.get("result"), dict) and offer_id is not None:
+        offer_id = int(data.get("id") or 0)
+        if isinstance(data.get("result"), dict) and offer_id:
             data["result"]["lines"] = [quotes.line_dict(x) for x in quotes.lines_of(offer_id)]
             data["result"]["quotes"] = [
                 {"id": q.id, **{k: v for k, v in quote_result(q).items() if k != "lines"}}
