@@ -568,3 +568,15 @@ def test_two_answers_at_once_record_one_decision(app, live_server, zone_world):
         )
         assert mails == (0 if quote.decided_by_id == user_id(app, "staff") else 1)
     assert answers[2].status_code in (200, 409)
+
+
+def test_the_validity_is_a_setting_of_our_company(app, api):
+    finance = api("finance")
+    assert finance.put("/api/v1/our_company/1", json={"quote_valid_days": 0}).status_code == 400
+    assert finance.put("/api/v1/our_company/1", json={"quote_valid_days": "x"}).status_code == 400
+    changed = finance.put("/api/v1/our_company/1", json={"quote_valid_days": 45})
+    assert changed.status_code == 200 and changed.get_json()["result"]["quote_valid_days"] == 45
+    sales = make_sales(app)
+    with_lines(app, sales)
+    result = api("staff").post(f"/api/v1/offer/{sales.offer}/send", json={}).get_json()["result"]
+    assert result["valid_until"] == (date.today() + timedelta(days=45)).isoformat()
