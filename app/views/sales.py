@@ -71,6 +71,12 @@ class OfferView(ZonePanelShow, DossierModelView):
     show_columns = edit_columns
     order_columns = ["name", "deadline", "status", "chance"]
     base_order = ("deadline", "asc")
+    description_columns = {
+        "amount": _l(
+            "With product lines, the amount is their net total; "
+            "typed in, it counts only without lines."
+        )
+    }
     formatters_columns = {
         "status": label_of(OFFER_STATUS_LABELS),
         "payment_frequency": label_of(PAYMENT_FREQUENCY_LABELS),
@@ -111,7 +117,7 @@ class OfferView(ZonePanelShow, DossierModelView):
     @expose("/<int:offer_id>/send-quote", methods=["POST"])
     @has_access
     def send_quote(self, offer_id: int):
-        """"Send quote" (the offer page and the data sheet): the next version, mailed."""
+        """ "Send quote" (the offer page and the data sheet): the next version, mailed."""
         if not FlaskForm().validate():
             abort(400)
         quote = quotes.send_quote(offer_id, g.user.id, request.form.get("contact", type=int))
