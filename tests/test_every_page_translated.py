@@ -32,6 +32,7 @@ NOT_PAGES = {
     r"Api\.|^SwaggerView\.": "REST API and its documentation",
     r"\.download$|\.print_file$|^InvoicePdfView\.pdf$|^DataSheetView\.picture$": "files",
     r"^OurCompanyView\.logo$": "files",
+    r"^QuotePdfView\.pdf$|^PortalView\.quote_pdf$": "files",
     r"^CalendarFeedView\.feed$": "ICS feed",
     r"^PickerView\.pick$|^AutomaticInvoicingView\.progress$|^health\.": "JSON",
     r"\.action$|\.delete$": "FAB's GET changes data (actions, delete)",

@@ -295,14 +295,14 @@ def test_the_offer_page_sends_the_quote_and_lists_its_versions(app, login):
     # Staff record the acceptance by hand.
     recorded = staff.post(
         f"/offers/{sales.offer}/answer",
-        data={"decision": "accepted", "name": "Réka Rendelő", "comment": "Telefonon"},
+        data={"accept": "1", "name": "Réka Rendelő", "comment": "Telefonon"},
         follow_redirects=True,
     )
     assert recorded.status_code == 200
     with app.app_context():
         assert db.session.get(Offer, sales.offer).status == "won"
         assert db.session.get(Quote, quote.id).decided_by_name == "Réka Rendelő"
-    assert staff.post(f"/offers/{sales.offer}/answer", data={"decision": "x"}).status_code == 400
+    assert staff.post(f"/offers/{sales.offer}/answer", data={"accept": "x"}).status_code == 400
 
 
 def test_the_data_sheets_offers_tab_sends_the_quote(app, login):
@@ -416,7 +416,7 @@ def test_the_client_sees_downloads_and_accepts_the_quote_in_the_zone(app, zone_w
     assert anna.get(f"/quote/{quote_id}/pdf").status_code in (403, 404)  # the staff's door
     answer = anna.post(
         f"/portal/quotes/{quote_id}/answer",
-        data={"decision": "accepted", "comment": "Rendben, várjuk a szerződést."},
+        data={"accept": "1", "comment": "Rendben, várjuk a szerződést."},
         follow_redirects=True,
     )
     assert answer.status_code == 200
@@ -429,7 +429,7 @@ def test_the_client_sees_downloads_and_accepts_the_quote_in_the_zone(app, zone_w
         mail = db.session.scalar(select(Outbox).where(Outbox.key == f"quote-answer:{quote_id}"))
         assert mail.recipient == "manager@example.com" and number in mail.subject
     # Answered: no second answer, and the offer's lines stay.
-    again = anna.post(f"/portal/quotes/{quote_id}/answer", data={"decision": "declined"})
+    again = anna.post(f"/portal/quotes/{quote_id}/answer", data={"accept": "0"})
     assert again.status_code == 302
     with app.app_context():
         assert db.session.get(Quote, quote_id).status == "accepted"
@@ -440,13 +440,13 @@ def test_a_superseded_or_expired_version_cannot_be_answered(app, zone_world, log
     old = sent(app, sales, today=date.today() - timedelta(days=40))
     anna = zone_login(login, "anna")
     assert "answer-quote" not in anna.get("/portal/quotes/").get_data(as_text=True)
-    anna.post(f"/portal/quotes/{old}/answer", data={"decision": "accepted"})
+    anna.post(f"/portal/quotes/{old}/answer", data={"accept": "1"})
     with app.app_context():
         assert db.session.get(Quote, old).status == "sent"  # out of date: refused
         quotes.save_lines(sales.offer, None, LINES)
     new = sent(app, sales)
-    anna.post(f"/portal/quotes/{old}/answer", data={"decision": "accepted"})
-    anna.post(f"/portal/quotes/{new}/answer", data={"decision": "declined"})
+    anna.post(f"/portal/quotes/{old}/answer", data={"accept": "1"})
+    anna.post(f"/portal/quotes/{new}/answer", data={"accept": "0"})
     with app.app_context():
         assert db.session.get(Quote, old).status == "superseded"
         assert db.session.get(Quote, new).status == "declined"
@@ -458,10 +458,7 @@ def test_zone_users_of_another_partner_or_without_the_share_get_404(app, zone_wo
     quote_id = sent(app, sales)
     bela = zone_login(login, "bela")
     assert bela.get(f"/portal/quotes/{quote_id}/pdf").status_code == 404
-    assert (
-        bela.post(f"/portal/quotes/{quote_id}/answer", data={"decision": "accepted"}).status_code
-        == 404
-    )
+    assert bela.post(f"/portal/quotes/{quote_id}/answer", data={"accept": "1"}).status_code == 404
     with app.app_context():
         number = db.session.get(Quote, quote_id).number
     assert number not in bela.get("/portal/quotes/").get_data(as_text=True)
@@ -470,10 +467,7 @@ def test_zone_users_of_another_partner_or_without_the_share_get_404(app, zone_wo
         zone.unshare(share.id, user_id(app, "staff"))
     anna = zone_login(login, "anna")
     assert anna.get(f"/portal/quotes/{quote_id}/pdf").status_code == 404
-    assert (
-        anna.post(f"/portal/quotes/{quote_id}/answer", data={"decision": "accepted"}).status_code
-        == 404
-    )
+    assert anna.post(f"/portal/quotes/{quote_id}/answer", data={"accept": "1"}).status_code == 404
     with app.app_context():
         assert db.session.get(Quote, quote_id).status == "sent"
     # Zone users change no offer lines, through any entry point.
@@ -554,13 +548,13 @@ def test_two_answers_at_once_record_one_decision(app, live_server, zone_world):
         partial(
             zone_clients[0].post,
             f"/portal/quotes/{quote_id}/answer",
-            {"decision": "accepted"},
+            {"accept": "1"},
             follow=False,
         ),
         partial(
             zone_clients[1].post,
             f"/portal/quotes/{quote_id}/answer",
-            {"decision": "declined"},
+            {"accept": "0"},
             follow=False,
         ),
         partial(staff.request, "POST", f"/api/v1/offer/{sales.offer}/accept", json={}),

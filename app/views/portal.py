@@ -190,13 +190,11 @@ class PortalView(BaseView):
     @has_access
     def answer_quote(self, quote_id: int):
         """Accept or decline a quote: name, time and comment are recorded, staff mailed."""
-        decision = request.form.get("decision")
-        if not FlaskForm().validate() or decision not in ("accepted", "declined"):
+        accept = request.form.get("accept")
+        if not FlaskForm().validate() or accept not in ("1", "0"):
             abort(400)
         self._member()
-        quote = quotes.answer_in_zone(
-            quote_id, g.user, decision == "accepted", request.form.get("comment")
-        )
+        quote = quotes.answer_in_zone(quote_id, g.user, accept == "1", request.form.get("comment"))
         flash(
             gettext("Thank you: you accepted quote %(number)s.", number=quote.number)
             if quote.status == "accepted"

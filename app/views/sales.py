@@ -136,13 +136,13 @@ class OfferView(ZonePanelShow, DossierModelView):
     @has_access
     def answer(self, offer_id: int):
         """Staff record the customer's answer to the quote waiting for one."""
-        decision = request.form.get("decision")
-        if not FlaskForm().validate() or decision not in ("accepted", "declined"):
+        accept = request.form.get("accept")
+        if not FlaskForm().validate() or accept not in ("1", "0"):
             abort(400)
         quote = quotes.record_answer(
             offer_id,
             g.user,
-            decision == "accepted",
+            accept == "1",
             name=request.form.get("name"),
             comment=request.form.get("comment"),
         )
