@@ -25,11 +25,14 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    func,
     inspect,
+    select,
 )
 from sqlalchemy.orm import (
     Mapped,
     Session,
+    column_property,
     declared_attr,
     mapped_column,
     relationship,
@@ -256,6 +259,26 @@ class Quote(Model):
 
     def __str__(self) -> str:
         return f"{self.number} v{self.version}"
+
+
+# Read with a page of offers when asked for (`undefer`): how many lines each has, and the id
+# of its latest quote version.
+Offer.line_count = column_property(
+    select(func.count(OfferLine.id))
+    .where(OfferLine.offer_id == Offer.id)
+    .correlate_except(OfferLine)
+    .scalar_subquery(),
+    deferred=True,
+)
+Offer.latest_quote_id = column_property(
+    select(Quote.id)
+    .where(Quote.offer_id == Offer.id)
+    .correlate_except(Quote)
+    .order_by(Quote.version.desc())
+    .limit(1)
+    .scalar_subquery(),
+    deferred=True,
+)
 
 
 class QuoteLine(PricedLine, Model):

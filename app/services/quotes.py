@@ -11,7 +11,8 @@ from decimal import Decimal, InvalidOperation
 from flask import current_app
 from flask_babel import force_locale, gettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlalchemy.orm import contains_eager, selectinload, undefer
 
 from app.errors import (
     SELLER_REQUIRED,
@@ -197,6 +198,7 @@ def contacts_of(partner: Partner) -> list[Recipient]:
     rows = db.session.scalars(
         select(Affiliation)
         .join(Person, Person.id == Affiliation.person_id)
+        .options(contains_eager(Affiliation.person))
         .where(Affiliation.organization_id == partner.id)
         .order_by(
             Affiliation.may_represent.desc(),
@@ -274,9 +276,18 @@ def quotes_of(offer_id: int) -> list[Quote]:
     """Every version sent of an offer's quote, the latest first."""
     return list(
         db.session.scalars(
-            select(Quote).where(Quote.offer_id == offer_id).order_by(Quote.version.desc())
+            select(Quote)
+            .where(Quote.offer_id == offer_id)
+            .options(selectinload(Quote.contact))
+            .order_by(Quote.version.desc())
         )
     )
+
+
+def valid_days() -> int:
+    """How long a quote sent today is valid (Settings → Our company)."""
+    days = db.session.scalar(select(OurCompany.quote_valid_days).where(OurCompany.id == 1))
+    return days or 30
 
 
 def language_of(partner: Partner) -> str:
@@ -472,23 +483,18 @@ def _mail_owner(quote: Quote) -> None:
     queue_mail(db.session, f"quote-answer:{quote.id}", owner.email, subject, body)
 
 
-def overview(offer_ids: list[int]) -> tuple[dict[int, int], dict[int, Quote]]:
-    """For a page of offers, in two queries: how many lines each has, and its latest quote."""
-    if not offer_ids:
-        return {}, {}
-    counts = dict(
-        db.session.execute(
-            select(OfferLine.offer_id, func.count(OfferLine.id))
-            .where(OfferLine.offer_id.in_(offer_ids))
-            .group_by(OfferLine.offer_id)
-        ).all()
-    )
-    latest = {}
-    for quote in db.session.scalars(
-        select(Quote).where(Quote.offer_id.in_(offer_ids)).order_by(Quote.version)
-    ):
-        latest[quote.offer_id] = quote
-    return counts, latest
+def with_overview(query):
+    """A select of offers that also reads how many lines each has and its latest quote's
+    id (no query more for a page of them)."""
+    return query.options(undefer(Offer.line_count), undefer(Offer.latest_quote_id))
+
+
+def latest_quotes(offers: list[Offer]) -> dict[int, Quote]:
+    """The latest quote of each offer read `with_overview`: one query, when there are any."""
+    ids = [offer.latest_quote_id for offer in offers if offer.latest_quote_id is not None]
+    if not ids:
+        return {}
+    return {q.offer_id: q for q in db.session.scalars(select(Quote).where(Quote.id.in_(ids)))}
 
 
 # --- what the zone sees ----------------------------------------------------------------------

@@ -293,7 +293,6 @@ def quote_panel(offer) -> dict:
     """What the offer page shows of its quote: the lines (read-only here), every version
     sent, the contact persons it may go to (the representative first) and its validity."""
     from app.services import quotes
-    from app.services.company import our_company
 
     recipients = quotes.contacts_of(offer.partner)
     chosen = quotes.default_contact(recipients)
@@ -304,7 +303,7 @@ def quote_panel(offer) -> dict:
         "waiting_quote": next((q for q in versions if q.status == "sent"), None),
         "recipients": [r for r in recipients if r.email],
         "default_contact": chosen.person.id if chosen else None,
-        "valid_until": date.today() + timedelta(days=our_company().quote_valid_days or 30),
+        "valid_until": date.today() + timedelta(days=quotes.valid_days()),
         "can_send_quote": can("write", "Offer") and offer.status == "pending",
     }
 

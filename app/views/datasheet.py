@@ -51,7 +51,6 @@ from app.models import (
     utcnow,
 )
 from app.services import quotes
-from app.services.company import our_company
 from app.services.documents import audit_visible
 from app.services.partners import add_contact_person, birthday_soon, link_address
 from app.services.sales import totals_by_status
@@ -163,20 +162,22 @@ def load_offers(partner: Partner, page: int) -> dict:
     if status in OFFER_STATUS_LABELS:
         query = query.where(Offer.status == status)
     query = query.order_by(Offer.deadline.desc().nulls_last(), Offer.id.desc())
-    offers = page_of(query, page)
-    line_counts, latest = quotes.overview([offer.id for offer in offers["rows"]])
-    recipients = quotes.contacts_of(partner)
+    offers = page_of(quotes.with_overview(query), page)
+    # Who a quote may go to, asked only when an offer on the page can send one.
+    sendable = can("write", "Offer") and any(
+        offer.status == "pending" and offer.line_count for offer in offers["rows"]
+    )
+    recipients = quotes.contacts_of(partner) if sendable else []
     chosen = quotes.default_contact(recipients)
     return {
         "offers": offers,
         "status": status,
         "totals": totals_by_status(partner.id),
         "statuses": OFFER_STATUS_LABELS,
-        "line_counts": line_counts,
-        "latest_quotes": latest,
+        "latest_quotes": quotes.latest_quotes(offers["rows"]),
         "recipients": [r for r in recipients if r.email],
         "default_contact": chosen.person.id if chosen else None,
-        "valid_until": date.today() + timedelta(days=our_company().quote_valid_days or 30),
+        "valid_until": date.today() + timedelta(days=quotes.valid_days() if sendable else 30),
     }
 
 
