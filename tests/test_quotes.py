@@ -119,6 +119,9 @@ def test_lines_fill_from_the_product_and_make_the_offers_amount(app, ctx):
         ({"description": "X", "quantity": "many"}, "quantity"),
         ({"quantity": 1}, "description"),
         ({"product": 999999}, "lines"),
+        ({"description": "X", "quantity": 999999999, "unit_price": 999999999999}, "amount"),
+        ({"description": "X", "quantity": 1e30}, "quantity"),
+        ("line", "lines"),
     ],
 )
 def test_bad_lines_are_refused_and_nothing_changes(app, api, line, field):
@@ -582,3 +585,30 @@ def test_the_validity_is_a_setting_of_our_company(app, api):
     with_lines(app, sales)
     result = api("staff").post(f"/api/v1/offer/{sales.offer}/send", json={}).get_json()["result"]
     assert result["valid_until"] == (date.today() + timedelta(days=45)).isoformat()
+
+
+def test_quote_pages_take_a_bounded_number_of_queries(app, zone_world, login, queries):
+    sales = zone_world.sales
+    staff, anna = login("staff"), zone_login(login, "anna")
+    pages = [
+        (staff, f"/offers/show/{sales.offer}"),
+        (staff, f"/partner/{sales.company}/offers"),
+        (anna, "/portal/quotes/"),
+        (anna, f"/portal/offer/{sales.offer}"),
+    ]
+
+    def counts() -> list[int]:
+        found = []
+        for client, url in pages:
+            client.get(url)
+            with queries() as q:
+                assert client.get(url).status_code == 200, url
+            found.append(q.count)
+        return found
+
+    sent(app, sales)
+    few = counts()
+    for n in range(4):
+        with_lines(app, sales, [{"description": f"Változat {n}", "unit_price": 10 + n}] * (n + 2))
+        sent(app, sales)
+    assert counts() == few

@@ -42,6 +42,7 @@ from sqlalchemy.orm import (
 from app.errors import Conflict, InvalidValue, OfferClosed, QuoteLocked, ZoneForbidden
 from app.models.audit import Audited
 from app.models.base import (
+    _fitting,
     actor_is_zone_user,
     changed_columns,
     clean_currency,
@@ -432,7 +433,8 @@ def _offer_lines_and_answers(session: Session, flush_context, instances) -> None
             if line.discount is None:
                 line.discount = Decimal(0)
             fill_from_product(connection, line)
-        offer.amount = sum((line.net for line in lines), Decimal(0))
+        total = sum((line.net for line in lines), Decimal(0))
+        offer.amount = _fitting("amount", Offer.__table__.c.amount, total)
     for obj in session.dirty:
         if isinstance(obj, Quote) and "accepted" in (inspect(obj).attrs.status.history.added or ()):
             offer = obj.offer

@@ -542,7 +542,7 @@ def quote_document(quote: Quote, company: OurCompany) -> dict:
 
     contact = quote.contact.display_name if quote.contact is not None else ""
     meta = [
-        (gettext("Issue date"), date_text(quote.issue_date, "long")),
+        (gettext("Quote date"), date_text(quote.issue_date, "long")),
         (gettext("Valid until"), date_text(quote.valid_until, "long")),
         (gettext("Version"), str(quote.version)),
         (gettext("Customer number"), quote.partner.customer_number or ""),
