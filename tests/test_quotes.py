@@ -252,8 +252,10 @@ def test_send_and_accept_through_the_api(app, api):
         assert (quote.decided_by_name, quote.decision_comment) == ("Réka Rendelő", "Mehet")
     twice = staff.post(f"/api/v1/offer/{sales.offer}/accept", json={})
     assert twice.status_code == 409
-    # A won offer's lines and quote stay as they are.
+    # A won offer's lines and quote stay as they are; its lines sent back as read change nothing.
     assert staff.put(f"/api/v1/offer/{sales.offer}", json={"lines": LINES}).status_code == 409
+    same = staff.put(f"/api/v1/offer/{sales.offer}", json={"lines": shown["lines"]})
+    assert same.status_code == 200, same.get_json()
     assert staff.post(f"/api/v1/offer/{sales.offer}/send", json={}).status_code == 409
 
 

@@ -35,6 +35,7 @@ from app.models import (
     QuoteLine,
     utcnow,
 )
+from app.models.finance import fill_from_product
 from app.services import acting_as, take_write_lock
 from app.services.company import our_company
 from app.services.invoicing import (
@@ -109,33 +110,15 @@ def set_lines(offer: Offer, lines: list[dict]) -> None:
     if not isinstance(lines, list):
         raise InvalidValue("lines", _l("Not a valid list."))
     new = [_line(given, position) for position, given in enumerate(lines, 1)]
+    connection = db.session.connection()
+    for line in new:  # as the model fills them, so that they compare with the stored ones
+        fill_from_product(connection, line)
     with db.session.no_autoflush:
         current = list(offer.lines)
-    if len(current) == len(new) and all(
-        _filled_key(old) == _filled_key(line) for old, line in zip(current, new, strict=True)
-    ):
+    if [_key(line) for line in current] == [_key(line) for line in new]:
         return
     offer.lines = new
     db.session.flush()
-
-
-def _filled_key(line) -> tuple:
-    """A line's key with what the product would fill (so that a line sent back as it was
-    read, or as it was given, is the same line)."""
-    product = db.session.get(Product, line.product_id) if line.product_id else None
-    description = line.description or (product.name if product else None)
-    unit = line.unit or (product.unit if product else "pc")
-    price = line.unit_price if line.unit_price is not None else (product.price if product else 0)
-    vat = line.vat_rate if line.vat_rate is not None else (product.vat_rate if product else 27)
-    return (
-        line.product_id,
-        description,
-        Decimal(line.quantity if line.quantity is not None else 1),
-        unit,
-        Decimal(price),
-        Decimal(line.discount or 0),
-        Decimal(vat),
-    )
 
 
 def save_lines(offer_id: int, actor_id: int | None, lines: list[dict]) -> Offer:
