@@ -25,16 +25,14 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
-    func,
     inspect,
-    select,
 )
 from sqlalchemy.orm import (
     Mapped,
     Session,
-    column_property,
     declared_attr,
     mapped_column,
+    query_expression,
     relationship,
     validates,
 )
@@ -262,24 +260,10 @@ class Quote(Model):
         return f"{self.number} v{self.version}"
 
 
-# Read with a page of offers when asked for (`undefer`): how many lines each has, and the id
-# of its latest quote version.
-Offer.line_count = column_property(
-    select(func.count(OfferLine.id))
-    .where(OfferLine.offer_id == Offer.id)
-    .correlate_except(OfferLine)
-    .scalar_subquery(),
-    deferred=True,
-)
-Offer.latest_quote_id = column_property(
-    select(Quote.id)
-    .where(Quote.offer_id == Offer.id)
-    .correlate_except(Quote)
-    .order_by(Quote.version.desc())
-    .limit(1)
-    .scalar_subquery(),
-    deferred=True,
-)
+# Read with a page of offers when asked for (`with_expression`, services/quotes.py): how many
+# lines each has, and the id of its latest quote version. Never loaded otherwise.
+Offer.line_count = query_expression()
+Offer.latest_quote_id = query_expression()
 
 
 class QuoteLine(PricedLine, Model):

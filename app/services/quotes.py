@@ -11,8 +11,8 @@ from decimal import Decimal, InvalidOperation
 from flask import current_app
 from flask_babel import force_locale, gettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
-from sqlalchemy.orm import contains_eager, selectinload, undefer
+from sqlalchemy import func, select
+from sqlalchemy.orm import contains_eager, selectinload, with_expression
 
 from app.errors import (
     SELLER_REQUIRED,
@@ -469,7 +469,23 @@ def _mail_owner(quote: Quote) -> None:
 def with_overview(query):
     """A select of offers that also reads how many lines each has and its latest quote's
     id (no query more for a page of them)."""
-    return query.options(undefer(Offer.line_count), undefer(Offer.latest_quote_id))
+    lines = (
+        select(func.count(OfferLine.id))
+        .where(OfferLine.offer_id == Offer.id)
+        .correlate_except(OfferLine)
+        .scalar_subquery()
+    )
+    latest = (
+        select(Quote.id)
+        .where(Quote.offer_id == Offer.id)
+        .correlate_except(Quote)
+        .order_by(Quote.version.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return query.options(
+        with_expression(Offer.line_count, lines), with_expression(Offer.latest_quote_id, latest)
+    )
 
 
 def latest_quotes(offers: list[Offer]) -> dict[int, Quote]:
