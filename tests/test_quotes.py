@@ -614,3 +614,40 @@ def test_quote_pages_take_a_bounded_number_of_queries(app, zone_world, login, qu
         with_lines(app, sales, [{"description": f"Változat {n}", "unit_price": 10 + n}] * (n + 2))
         sent(app, sales)
     assert counts() == few
+
+
+def test_the_quote_reaches_the_contact_with_its_pdf_and_the_answer_reaches_the_owner(
+    app, zone_world, login, mailbox
+):
+    import io
+
+    from pypdf import PdfReader
+
+    from tests.conftest import run_jobs
+
+    sales = zone_world.sales
+    with app.app_context():
+        from app.services.users import save_settings
+
+        save_settings(user_id(app, "manager"), locale="de")
+    quote_id = sent(app, sales, contact_id=sales.other)  # Olga: no language, the partner's (hu)
+    run_jobs(app)
+    [message] = mailbox.to("olga@alfa.example")
+    with app.app_context():
+        quote = db.session.get(Quote, quote_id)
+        number, filename = quote.number, quote.filename
+    assert message["Subject"] == f"Árajánlat: {number} (1. változat)"
+    assert "Tisztelt Olga Other!" in message.get_body(("plain",)).get_content()
+    [attachment] = list(message.iter_attachments())
+    assert attachment.get_content_type() == "application/pdf"
+    assert attachment.get_filename() == filename
+    text = PdfReader(io.BytesIO(attachment.get_content())).pages[0].extract_text()
+    assert "Árajánlat" in text and number in text
+    zone_login(login, "anna").post(
+        f"/portal/quotes/{quote_id}/answer", data={"accept": "0", "comment": "Drága."}
+    )
+    run_jobs(app)
+    [answer] = mailbox.to("manager@example.com")
+    assert answer["Subject"] == f"Angebot {number} abgelehnt: „Könyvelés 2027“"
+    body = answer.get_body(("plain",)).get_content()
+    assert "Anna Alfa" in body and "Drága." in body and f"/offers/show/{sales.offer}" in body
