@@ -259,6 +259,19 @@ def test_send_and_accept_through_the_api(app, api):
     assert staff.post(f"/api/v1/offer/{sales.offer}/send", json={}).status_code == 409
 
 
+def test_the_quote_of_an_offer_set_lost_is_no_longer_accepted(app, api):
+    sales = make_sales(app)
+    with_lines(app, sales)
+    staff = api("staff")
+    assert staff.post(f"/api/v1/offer/{sales.offer}/send", json={}).status_code == 201
+    assert staff.put(f"/api/v1/offer/{sales.offer}", json={"status": "lost"}).status_code == 200
+    refused = staff.post(f"/api/v1/offer/{sales.offer}/accept", json={})
+    assert refused.status_code == 409 and "lost" in refused.get_json()["message"]
+    with app.app_context():
+        assert db.session.scalar(select(Quote.status)) == "sent"
+        assert db.session.get(Offer, sales.offer).status == "lost"
+
+
 def test_staff_record_a_decline_and_the_offer_stays_pending(app, api):
     sales = make_sales(app)
     with_lines(app, sales)
@@ -651,3 +664,40 @@ def test_the_quote_reaches_the_contact_with_its_pdf_and_the_answer_reaches_the_o
     assert answer["Subject"] == f"Angebot {number} abgelehnt: „Könyvelés 2027“"
     body = answer.get_body(("plain",)).get_content()
     assert "Anna Alfa" in body and "Drága." in body and f"/offers/show/{sales.offer}" in body
+
+
+def test_a_new_version_and_an_answer_to_the_old_one_at_once_never_both(
+    app, live_server, zone_world
+):
+    sales = zone_world.sales
+    anna = live_server.client().login("anna@alfa.example", "anna-password")
+    staff = live_server.client().api_login("staff")
+    outcomes = set()
+    for round_ in range(4):
+        with app.app_context():
+            with acting_as(None):
+                offer = Offer(name=f"Kör {round_}", partner_id=sales.company, currency="HUF")
+                db.session.add(offer)
+            offer_id = offer.id
+            quotes.save_lines(offer_id, None, LINES)
+            zone.share("offer", offer_id, zone_world.anna, "watcher", user_id(app, "staff"))
+            first = quotes.send_quote(offer_id, None).id
+            quotes.save_lines(offer_id, None, [{"description": "Új", "unit_price": round_ + 1}])
+        sending, answering = at_once(
+            partial(staff.request, "POST", f"/api/v1/offer/{offer_id}/send", json={}),
+            partial(anna.post, f"/portal/quotes/{first}/answer", {"accept": "1"}, follow=False),
+        )
+        with app.app_context():
+            old = db.session.get(Quote, first)
+            versions = db.session.scalar(
+                select(func.count(Quote.id)).where(Quote.offer_id == offer_id)
+            )
+            won = db.session.get(Offer, offer_id).status == "won"
+        if old.status == "accepted":
+            assert (sending.status_code, versions, won) == (409, 1, True)
+        else:
+            assert (old.status, old.decided_at, sending.status_code) == ("superseded", None, 201)
+            assert (versions, won) == (2, False)
+        assert answering.status_code == 302
+        outcomes.add(old.status)
+    assert outcomes <= {"accepted", "superseded"}
