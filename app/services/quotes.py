@@ -162,15 +162,11 @@ def lines_of(offer_id: int) -> list[OfferLine]:
 
 @dataclass
 class Recipient:
+    """A person a quote may be mailed to, at the address they have for the partner."""
+
     person: Person
     email: str | None
     may_represent: bool
-    role: str | None = None
-
-    @property
-    def label(self) -> str:
-        name = self.person.display_name
-        return f"{name} <{self.email}>" if self.email else name
 
 
 def contacts_of(partner: Partner) -> list[Recipient]:
@@ -190,7 +186,7 @@ def contacts_of(partner: Partner) -> list[Recipient]:
         )
     ).all()
     return [
-        Recipient(a.person, a.email or a.person.email, a.may_represent, a.role)
+        Recipient(a.person, a.email or a.person.email, a.may_represent)
         for a in rows
         if a.person is not None
     ]
@@ -586,15 +582,23 @@ def quote_document(quote: Quote, company: OurCompany) -> dict:
 
 
 __all__ = [
-    "send_quote",
-    "record_answer",
-    "answer_in_zone",
     "set_lines",
     "save_lines",
+    "line_dict",
+    "lines_of",
     "contacts_of",
     "default_contact",
+    "send_quote",
+    "latest_quote",
     "quotes_of",
-    "render_pdf",
-    "zone_quotes",
+    "valid_days",
+    "record_answer",
+    "answer_in_zone",
+    "with_overview",
+    "latest_quotes",
+    "visible_to_zone",
     "find_for_zone",
+    "zone_quotes",
+    "render_pdf",
+    "quote_document",
 ]
