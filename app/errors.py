@@ -123,6 +123,11 @@ class OfferStatusError(DomainError):
     message = _l("Only a manager can set a won or lost offer back to pending.")
 
 
+class QuoteLocked(DomainError):
+    status = 409
+    message = _l("A quote that was sent is not changed: change the offer and send it again.")
+
+
 class InvoiceLocked(DomainError):
     status = 409
     message = _l("An invoice that is %(status)s cannot be changed; cancel it instead.")
@@ -207,3 +212,9 @@ class SellerDataMissing(DomainError):
             for key in self.missing
         ]
         return str(self.message) % {"missing": ", ".join(names)}
+
+
+class QuoteSellerDataMissing(SellerDataMissing):
+    """Our company lacks what a quote must carry (the seller's name, address, tax number)."""
+
+    message = _l("The quote cannot be sent while Settings → Our company lacks: %(missing)s.")

@@ -49,6 +49,10 @@ READ_WRITE = {
     "make": "write",
     "invoice": "write",
     "order": "write",
+    "send": "write",
+    "accept": "write",
+    "send_quote": "write",
+    "answer": "write",
 }
 
 RESOURCES = (

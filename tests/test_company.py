@@ -183,6 +183,7 @@ def company_form(page: str, **changes) -> dict:
         "eu_vat_number": "",
         "registration_number": "",
         "payment_terms_days": "10",
+        "quote_valid_days": "30",
         "payment_method": "transfer",
         "footer": "Köszönjük!",
         "bank_accounts-0-currency": "HUF",

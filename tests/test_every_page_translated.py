@@ -34,6 +34,7 @@ NOT_PAGES = {
     r"^PortalMoneyView\.pdf$": "files",
     r"^OurCompanyView\.logo$": "files",
     r"^OrderPdfView\.pdf$|^PortalOrdersView\.pdf$": "files",
+    r"^QuotePdfView\.pdf$|^PortalView\.quote_pdf$": "files",
     r"^CalendarFeedView\.feed$": "ICS feed",
     r"^PickerView\.pick$|^AutomaticInvoicingView\.progress$|^health\.": "JSON",
     r"\.action$|\.delete$": "FAB's GET changes data (actions, delete)",

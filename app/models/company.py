@@ -84,6 +84,9 @@ class OurCompany(Model):
         CheckConstraint(
             "payment_terms_days >= 0 AND payment_terms_days <= 365", name="ck_our_company_terms"
         ),
+        CheckConstraint(
+            "quote_valid_days >= 1 AND quote_valid_days <= 365", name="ck_our_company_quote_days"
+        ),
     )
     id: Mapped[int] = mapped_column(primary_key=True, default=1)
     name: Mapped[str | None] = mapped_column(String(250))
@@ -93,6 +96,10 @@ class OurCompany(Model):
     registration_number: Mapped[str | None] = mapped_column(String(60))
     payment_terms_days: Mapped[int] = mapped_column(Integer, nullable=False, default=8)
     payment_method: Mapped[str] = mapped_column(String(16), nullable=False, default="transfer")
+    # How long a quote sent today is valid (its validity date is printed on it).
+    quote_valid_days: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=30, server_default="30"
+    )
     footer: Mapped[str | None] = mapped_column(Text)
     logo: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     logo_type: Mapped[str | None] = mapped_column(String(20))
@@ -116,6 +123,16 @@ class OurCompany(Model):
             raise InvalidValue(key, _l("%(value)s is not a number.") % {"value": value}) from error
         if not 0 <= days <= 365:
             raise InvalidValue(key, _l("Payment terms are between 0 and 365 days."))
+        return days
+
+    @validates("quote_valid_days")
+    def _quote_days(self, key, value):
+        try:
+            days = int(value)
+        except (TypeError, ValueError) as error:
+            raise InvalidValue(key, _l("%(value)s is not a number.") % {"value": value}) from error
+        if not 1 <= days <= 365:
+            raise InvalidValue(key, _l("A quote is valid for 1 to 365 days."))
         return days
 
     @validates("payment_method")

@@ -419,11 +419,15 @@ def _guard_line(mapper, connection, target: InvoiceLine) -> None:
             raise InvoiceLocked(status=INVOICE_STATUS_LABELS.get(status, status))
 
 
-def fill_line_from_product(mapper, connection, target) -> None:
-    """What a line (of an invoice, an offer …) leaves empty comes from its product: the API,
-    the screens, the lines editor and automatic invoicing make the same line."""
+def fill_from_product(connection, target) -> None:
+    """What a priced line (of an invoice, offer, quote or order) leaves empty comes from its
+    product: the API, the screens, the lines editor and automatic invoicing make the same
+    line."""
+    product_id = target.product_id
+    if product_id is None and target.product is not None:
+        product_id = target.product.id
     product = None
-    if target.product_id is not None and None in (
+    if product_id is not None and None in (
         target.description,
         target.unit,
         target.unit_price,
@@ -431,7 +435,7 @@ def fill_line_from_product(mapper, connection, target) -> None:
     ):
         product = connection.execute(
             select(Product.name, Product.unit, Product.price, Product.vat_rate).where(
-                Product.id == target.product_id
+                Product.id == product_id
             )
         ).first()
     if target.description is None and product is not None:
@@ -443,6 +447,11 @@ def fill_line_from_product(mapper, connection, target) -> None:
         target.unit_price = product.price if product is not None else Decimal(0)
     if target.vat_rate is None:
         target.vat_rate = product.vat_rate if product is not None else Decimal(27)
+
+
+def fill_line_from_product(mapper, connection, target) -> None:
+    """`fill_from_product` on flush (the event listener of invoice and offer lines)."""
+    fill_from_product(connection, target)
 
 
 for _event in ("before_insert", "before_update", "before_delete"):

@@ -35,13 +35,16 @@ from sqlalchemy.orm import (
     Session,
     declared_attr,
     mapped_column,
+    query_expression,
     relationship,
     validates,
 )
 
-from app.errors import InvalidValue, OfferLocked, OrderLocked
+from app.errors import Conflict, InvalidValue, OfferLocked, OrderLocked, QuoteLocked
 from app.models.audit import Audited
 from app.models.base import (
+    _fitting,
+    changed_columns,
     check_choice,
     clean_currency,
     clean_vat_rate,
@@ -49,7 +52,13 @@ from app.models.base import (
     to_decimal,
     utcnow,
 )
-from app.models.finance import Invoice, InvoiceLine, Product, fill_line_from_product
+from app.models.finance import (
+    Invoice,
+    InvoiceLine,
+    Product,
+    fill_from_product,
+    fill_line_from_product,
+)
 from app.models.partners import Partner, Person
 from app.models.sales import OFFER_STATUS_LABELS, Offer
 
@@ -111,6 +120,11 @@ class PricedLine:
     @declared_attr
     def product(cls) -> Mapped[Product | None]:
         return relationship(Product)
+
+    # Left empty, the description and unit come from the product on flush.
+    @validates("description", "unit")
+    def _text(self, key, value):
+        return (value or "").strip() or None
 
     @validates("quantity")
     def _quantity(self, key, value):
@@ -239,7 +253,9 @@ class Quote(Model):
     number: Mapped[str] = mapped_column(String(20), nullable=False)
     year: Mapped[int] = mapped_column(Integer, nullable=False)
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
-    status: Mapped[str] = mapped_column(String(12), nullable=False, default="sent")
+    status: Mapped[str] = mapped_column(
+        String(12), nullable=False, default="sent", active_history=True
+    )
     # To whom it was sent (default: the contact person who may represent the partner).
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
     language: Mapped[str | None] = mapped_column(String(5))
@@ -256,6 +272,17 @@ class Quote(Model):
     decided_by_name: Mapped[str | None] = mapped_column(String(250))
     decided_at: Mapped[datetime | None] = mapped_column(DateTime)
     decision_comment: Mapped[str | None] = mapped_column(Text)
+    # The offer's name, the buyer and our company as they were when this version was sent.
+    title: Mapped[str | None] = mapped_column(String(200))
+    buyer_name: Mapped[str | None] = mapped_column(String(250))
+    buyer_address: Mapped[str | None] = mapped_column(Text)
+    buyer_tax_number: Mapped[str | None] = mapped_column(String(40))
+    seller_name: Mapped[str | None] = mapped_column(String(250))
+    seller_address: Mapped[str | None] = mapped_column(Text)
+    seller_tax_number: Mapped[str | None] = mapped_column(String(40))
+    seller_eu_vat_number: Mapped[str | None] = mapped_column(String(40))
+    seller_registration_number: Mapped[str | None] = mapped_column(String(60))
+    footer: Mapped[str | None] = mapped_column(Text)
 
     offer: Mapped[Offer] = relationship()
     partner: Mapped[Partner] = relationship(foreign_keys=[partner_id])
@@ -272,8 +299,23 @@ class Quote(Model):
     def status_label(self) -> str:
         return str(QUOTE_STATUS_LABELS.get(self.status, self.status))
 
+    @property
+    def is_open(self) -> bool:
+        """Sent and not yet answered, replaced or out of date: it can be accepted or declined."""
+        return self.status == "sent" and self.valid_until >= date.today()
+
+    @property
+    def filename(self) -> str:
+        return f"quote-{self.number.replace('/', '-')}-v{self.version}.pdf"
+
     def __str__(self) -> str:
         return f"{self.number} v{self.version}"
+
+
+# Read with a page of offers when asked for (`with_expression`, services/quotes.py): how many
+# lines each has, and the id of its latest quote version. Never loaded otherwise.
+Offer.line_count = query_expression()
+Offer.latest_quote_id = query_expression()
 
 
 class QuoteLine(PricedLine, Model):
@@ -510,3 +552,102 @@ def _within_order(mapper, connection, target: InvoiceLine) -> None:
 
 for _event in ("after_insert", "after_update"):
     event.listen(InvoiceLine, _event, _within_order)
+
+
+# --- the rules of lines and versions, for every entry point --------------------------------
+
+# A sent version changes only by its answer: sent → accepted, declined or superseded.
+QUOTE_TRANSITIONS = {"sent": {"accepted", "declined", "superseded"}}
+QUOTE_ANSWER = {"status", "decided_by_id", "decided_by_name", "decided_at", "decision_comment"}
+WON_BY_QUOTE = "offers_won_by_quote"
+
+
+def _offer_of(session: Session, line: OfferLine) -> Offer | None:
+    if line.offer is not None:
+        return line.offer
+    return session.get(Offer, line.offer_id) if line.offer_id is not None else None
+
+
+def _touched_offers(session: Session) -> dict[Offer, bool]:
+    """Offers whose lines or amount this flush may change, and whether their lines change."""
+    offers: dict[Offer, bool] = {}
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, OfferLine):
+            changed = obj in session.new or obj in session.deleted or bool(changed_columns(obj))
+            offer = _offer_of(session, obj)
+            if offer is not None and changed:
+                offers[offer] = True
+            history = inspect(obj).attrs.offer.history
+            for left in history.deleted or ():  # a line moved to another offer
+                if left is not None:
+                    offers[left] = True
+        elif isinstance(obj, Offer) and obj not in session.deleted:
+            state = inspect(obj)
+            if obj in session.new:
+                offers.setdefault(obj, bool(obj.lines))
+            elif state.attrs.lines.history.has_changes():
+                offers[obj] = True
+            elif state.attrs.amount.history.has_changes():
+                offers.setdefault(obj, False)
+    return offers
+
+
+@event.listens_for(Session, "before_flush")
+def _offer_lines_and_answers(session: Session, flush_context, instances) -> None:
+    """An offer with lines is worth the sum of their net (whatever amount was typed); the
+    lines of a won or lost offer stay as they are, and zone users change none. An accepted
+    quote makes its offer won."""
+    # The lines of a won or lost offer, and a zone user's, are refused line by line on
+    # flush (`_guard_offer_line`).
+    for offer in _touched_offers(session):
+        lines = [line for line in offer.lines if line not in session.deleted]
+        if not lines:
+            continue
+        last = max((line.position or 0) for line in lines)
+        connection = session.connection()
+        for line in lines:
+            if line.position is None:
+                last += 1
+                line.position = last
+            if line.quantity is None:
+                line.quantity = Decimal(1)
+            if line.discount is None:
+                line.discount = Decimal(0)
+            fill_from_product(connection, line)
+        total = sum((line.net for line in lines), Decimal(0))
+        offer.amount = _fitting("amount", Offer.__table__.c.amount, total)
+    for obj in session.dirty:
+        if isinstance(obj, Quote) and "accepted" in (inspect(obj).attrs.status.history.added or ()):
+            offer = obj.offer
+            session.info.setdefault(WON_BY_QUOTE, set()).add(offer.id)
+            if offer.status == "lost":
+                raise Conflict(_l("The offer is lost: its quote can no longer be accepted."))
+            offer.status = "won"
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_won_by_quote(session: Session, flush_context) -> None:
+    session.info.pop(WON_BY_QUOTE, None)
+
+
+@event.listens_for(Quote, "before_update")
+def _guard_quote(mapper, connection, target: Quote) -> None:
+    history = inspect(target).attrs.status.history
+    before = history.deleted[0] if history.deleted else target.status
+    if before != target.status and target.status not in QUOTE_TRANSITIONS.get(before, set()):
+        raise Conflict(
+            _l("Version %(version)s of quote %(number)s is %(status)s: it is answered no more.")
+            % {
+                "version": target.version,
+                "number": target.number,
+                "status": QUOTE_STATUS_LABELS.get(before, before),
+            }
+        )
+    if changed_columns(target) - QUOTE_ANSWER:
+        raise QuoteLocked()
+
+
+@event.listens_for(QuoteLine, "before_update")
+def _guard_quote_line(mapper, connection, target: QuoteLine) -> None:
+    if changed_columns(target):
+        raise QuoteLocked()

@@ -19,11 +19,12 @@ from sqlalchemy import (
     event,
     inspect,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship, validates
 
 from app.errors import InvalidValue, OfferStatusError
 from app.models.audit import Audited
 from app.models.base import (
+    changed_columns,
     check_choice,
     clean_currency,
     current_actor_id,
@@ -144,6 +145,15 @@ def _guard_offer_status(mapper, connection, target: Offer) -> None:
         raise OfferStatusError()
 
 
-# A zone user changes no offer, through any entry point.
-event.listen(Offer, "before_update", forbid_to_zone_users, propagate=True)
+def _zone_users_change_no_offer(mapper, connection, target: Offer) -> None:
+    """A zone user changes no offer, through any entry point; only their acceptance of its
+    quote sets it won (app/models/quotes.py marks the offers it wins in this flush)."""
+    session = object_session(target)
+    won = session.info.get("offers_won_by_quote", ()) if session is not None else ()
+    if target.id in won and changed_columns(target) <= {"status", "updated_at"}:
+        return
+    forbid_to_zone_users(mapper, connection, target)
+
+
+event.listen(Offer, "before_update", _zone_users_change_no_offer, propagate=True)
 event.listen(Offer, "before_delete", forbid_to_zone_users, propagate=True)

@@ -22,6 +22,7 @@ FIELDS = (
     "registration_number",
     "payment_terms_days",
     "payment_method",
+    "quote_valid_days",
     "footer",
 )
 
@@ -29,7 +30,7 @@ FIELDS = (
 def our_company() -> OurCompany:
     """The one row; before anyone saved it, an empty one (not stored)."""
     return db.session.get(OurCompany, 1) or OurCompany(
-        id=1, payment_terms_days=8, payment_method="transfer"
+        id=1, payment_terms_days=8, payment_method="transfer", quote_valid_days=30
     )
 
 

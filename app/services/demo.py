@@ -254,7 +254,7 @@ def _draft_lines(companies, products, admin_id: int) -> None:
     offer = db.session.scalars(
         select(Offer).where(Offer.partner_id == companies[0].id).order_by(Offer.id)
     ).first()
-    # The lines of the quote the order demo accepts (load_order_demo).
+    # The lines of the quote the demo sends and the customer accepts (load_quote_and_order_demo).
     for product, quantity, discount in zip(products, (12, 12, 25), (0, 10, 0), strict=True):
         lines.add_line(
             "offer",
@@ -289,48 +289,38 @@ def load_our_company(admin_id: int | None) -> None:
         save_our_company(admin_id, **DEMO_COMPANY)
 
 
-def load_order_demo(partner, products, admin_id: int | None) -> None:
-    """An accepted quote of the partner's first offer, its order, and a draft invoice of
-    part of it, so that the order's page shows what is invoiced and what remains."""
-    from app.models import Offer, Quote, QuoteLine
-    from app.services import invoicing, orders
+def load_quote_and_order_demo(companies, products, admin_id: int | None) -> None:
+    """The first company's offer (its lines from `_draft_lines`) sent as a quote, accepted,
+    made an order that is in progress and invoiced in part, so that the order's page shows
+    what is invoiced and what remains; the second company's offer with a quote that waits
+    for the customer's answer."""
+    from app.models import Offer
+    from app.services import orders, quotes
 
-    today = utcnow().date()
-    with acting_as(admin_id):
-        offer = db.session.scalars(
-            select(Offer).where(Offer.partner_id == partner.id).order_by(Offer.id)
+    admin = db.session.get(current_app.appbuilder.sm.user_model, admin_id)
+    offers = {
+        company.id: db.session.scalars(
+            select(Offer).where(Offer.partner_id == company.id).order_by(Offer.id)
         ).first()
-        quote = Quote(
-            offer=offer,
-            partner=partner,
-            number=invoicing.next_invoice_number(db.session.connection(), today.year, "quote"),
-            year=today.year,
-            status="accepted",
-            language=partner.language,
-            currency="HUF",
-            issue_date=today,
-            valid_until=today + timedelta(days=30),
-            sent_by_id=admin_id,
+        for company in companies[:2]
+    }
+    first, second = companies[0], companies[1 % len(companies)]
+    if quotes.default_contact(quotes.contacts_of(first)) is not None and admin is not None:
+        quote = quotes.send_quote(offers[first.id].id, admin_id)
+        quotes.record_answer(offers[first.id].id, admin, accept=True, comment="OK")
+        order, _ = orders.make_order(quote.id, admin_id)
+        orders.set_status(order.id, admin_id, "in_progress")
+        orders.invoice_order(order.id, admin_id, {order.lines[0].id: 3, order.lines[2].id: 25})
+    if second is not first and quotes.default_contact(quotes.contacts_of(second)) is not None:
+        quotes.save_lines(
+            offers[second.id].id,
+            admin_id,
+            [
+                {"product": products[0].id, "quantity": 12},
+                {"product": products[2].id, "quantity": 5, "discount": 10},
+            ],
         )
-        quote.lines = [
-            QuoteLine(
-                position=n,
-                product_id=product.id,
-                description=product.name,
-                quantity=quantity,
-                unit=product.unit,
-                unit_price=product.price,
-                discount=discount,
-                vat_rate=product.vat_rate,
-            )
-            for n, (product, quantity, discount) in enumerate(
-                zip(products, (12, 12, 25), (0, 10, 0), strict=True), 1
-            )
-        ]
-        db.session.add(quote)
-    order, _ = orders.make_order(quote.id, admin_id)
-    orders.set_status(order.id, admin_id, "in_progress")
-    orders.invoice_order(order.id, admin_id, {order.lines[0].id: 3, order.lines[2].id: 25})
+        quotes.send_quote(offers[second.id].id, admin_id)
 
 
 def load_sales_demo(rng: random.Random, admin_id: int | None) -> None:
@@ -399,7 +389,7 @@ def load_sales_demo(rng: random.Random, admin_id: int | None) -> None:
     invoicing.add_line(invoice.id, admin_id, product_id=products[0].id, quantity=1)
     invoicing.issue(invoice.id, admin_id)
     _draft_lines(companies, products, admin_id)
-    load_order_demo(first, products, admin_id)
+    load_quote_and_order_demo(companies, products, admin_id)
     from app.services.recurring import first_of_next_month, save_settings
 
     save_settings(

@@ -473,30 +473,12 @@ def priced_document(
 ) -> dict:
     """What the shared layout `pdf/_document.html` draws for any document of priced lines
     (invoice, credit note, quote, order), in the current locale: the parties, the meta rows
-    the caller gives, the lines, a VAT summary per rate and the totals. A line's discount
-    (quotes and orders) is printed under its description; its net is after the discount."""
+    the caller gives, the lines (with a discount column when a line has a discount), a VAT
+    summary per rate and the totals."""
 
     def money(amount) -> str:
         return money_text(amount, currency)
 
-    def percent(rate) -> str:
-        return format_percent(rate / 100, "#,##0.##%")
-
-    def description(line) -> str:
-        discount = getattr(line, "discount", None)
-        if not discount:
-            return line.description
-        return gettext(
-            "%(description)s (discount %(discount)s)",
-            description=line.description,
-            discount=percent(discount),
-        )
-
-    summary: dict = {}
-    for line in lines:
-        row = summary.setdefault(line.vat_rate, [Decimal(0), Decimal(0)])
-        row[0] += line.net
-        row[1] += line.vat
     party_rows = [
         (gettext("Tax number"), seller["tax_number"]),
         (gettext("EU VAT number"), seller["eu_vat_number"]),
@@ -506,56 +488,21 @@ def priced_document(
     return {
         "title": title,
         "number": number,
-        "logo": _logo_uri(company),
+        "logo": logo_uri(company),
         "seller_label": gettext("Seller"),
         "buyer_label": gettext("Buyer"),
-        "seller": {
-            "name": seller["name"] or "",
-            "address": _lines_of(seller["address"]),
-            "rows": [(label, value) for label, value in party_rows if value],
-        },
-        "buyer": {
-            "name": buyer["name"],
-            "address": _lines_of(buyer["address"]),
-            "rows": [(gettext("Tax number"), buyer["tax_number"])] if buyer["tax_number"] else [],
-        },
+        "seller": party_block(seller["name"], seller["address"], party_rows),
+        "buyer": party_block(
+            buyer["name"], buyer["address"], [(gettext("Tax number"), buyer["tax_number"])]
+        ),
         "meta": meta,
         "bank_label": gettext("Bank account"),
         "bank": None,
         "reference": reference,
-        "columns": {
-            "description": gettext("Description"),
-            "quantity": gettext("Quantity"),
-            "unit_price": gettext("Unit price"),
-            "vat_rate": gettext("VAT rate"),
-            "net": gettext("Net amount"),
-            "vat": gettext("VAT amount"),
-            "gross": gettext("Gross amount"),
-        },
-        "lines": [
-            {
-                "description": description(line),
-                "quantity": gettext(
-                    "%(quantity)s %(unit)s",
-                    quantity=format_decimal(line.quantity),
-                    unit=str(UNIT_LABELS.get(line.unit, line.unit)),
-                ),
-                "unit_price": money(line.unit_price),
-                "vat_rate": percent(line.vat_rate),
-                "net": money(line.net),
-            }
-            for line in lines
-        ],
+        "columns": document_columns(any(getattr(line, "discount", 0) for line in lines)),
+        "lines": document_lines(lines, money),
         "summary_title": gettext("VAT summary"),
-        "summary": [
-            {
-                "rate": percent(rate),
-                "net": money(net),
-                "vat": money(vat),
-                "gross": money(net + vat),
-            }
-            for rate, (net, vat) in sorted(summary.items())
-        ],
+        "summary": vat_summary(lines, money),
         "totals": [
             (gettext("Net total"), money(net_total), False),
             (gettext("VAT total"), money(vat_total), False),
@@ -568,7 +515,68 @@ def priced_document(
     }
 
 
-def _logo_uri(company: OurCompany) -> str | None:
+def party_block(name: str | None, address: str | None, rows) -> dict:
+    """A seller or buyer block of the shared layout: rows without a value are left out."""
+    return {
+        "name": name or "",
+        "address": _lines_of(address),
+        "rows": [(label, value) for label, value in rows if value],
+    }
+
+
+def document_columns(discount: bool = False) -> dict:
+    """The column headers of the shared layout; the discount column only where a line has one."""
+    columns = {
+        "description": gettext("Description"),
+        "quantity": gettext("Quantity"),
+        "unit_price": gettext("Unit price"),
+        "vat_rate": gettext("VAT rate"),
+        "net": gettext("Net amount"),
+        "vat": gettext("VAT amount"),
+        "gross": gettext("Gross amount"),
+    }
+    if discount:
+        columns["discount"] = gettext("Discount")
+    return columns
+
+
+def rate_text(rate) -> str:
+    return format_percent(Decimal(rate) / 100, "#,##0.##%")
+
+
+def document_lines(lines, money) -> list[dict]:
+    """Lines of an invoice, quote or order as the shared layout draws them."""
+    return [
+        {
+            "description": line.description,
+            "quantity": gettext(
+                "%(quantity)s %(unit)s",
+                quantity=format_decimal(line.quantity),
+                unit=str(UNIT_LABELS.get(line.unit, line.unit)),
+            ),
+            "unit_price": money(line.unit_price),
+            "discount": rate_text(getattr(line, "discount", 0) or 0),
+            "vat_rate": rate_text(line.vat_rate),
+            "net": money(line.net),
+        }
+        for line in lines
+    ]
+
+
+def vat_summary(lines, money) -> list[dict]:
+    """Net, VAT and gross per VAT rate."""
+    summary: dict = {}
+    for line in lines:
+        row = summary.setdefault(line.vat_rate, [Decimal(0), Decimal(0)])
+        row[0] += line.net
+        row[1] += line.vat
+    return [
+        {"rate": rate_text(rate), "net": money(net), "vat": money(vat), "gross": money(net + vat)}
+        for rate, (net, vat) in sorted(summary.items())
+    ]
+
+
+def logo_uri(company: OurCompany) -> str | None:
     if company.logo_type is None:
         return None
     return f"data:{company.logo_type};base64,{base64.b64encode(company.logo).decode()}"

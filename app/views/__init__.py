@@ -96,7 +96,7 @@ def register(appbuilder) -> None:
         PersonView,
     )
     from app.views.pickers import PickerView
-    from app.views.sales import ForecastView, OfferLinesView, OfferView
+    from app.views.sales import ForecastView, OfferLinesView, OfferView, QuotePdfView
     from app.views.search import SearchView
     from app.views.settings import SettingsView
     from app.views.tasks import TaskFormView, TaskView
@@ -156,6 +156,7 @@ def register(appbuilder) -> None:
     appbuilder.add_view(
         ForecastView, "Forecast", label=_l("Forecast"), icon="fa-bar-chart", category="Sales"
     )
+    appbuilder.add_view_no_menu(QuotePdfView)
     appbuilder.add_view(
         TaskView,
         "Task list",

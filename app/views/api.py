@@ -29,12 +29,12 @@ from app.models import (
     Task,
     zone_user_ids,
 )
-from app.services import invoicing, orders
+from app.services import invoicing, orders, quotes
 from app.services.documents import attach, find_visible, path_of, visible_condition
 from app.services.receivables import invoice_receivables, open_receivables
 from app.services.search import SearchRefused, search
 from app.services.tasks import save_task
-from app.views.base import DossierApi, datamodel
+from app.views.base import DossierApi, datamodel, guarded
 
 PARTNER_COMMON = [
     "status",
@@ -305,7 +305,69 @@ class NoteApi(DossierApi):
     order_columns = ["created_at", "kind"]
 
 
+class QuoteLineResult(Schema):
+    id = fields.Integer()
+    position = fields.Integer()
+    product = fields.Integer(allow_none=True)
+    description = fields.String()
+    quantity = fields.String()
+    unit = fields.String()
+    unit_price = fields.String()
+    discount = fields.String()
+    vat_rate = fields.String()
+    net = fields.String()
+
+
+class QuoteResult(Schema):
+    offer = fields.Integer()
+    number = fields.String()
+    version = fields.Integer()
+    status = fields.String()
+    contact = fields.Integer(allow_none=True)
+    currency = fields.String()
+    issue_date = fields.String()
+    valid_until = fields.String()
+    net_total = fields.String()
+    vat_total = fields.String()
+    gross_total = fields.String()
+    decided_by_name = fields.String(allow_none=True)
+    decided_at = fields.String(allow_none=True)
+    decision_comment = fields.String(allow_none=True)
+    pdf = fields.String()
+    lines = fields.List(fields.Nested(QuoteLineResult))
+
+
+class QuoteAnswer(Schema):
+    id = fields.Integer()
+    result = fields.Nested(QuoteResult)
+
+
+def quote_result(quote) -> dict:
+    """A quote version as the REST API answers it."""
+    return {
+        "offer": quote.offer_id,
+        "number": quote.number,
+        "version": quote.version,
+        "status": quote.status,
+        "contact": quote.contact_id,
+        "currency": quote.currency,
+        "issue_date": quote.issue_date.isoformat(),
+        "valid_until": quote.valid_until.isoformat(),
+        "net_total": str(quote.net_total),
+        "vat_total": str(quote.vat_total),
+        "gross_total": str(quote.gross_total),
+        "decided_by_name": quote.decided_by_name,
+        "decided_at": quote.decided_at.isoformat() if quote.decided_at else None,
+        "decision_comment": quote.decision_comment,
+        "pdf": f"/quote/{quote.id}/pdf",
+        "lines": [quotes.line_dict(line) for line in quote.lines],
+    }
+
+
 class OfferApi(DossierApi):
+    """Offers with their product lines (`lines`: read with the offer, replaced as a whole
+    when a write sends them), sending the quote and recording the customer's answer."""
+
     resource_name = "offer"
     class_permission_name = "Offer"
     datamodel = datamodel(Offer)
@@ -344,10 +406,174 @@ class OfferApi(DossierApi):
     show_columns = ["id"] + add_columns
     search_columns = ["name", "partner", "owner", "status", "deadline"]
     order_columns = ["name", "deadline", "amount", "status"]
+    openapi_spec_component_schemas = (QuoteAnswer,)
+
+    @staticmethod
+    def _take_lines() -> None:
+        """`lines` are the offer's own, not a relation FAB's schema loads: taken out of the
+        request's JSON (FAB reads the same parsed object) and stored in the write's hooks."""
+        payload = request.get_json(silent=True)
+        if isinstance(payload, dict) and "lines" in payload:
+            g.offer_lines = payload.pop("lines")
+
+    def _with_lines(self, response, pk: int | None = None):
+        """The written offer's answer with its lines."""
+        body = response.get_json(silent=True) if response.status_code in (200, 201) else None
+        if isinstance(body, dict) and isinstance(body.get("result"), dict):
+            offer_id = int(pk if pk is not None else body.get("id"))
+            body["result"]["lines"] = [quotes.line_dict(x) for x in quotes.lines_of(offer_id)]
+            return self.response(response.status_code, **body)
+        return response
+
+    def post_headless(self):
+        self._take_lines()
+        return self._with_lines(super().post_headless())
+
+    def put_headless(self, pk):
+        self._take_lines()
+        return self._with_lines(super().put_headless(pk), pk)
 
     def pre_add(self, item):
         item.status = "pending"
         super().pre_add(item)
+        self._store_lines(item)
+
+    def pre_update(self, item):
+        self._store_lines(item)
+        super().pre_update(item)
+
+    @staticmethod
+    def _store_lines(item) -> None:
+        if "offer_lines" in g:
+            guarded(quotes.set_lines, item, g.pop("offer_lines"))
+
+    def pre_get(self, data):
+        """The offer's lines and the versions of its quote, with what FAB answers."""
+        offer_id = int(data.get("id") or 0)
+        if isinstance(data.get("result"), dict) and offer_id:
+            data["result"]["lines"] = [quotes.line_dict(x) for x in quotes.lines_of(offer_id)]
+            data["result"]["quotes"] = [
+                {"id": q.id, **{k: v for k, v in quote_result(q).items() if k != "lines"}}
+                for q in quotes.quotes_of(offer_id)
+            ]
+
+    @expose("/<int:pk>/send", methods=["POST"])
+    @protect()
+    def send(self, pk: int):
+        """Send the offer's quote: freeze its lines as the next version and mail its PDF.
+        ---
+        post:
+          description: >-
+            Send the offer's quote to a contact person of its partner (`contact`, a person's
+            id; default: the one who may represent the partner). The first sending takes the
+            next quote number (Q-2026/000123); sending again after the lines changed makes
+            the next version with the same number; without a change it is refused (409).
+          parameters:
+          - in: path
+            name: pk
+            required: true
+            schema:
+              type: integer
+          requestBody:
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties:
+                    contact:
+                      type: integer
+                      nullable: true
+          responses:
+            201:
+              description: The quote version sent
+              content:
+                application/json:
+                  schema:
+                    $ref: '#/components/schemas/QuoteAnswer'
+            400:
+              $ref: '#/components/responses/400'
+            401:
+              $ref: '#/components/responses/401'
+            403:
+              $ref: '#/components/responses/403'
+            404:
+              $ref: '#/components/responses/404'
+            409:
+              $ref: '#/components/responses/400'
+        """
+        contact = json_object().get("contact")
+        if contact is not None and (isinstance(contact, bool) or not isinstance(contact, int)):
+            return self.response_400(message={"contact": [gettext("Not a valid id.")]})
+        try:
+            quote = quotes.send_quote(pk, g.user.id, contact)
+        except DomainError as error:
+            db.session.rollback()
+            return self.response(error.status, message=str(error))
+        return self.response(201, id=quote.id, result=quote_result(quote))
+
+    @expose("/<int:pk>/accept", methods=["POST"])
+    @protect()
+    def accept(self, pk: int):
+        """Record the customer's answer to the quote waiting for one.
+        ---
+        post:
+          description: >-
+            Record by hand that the customer accepted (`decision`: accepted, the default;
+            the offer is won) or declined the version of the offer's quote that waits for an
+            answer, with who answered (`name`, default: the user) and a `comment`.
+          parameters:
+          - in: path
+            name: pk
+            required: true
+            schema:
+              type: integer
+          requestBody:
+            content:
+              application/json:
+                schema:
+                  type: object
+                  properties:
+                    decision:
+                      type: string
+                      enum: [accepted, declined]
+                    name:
+                      type: string
+                      nullable: true
+                    comment:
+                      type: string
+                      nullable: true
+          responses:
+            200:
+              description: The quote version answered
+              content:
+                application/json:
+                  schema:
+                    $ref: '#/components/schemas/QuoteAnswer'
+            400:
+              $ref: '#/components/responses/400'
+            401:
+              $ref: '#/components/responses/401'
+            403:
+              $ref: '#/components/responses/403'
+            404:
+              $ref: '#/components/responses/404'
+            409:
+              $ref: '#/components/responses/400'
+        """
+        payload = json_object()
+        decision = payload.get("decision") or "accepted"
+        if decision not in ("accepted", "declined"):
+            return self.response_400(message={"decision": [gettext("Not a valid choice.")]})
+        texts = {key: payload.get(key) for key in ("name", "comment")}
+        for key, value in texts.items():
+            if value is not None and not isinstance(value, str):
+                return self.response_400(message={key: [gettext("Not a valid string.")]})
+        try:
+            quote = quotes.record_answer(pk, g.user, decision == "accepted", **texts)
+        except DomainError as error:
+            db.session.rollback()
+            return self.response(error.status, message=str(error))
+        return self.response(200, id=quote.id, result=quote_result(quote))
 
     @expose("/<int:pk>/order", methods=["POST"])
     @protect()

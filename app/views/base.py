@@ -59,7 +59,7 @@ from app.formatting import (
     number_text,
     parse_date,
 )
-from app.models import PAYMENT_FREQUENCY_LABELS
+from app.models import PAYMENT_FREQUENCY_LABELS, UNIT_LABELS
 from app.security import READ_WRITE
 from app.services import pickers
 from app.services.search import match, starts
@@ -857,5 +857,6 @@ def register_formatters(app) -> None:
     app.jinja_env.filters["month"] = month_text
     app.jinja_env.filters["number"] = number_text
     app.jinja_env.filters["money"] = money_text
+    app.jinja_env.filters["unit"] = lambda key: UNIT_LABELS.get(key, key)
     app.jinja_env.globals["date_input"] = date_input
     app.jinja_env.filters["frequency"] = lambda key: PAYMENT_FREQUENCY_LABELS.get(key, key)

@@ -289,6 +289,25 @@ class CommentForm(FlaskForm):
         return "comment" if (self.body.data or "").strip() else None
 
 
+def quote_panel(offer) -> dict:
+    """What the offer page shows of its quote: the lines (read-only here), every version
+    sent, the contact persons it may go to (the representative first) and its validity."""
+    from app.services import quotes
+
+    recipients = quotes.contacts_of(offer.partner)
+    chosen = quotes.default_contact(recipients)
+    versions = quotes.quotes_of(offer.id)
+    return {
+        "quote_lines": list(offer.lines),
+        "quote_versions": versions,
+        "waiting_quote": next((q for q in versions if q.status == "sent"), None),
+        "recipients": [r for r in recipients if r.email],
+        "default_contact": chosen.person.id if chosen else None,
+        "valid_until": date.today() + timedelta(days=quotes.valid_days()),
+        "can_send_quote": can("write", "Offer") and offer.status == "pending",
+    }
+
+
 def zone_panel(record: str, record_id) -> dict:
     """What the staff's task and offer pages show of the zone: who can see the record, and
     every comment, file and link with its visibility."""
@@ -311,6 +330,10 @@ class ZonePanelShow:
 
     zone_record: str
 
+    def show_extra(self, pk) -> dict:
+        """What else the page shows of the record (an offer's quotes and order)."""
+        return {}
+
     @expose("/show/<pk>", methods=["GET"])
     @has_access
     def show(self, pk):
@@ -325,7 +348,3 @@ class ZonePanelShow:
             panel=zone_panel(self.zone_record, pk),
             **self.show_extra(pk),
         )
-
-    def show_extra(self, pk) -> dict:
-        """What else the page shows of the record."""
-        return {}

@@ -47,6 +47,9 @@ class OurCompanyForm(FlaskForm):
         _l("Payment terms (days)"), validators=[InputRequired(), NumberRange(min=0, max=365)]
     )
     payment_method = choice_field(_l("Default payment method"), PAYMENT_METHOD_LABELS)
+    quote_valid_days = IntegerField(
+        _l("Quotes are valid for (days)"), validators=[InputRequired(), NumberRange(min=1, max=365)]
+    )
     footer = TextAreaField(_l("Invoice footer"), validators=[OptionalValue(), Length(max=2000)])
     bank_accounts = FieldList(FormField(BankAccountForm), label=_l("Bank accounts"))
     logo = FileField(_l("Logo (PNG or JPEG)"))
@@ -148,6 +151,7 @@ OUR_COMPANY_SCHEMA = {
         "eu_vat_number": {"type": "string", "nullable": True},
         "registration_number": {"type": "string", "nullable": True},
         "payment_terms_days": {"type": "integer"},
+        "quote_valid_days": {"type": "integer"},
         "payment_method": {"type": "string", "enum": list(PAYMENT_METHOD_LABELS)},
         "footer": {"type": "string", "nullable": True},
         "bank_accounts": {"type": "array", "items": BANK_ACCOUNT_SCHEMA},
@@ -273,11 +277,10 @@ class OurCompanyApi(BaseApi):
         for key in TEXT_FIELDS + ("payment_method",):
             if key in payload and payload[key] is not None and not isinstance(payload[key], str):
                 problems[key] = [gettext("Not a valid string.")]
-        terms = payload.get("payment_terms_days")
-        if "payment_terms_days" in payload and (
-            isinstance(terms, bool) or not isinstance(terms, int)
-        ):
-            problems["payment_terms_days"] = [gettext("Not a valid integer.")]
+        for key in ("payment_terms_days", "quote_valid_days"):
+            days = payload.get(key)
+            if key in payload and (isinstance(days, bool) or not isinstance(days, int)):
+                problems[key] = [gettext("Not a valid integer.")]
         accounts = payload.get("bank_accounts")
         if "bank_accounts" in payload and not (
             isinstance(accounts, list)

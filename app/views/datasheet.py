@@ -56,6 +56,7 @@ from app.models import (
     partner_product,
     utcnow,
 )
+from app.services import quotes
 from app.services.documents import audit_visible
 from app.services.partners import add_contact_person, birthday_soon, link_address
 from app.services.sales import totals_by_status
@@ -167,11 +168,22 @@ def load_offers(partner: Partner, page: int) -> dict:
     if status in OFFER_STATUS_LABELS:
         query = query.where(Offer.status == status)
     query = query.order_by(Offer.deadline.desc().nulls_last(), Offer.id.desc())
+    offers = page_of(quotes.with_overview(query), page)
+    # Who a quote may go to, asked only when an offer on the page can send one.
+    sendable = can("write", "Offer") and any(
+        offer.status == "pending" and offer.line_count for offer in offers["rows"]
+    )
+    recipients = quotes.contacts_of(partner) if sendable else []
+    chosen = quotes.default_contact(recipients)
     return {
-        "offers": page_of(query, page),
+        "offers": offers,
         "status": status,
         "totals": totals_by_status(partner.id),
         "statuses": OFFER_STATUS_LABELS,
+        "latest_quotes": quotes.latest_quotes(offers["rows"]),
+        "recipients": [r for r in recipients if r.email],
+        "default_contact": chosen.person.id if chosen else None,
+        "valid_until": date.today() + timedelta(days=quotes.valid_days() if sendable else 30),
     }
 
 

@@ -27,9 +27,9 @@ from app.models import (
     ZoneMember,
     ZoneShare,
 )
-from app.services import zone
+from app.services import quotes, zone
 from app.services.documents import path_of, path_of_stored
-from app.views.base import DossierModelView, datamodel, saved
+from app.views.base import DossierModelView, datamodel, safe_next, saved
 from app.views.common import (
     CommentForm,
     NewPasswordForm,
@@ -93,6 +93,9 @@ class PortalView(BaseView):
         "download": "read",
         "add": "write",
         "complete": "write",
+        "quotes": "read",
+        "quote_pdf": "read",
+        "answer_quote": "write",
     }
     default_view = "index"
 
@@ -135,6 +138,7 @@ class PortalView(BaseView):
             item=item,
             share=share,
             comments=zone.comments(record, record_id, zone_only=True),
+            quotes=quotes.zone_quotes(g.user.id, record_id) if record == "offer" else [],
             form=form or CommentForm(formdata=None),
             may_complete=record == "task" and share.role == "performer" and item.zone_may_complete,
         )
@@ -160,6 +164,44 @@ class PortalView(BaseView):
         zone.complete(g.user, record_id, done=request.form.get("undo") is None)
         flash(gettext("The task was saved."), "success")
         return redirect(url_for(".record", record="task", record_id=record_id))
+
+    @expose("/quotes/")
+    @has_access
+    def quotes(self):
+        return self.render_template(
+            "portal/quotes.html", member=self._member(), quotes=quotes.zone_quotes(g.user.id)
+        )
+
+    @expose("/quotes/<int:quote_id>/pdf")
+    @has_access
+    def quote_pdf(self, quote_id: int):
+        self._member()
+        quote = quotes.find_for_zone(g.user.id, quote_id)
+        if quote is None:
+            abort(404)
+        return send_file(
+            io.BytesIO(quotes.render_pdf(quote)),
+            mimetype="application/pdf",
+            as_attachment=True,
+            download_name=quote.filename,
+        )
+
+    @expose("/quotes/<int:quote_id>/answer", methods=["POST"])
+    @has_access
+    def answer_quote(self, quote_id: int):
+        """Accept or decline a quote: name, time and comment are recorded, staff mailed."""
+        accept = request.form.get("accept")
+        if not FlaskForm().validate() or accept not in ("1", "0"):
+            abort(400)
+        self._member()
+        quote = quotes.answer_in_zone(quote_id, g.user, accept == "1", request.form.get("comment"))
+        flash(
+            gettext("Thank you: you accepted quote %(number)s.", number=quote.number)
+            if quote.status == "accepted"
+            else gettext("You declined quote %(number)s.", number=quote.number),
+            "success",
+        )
+        return redirect(safe_next(request.form.get("next", "")) or url_for(".quotes"))
 
     @expose("/files/<int:comment_id>")
     @has_access
