@@ -41,7 +41,9 @@ LINES = (
 )
 
 
-def accepted_quote(partner=None, lines=LINES, currency="HUF", language=None, contact=None):
+def accepted_quote(
+    partner=None, lines=LINES, currency="HUF", language=None, contact=None, status="accepted"
+):
     """An offer with an accepted quote of `lines` (description, quantity, unit, price,
     discount %, VAT %), made through the models as sending and accepting make it."""
     with acting_as(None):
@@ -55,7 +57,7 @@ def accepted_quote(partner=None, lines=LINES, currency="HUF", language=None, con
             number=invoicing.next_invoice_number(db.session.connection(), YEAR, "quote"),
             year=YEAR,
             version=1,
-            status="accepted",
+            status=status,
             contact_id=contact.id if contact else None,
             language=language,
             currency=currency,
@@ -118,9 +120,7 @@ def test_a_second_make_order_answers_the_order_already_made(app, ctx):
 
 
 def test_only_an_accepted_quote_makes_an_order(app, ctx):
-    quote = accepted_quote()
-    with acting_as(None):
-        quote.status = "sent"
+    quote = accepted_quote(status="sent")  # sent, not answered yet
     with pytest.raises(InvalidValue, match="only from an accepted quote"):
         orders.make_order(quote.id, None)
     assert db.session.scalar(select(func.count(Order.id))) == 0

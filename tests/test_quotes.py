@@ -626,7 +626,7 @@ def test_quote_pages_take_a_bounded_number_of_queries(app, zone_world, login, qu
     for n in range(4):
         with_lines(app, sales, [{"description": f"Változat {n}", "unit_price": 10 + n}] * (n + 2))
         sent(app, sales)
-    assert counts() == few
+    assert all(after <= before for after, before in zip(counts(), few, strict=True)), few
 
 
 def test_the_quote_reaches_the_contact_with_its_pdf_and_the_answer_reaches_the_owner(
