@@ -388,8 +388,7 @@ def upload_document(client, pk, name, content, **data):
             b"MZ\x90\x00",
             [
                 "Dateien dieses Typs können nicht angehängt werden: tool.exe",
-                "Der Browser kann eine gewählte Datei nicht behalten: "
-                "Bitte wählen Sie sie erneut.",
+                "Der Browser kann eine gewählte Datei nicht behalten: Bitte wählen Sie sie erneut.",
             ],
         ),
         ("", b"", ["Wählen Sie eine Datei zum Anhängen."]),
@@ -497,7 +496,11 @@ def test_a_staff_comment_with_a_bad_link_keeps_the_text_on_the_task_page(app, lo
     staff.lang("hu")
     response = staff.post(
         f"/zone/task/{task_id}/comments",
-        data={"body": "Nézd meg a tervet", "url": "ftp://example.com/terv.pdf", "zone_visible": "y"},
+        data={
+            "body": "Nézd meg a tervet",
+            "url": "ftp://example.com/terv.pdf",
+            "zone_visible": "y",
+        },
     )
     page = response.get_data(as_text=True)
     assert response.status_code == 400
@@ -506,7 +509,9 @@ def test_a_staff_comment_with_a_bad_link_keeps_the_text_on_the_task_page(app, lo
     assert "Tetőfelmérés" in page and "zone-panel" in page  # the task's own page
     assert "Nézd meg a tervet</textarea>" in page
     assert value_of(page, "url") == "ftp://example.com/terv.pdf"
-    assert re.search(r'<input[^>]*checked[^>]*id="zone_visible"|id="zone_visible"[^>]*checked', page)
+    assert re.search(
+        r'<input[^>]*checked[^>]*id="zone_visible"|id="zone_visible"[^>]*checked', page
+    )
     with app.app_context():
         assert count(Comment) == 0
     empty = staff.post(f"/zone/task/{task_id}/comments", data={"body": "  "})
