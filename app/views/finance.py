@@ -41,7 +41,15 @@ from app.models import (
     RecurringInvoice,
 )
 from app.services import invoicing, recurring
-from app.views.base import DossierModelView, datamodel, date_arg, guarded, page_of, saved
+from app.views.base import (
+    DossierModelView,
+    datamodel,
+    date_arg,
+    guarded,
+    page_of,
+    safe_next,
+    saved,
+)
 from app.views.common import (
     choice_field,
     label_of,
@@ -319,9 +327,9 @@ class InvoiceView(IssuedLockedMixin, DossierModelView):
             reference=form.reference.data,
         ):
             flash(gettext("The payment was recorded."), "success")
+            # Back to the account tab (a refused form was shown at this form's own address).
             return redirect(
-                request.referrer
-                or url_for("DataSheetView.tab", partner_id=partner_id, key="account")
+                safe_next() or url_for("DataSheetView.tab", partner_id=partner_id, key="account")
             )
         # The account tab again, the invoice's payment form holding what was typed.
         partner = find_partner(partner_id)
