@@ -10,6 +10,8 @@ from flask_babel import gettext
 from flask_wtf import FlaskForm
 
 from app.errors import DomainError, NotFound
+from app.extensions import db
+from app.models import Partner
 from app.services.documents import attach, find_visible, path_of, remove
 from app.views.base import ask_again, saved
 from app.views.common import DocumentForm
@@ -31,6 +33,8 @@ class DocumentView(BaseView):
     def upload(self, partner_id: int):
         from app.views.datasheet import find_partner, render_sheet, tab_of
 
+        if db.session.get(Partner, partner_id) is None:
+            raise NotFound()  # answered as the translated missing page
         partner = find_partner(partner_id)
         form = DocumentForm()
         form.fill_choices()
