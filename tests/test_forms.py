@@ -489,9 +489,10 @@ def test_a_staff_comment_with_a_bad_link_keeps_the_text_on_the_task_page(app, lo
             starts_at=start,
             due_at=start + timedelta(hours=1),
         )
-        db.session.add(task)
+        offer = Offer(name="Tetőcsere", partner=company, amount=10, currency="EUR")
+        db.session.add_all([task, offer])
         db.session.commit()
-        task_id = task.id
+        task_id, offer_id = task.id, offer.id
     staff = login("staff")
     staff.lang("hu")
     response = staff.post(
@@ -519,6 +520,16 @@ def test_a_staff_comment_with_a_bad_link_keeps_the_text_on_the_task_page(app, lo
     assert own_field_errors(empty.get_data(as_text=True), "body") == [
         "Írjon megjegyzést, adjon meg hivatkozást, vagy válasszon fájlt."
     ]
+    on_offer = staff.post(
+        f"/zone/offer/{offer_id}/comments", data={"body": "Ár?", "url": "nem-link"}
+    )
+    page = on_offer.get_data(as_text=True)
+    assert on_offer.status_code == 400
+    assert "Tetőcsere" in page and "zone-panel" in page  # the offer's own page
+    assert own_field_errors(page, "url") == ["Érvénytelen URL."]  # WTForms' own, in Hungarian
+    assert "Ár?</textarea>" in page
+    with app.app_context():
+        assert count(Comment) == 0
 
 
 def test_a_refused_run_keeps_its_date_beside_the_reason(app, login):
