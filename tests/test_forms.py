@@ -550,6 +550,36 @@ def test_a_refused_run_keeps_its_date_beside_the_reason(app, login):
         assert count(InvoiceRun) == 0
 
 
+def test_automatic_invoicing_settings_keep_their_input_in_polish(app, login):
+    from app.models import RecurringInvoice
+
+    partner_id, invoice_id = issued_invoice(app)
+    finance = login("finance")
+    finance.lang("pl")
+    response = finance.post(
+        f"/automatic-invoicing/partner/{partner_id}",
+        data={
+            "template": str(invoice_id),
+            "frequency": "quarterly",
+            "next_date": "01.02.2027",
+            "delivery": "email",
+            "active": "y",
+        },
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert own_field_errors(page, "delivery") == [
+        "Partner nie ma adresu e-mail: dodaj go lub wybierz doręczenie pocztą."
+    ]
+    assert flashed(page) == []
+    assert value_of(page, "next_date") == "01.02.2027"
+    assert re.search(
+        r'<option selected value="quarterly">|<option value="quarterly" selected', page
+    )
+    with app.app_context():
+        assert count(RecurringInvoice) == 0
+
+
 def test_a_weak_password_on_the_invitation_says_to_type_it_again(app, login):
     from app.models import Outbox
     from app.services import zone
