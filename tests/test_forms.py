@@ -110,6 +110,26 @@ def test_a_bad_email_keeps_the_person_form_with_the_message_beside_the_field(
     assert refusal_lines(caplog) == []
 
 
+def test_a_refused_person_form_says_beside_the_picture_to_choose_it_again(app, login):
+    from tests.test_partners import png_bytes
+
+    staff = login("staff")
+    staff.lang("hu")
+    response = staff.post(
+        "/people/add",
+        data={**PERSON, "email": "nope@", "picture": (io.BytesIO(png_bytes()), "en.png")},
+        content_type="multipart/form-data",
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert fab_field_errors(page, "picture") == [
+        "A böngésző nem tudja megtartani a kiválasztott fájlt: válassza ki újra."
+    ]
+    assert value_of(page, "first_name") == "Zsófia"
+    with app.app_context():
+        assert count(Person) == 0
+
+
 def test_a_model_rule_on_the_edit_form_keeps_the_input_and_the_stored_record(app, login):
     with app.app_context():
         person = f.person(first_name="Anna", email="anna@example.com")

@@ -174,7 +174,7 @@ def ask_again(form) -> None:
     """Beside a file chosen or a password typed on a refused form: choose or type it again
     (the form keeps the rest)."""
     for field in form:
-        if field.type in ("FileField", "MultipleFileField"):
+        if field.type in ("FileField", "MultipleFileField", "FileUploadField", "ImageUploadField"):
             chosen = [d for d in (field.raw_data or []) if getattr(d, "filename", "")]
             notice = CHOOSE_AGAIN
         elif field.type == "PasswordField":
@@ -597,6 +597,7 @@ class DossierModelView(OwnLabels, GuardedHooks, ModelView):
                 self.process_form(form, True)
                 if self._store(form, self.datamodel.obj(), adding=True):
                     return None
+            ask_again(form)
             g.form_refused = True
         else:
             self.update_redirect()
@@ -618,6 +619,7 @@ class DossierModelView(OwnLabels, GuardedHooks, ModelView):
                 if self._store(form, item, adding=False):
                     return None
                 item = self.datamodel.get(pk, self._base_filters)  # as stored, after the undo
+            ask_again(form)
             g.form_refused = True
         else:
             form = self.edit_form.refresh(obj=item)
