@@ -56,6 +56,7 @@ class InUse(DomainError):
 
 class TooLarge(DomainError):
     status = 413
+    field = "file"  # a form shows it beside its file input
     message = _l("The file is larger than %(mb)s MB.")
 
 

@@ -217,7 +217,7 @@ def test_the_screen_keeps_the_input_and_says_what_is_wrong(app, login):
         "/our-company/", data=company_form(page, **{"bank_accounts-0-iban": "HU00 1234"})
     )
     text = answer.get_data(as_text=True)
-    assert answer.status_code == 200 and "not a valid IBAN" in text
+    assert answer.status_code == 400 and "not a valid IBAN" in text
     assert "Képernyő Kft." in text
     with app.app_context():
         assert db.session.get(OurCompany, 1).name == "Dossier Minta Kft."

@@ -5,6 +5,7 @@ say why — on FAB's generated forms and on Dossier's own."""
 from __future__ import annotations
 
 import html
+import io
 import logging
 import re
 from datetime import UTC, date, datetime, timedelta
@@ -45,11 +46,16 @@ def fab_field_errors(page: str, field: str) -> list[str]:
 def own_field_errors(page: str, field: str) -> list[str]:
     """The errors Dossier's own forms show under one field (its form group)."""
     group = re.search(
-        rf'<div class="form-group[^"]*">\s*<label[^>]*for="{field}".*?</div>', page, re.S
+        rf'<div class="[^"]*form-group[^"]*">\s*<label[^>]*for="{field}".*?</div>', page, re.S
     )
     if group is None:
         return []
     return [text_of(e) for e in re.findall(r'<span class="help-block">(.*?)</span>', group[0])]
+
+
+def flashed(page: str) -> list[str]:
+    """The messages above the page (flashed), not beside a field."""
+    return [text_of(a) for a in ALERT_RE.findall(page)]
 
 
 def value_of(page: str, field: str) -> str | None:
@@ -93,7 +99,7 @@ def test_a_bad_email_keeps_the_person_form_with_the_message_beside_the_field(
     staff.lang(lang)
     response = staff.post("/people/add", data={**PERSON, "email": "nope@"})
     page = response.get_data(as_text=True)
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert fab_field_errors(page, "email") == [message]
     assert value_of(page, "email") == "nope@"
     assert value_of(page, "first_name") == "Zsófia"
@@ -102,6 +108,26 @@ def test_a_bad_email_keeps_the_person_form_with_the_message_beside_the_field(
     with app.app_context():
         assert count(Person) == 0
     assert refusal_lines(caplog) == []
+
+
+def test_a_refused_person_form_says_beside_the_picture_to_choose_it_again(app, login):
+    from tests.test_partners import png_bytes
+
+    staff = login("staff")
+    staff.lang("hu")
+    response = staff.post(
+        "/people/add",
+        data={**PERSON, "email": "nope@", "picture": (io.BytesIO(png_bytes()), "en.png")},
+        content_type="multipart/form-data",
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert fab_field_errors(page, "picture") == [
+        "A böngésző nem tudja megtartani a kiválasztott fájlt: válassza ki újra."
+    ]
+    assert value_of(page, "first_name") == "Zsófia"
+    with app.app_context():
+        assert count(Person) == 0
 
 
 def test_a_model_rule_on_the_edit_form_keeps_the_input_and_the_stored_record(app, login):
@@ -116,7 +142,7 @@ def test_a_model_rule_on_the_edit_form_keeps_the_input_and_the_stored_record(app
         data={**PERSON, "email": "new@example.com", "birthday": future},
     )
     page = response.get_data(as_text=True)
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert fab_field_errors(page, "birthday") == ["A birthday cannot be in the future."]
     assert value_of(page, "first_name") == "Zsófia"
     assert value_of(page, "email") == "new@example.com"
@@ -140,7 +166,7 @@ def test_a_duplicate_tax_number_is_shown_beside_the_field_in_hungarian(app, logi
         data={"name": "Tisza Zrt.", "tax_number": "12345678-2-41", "status": "active"},
     )
     page = response.get_data(as_text=True)
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert fab_field_errors(page, "tax_number") == ["Már létezik."]  # FAB's own check
     assert value_of(page, "name") == "Tisza Zrt."
     with app.app_context():
@@ -160,7 +186,7 @@ def test_a_unique_constraint_of_the_database_is_shown_beside_its_field(app, logi
         data={"category": "category", "name": "south", "description": "Southern partners"},
     )
     page = response.get_data(as_text=True)
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert fab_field_errors(page, "name") == [
         "In dieser Kategorie gibt es bereits ein Schlagwort mit diesem Namen."
     ]
@@ -184,7 +210,7 @@ def test_a_refusal_without_a_field_is_shown_above_the_kept_form(app, login):
         data={"partner": str(partner_id), "currency": "EUR", "notes": "Changed after issue"},
     )
     page = response.get_data(as_text=True)
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "cannot be changed; cancel it instead." in " ".join(
         text_of(a) for a in ALERT_RE.findall(page)
     )
@@ -210,8 +236,9 @@ def test_the_contact_person_form_keeps_its_input_on_a_bad_email(app, login):
         data={"first_name": "Jan", "last_name": "Nowak", "email": "jan@", "role": "Buyer"},
     )
     page = response.get_data(as_text=True)
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert own_field_errors(page, "email") == ["jan@ ist keine gültige E-Mail-Adresse."]
+    assert flashed(page) == []  # beside the field only, not once more above the page
     assert value_of(page, "role") == "Buyer"
     assert value_of(page, "last_name") == "Nowak"
     with app.app_context():
@@ -225,7 +252,7 @@ def test_my_settings_keep_their_input_on_a_bad_phone(app, login):
         data={"locale": "de", "timezone": "Europe/Warsaw", "phone": "call me", "zone_mail": "y"},
     )
     page = response.get_data(as_text=True)
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert own_field_errors(page, "phone") == ["call me is not a valid phone number."]
     assert value_of(page, "timezone") == "Europe/Warsaw"
     with app.app_context():
@@ -247,7 +274,7 @@ def test_a_locked_note_keeps_the_edit_form_with_the_reason(app, login):
         f"/partner/{ids[0]}/notes/{ids[1]}/edit", data={"kind": "call", "body": "Rewritten"}
     )
     page = response.get_data(as_text=True)
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "This note can no longer be changed or deleted" in page
     assert "Rewritten" in page
     with app.app_context():
@@ -277,16 +304,334 @@ def test_a_portal_comment_with_a_bad_link_keeps_the_text(app, login, mailbox):
     with app.app_context():
         zone.share("offer", ids[2], member_id, "watcher", staff_id)
     client = login("kinga@example.com", "kinga-password-1")
+    client.lang("pl")
     response = client.post(
         f"/portal/offer/{ids[2]}/add",
-        data={"body": "Please look at this", "url": "ftp://example.com/plan.pdf"},
+        data={
+            "body": "Please look at this",
+            "url": "ftp://example.com/plan.pdf",
+            "file": (io.BytesIO(b"%PDF-1.4\n%%EOF\n"), "plan.pdf"),
+        },
+        content_type="multipart/form-data",
     )
     page = response.get_data(as_text=True)
     assert response.status_code == 400
-    assert "ftp://example.com/plan.pdf is not a valid web address." in page
-    assert "Please look at this" in page
+    assert own_field_errors(page, "url") == [
+        "ftp://example.com/plan.pdf nie jest prawidłowym adresem internetowym."
+    ]
+    assert own_field_errors(page, "file") == [
+        "Przeglądarka nie może zachować wybranego pliku: wybierz go ponownie."
+    ]
+    assert flashed(page) == []
+    assert "Please look at this</textarea>" in page
     with app.app_context():
         assert zone.comments("offer", ids[2], zone_only=False) == []
+
+
+# --- every form of the data sheet, the zone and finance keeps its input --------------------------
+
+
+def company_id(app) -> int:
+    with app.app_context():
+        company = f.company(name="Duna Kft.")
+        db.session.commit()
+        return company.id
+
+
+def test_a_note_of_the_sheet_keeps_its_text_on_a_bad_time_in_hungarian(app, login):
+    pk = company_id(app)
+    staff = login("staff")
+    staff.lang("hu")
+    response = staff.post(
+        f"/partner/{pk}/notes",
+        data={"kind": "call", "body": "Visszahívást kért", "occurred_at": "tegnap", "pinned": "y"},
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    errors = own_field_errors(page, "occurred_at")
+    assert len(errors) == 1 and errors[0].startswith("Érvénytelen dátum és időpont; például ")
+    assert flashed(page) == []
+    assert 'class="list-group notes"' in page  # the sheet's notes tab, not another page
+    assert "Visszahívást kért</textarea>" in page
+    assert value_of(page, "occurred_at") == "tegnap"
+    assert re.search(r'<option selected value="call">|<option value="call" selected', page)
+    assert re.search(r'<input[^>]*checked[^>]*id="pinned"|<input[^>]*id="pinned"[^>]*checked', page)
+    with app.app_context():
+        assert count(Note) == 0
+
+
+def test_an_address_of_the_sheet_keeps_its_input_on_a_bad_latitude(app, login):
+    from app.models import Address
+
+    pk = company_id(app)
+    staff = login("staff")
+    staff.lang("de")
+    response = staff.post(
+        f"/partner/{pk}/addresses",
+        data={
+            "type": "billing",
+            "street": "Hauptstraße 5",
+            "postal_code": "1010",
+            "city": "Wien",
+            "country": "AT",
+            "latitude": "95",
+        },
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    errors = own_field_errors(page, "latitude")
+    assert len(errors) == 1 and "-90" in errors[0] and "90" in errors[0]
+    assert errors[0] != "Number must be between -90 and 90."  # WTForms' own, in German
+    assert flashed(page) == []
+    assert value_of(page, "street") == "Hauptstraße 5"
+    assert value_of(page, "city") == "Wien"
+    assert value_of(page, "latitude") == "95"
+    with app.app_context():
+        assert count(Address) == 0
+
+
+def upload_document(client, pk, name, content, **data):
+    import io
+
+    return client.post(
+        f"/documents/upload/{pk}",
+        data={"file": (io.BytesIO(content), name), **data},
+        content_type="multipart/form-data",
+    )
+
+
+@pytest.mark.parametrize(
+    "name, content, reasons",
+    [
+        (
+            "tool.exe",
+            b"MZ\x90\x00",
+            [
+                "Dateien dieses Typs können nicht angehängt werden: tool.exe",
+                "Der Browser kann eine gewählte Datei nicht behalten: Bitte wählen Sie sie erneut.",
+            ],
+        ),
+        ("", b"", ["Wählen Sie eine Datei zum Anhängen."]),
+    ],
+)
+def test_a_refused_upload_keeps_the_description_and_says_to_choose_the_file_again(
+    app, login, name, content, reasons
+):
+    from app.models import Document
+
+    pk = company_id(app)
+    staff = login("staff")
+    staff.lang("de")
+    response = upload_document(
+        staff, pk, name, content, description="Rahmenvertrag 2026", visibility="uploader"
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert own_field_errors(page, "file") == reasons
+    assert flashed(page) == []
+    assert 'id="attach-document"' in page  # the sheet's documents tab
+    assert value_of(page, "description") == "Rahmenvertrag 2026"
+    assert re.search(r'<option selected value="uploader">|<option value="uploader" selected', page)
+    with app.app_context():
+        assert count(Document) == 0
+
+
+def issued_invoice(app, amount=100) -> tuple[int, int]:
+    with app.app_context():
+        partner = f.company(name="Tisza Zrt.")
+        db.session.flush()
+        invoice = invoicing.create_draft(
+            partner.id, None, [{"description": "Work", "quantity": 1, "unit_price": amount}]
+        )
+        invoicing.issue(invoice.id, None)
+        db.session.commit()
+        return partner.id, invoice.id
+
+
+@pytest.mark.parametrize(
+    "lang, amount, message",
+    [
+        ("hu", "150", "A befizetés több, mint a még esedékes "),
+        ("de", "zehn", None),  # WTForms' own message, in German
+    ],
+)
+def test_a_refused_payment_keeps_the_date_and_the_reference(app, login, lang, amount, message):
+    from app.models import Payment
+
+    partner_id, invoice_id = issued_invoice(app)
+    finance = login("finance")
+    finance.lang(lang)
+    paid_on = "2026. 11. 30." if lang == "hu" else "30.11.2026"
+    response = finance.post(
+        f"/invoices/{invoice_id}/payment",
+        data={"amount": amount, "paid_on": paid_on, "reference": "Átutalás 42/2026"},
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    errors = own_field_errors(page, f"amount-{invoice_id}")
+    assert len(errors) == 1
+    if message:
+        assert errors[0].startswith(message)
+    else:
+        assert errors[0] and errors[0] != "Not a valid decimal value."
+    assert flashed(page) == []
+    assert 'class="table table-striped account-invoices"' in page  # the account tab
+    assert value_of(page, f"amount-{invoice_id}") == amount
+    assert value_of(page, f"paid_on-{invoice_id}") == paid_on
+    assert value_of(page, f"reference-{invoice_id}") == "Átutalás 42/2026"
+    with app.app_context():
+        assert count(Payment) == 0
+        assert db.session.get(Invoice, invoice_id).status == "issued"
+    # The form that was not refused records the payment, back on the tab.
+    saved = finance.post(
+        f"/invoices/{invoice_id}/payment",
+        data={"amount": "100", "paid_on": paid_on, "reference": "Átutalás 42/2026"},
+        headers={"Referer": f"/partner/{partner_id}/account"},
+    )
+    assert saved.status_code == 302
+    assert saved.headers["Location"] == f"/partner/{partner_id}/account"
+    with app.app_context():
+        assert db.session.scalar(select(Payment.reference)) == "Átutalás 42/2026"
+
+
+def test_a_staff_comment_with_a_bad_link_keeps_the_text_on_the_task_page(app, login):
+    from app.models import Comment, Task
+    from app.services import acting_as
+
+    with app.app_context(), acting_as(None):
+        company = f.company()
+        db.session.flush()
+        start = datetime(2026, 12, 10, 9, 0)
+        task = Task(
+            title="Tetőfelmérés",
+            partner_id=company.id,
+            responsible_id=user_id(app, "staff"),
+            starts_at=start,
+            due_at=start + timedelta(hours=1),
+        )
+        offer = Offer(name="Tetőcsere", partner=company, amount=10, currency="EUR")
+        db.session.add_all([task, offer])
+        db.session.commit()
+        task_id, offer_id = task.id, offer.id
+    staff = login("staff")
+    staff.lang("hu")
+    response = staff.post(
+        f"/zone/task/{task_id}/comments",
+        data={
+            "body": "Nézd meg a tervet",
+            "url": "ftp://example.com/terv.pdf",
+            "zone_visible": "y",
+        },
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert own_field_errors(page, "url") == ["ftp://example.com/terv.pdf nem érvényes webcím."]
+    assert flashed(page) == []
+    assert "Tetőfelmérés" in page and "zone-panel" in page  # the task's own page
+    assert "Nézd meg a tervet</textarea>" in page
+    assert value_of(page, "url") == "ftp://example.com/terv.pdf"
+    assert re.search(
+        r'<input[^>]*checked[^>]*id="zone_visible"|id="zone_visible"[^>]*checked', page
+    )
+    with app.app_context():
+        assert count(Comment) == 0
+    empty = staff.post(f"/zone/task/{task_id}/comments", data={"body": "  "})
+    assert empty.status_code == 400
+    assert own_field_errors(empty.get_data(as_text=True), "body") == [
+        "Írjon megjegyzést, adjon meg hivatkozást, vagy válasszon fájlt."
+    ]
+    on_offer = staff.post(
+        f"/zone/offer/{offer_id}/comments", data={"body": "Ár?", "url": "nem-link"}
+    )
+    page = on_offer.get_data(as_text=True)
+    assert on_offer.status_code == 400
+    assert "Tetőcsere" in page and "zone-panel" in page  # the offer's own page
+    assert own_field_errors(page, "url") == ["Érvénytelen URL."]  # WTForms' own, in Hungarian
+    assert "Ár?</textarea>" in page
+    with app.app_context():
+        assert count(Comment) == 0
+
+
+def test_a_refused_run_keeps_its_date_beside_the_reason(app, login):
+    from app.models import InvoiceRun
+
+    manager = login("finance")
+    manager.lang("de")
+    far = (date.today() + timedelta(days=800)).strftime("%d.%m.%Y")
+    response = manager.post("/automatic-invoicing/start", data={"as_of": far})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    errors = own_field_errors(page, "as_of")
+    assert len(errors) == 1
+    assert errors[0].startswith("Die automatische Rechnungsstellung reicht höchstens ein Jahr")
+    assert flashed(page) == []
+    assert value_of(page, "as_of") == far
+    with app.app_context():
+        assert count(InvoiceRun) == 0
+
+
+def test_automatic_invoicing_settings_keep_their_input_in_polish(app, login):
+    from app.models import RecurringInvoice
+
+    partner_id, invoice_id = issued_invoice(app)
+    finance = login("finance")
+    finance.lang("pl")
+    response = finance.post(
+        f"/automatic-invoicing/partner/{partner_id}",
+        data={
+            "template": str(invoice_id),
+            "frequency": "quarterly",
+            "next_date": "01.02.2027",
+            "delivery": "email",
+            "active": "y",
+        },
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert own_field_errors(page, "delivery") == [
+        "Partner nie ma adresu e-mail: dodaj go lub wybierz doręczenie pocztą."
+    ]
+    assert flashed(page) == []
+    assert value_of(page, "next_date") == "01.02.2027"
+    assert re.search(
+        r'<option selected value="quarterly">|<option value="quarterly" selected', page
+    )
+    with app.app_context():
+        assert count(RecurringInvoice) == 0
+
+
+def test_a_weak_password_on_the_invitation_says_to_type_it_again(app, login):
+    from app.models import Outbox
+    from app.services import zone
+
+    staff_id = user_id(app, "staff")
+    with app.app_context():
+        company = f.company()
+        contact = f.person(email="kinga@example.com")
+        f.affiliation(contact, company, is_contact_person=True)
+        db.session.commit()
+        ids = company.id, contact.id
+    with app.test_request_context():
+        zone.invite(ids[1], ids[0], "client", staff_id)
+    with app.app_context():
+        body = db.session.scalar(select(Outbox.body).where(Outbox.recipient == "kinga@example.com"))
+    token = re.search(r"/portal/welcome/(\S+)", body).group(1)
+    visitor = login()
+    visitor.lang("de")
+    response = visitor.post(
+        f"/portal/welcome/{token}", data={"password": "kurz", "confirm": "kurz"}
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    errors = own_field_errors(page, "password")
+    assert len(errors) >= 2
+    assert errors[-1] == (
+        "Der Browser kann ein eingegebenes Passwort nicht behalten: Bitte geben Sie es erneut ein."
+    )
+    assert flashed(page) == []
+    assert 'value="kurz"' not in page
+    with app.app_context():
+        assert zone.invitation_user(token) is not None  # still to be accepted
 
 
 # --- back where the form was opened -----------------------------------------------------------

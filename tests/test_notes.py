@@ -1,5 +1,6 @@
 """The note log through the data sheet and the REST API; authors who leave."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from freezegun import freeze_time
@@ -52,7 +53,13 @@ def test_an_empty_note_is_refused_with_a_message(app, login):
     pid = _person_id(app)
     response = login("staff").post(f"/partner/{pid}/notes", data={"kind": "note", "body": ""})
     assert response.status_code == 400
-    assert "alert-danger" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    # Beside the text field of the sheet's note form, not in a banner.
+    group = re.search(
+        r'<div class="form-group has-error">\s*<label[^>]*for="body".*?</div>', page, re.S
+    )
+    assert group and '<span class="help-block">' in group.group(0)
+    assert "alert-danger" not in page
     with app.app_context():
         assert db.session.scalar(select(Note.id)) is None
 

@@ -137,5 +137,5 @@ def test_an_unknown_partner_on_the_offer_form_is_a_clear_message(app, login):
             "payment_frequency": "once",
         },
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "This choice does not exist or you may not see it." in response.get_data(as_text=True)

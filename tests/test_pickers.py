@@ -220,7 +220,7 @@ def test_a_contact_person_takes_a_person_and_a_company_and_not_the_other_way(app
     wrong = staff.post(
         "/contact-persons/add", data={"person": str(ids[1]), "organization": str(ids[0])}
     )
-    assert wrong.status_code == 200
+    assert wrong.status_code == 400
     assert "This choice does not exist or you may not see it." in wrong.get_data(as_text=True)
     right = staff.post(
         "/contact-persons/add",

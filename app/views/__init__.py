@@ -50,13 +50,14 @@ def _navbar() -> dict:
 
 
 def init_app(app) -> None:
-    from app.views.base import register_formatters, register_menu_cache
+    from app.views.base import register_formatters, register_menu_cache, register_refused_forms
     from app.views.error_pages import register_error_pages
     from app.views.guards import register_guards
     from app.views.portal import log_refusals
 
     register_error_pages(app)
     register_formatters(app)
+    register_refused_forms(app)
     register_menu_cache(app)
     register_guards(app)
     app.context_processor(_navbar)

@@ -165,6 +165,27 @@ def refuse_on_form(form, error: DomainError | IntegrityError) -> None:
         flash(str(error), "danger")
 
 
+# What browsers cannot keep on a form shown again: a chosen file and a typed password.
+CHOOSE_AGAIN = _l("A browser cannot keep a chosen file: choose it again.")
+TYPE_AGAIN = _l("A browser cannot keep a typed password: type it again.")
+
+
+def ask_again(form) -> None:
+    """Beside a file chosen or a password typed on a refused form: choose or type it again
+    (the form keeps the rest)."""
+    for field in form:
+        if field.type in ("FileField", "MultipleFileField", "FileUploadField", "ImageUploadField"):
+            chosen = [d for d in (field.raw_data or []) if getattr(d, "filename", "")]
+            notice = CHOOSE_AGAIN
+        elif field.type == "PasswordField":
+            chosen = [d for d in (field.raw_data or []) if d]
+            notice = TYPE_AGAIN
+        else:
+            continue
+        if chosen and str(notice) not in map(str, field.errors):
+            field.errors = [*field.errors, str(notice)]
+
+
 def saved(form, write, *args, **kwargs) -> bool:
     """Run a form's write; a rule that says no (a domain error, a constraint) leaves
     nothing behind and is shown on the form, which keeps what was typed. A missing record
@@ -576,6 +597,8 @@ class DossierModelView(OwnLabels, GuardedHooks, ModelView):
                 self.process_form(form, True)
                 if self._store(form, self.datamodel.obj(), adding=True):
                     return None
+            ask_again(form)
+            g.form_refused = True
         else:
             self.update_redirect()
         return self._get_add_widget(form=form, exclude_cols=exclude_cols)
@@ -596,6 +619,8 @@ class DossierModelView(OwnLabels, GuardedHooks, ModelView):
                 if self._store(form, item, adding=False):
                     return None
                 item = self.datamodel.get(pk, self._base_filters)  # as stored, after the undo
+            ask_again(form)
+            g.form_refused = True
         else:
             form = self.edit_form.refresh(obj=item)
             self.prefill_form(form, pk)
@@ -843,6 +868,17 @@ def register_menu_cache(app) -> None:
         return html
 
     app.jinja_env.globals["cached_menu"] = cached_menu
+
+
+def register_refused_forms(app) -> None:
+    """A refused form of FAB's (shown again by FAB's own add and edit, with a 200) answers
+    400, as Dossier's own forms do: the save was refused, the page holds what was typed."""
+
+    @app.after_request
+    def refused_status(response):
+        if g.get("form_refused") and response.status_code == 200:
+            response.status_code = 400
+        return response
 
 
 def register_formatters(app) -> None:

@@ -9,7 +9,7 @@ import calendar as month_calendar
 from datetime import date, datetime, time, timedelta
 
 from babel.numbers import format_decimal
-from flask import abort, current_app, flash
+from flask import abort, current_app
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.validators import PasswordComplexityValidator
 from flask_babel import gettext, to_user_timezone, to_utc
@@ -247,13 +247,6 @@ class DocumentForm(FlaskForm):
         ]
 
 
-def flash_errors(form) -> None:
-    for field, errors in form.errors.items():
-        label = getattr(form, field).label.text if hasattr(form, field) else field
-        for error in errors:
-            flash(gettext("%(field)s: %(error)s", field=label, error=error), "danger")
-
-
 class NewPasswordForm(FlaskForm):
     """A password chosen through a mailed link: an invitation or a forgotten password."""
 
@@ -337,14 +330,20 @@ class ZonePanelShow:
     @expose("/show/<pk>", methods=["GET"])
     @has_access
     def show(self, pk):
-        pk = self._deserialize_pk_if_composite(pk)
+        return self.show_page(self._deserialize_pk_if_composite(pk))
+
+    def show_page(self, pk, form: CommentForm | None = None):
+        """The show page; `form`: the panel's comment form as a refused post left it."""
         widgets = self._show(pk)
+        panel = zone_panel(self.zone_record, pk)
+        if form is not None:
+            panel["form"] = form
         return self.render_template(
             self.show_template,
             pk=pk,
             title=self.show_title,
             widgets=widgets,
             related_views=self._related_views,
-            panel=zone_panel(self.zone_record, pk),
+            panel=panel,
             **self.show_extra(pk),
         )

@@ -19,6 +19,7 @@ from app.errors import DomainError
 from app.extensions import db
 from app.models import CURRENCIES, PAYMENT_METHOD_LABELS
 from app.services import company as seller
+from app.views.base import ask_again
 from app.views.common import choice_field
 
 EMPTY_ACCOUNT_ROWS = 2
@@ -95,7 +96,8 @@ class OurCompanyView(BaseView):
             else:
                 flash(gettext("Our company's data was saved."), "success")
                 return redirect(url_for(".index"))
-        return self._page(form, company)
+        ask_again(form)  # the logo has to be chosen again
+        return self._page(form, company), 400
 
     @staticmethod
     def _store(form: OurCompanyForm) -> None:

@@ -61,7 +61,7 @@ from app.services.documents import audit_visible
 from app.services.partners import add_contact_person, birthday_soon, link_address
 from app.services.sales import totals_by_status
 from app.views.base import date_arg, page_of, safe_next, saved
-from app.views.common import DocumentForm, NoteForm, audit_label, audit_text, can, flash_errors
+from app.views.common import DocumentForm, NoteForm, audit_label, audit_text, can
 from app.views.labels import LABELS
 
 
@@ -519,14 +519,12 @@ class ContactPersonFormView(BaseView):
         back = safe_next() or url_for("DataSheetView.tab", partner_id=partner_id, key="people")
         if request.method == "POST":
             data = {k: v for k, v in form.data.items() if k != "csrf_token"}
-            if not form.validate():
-                flash_errors(form)
-            elif saved(form, add_contact_person, partner_id, g.user.id, **data):
+            if form.validate() and saved(form, add_contact_person, partner_id, g.user.id, **data):
                 flash(gettext("The contact person was saved."), "success")
                 return redirect(back)
         return self.render_template(
             "datasheet/contact_person_add.html", form=form, partner=organization, back=back
-        )
+        ), 400 if request.method == "POST" else 200
 
 
 class AddressFormView(BaseView):
@@ -542,9 +540,9 @@ class AddressFormView(BaseView):
     def new_address(self, partner_id: int):
         form = AddressForm()
         data = {k: v for k, v in form.data.items() if k not in ("csrf_token", "type")}
-        if not form.validate():
-            flash_errors(form)
-        elif saved(form, link_address, partner_id, g.user.id, type=form.type.data, **data):
+        if form.validate() and saved(
+            form, link_address, partner_id, g.user.id, type=form.type.data, **data
+        ):
             flash(gettext("The address was saved."), "success")
             return redirect(url_for("DataSheetView.tab", partner_id=partner_id, key="addresses"))
         partner = find_partner(partner_id)

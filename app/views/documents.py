@@ -10,7 +10,10 @@ from flask_babel import gettext
 from flask_wtf import FlaskForm
 
 from app.errors import DomainError, NotFound
+from app.extensions import db
+from app.models import Partner
 from app.services.documents import attach, find_visible, path_of, remove
+from app.views.base import ask_again, saved
 from app.views.common import DocumentForm
 
 
@@ -28,36 +31,34 @@ class DocumentView(BaseView):
     @expose("/upload/<int:partner_id>", methods=["POST"])
     @has_access
     def upload(self, partner_id: int):
+        from app.views.datasheet import find_partner, render_sheet, tab_of
+
+        if db.session.get(Partner, partner_id) is None:
+            raise NotFound()  # answered as the translated missing page
+        partner = find_partner(partner_id)
         form = DocumentForm()
         form.fill_choices()
-        back = url_for("DataSheetView.tab", partner_id=partner_id, key="documents")
-        if not form.validate():
-            for errors in form.errors.values():
-                for error in errors:
-                    flash(str(error), "danger")
-            return redirect(back)
         upload = request.files.get("file")
+        valid = form.validate()
         if upload is None or not upload.filename:
-            flash(gettext("Choose a file to attach."), "danger")
-            return redirect(back)
-        try:
-            attach(
-                partner_id,
-                g.user.id,
-                upload.filename,
-                upload.stream,
-                visibility=form.visibility.data,
-                role_ids=form.roles.data or [],
-                user_ids=[user.id for user in form.users.data],
-                description=form.description.data,
-            )
-        except NotFound:
-            raise  # answered 404 at the edge, as a page that is not there
-        except DomainError as error:
-            flash(str(error), "danger")
-            return redirect(back)
-        flash(gettext("The document was attached."), "success")
-        return redirect(back)
+            form.file.errors = [*form.file.errors, gettext("Choose a file to attach.")]
+        elif valid and saved(
+            form,
+            attach,
+            partner_id,
+            g.user.id,
+            upload.filename,
+            upload.stream,
+            visibility=form.visibility.data,
+            role_ids=form.roles.data or [],
+            user_ids=[user.id for user in form.users.data],
+            description=form.description.data,
+        ):
+            flash(gettext("The document was attached."), "success")
+            return redirect(url_for("DataSheetView.tab", partner_id=partner_id, key="documents"))
+        # The documents tab again with what was chosen; the file has to be chosen again.
+        ask_again(form)
+        return render_sheet(self, partner, tab_of(partner, "documents"), form=form), 400
 
     @expose("/generate/<int:partner_id>", methods=["POST"])
     @has_access

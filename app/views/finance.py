@@ -41,7 +41,15 @@ from app.models import (
     RecurringInvoice,
 )
 from app.services import invoicing, receivables, recurring
-from app.views.base import DossierModelView, datamodel, date_arg, guarded, page_of, saved
+from app.views.base import (
+    DossierModelView,
+    datamodel,
+    date_arg,
+    guarded,
+    page_of,
+    safe_next,
+    saved,
+)
 from app.views.common import (
     choice_field,
     label_of,
@@ -302,25 +310,34 @@ class InvoiceView(LinesEditorShow, IssuedLockedMixin, DossierModelView):
     @expose("/<int:invoice_id>/payment", methods=["POST"])
     @has_access
     def payment(self, invoice_id: int):
+        from app.views.datasheet import find_partner, render_sheet, tab_of
+
         form = PaymentForm()
         invoice = db.get_or_404(Invoice, invoice_id)
-        if form.validate():
-            invoicing.record_payment(
-                invoice_id,
-                g.user.id,
-                form.amount.data,
-                paid_on=form.paid_on.data,
-                reference=form.reference.data,
-            )
+        partner_id = invoice.partner_id
+        if form.validate() and saved(
+            form,
+            invoicing.record_payment,
+            invoice_id,
+            g.user.id,
+            form.amount.data,
+            paid_on=form.paid_on.data,
+            reference=form.reference.data,
+        ):
             flash(gettext("The payment was recorded."), "success")
-        else:
-            for errors in form.errors.values():
-                for error in errors:
-                    flash(str(error), "danger")
-        return redirect(
-            request.referrer
-            or url_for("DataSheetView.tab", partner_id=invoice.partner_id, key="account")
-        )
+            # Back to the account tab (a refused form was shown at this form's own address).
+            return redirect(
+                safe_next() or url_for("DataSheetView.tab", partner_id=partner_id, key="account")
+            )
+        # The account tab again, the invoice's payment form holding what was typed.
+        partner = find_partner(partner_id)
+        return render_sheet(
+            self,
+            partner,
+            tab_of(partner, "account"),
+            payment_form=form,
+            payment_invoice_id=invoice_id,
+        ), 400
 
     @expose("/<int:invoice_id>/email", methods=["POST"])
     @has_access
@@ -543,9 +560,12 @@ class AutomaticInvoicingView(BaseView):
     @expose("/")
     @has_access
     def index(self):
-        form = RunForm()
+        form = RunForm(formdata=None)
         as_of = recurring.check_as_of(date_arg("date") or date.today())
         form.as_of.data = as_of
+        return self._index(form, as_of)
+
+    def _index(self, form: RunForm, as_of: date):
         count, due = recurring.due_list(as_of)
         runs = db.session.scalars(select(InvoiceRun).order_by(InvoiceRun.id.desc()).limit(10))
         return self.render_template(
@@ -564,14 +584,14 @@ class AutomaticInvoicingView(BaseView):
     @has_access
     def start(self):
         form = RunForm()
-        if not form.validate():
-            for errors in form.errors.values():
-                for error in errors:
-                    flash(str(error), "danger")
-            return redirect(url_for(".index"))
-        run = recurring.start(g.user.id, form.as_of.data)
-        flash(gettext("The run was started."), "success")
-        return redirect(url_for(".run_page", run_id=run.id))
+        started = []
+        if form.validate() and saved(
+            form, lambda: started.append(recurring.start(g.user.id, form.as_of.data))
+        ):
+            flash(gettext("The run was started."), "success")
+            return redirect(url_for(".run_page", run_id=started[0].id))
+        # The page again with the date typed and the reason beside it.
+        return self._index(form, date.today()), 400
 
     @expose("/run/<int:run_id>")
     @has_access
@@ -682,9 +702,10 @@ class AutomaticInvoicingView(BaseView):
         ):
             flash(gettext("The automatic invoicing settings were saved."), "success")
             return redirect(url_for("DataSheetView.tab", partner_id=partner_id, key="account"))
-        return self.render_template(
+        page = self.render_template(
             "finance/recurring_settings.html", form=form, partner=partner, current=current
         )
+        return page, 400 if request.method == "POST" else 200
 
 
 class RecurringInvoiceView(DossierModelView):

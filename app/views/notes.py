@@ -11,7 +11,7 @@ from app.extensions import db
 from app.models import Note, Partner
 from app.services.notes import change_note, delete_note, write_note
 from app.views.base import safe_next, saved
-from app.views.common import NoteForm, flash_errors
+from app.views.common import NoteForm
 
 
 class NoteView(BaseView):
@@ -41,20 +41,18 @@ class NoteView(BaseView):
     @expose("/<int:partner_id>/notes", methods=["POST"])
     @has_access
     def add_note(self, partner_id: int):
-        partner = db.get_or_404(Partner, partner_id)
+        from app.views.datasheet import find_partner, render_sheet, tab_of
+
+        db.get_or_404(Partner, partner_id)
         form = NoteForm()
-        if not form.validate():
-            flash_errors(form)
-        elif saved(form, write_note, partner_id, g.user.id, **self._content(form)):
+        if form.validate() and saved(
+            form, write_note, partner_id, g.user.id, **self._content(form)
+        ):
             flash(gettext("The note was saved."), "success")
             return self._back(partner_id)
-        return self.render_template(
-            "datasheet/note_edit.html",
-            form=form,
-            note=None,
-            partner=partner,
-            back=self._back_url(partner_id),
-        ), 400
+        # The sheet's notes tab again, its form holding what was typed.
+        partner = find_partner(partner_id)
+        return render_sheet(self, partner, tab_of(partner, "notes"), form=form), 400
 
     @expose("/<int:partner_id>/notes/<int:note_id>/edit", methods=["GET", "POST"])
     @has_access
@@ -64,11 +62,12 @@ class NoteView(BaseView):
             abort(404)
         form = NoteForm(obj=note)
         if request.method == "POST":
-            if not form.validate():
-                flash_errors(form)
-            elif saved(form, change_note, note_id, g.user.id, **self._content(form)):
+            if form.validate() and saved(
+                form, change_note, note_id, g.user.id, **self._content(form)
+            ):
                 flash(gettext("The note was saved."), "success")
                 return self._back(partner_id)
+            note = db.get_or_404(Note, note_id)  # as stored, after the undo
         elif not note.may_be_changed_by(g.user.id):
             note.assert_changeable()
         return self.render_template(
@@ -77,7 +76,7 @@ class NoteView(BaseView):
             note=note,
             partner=note.partner,
             back=self._back_url(partner_id),
-        )
+        ), 400 if request.method == "POST" else 200
 
     @expose("/<int:partner_id>/notes/<int:note_id>/delete", methods=["POST"])
     @has_access

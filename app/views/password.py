@@ -3,7 +3,7 @@ the account exists) and the page the link opens. Open to everyone, like the logi
 
 from __future__ import annotations
 
-from flask import flash, redirect
+from flask import flash, redirect, request
 from flask_appbuilder import BaseView, expose
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
@@ -12,6 +12,7 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from app.services import auth
+from app.views.base import ask_again
 from app.views.common import NewPasswordForm
 
 
@@ -28,7 +29,8 @@ class PasswordResetView(BaseView):
         if form.validate_on_submit():
             auth.request_reset(form.login.data)
             return self.render_template("password/forgot.html", form=None)
-        return self.render_template("password/forgot.html", form=form)
+        page = self.render_template("password/forgot.html", form=form)
+        return page, 400 if request.method == "POST" else 200
 
     @expose("/reset-password/<token>", methods=["GET", "POST"])
     def reset(self, token: str):
@@ -40,4 +42,6 @@ class PasswordResetView(BaseView):
             auth.reset_with_token(token, form.password.data)
             flash(gettext("Your new password is set. Log in with it."), "success")
             return redirect(self.appbuilder.get_url_for_login)
-        return self.render_template("password/reset.html", form=form, user=user)
+        ask_again(form)
+        page = self.render_template("password/reset.html", form=form, user=user)
+        return page, 400 if request.method == "POST" else 200

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import logging
 
-from flask import abort, flash, g, redirect, request, send_file, url_for
+from flask import abort, current_app, flash, g, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
@@ -29,7 +29,7 @@ from app.models import (
 )
 from app.services import quotes, zone
 from app.services.documents import path_of, path_of_stored
-from app.views.base import DossierModelView, datamodel, safe_next, saved
+from app.views.base import DossierModelView, ask_again, datamodel, safe_next, saved
 from app.views.common import (
     CommentForm,
     NewPasswordForm,
@@ -45,20 +45,18 @@ from app.views.fields import LocaleDateTimeField, PartnerField
 log = logging.getLogger("dossier.zone")
 
 
-def flash_form_errors(form) -> None:
-    for errors in form.errors.values():
-        for error in errors:
-            flash(str(error), "danger")
-
-
 def _add_comment(record: str, record_id: int, form: CommentForm, zone_visible: bool) -> bool:
-    """Add what the form holds, through the one service; False (with a message) when empty."""
+    """Add what the form holds, through the one service; False when refused (the message
+    beside its field, the rest of the form kept: a chosen file has to be chosen again)."""
     if not form.validate():
-        flash_form_errors(form)
+        ask_again(form)
         return False
     kind = form.kind()
     if kind is None:
-        flash(gettext("Write a comment, give a link or choose a file."), "danger")
+        form.body.errors = [
+            *form.body.errors,
+            gettext("Write a comment, give a link or choose a file."),
+        ]
         return False
     if not saved(
         form,
@@ -72,6 +70,7 @@ def _add_comment(record: str, record_id: int, form: CommentForm, zone_visible: b
         upload=form.file.data if kind == "file" else None,
         zone_visible=zone_visible,
     ):
+        ask_again(form)
         return False
     flash(gettext("It was added."), "success")
     return True
@@ -261,8 +260,9 @@ class PortalView(BaseView):
                 self.appbuilder.sm.update_user_auth_stat(user)
                 flash(gettext("Your password is set. Welcome!"), "success")
                 return redirect(url_for(".index"))
-            flash_form_errors(form)
-        return self.render_template("portal/welcome.html", form=form, user=user)
+            ask_again(form)
+        page = self.render_template("portal/welcome.html", form=form, user=user)
+        return page, 400 if request.method == "POST" else 200
 
 
 class PortalMoneyView(BaseView):
@@ -446,8 +446,10 @@ class ZoneStaffView(BaseView):
             abort(404)
         self._require("write", record)
         form = CommentForm()
-        _add_comment(record, record_id, form, zone_visible=bool(form.zone_visible.data))
-        return self._back(record, record_id)
+        if _add_comment(record, record_id, form, zone_visible=bool(form.zone_visible.data)):
+            return self._back(record, record_id)
+        # The task's or offer's page again, its comment form holding what was typed.
+        return _staff_view(record).show_page(record_id, form=form), 400
 
     @expose("/comments/<int:comment_id>/visibility", methods=["POST"])
     @has_access
@@ -464,6 +466,15 @@ class ZoneStaffView(BaseView):
     @has_access
     def download(self, comment_id: int):
         return _send(comment_id)
+
+
+def _staff_view(record: str):
+    """The staff's view of a task or an offer (its show page has the zone panel)."""
+    name = "TaskView" if record == "task" else "OfferView"
+    for view in current_app.appbuilder.baseviews:
+        if type(view).__name__ == name:
+            return view
+    abort(404)
 
 
 def _send(comment_id: int):

@@ -75,7 +75,8 @@ class SettingsView(BaseView):
             flash(gettext("Your settings were saved."), "success")
             return redirect(url_for(".index"))
         db.session.commit()
-        return self.render_template("tasks/settings.html", form=form, locales=LOCALES)
+        page = self.render_template("tasks/settings.html", form=form, locales=LOCALES)
+        return page, 400 if request.method == "POST" else 200
 
 
 __all__ = ["SettingsView"]

@@ -45,3 +45,45 @@ def test_saving_an_offer_opened_from_the_offers_tab_returns_to_that_tab(app, ser
     assert "Nowa strona WWW" in page.content()
     with app.app_context():
         assert db.session.scalar(select(Offer.partner_id)) == pk
+
+
+def test_a_refused_payment_in_german_keeps_the_date_and_the_reference(app, server, page):
+    from app.models import Invoice, Payment
+    from app.services import invoicing
+
+    with app.app_context():
+        company = f.company(name="Donau GmbH")
+        db.session.flush()
+        invoice = invoicing.create_draft(
+            company.id, None, [{"description": "Beratung", "quantity": 1, "unit_price": 100}]
+        )
+        invoicing.issue(invoice.id, None)
+        db.session.commit()
+        pk, invoice_id, due = company.id, invoice.id, str(invoice.gross_total)
+    log_in(page, server, "finance")
+    page.goto(f"{server}/lang/de")
+    page.goto(f"{server}/partner/{pk}/account")
+    page.fill(f"#amount-{invoice_id}", "zehn")
+    page.fill(f"#paid_on-{invoice_id}", "30.11.2026")
+    page.fill(f"#reference-{invoice_id}", "Überweisung 42/2026")
+    with page.expect_navigation():
+        page.click(f"#payment-{invoice_id} button")
+    # The account tab again: the date and the reference as typed, the reason beside the amount.
+    assert page.input_value(f"#paid_on-{invoice_id}") == "30.11.2026"
+    assert page.input_value(f"#reference-{invoice_id}") == "Überweisung 42/2026"
+    assert page.input_value(f"#amount-{invoice_id}") == "zehn"
+    beside = page.locator(f".form-group:has(#amount-{invoice_id}) .help-block")
+    assert beside.count() == 1
+    reason = beside.inner_text().strip()
+    assert reason and reason != "Not a valid decimal value."
+    assert page.locator(".alert-danger").count() == 0
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Payment.id))) == 0
+    # Corrected, it is recorded and the tab comes back.
+    page.fill(f"#amount-{invoice_id}", due)
+    with page.expect_navigation():
+        page.click(f"#payment-{invoice_id} button")
+    assert page.url == f"{server}/partner/{pk}/account"
+    with app.app_context():
+        assert db.session.scalar(select(Payment.reference)) == "Überweisung 42/2026"
+        assert db.session.get(Invoice, invoice_id).status == "paid"
