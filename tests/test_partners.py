@@ -356,3 +356,14 @@ def test_an_address_is_added_from_the_data_sheet_and_bad_input_stores_nothing(ap
         link = db.session.scalar(select(PartnerAddress).where(PartnerAddress.partner_id == pid))
         assert link.type == "seat" and link.address.city == "Győr"
     assert 'id="sheet-map"' in staff.get(f"/partner/{pid}").get_data(as_text=True)
+
+
+def test_the_lists_cells_carry_their_columns_class_and_hide_on_a_phone(app, login):
+    """Each cell says its column (`list-<column>`); all but the name and the e-mail hide on a
+    phone (`hidden-xs`), in the header and in every row."""
+    with app.app_context():
+        f.person(first_name="Kata", last_name="Kovács", email="kata@example.com")
+    html = login("staff").get("/people/list/").get_data(as_text=True)
+    assert '<td class="list-display_name">' in html and '<td class="list-email">' in html
+    assert '<td class="list-customer_number hidden-xs">' in html
+    assert '<th class="list-phone hidden-xs">' in html

@@ -90,7 +90,9 @@ class SheetListWidget(ListWidget):
             row_links=self.row_links,
             column_classes={
                 column: f"list-{column}" + ("" if column in self.phone_columns else " hidden-xs")
-                for column in kwargs.get("include_columns", ())
+                for column in kwargs.get(
+                    "include_columns", self.template_args.get("include_columns", ())
+                )
             },
         )
         return super().__call__(**kwargs)
