@@ -113,8 +113,11 @@ def test_nothing_but_the_factory_and_the_views_import_a_view():
 
 
 # Shared by the screens: helpers (common), FAB glue (base) and what it wires in (guards, the
-# error pages), column labels and the partner picker field.
+# error pages), column labels and the partner picker field, the data sheet's parts (sheet: every
+# form that comes back on a tab renders it) and the lines editor's mixins (lines).
 SHARED_VIEW_MODULES = {
+    "app.views.sheet",
+    "app.views.lines",
     "app.views",
     "app.views.common",
     "app.views.base",

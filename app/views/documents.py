@@ -31,7 +31,7 @@ class DocumentView(BaseView):
     @expose("/upload/<int:partner_id>", methods=["POST"])
     @has_access
     def upload(self, partner_id: int):
-        from app.views.datasheet import find_partner, render_sheet, tab_of
+        from app.views.sheet import find_partner, render_sheet, tab_of
 
         if db.session.get(Partner, partner_id) is None:
             raise NotFound()  # answered as the translated missing page

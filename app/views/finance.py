@@ -310,7 +310,7 @@ class InvoiceView(LinesEditorShow, IssuedLockedMixin, DossierModelView):
     @expose("/<int:invoice_id>/payment", methods=["POST"])
     @has_access
     def payment(self, invoice_id: int):
-        from app.views.datasheet import find_partner, render_sheet, tab_of
+        from app.views.sheet import find_partner, render_sheet, tab_of
 
         form = PaymentForm()
         invoice = db.get_or_404(Invoice, invoice_id)

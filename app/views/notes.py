@@ -41,7 +41,7 @@ class NoteView(BaseView):
     @expose("/<int:partner_id>/notes", methods=["POST"])
     @has_access
     def add_note(self, partner_id: int):
-        from app.views.datasheet import find_partner, render_sheet, tab_of
+        from app.views.sheet import find_partner, render_sheet, tab_of
 
         db.get_or_404(Partner, partner_id)
         form = NoteForm()
