@@ -16,6 +16,9 @@ from app.models.base import current_actor_id, utcnow
 
 AUDIT_ACTION_LABELS = {"create": _l("Created"), "update": _l("Changed"), "delete": _l("Deleted")}
 AUDIT_SKIP = {
+    # read with an offer's overview (app/services/quotes.py), no column of its own
+    "line_count",
+    "latest_quote_id",
     "created_at",
     "updated_at",
     "created_by_id",
