@@ -302,17 +302,19 @@ def set_status(invoice_id: int, actor_id: int | None, status: str) -> Invoice:
     return invoice
 
 
-def render_pdf(invoice: Invoice) -> bytes:
-    """The invoice as PDF in its language, with an embedded Unicode font."""
-    return render_pdf_of([invoice])
+def render_pdf(invoice: Invoice, company: OurCompany | None = None) -> bytes:
+    """The invoice as PDF in its language, with an embedded Unicode font. A caller making
+    many passes `company` (our company, read once): the session holds the row only weakly,
+    so each call would read it again."""
+    return render_pdf_of([invoice], company)
 
 
-def render_pdf_of(invoices: list[Invoice]) -> bytes:
+def render_pdf_of(invoices: list[Invoice], company: OurCompany | None = None) -> bytes:
     """Invoices in one PDF, each in its partner's language and starting on a new page (a
     page-break wrapper per invoice: xhtml2pdf's <pdf:nextpage/> recurses itself to death
     at a few hundred invoices)."""
     default = current_app.config["DEFAULT_LOCALE"]
-    company = our_company()
+    company = company or our_company()
     documents = []
     for invoice in invoices:
         with force_locale(invoice.language or default):

@@ -379,6 +379,7 @@ def _mail_invoices(run_: InvoiceRun) -> int:
         )
     )
     default = current_app.config["DEFAULT_LOCALE"]
+    company = our_company()
     with acting_as(run_.started_by_id):
         for invoice in waiting:
             subject, body = render_mail("invoice", invoice.language or default, invoice=invoice)
@@ -390,7 +391,7 @@ def _mail_invoices(run_: InvoiceRun) -> int:
                 subject,
                 body,
                 check=False,
-                attachments=[(name, "application/pdf", invoicing.render_pdf(invoice))],
+                attachments=[(name, "application/pdf", invoicing.render_pdf(invoice, company))],
             )
             if invoice.status == "issued":
                 invoice.status = "sent"
