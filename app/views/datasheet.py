@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
 
 from flask import (
     abort,
@@ -21,7 +22,7 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import contains_eager, selectinload, with_polymorphic
 from werkzeug.utils import secure_filename
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
@@ -344,32 +345,35 @@ TABS: list[Tab] = [
 ]
 
 
+@cache
+def _partner_statement():
+    """find_partner's select, built once (its joins and eager options cost more to build than
+    the query takes)."""
+    p = with_polymorphic(Partner, [Person, Organization])
+    codes, products, links = p.codes, p.supplied_products, p.address_links
+    return (
+        select(p)
+        .where(p.id == bindparam("partner_id"))
+        .outerjoin(partner_code, partner_code.c.partner_id == p.id)
+        .outerjoin(Code, Code.id == partner_code.c.code_id)
+        .outerjoin(partner_product, partner_product.c.partner_id == p.id)
+        .outerjoin(Product, Product.id == partner_product.c.product_id)
+        .outerjoin(links)
+        .outerjoin(PartnerAddress.address)
+        .options(
+            contains_eager(codes),
+            contains_eager(products),
+            contains_eager(links).contains_eager(PartnerAddress.address),
+        )
+        .order_by(Code.name, Product.name)
+    )
+
+
 def find_partner(partner_id: int) -> Partner:
     """The partner of the sheet with what its header shows, loaded at once. Flat outer joins
     (not the nested `LEFT JOIN (partner_code JOIN code)` of joinedload, which SQLite
     materialises by reading every partner's codes: 17 ms at 100,000 partners)."""
-    p = with_polymorphic(Partner, [Person, Organization])
-    codes, products, links = p.codes, p.supplied_products, p.address_links
-    partner = (
-        db.session.scalars(
-            select(p)
-            .where(p.id == partner_id)
-            .outerjoin(partner_code, partner_code.c.partner_id == p.id)
-            .outerjoin(Code, Code.id == partner_code.c.code_id)
-            .outerjoin(partner_product, partner_product.c.partner_id == p.id)
-            .outerjoin(Product, Product.id == partner_product.c.product_id)
-            .outerjoin(links)
-            .outerjoin(PartnerAddress.address)
-            .options(
-                contains_eager(codes),
-                contains_eager(products),
-                contains_eager(links).contains_eager(PartnerAddress.address),
-            )
-            .order_by(Code.name, Product.name)
-        )
-        .unique()
-        .first()
-    )
+    partner = db.session.scalars(_partner_statement(), {"partner_id": partner_id}).unique().first()
     if partner is None:
         abort(404)
     return partner
