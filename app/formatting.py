@@ -65,10 +65,18 @@ def local_time(moment: datetime, zone: str | tzinfo | None = None) -> datetime:
 def date_pattern(locale: str | Locale | None = None) -> str:
     """The locale's numeric date with two-digit day and month and a four-digit year: the one
     way dates are shown and typed (hu 2026. 12. 02., de 02.12.2026, en 02/12/2026)."""
-    pattern = get_date_format("short", locale=format_locale(locale)).pattern
-    pattern = re.sub(r"(?<!d)d(?!d)", "dd", pattern)
-    pattern = re.sub(r"(?<!M)M(?!M)", "MM", pattern)
-    return re.sub(r"y+", "y", pattern)
+    loc = format_locale(locale)
+    key = str(loc)
+    found = _PATTERNS.get(key)
+    if found is None:
+        pattern = get_date_format("short", locale=loc).pattern
+        pattern = re.sub(r"(?<!d)d(?!d)", "dd", pattern)
+        pattern = re.sub(r"(?<!M)M(?!M)", "MM", pattern)
+        found = _PATTERNS[key] = re.sub(r"y+", "y", pattern)
+    return found
+
+
+_PATTERNS: dict[str, str] = {}
 
 
 # The numeric date of each locale as a str.format pattern, made once from Babel's pattern when

@@ -50,7 +50,7 @@ def _navbar() -> dict:
 
 
 def init_app(app) -> None:
-    from app.views.base import register_formatters, register_menu_cache
+    from app.views.base import register_formatters, register_menu_cache, register_static_urls
     from app.views.error_pages import register_error_pages
     from app.views.guards import register_guards
     from app.views.portal import log_refusals
@@ -58,6 +58,7 @@ def init_app(app) -> None:
     register_error_pages(app)
     register_formatters(app)
     register_menu_cache(app)
+    register_static_urls(app)
     register_guards(app)
     app.context_processor(_navbar)
     log_refusals(app)

@@ -730,6 +730,18 @@ class DossierApi(OwnLabels, GuardedHooks, ModelRestApi):
             return self.response_400(message=bad_value)
         return super().response_500(message)
 
+    def _label_columns_json(self, cols=None) -> dict:
+        # FAB translates every label of the answer on every call, matching each of the
+        # (many) labels against the column list: made once per language and columns.
+        key = (str(get_locale()), tuple(cols or ()))
+        cache = self.__dict__.setdefault("_labels_json", {})
+        labels = cache.get(key)
+        if labels is None:
+            if len(cache) >= 64:
+                cache.clear()
+            labels = cache[key] = super()._label_columns_json(cols)
+        return dict(labels)
+
     def _get_field_info(self, field, *args, **kwargs):
         info = super()._get_field_info(field, *args, **kwargs)
         # FAB translates a missing label or description as "", which gettext answers with
@@ -843,6 +855,35 @@ def register_menu_cache(app) -> None:
         return html
 
     app.jinja_env.globals["cached_menu"] = cached_menu
+
+
+STATIC_URL_CACHE_SIZE = 512
+
+
+def register_static_urls(app) -> None:
+    """The templates' `url_for` of a static file (`static`, `appbuilder.static` with only a
+    filename), built once per file and script root: FAB's layout builds some 25 of them on
+    every page, each a walk of the URL map that answers the same every time."""
+    build = app.jinja_env.globals["url_for"]
+    built: dict = {}
+
+    def url_for(endpoint, **values):
+        if (
+            endpoint.endswith("static")
+            and len(values) == 1
+            and "filename" in values
+            and has_request_context()
+        ):
+            key = (endpoint, values["filename"], request.script_root)
+            url = built.get(key)
+            if url is None:
+                if len(built) >= STATIC_URL_CACHE_SIZE:
+                    built.clear()
+                url = built[key] = build(endpoint, **values)
+            return url
+        return build(endpoint, **values)
+
+    app.jinja_env.globals["url_for"] = url_for
 
 
 def register_formatters(app) -> None:
