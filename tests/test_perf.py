@@ -312,3 +312,17 @@ def test_list_links_are_fabs_own(app, login):
         db.session.commit()
     html = login("staff").get("/people/list/?_oc_PersonView=email&_od_PersonView=asc").text
     assert "href=/people/list/?_oc_PersonView=email&amp;_od_PersonView=desc" in html
+
+
+def test_layout_urls_made_once_follow_the_script_root(app, login):
+    """The layout's static files and argument-less links are built once per script root: an
+    app served under a prefix gets its own, the root keeps its own."""
+    client = login("staff")
+    plain = client.get("/people/list/").text
+    prefixed = client.get("/people/list/", environ_overrides={"SCRIPT_NAME": "/crm"}).text
+    again = client.get("/people/list/").text
+    for html, root in ((plain, ""), (prefixed, "/crm"), (again, "")):
+        assert f'href="{root}/static/dossier/dossier.css"' in html
+        assert f'href="{root}/static/appbuilder/css/bootstrap.min.css"' in html
+        assert f'action="{root}/search/"' in html
+        assert f'href="{root}/settings/"' in html

@@ -862,19 +862,18 @@ STATIC_URL_CACHE_SIZE = 512
 
 def register_static_urls(app) -> None:
     """The templates' `url_for` of a static file (`static`, `appbuilder.static` with only a
-    filename), built once per file and script root: FAB's layout builds some 25 of them on
-    every page, each a walk of the URL map that answers the same every time."""
+    filename) or of an endpoint without arguments (the navbar's search, settings, zone),
+    built once per URL and script root: FAB's layout builds some 30 of them on every page,
+    each a walk of the URL map that answers the same every time (Dossier and FAB register no
+    URL defaults that could change them)."""
     build = app.jinja_env.globals["url_for"]
     built: dict = {}
 
     def url_for(endpoint, **values):
-        if (
-            endpoint.endswith("static")
-            and len(values) == 1
-            and "filename" in values
-            and has_request_context()
-        ):
-            key = (endpoint, values["filename"], request.script_root)
+        static = len(values) == 1 and "filename" in values and endpoint.endswith("static")
+        # (".name" is relative to the request's blueprint: left to Flask.)
+        if has_request_context() and (static or not values) and endpoint[:1] != ".":
+            key = (endpoint, values.get("filename"), request.script_root)
             url = built.get(key)
             if url is None:
                 if len(built) >= STATIC_URL_CACHE_SIZE:
