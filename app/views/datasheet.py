@@ -107,7 +107,14 @@ def load_notes(partner: Partner, page: int) -> dict:
     if kind in NOTE_KIND_LABELS:
         query = query.where(Note.kind == kind)
     query = query.order_by(Note.created_at.desc(), Note.id.desc())
-    return {"notes": page_of(query, page), "kind": kind, "form": NoteForm()}
+    # The kinds' names translated once for the page, not once per note.
+    kind_labels = {key: str(label) for key, label in NOTE_KIND_LABELS.items()}
+    return {
+        "notes": page_of(query, page),
+        "kind": kind,
+        "kind_labels": kind_labels,
+        "form": NoteForm(),
+    }
 
 
 def load_people(partner: Partner, page: int) -> dict:
