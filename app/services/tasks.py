@@ -186,10 +186,11 @@ _OVERDUE: dict[int, object] = {}
 
 
 def _overdue_statement(limit: int):
-    """The bell's select, built once per limit: it runs on every page."""
+    """The bell's select, built once per limit: it runs on every page. Only what the bell shows
+    (id, title, due time), not whole tasks: loading Task entities cost twice the query."""
     if limit not in _OVERDUE:
         _OVERDUE[limit] = (
-            select(Task, func.count().over())
+            select(Task.id, Task.title, Task.due_at, func.count().over().label("total"))
             .where(
                 Task.responsible_id == bindparam("user_id"),
                 Task.done.is_(False),
@@ -201,12 +202,13 @@ def _overdue_statement(limit: int):
     return _OVERDUE[limit]
 
 
-def overdue_tasks(user_id: int, limit: int = 10) -> tuple[int, list[Task]]:
-    """The bell: how many open tasks of the user are overdue, and the oldest few."""
+def overdue_tasks(user_id: int, limit: int = 10) -> tuple[int, list]:
+    """The bell: how many open tasks of the user are overdue, and the oldest few (rows with
+    the task's id, title and due_at)."""
     rows = db.session.execute(
         _overdue_statement(limit), {"user_id": user_id, "now": utcnow()}
     ).all()
-    return (rows[0][1] if rows else 0), [task for task, _ in rows]
+    return (rows[0].total if rows else 0), rows
 
 
 def notify_overdue(now: datetime | None = None, batch: int = 2000) -> int:
