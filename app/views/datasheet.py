@@ -22,6 +22,8 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from jinja2.filters import do_truncate, do_urlencode
+from markupsafe import Markup, escape
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import contains_eager, selectinload, with_polymorphic
 from werkzeug.utils import secure_filename
@@ -30,6 +32,7 @@ from wtforms.fields import FloatField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from app.extensions import db
+from app.formatting import datetime_text
 from app.models import (
     ADDRESS_TYPE_LABELS,
     AUDIT_ACTION_LABELS,
@@ -60,7 +63,7 @@ from app.models import (
 from app.services.documents import audit_visible
 from app.services.partners import add_contact_person, birthday_soon, link_address
 from app.services.sales import totals_by_status
-from app.views.base import date_arg, page_of, safe_next, saved
+from app.views.base import date_arg, page_of, safe_next, saved, shown
 from app.views.common import DocumentForm, NoteForm, audit_label, audit_text, can, flash_errors
 from app.views.labels import LABELS
 
@@ -107,14 +110,67 @@ def load_notes(partner: Partner, page: int) -> dict:
     if kind in NOTE_KIND_LABELS:
         query = query.where(Note.kind == kind)
     query = query.order_by(Note.created_at.desc(), Note.id.desc())
-    # The kinds' names translated once for the page, not once per note.
-    kind_labels = {key: str(label) for key, label in NOTE_KIND_LABELS.items()}
     return {
         "notes": page_of(query, page),
         "kind": kind,
-        "kind_labels": kind_labels,
         "form": NoteForm(),
+        "note_items": note_items,
     }
+
+
+def note_items(notes, texts: dict, links: dict, can_write_tasks, can_write_notes, user_id):
+    """The notes tab's list items, written once per page in Python (a Jinja loop over 25
+    notes with their dates, links and forms was a third of the sheet): the same HTML as the
+    template wrote. `texts` are the template's translations (t_at, t_pinned, t_fixed, t_task,
+    t_edit, t_delete, t_confirm), `links` its URLs made once (task_url, back_query,
+    edit_head/tail, delete_head/tail) and the CSRF token (csrf)."""
+    env = current_app.jinja_env
+    t = {key: escape(value) for key, value in texts.items()}
+    task_url, back_query = escape(links["task_url"]), escape(links["back_query"])
+    edit_head, edit_tail = escape(links["edit_head"]), escape(links["edit_tail"])
+    delete_head, delete_tail = escape(links["delete_head"]), escape(links["delete_tail"])
+    csrf = escape(shown(links["csrf"]))
+    kinds = {key: escape(str(label)) for key, label in NOTE_KIND_LABELS.items()}
+    out = []
+    for note in notes:
+        nid = escape(note.id)
+        kind = kinds.get(note.kind) or escape(shown(note.kind))
+        meta = [f"<strong>{kind}</strong> · {escape(datetime_text(note.created_at))}"]
+        if note.author:
+            name = escape(shown(note.author.get_full_name()))
+            meta.append(f'· <span class="note-author">{name}</span>')
+        if note.occurred_at:
+            meta.append(
+                "· " + escape(texts["t_at"].replace("__time__", datetime_text(note.occurred_at)))
+            )
+        if note.pinned:
+            meta.append(f'<i class="fa fa-thumb-tack" title="{t["t_pinned"]}"></i>')
+        if note.is_locked():
+            meta.append(f'<i class="fa fa-lock" title="{t["t_fixed"]}"></i>')
+        actions = []
+        if can_write_tasks:
+            query = do_urlencode({"note": note.id, "title": do_truncate(env, note.body, 80)})
+            actions.append(
+                f'<a class="btn btn-xs btn-default" href="{task_url}&amp;{escape(query)}">'
+                f"{t['t_task']}</a>"
+            )
+        if can_write_notes and note.may_be_changed_by(user_id):
+            actions.append(
+                f'<a class="btn btn-xs btn-default" href="{edit_head}/{nid}/{edit_tail}'
+                f'{back_query}">{t["t_edit"]}</a>'
+                f'<form method="post" action="{delete_head}/{nid}/{delete_tail}" '
+                'style="display:inline">'
+                f'<input type="hidden" name="csrf_token" value="{csrf}">'
+                f'<button class="btn btn-xs btn-danger" data-confirm="{t["t_confirm"]}">'
+                f"{t['t_delete']}</button></form>"
+            )
+        out.append(
+            f'<li class="list-group-item note" data-note="{nid}">'
+            f'<div class="note-meta text-muted small">{" ".join(meta)}</div>'
+            f'<div class="note-body">{escape(shown(note.body))}</div>'
+            f'<div class="note-actions">{"".join(actions)}</div></li>\n'
+        )
+    return Markup("".join(out))
 
 
 def load_people(partner: Partner, page: int) -> dict:
