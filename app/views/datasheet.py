@@ -32,7 +32,7 @@ from wtforms.fields import FloatField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from app.extensions import db
-from app.formatting import datetime_text
+from app.formatting import datetime_text, format_locale, time_zone
 from app.models import (
     ADDRESS_TYPE_LABELS,
     AUDIT_ACTION_LABELS,
@@ -131,18 +131,22 @@ def note_items(notes, texts: dict, links: dict, can_write_tasks, can_write_notes
     delete_head, delete_tail = escape(links["delete_head"]), escape(links["delete_tail"])
     csrf = escape(shown(links["csrf"]))
     kinds = {key: escape(str(label)) for key, label in NOTE_KIND_LABELS.items()}
+    # The request's locale and time zone looked up once, not twice per note.
+    locale, zone = format_locale(), time_zone()
+
+    def moment(value) -> str:
+        return datetime_text(value, locale=locale, zone=zone)
+
     out = []
     for note in notes:
         nid = escape(note.id)
         kind = kinds.get(note.kind) or escape(shown(note.kind))
-        meta = [f"<strong>{kind}</strong> · {escape(datetime_text(note.created_at))}"]
+        meta = [f"<strong>{kind}</strong> · {escape(moment(note.created_at))}"]
         if note.author:
             name = escape(shown(note.author.get_full_name()))
             meta.append(f'· <span class="note-author">{name}</span>')
         if note.occurred_at:
-            meta.append(
-                "· " + escape(texts["t_at"].replace("__time__", datetime_text(note.occurred_at)))
-            )
+            meta.append("· " + escape(texts["t_at"].replace("__time__", moment(note.occurred_at))))
         if note.pinned:
             meta.append(f'<i class="fa fa-thumb-tack" title="{t["t_pinned"]}"></i>')
         if note.is_locked():
