@@ -26,15 +26,25 @@ FORMAT_LOCALES = {"en": "en_GB"}
 WHOLE_CURRENCIES = {"HUF"}
 
 
+_LOCALES: dict[str, Locale] = {}
+
+
 def format_locale(locale: str | Locale | None = None) -> Locale:
-    """The formatting locale of a language (the request's when none is given): en → en_GB."""
+    """The formatting locale of a language (the request's when none is given): en → en_GB.
+    Parsed once per name (a data sheet formats a date per note)."""
     if locale is None:
         locale = (get_locale() if has_app_context() else None) or "en"
     name = str(locale)
-    try:
-        return Locale.parse(FORMAT_LOCALES.get(name, name))
-    except (ValueError, UnknownLocaleError):
-        return Locale.parse(FORMAT_LOCALES["en"])
+    found = _LOCALES.get(name)
+    if found is None:
+        try:
+            found = Locale.parse(FORMAT_LOCALES.get(name, name))
+        except (ValueError, UnknownLocaleError):
+            found = Locale.parse(FORMAT_LOCALES["en"])
+        if len(_LOCALES) >= 64:
+            _LOCALES.clear()
+        _LOCALES[name] = found
+    return found
 
 
 def time_zone(zone: str | tzinfo | None = None) -> tzinfo:
@@ -61,10 +71,41 @@ def local_time(moment: datetime, zone: str | tzinfo | None = None) -> datetime:
 def date_pattern(locale: str | Locale | None = None) -> str:
     """The locale's numeric date with two-digit day and month and a four-digit year: the one
     way dates are shown and typed (hu 2026. 12. 02., de 02.12.2026, en 02/12/2026)."""
-    pattern = get_date_format("short", locale=format_locale(locale)).pattern
-    pattern = re.sub(r"(?<!d)d(?!d)", "dd", pattern)
-    pattern = re.sub(r"(?<!M)M(?!M)", "MM", pattern)
-    return re.sub(r"y+", "y", pattern)
+    loc = format_locale(locale)
+    key = str(loc)
+    found = _PATTERNS.get(key)
+    if found is None:
+        pattern = get_date_format("short", locale=loc).pattern
+        pattern = re.sub(r"(?<!d)d(?!d)", "dd", pattern)
+        pattern = re.sub(r"(?<!M)M(?!M)", "MM", pattern)
+        found = _PATTERNS[key] = re.sub(r"y+", "y", pattern)
+    return found
+
+
+_PATTERNS: dict[str, str] = {}
+
+
+# The numeric date of each locale as a str.format pattern, made once from Babel's pattern when
+# it has only day, month, year and punctuation (every Dossier language); else None: Babel.
+_NUMERIC: dict[str, str | None] = {}
+_NUMERIC_FIELDS = {"dd": "{0.day:02d}", "MM": "{0.month:02d}", "y": "{0.year}"}
+
+
+def _numeric_format(loc: Locale) -> str | None:
+    key = str(loc)
+    if key not in _NUMERIC:
+        parts = re.findall(r"dd|MM|y|[^A-Za-z']+|.", date_pattern(loc))
+        fields = [
+            _NUMERIC_FIELDS.get(part)
+            or (
+                part.replace("{", "{{").replace("}", "}}")
+                if not re.search(r"[A-Za-z']", part)
+                else None
+            )
+            for part in parts
+        ]
+        _NUMERIC[key] = None if None in fields else "".join(fields)
+    return _NUMERIC[key]
 
 
 def date_text(day: date | datetime | None, style: str = "numeric", locale=None) -> str:
@@ -74,6 +115,10 @@ def date_text(day: date | datetime | None, style: str = "numeric", locale=None) 
     if isinstance(day, datetime):
         day = day.date()
     loc = format_locale(locale)
+    if style == "numeric":
+        numeric = _numeric_format(loc)
+        if numeric is not None:
+            return numeric.format(day)
     return format_date(day, date_pattern(loc) if style == "numeric" else style, locale=loc)
 
 

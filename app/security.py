@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from functools import cached_property
 
 from flask import g, has_request_context, request, session
 from flask_appbuilder import expose
@@ -19,7 +20,7 @@ from flask_appbuilder.security.sqla.models import (
 from flask_appbuilder.security.views import AuthDBView
 from flask_babel import lazy_gettext as _l
 from flask_login import user_logged_in
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from app.models import UserProfile
@@ -263,9 +264,15 @@ class DossierSecurityManager(SecurityManager):
             g._dossier_permissions = (key, permissions)
         return permissions
 
-    def _permissions_of(self, role_ids) -> list:
-        """(permission, view) names of the roles: a list of ids or a select of them."""
-        return self.session.execute(
+    @cached_property
+    def _permissions_statement(self):
+        """(permission, view) names of a list of roles, built once: building the select
+        cost as much as running it, on every request."""
+        return self._permissions_select(bindparam("role_ids", expanding=True))
+
+    @staticmethod
+    def _permissions_select(role_ids):
+        return (
             select(Permission.name, ViewMenu.name)
             .select_from(PermissionView)
             .join(Permission, PermissionView.permission_id == Permission.id)
@@ -275,7 +282,15 @@ class DossierSecurityManager(SecurityManager):
                 assoc_permissionview_role.c.permission_view_id == PermissionView.id,
             )
             .where(assoc_permissionview_role.c.role_id.in_(role_ids))
-        ).all()
+        )
+
+    @cached_property
+    def _public_statement(self):
+        return self._permissions_select(select(Role.id).where(Role.name == bindparam("role")))
+
+    def _permissions_of(self, role_ids) -> list:
+        """(permission, view) names of the roles (a list of ids)."""
+        return self.session.execute(self._permissions_statement, {"role_ids": role_ids}).all()
 
     def is_item_public(self, permission_name, view_name) -> bool:
         # FAB loads the public role, then its permissions, then each one's names: one query.
@@ -283,11 +298,25 @@ class DossierSecurityManager(SecurityManager):
             public = g._dossier_public
         else:
             public = frozenset(
-                self._permissions_of(select(Role.id).where(Role.name == self.auth_role_public))
+                self.session.execute(self._public_statement, {"role": self.auth_role_public}).all()
             )
             if has_request_context():
                 g._dossier_public = public
         return (permission_name, view_name) in public
+
+    @cached_property
+    def _user_statement(self):
+        """The user with its roles, groups and session generation, built once (the options
+        and joins cost more than the query itself on every request)."""
+        return (
+            select(self.user_model, UserProfile.session_generation)
+            .outerjoin(UserProfile, UserProfile.user_id == self.user_model.id)
+            .where(self.user_model.id == bindparam("pk"))
+            .options(
+                joinedload(self.user_model.roles),
+                joinedload(self.user_model.groups).joinedload(Group.roles),
+            )
+        )
 
     def get_user_by_id(self, pk):
         # Every request loads the user with its roles, groups and session generation: one
@@ -296,19 +325,7 @@ class DossierSecurityManager(SecurityManager):
             pk = int(pk)
         except (TypeError, ValueError):
             return None
-        row = (
-            self.session.execute(
-                select(self.user_model, UserProfile.session_generation)
-                .outerjoin(UserProfile, UserProfile.user_id == self.user_model.id)
-                .where(self.user_model.id == pk)
-                .options(
-                    joinedload(self.user_model.roles),
-                    joinedload(self.user_model.groups).joinedload(Group.roles),
-                )
-            )
-            .unique()
-            .first()
-        )
+        row = self.session.execute(self._user_statement, {"pk": pk}).unique().first()
         if row is None:
             return None
         user, generation = row

@@ -106,3 +106,22 @@ def test_validation_messages_are_in_the_users_language(app, login):
         follow_redirects=True,
     )
     assert "ist keine gültige E-Mail-Adresse" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("lang", ["en", "hu", "pl", "de", "ru", "bg"])
+def test_numeric_dates_are_babels_pattern(lang):
+    """The numeric date is written by a format made once per locale: the same text as Babel's
+    pattern on every day of four centuries (and Babel itself where the pattern holds letters,
+    as Bulgarian's "г.")."""
+    from datetime import timedelta
+
+    from babel.dates import format_date
+
+    from app.formatting import date_pattern, format_locale
+
+    locale = format_locale(lang)
+    start = date(1800, 1, 1)
+    for offset in range(0, 400 * 366, 7):
+        day = start + timedelta(days=offset)
+        expected = format_date(day, date_pattern(locale), locale=locale)
+        assert date_text(day, locale=lang) == expected, day

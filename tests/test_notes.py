@@ -190,3 +190,32 @@ def test_deactivating_the_author_keeps_the_author_visible(app, login):
         db.session.commit()
     page = login("admin").get(f"/partner/{pid}").get_data(as_text=True)
     assert "Still signed" in page and "Gábor Távozó" in page
+
+
+def test_the_notes_tab_writes_each_note_with_its_links_escaped(app, login):
+    """The notes are written in Python once per page (note_items): kind, time, author, the
+    moment it happened, pinned, the author's edit link and delete form with its CSRF token
+    while the note may change, the task link with the note's text; everything escaped."""
+    with app.app_context(), freeze_time(at(9, 0)):
+        p = f.person()
+        note = f.note(p, user_id(app, "staff"), body='<script>x</script> & "quoted"')
+        note.kind, note.pinned, note.occurred_at = "call", True, at(8, 15)
+        db.session.commit()
+        nid, pid = note.id, p.id
+    with freeze_time(at(9, 10)):
+        page = login("staff").get(f"/partner/{pid}").get_data(as_text=True)
+    item = page.split(f'data-note="{nid}">')[1].split("</li>")[0]
+    assert "<script>x</script>" not in item
+    assert (
+        '<div class="note-body">&lt;script&gt;x&lt;/script&gt; &amp; &#34;quoted&#34;</div>' in item
+    )
+    assert "<strong>Phone call</strong>" in item and 'class="note-author">Staff User</span>' in item
+    assert "at " in item and "fa-thumb-tack" in item and "fa-lock" not in item
+    assert f'href="/partner/{pid}/notes/{nid}/edit?next=' in item
+    assert f'action="/partner/{pid}/notes/{nid}/delete"' in item
+    assert 'name="csrf_token" value="' in item and 'data-confirm="Delete this note?"' in item
+    assert f"note={nid}&amp;title=%3Cscript%3Ex%3C%2Fscript%3E+%26+%22quoted%22" in item
+    with freeze_time(at(9, 40)):
+        page = login("staff").get(f"/partner/{pid}").get_data(as_text=True)
+    item = page.split(f'data-note="{nid}">')[1].split("</li>")[0]
+    assert "fa-lock" in item and "/edit" not in item and "csrf_token" not in item

@@ -367,3 +367,27 @@ def test_the_lists_cells_carry_their_columns_class_and_hide_on_a_phone(app, logi
     assert '<td class="list-display_name">' in html and '<td class="list-email">' in html
     assert '<td class="list-customer_number hidden-xs">' in html
     assert '<th class="list-phone hidden-xs">' in html
+
+
+def test_list_rows_keep_their_cells_classes_buttons_and_escaping(app, login):
+    """The list's rows are written in Python (SheetListWidget.rows): each cell keeps its
+    column's class (hidden on a phone but for the name and the e-mail), the name opens the
+    data sheet, the status goes through its label, nothing shows for None and every value is
+    escaped; the row buttons are the user's own."""
+    with app.app_context():
+        p = f.person(first_name="<b>Zsófia</b>", last_name="Árvai & Fia", status="lead", phone=None)
+        pid = p.id
+        db.session.commit()
+    html = login("staff").get("/people/list/?_flt_0_display_name=arvai").get_data(as_text=True)
+    row = re.search(
+        rf'<tr><td[^>]*><input id="{pid}".*?</tr>|<tr>.*?/people/edit/{pid}".*?</tr>', html, re.S
+    ).group(0)
+    assert (
+        f'<td class="list-display_name"><a href="/partner/{pid}" class="sheet-link">'
+        "&lt;b&gt;Zsófia&lt;/b&gt; Árvai &amp; Fia</a></td>" in row
+    )
+    assert '<td class="list-status hidden-xs">Lead</td>' in row
+    assert '<td class="list-phone hidden-xs"></td>' in row
+    assert '<th class="list-email">' in html and '<th class="list-owner hidden-xs">' in html
+    assert f'href="/people/edit/{pid}"' in row and f'data-href="/people/delete/{pid}"' in row
+    assert "None" not in row

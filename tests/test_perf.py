@@ -270,3 +270,59 @@ def test_starts_with_on_a_name_is_folded_and_letter_for_letter_stays(app, login,
     assert [p["display_name"] for p in rest.get_json()["result"]] == ["Agata Nowak"]
     folded = api("staff").get("/api/v1/person/?q=(filters:!((col:display_name,opr:fsw,value:agn)))")
     assert [p["display_name"] for p in folded.get_json()["result"]] == ["Ágnes Szabó"]
+
+
+def test_list_links_are_fabs_own(app, login):
+    """The list's order, page and page size links are built from the list's path made once per
+    request: the same URLs as FAB's filters give, whatever the request's arguments."""
+    from flask import current_app, render_template_string
+    from flask_appbuilder.filters import TemplateFilters
+
+    fab = TemplateFilters.__new__(TemplateFilters)
+    queries = [
+        "",
+        "?_oc_PersonView=email&_od_PersonView=asc",
+        "?_oc_PersonView=email&_od_PersonView=desc&page_PersonView=3",
+        "?_flt_0_display_name=Kov%C3%A1cs+%26+T%C3%A1rsa&psize_PersonView=50&x=a/b:c?d",
+        "?_flt_0_display_name=&_flt_3_owner=2&_flt_3_owner=5",
+    ]
+    template = (
+        "{{ 'email'|link_order('PersonView') }} {{ 3|link_page('PersonView') }} "
+        "{{ 100|link_page_size('PersonView') }}"
+    )
+    with app.app_context():
+        for query in queries:
+            with current_app.test_request_context("/people/list/" + query):
+                from flask import request
+
+                request.url_rule = current_app.url_map._rules_by_endpoint["PersonView.list"][0]
+                request.view_args = {}
+                ours = render_template_string(template)
+                theirs = " ".join(
+                    str(x)
+                    for x in (
+                        fab.link_order_filter("email", "PersonView"),
+                        fab.link_page_filter(3, "PersonView"),
+                        fab.link_page_size_filter(100, "PersonView"),
+                    )
+                )
+                assert ours == theirs.replace("&", "&amp;"), query
+    with app.app_context():
+        f.person(first_name="Links")
+        db.session.commit()
+    html = login("staff").get("/people/list/?_oc_PersonView=email&_od_PersonView=asc").text
+    assert "href=/people/list/?_oc_PersonView=email&amp;_od_PersonView=desc" in html
+
+
+def test_layout_urls_made_once_follow_the_script_root(app, login):
+    """The layout's static files and argument-less links are built once per script root: an
+    app served under a prefix gets its own, the root keeps its own."""
+    client = login("staff")
+    plain = client.get("/people/list/").text
+    prefixed = client.get("/people/list/", environ_overrides={"SCRIPT_NAME": "/crm"}).text
+    again = client.get("/people/list/").text
+    for html, root in ((plain, ""), (prefixed, "/crm"), (again, "")):
+        assert f'href="{root}/static/dossier/dossier.css"' in html
+        assert f'href="{root}/static/appbuilder/css/bootstrap.min.css"' in html
+        assert f'action="{root}/search/"' in html
+        assert f'href="{root}/settings/"' in html

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from flask import current_app, has_app_context
 from flask_babel import force_locale
-from sqlalchemy import event, inspect, select
+from sqlalchemy import bindparam, event, func, inspect, select
 from sqlalchemy.orm import Session
 
 from app.errors import TaskOverlaps
@@ -182,17 +182,33 @@ def _queue_assignments(session: Session, flush_context) -> None:
             queue_assignment_mails(session, task)
 
 
-def overdue_tasks(user_id: int, limit: int = 10) -> tuple[int, list[Task]]:
-    """The bell: how many open tasks of the user are overdue, and the oldest few."""
-    from sqlalchemy import func
+_OVERDUE: dict[int, object] = {}
 
+
+def _overdue_statement(limit: int):
+    """The bell's select, built once per limit: it runs on every page. Only what the bell shows
+    (id, title, due time), not whole tasks: loading Task entities cost twice the query."""
+    if limit not in _OVERDUE:
+        _OVERDUE[limit] = (
+            select(Task.id, Task.title, Task.due_at, func.count().over().label("total"))
+            .where(
+                Task.responsible_id == bindparam("user_id"),
+                Task.done.is_(False),
+                Task.due_at < bindparam("now"),
+            )
+            .order_by(Task.due_at)
+            .limit(limit)
+        )
+    return _OVERDUE[limit]
+
+
+def overdue_tasks(user_id: int, limit: int = 10) -> tuple[int, list]:
+    """The bell: how many open tasks of the user are overdue, and the oldest few (rows with
+    the task's id, title and due_at)."""
     rows = db.session.execute(
-        select(Task, func.count().over())
-        .where(Task.responsible_id == user_id, Task.done.is_(False), Task.due_at < utcnow())
-        .order_by(Task.due_at)
-        .limit(limit)
+        _overdue_statement(limit), {"user_id": user_id, "now": utcnow()}
     ).all()
-    return (rows[0][1] if rows else 0), [task for task, _ in rows]
+    return (rows[0].total if rows else 0), rows
 
 
 def notify_overdue(now: datetime | None = None, batch: int = 2000) -> int:

@@ -50,7 +50,13 @@ def _navbar() -> dict:
 
 
 def init_app(app) -> None:
-    from app.views.base import register_formatters, register_menu_cache, register_refused_forms
+    from app.views.base import (
+        register_formatters,
+        register_list_links,
+        register_menu_cache,
+        register_refused_forms,
+        register_static_urls,
+    )
     from app.views.error_pages import register_error_pages
     from app.views.guards import register_guards
     from app.views.portal import log_refusals
@@ -59,6 +65,8 @@ def init_app(app) -> None:
     register_formatters(app)
     register_refused_forms(app)
     register_menu_cache(app)
+    register_static_urls(app)
+    register_list_links(app)
     register_guards(app)
     app.context_processor(_navbar)
     log_refusals(app)

@@ -8,7 +8,7 @@ import functools
 import json
 import logging
 import sys
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import jsonschema
 from flask import (
@@ -755,6 +755,18 @@ class DossierApi(OwnLabels, GuardedHooks, ModelRestApi):
             return self.response_400(message=bad_value)
         return super().response_500(message)
 
+    def _label_columns_json(self, cols=None) -> dict:
+        # FAB translates every label of the answer on every call, matching each of the
+        # (many) labels against the column list: made once per language and columns.
+        key = (str(get_locale()), tuple(cols or ()))
+        cache = self.__dict__.setdefault("_labels_json", {})
+        labels = cache.get(key)
+        if labels is None:
+            if len(cache) >= 64:
+                cache.clear()
+            labels = cache[key] = super()._label_columns_json(cols)
+        return dict(labels)
+
     def _get_field_info(self, field, *args, **kwargs):
         info = super()._get_field_info(field, *args, **kwargs)
         # FAB translates a missing label or description as "", which gettext answers with
@@ -879,6 +891,87 @@ def register_refused_forms(app) -> None:
         if g.get("form_refused") and response.status_code == 200:
             response.status_code = 400
         return response
+
+
+STATIC_URL_CACHE_SIZE = 512
+
+
+def register_static_urls(app) -> None:
+    """The templates' `url_for` of a static file (`static`, `appbuilder.static` with only a
+    filename) or of an endpoint without arguments (the navbar's search, settings, zone),
+    built once per URL and script root: FAB's layout builds some 30 of them on every page,
+    each a walk of the URL map that answers the same every time (Dossier and FAB register no
+    URL defaults that could change them)."""
+    build = app.jinja_env.globals["url_for"]
+    built: dict = {}
+
+    def url_for(endpoint, **values):
+        static = len(values) == 1 and "filename" in values and endpoint.endswith("static")
+        # (".name" is relative to the request's blueprint: left to Flask.)
+        if has_request_context() and (static or not values) and endpoint[:1] != ".":
+            key = (endpoint, values.get("filename"), request.script_root)
+            url = built.get(key)
+            if url is None:
+                if len(built) >= STATIC_URL_CACHE_SIZE:
+                    built.clear()
+                url = built[key] = build(endpoint, **values)
+            return url
+        return build(endpoint, **values)
+
+    app.jinja_env.globals["url_for"] = url_for
+
+
+# Arguments Flask's url_for takes for itself: a request carrying one keeps FAB's own links.
+URL_FOR_OWN = frozenset(("_anchor", "_method", "_scheme", "_external"))
+URL_SAFE = "!$'()*,/:;?@"
+
+
+def register_list_links(app) -> None:
+    """FAB's list links (`link_order` per sortable column, `link_page` per page of the pager,
+    `link_page_size` per page size): the same URL as FAB's (the list's own URL with the
+    request's arguments and the one changed), the path built once per request instead of a
+    walk of the URL map for each of the some 20 links of a list page."""
+    fab = {
+        name: app.jinja_env.filters[name] for name in ("link_order", "link_page", "link_page_size")
+    }
+
+    def link(args: dict) -> str:
+        if "_dossier_list_path" not in g:
+            g._dossier_list_path = url_for(request.endpoint)
+        # Werkzeug's query string: None left out, its safe characters kept.
+        query = urlencode([(k, v) for k, v in args.items() if v is not None], safe=URL_SAFE)
+        return f"{g._dossier_list_path}?{query}" if query else g._dossier_list_path
+
+    def plain() -> bool:
+        return not request.view_args and not URL_FOR_OWN.intersection(request.args)
+
+    def link_order(column, modelview_name):
+        if not plain():
+            return fab["link_order"](column, modelview_name)
+        args = request.args.to_dict()
+        key, direction = "_oc_" + modelview_name, "_od_" + modelview_name
+        toggled = key in args and args.get(direction) == "asc"
+        args[key] = column
+        args[direction] = "desc" if toggled else "asc"
+        return link(args)
+
+    def link_page(page, modelview_name):
+        if not plain():
+            return fab["link_page"](page, modelview_name)
+        args = request.args.to_dict()
+        args["page_" + modelview_name] = page
+        return link(args)
+
+    def link_page_size(page_size, modelview_name):
+        if not plain():
+            return fab["link_page_size"](page_size, modelview_name)
+        args = request.args.to_dict()
+        args["psize_" + modelview_name] = page_size
+        return link(args)
+
+    app.jinja_env.filters.update(
+        link_order=link_order, link_page=link_page, link_page_size=link_page_size
+    )
 
 
 def register_formatters(app) -> None:

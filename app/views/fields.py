@@ -175,8 +175,22 @@ def PartnerField(label=None, required: bool = True, **kwargs) -> PickerField:
     return PickerField(label, kind="partner", required=required, **kwargs)
 
 
+_PICKER_DATES: dict = {}
+
+
 def picker_dates(locale) -> str:
-    """Month and day names of the locale for the JS date picker (it wants Sunday first)."""
+    """Month and day names of the locale for the JS date picker (it wants Sunday first); made
+    once per locale and language (every date field of every form asks)."""
+    key = (str(locale), str(_l("Today")), str(_l("Clear")))
+    found = _PICKER_DATES.get(key)
+    if found is None:
+        if len(_PICKER_DATES) >= 64:
+            _PICKER_DATES.clear()
+        found = _PICKER_DATES[key] = _picker_dates(locale)
+    return found
+
+
+def _picker_dates(locale) -> str:
     days = [locale.days["format"]["wide"][(i + 6) % 7] for i in range(7)]
     short = [locale.days["format"]["abbreviated"][(i + 6) % 7] for i in range(7)]
     narrow = [locale.days["stand-alone"]["short"][(i + 6) % 7] for i in range(7)]
