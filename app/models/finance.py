@@ -297,7 +297,28 @@ Invoice.is_cancelled = column_property(
 )
 
 
-class InvoiceLine(Model):
+class LineChecks:
+    """What a line of any document (invoice, offer, quote, order) checks as it is set. Left
+    empty, the description, unit, price and VAT rate come from the product on flush
+    (`fill_from_product`)."""
+
+    @validates("description", "unit")
+    def _text(self, key, value):
+        return (value or "").strip() or None
+
+    @validates("quantity")
+    def _quantity(self, key, value):
+        value = to_decimal(key, value)
+        if value <= 0:
+            raise InvalidValue(key, _l("The quantity must be more than zero."))
+        return value
+
+    @validates("vat_rate")
+    def _vat(self, key, value):
+        return clean_vat_rate(key, value) if value not in (None, "") else None
+
+
+class InvoiceLine(LineChecks, Model):
     __tablename__ = "invoice_line"
     __table_args__ = (
         CheckConstraint("quantity > 0", name="ck_invoice_line_quantity"),
@@ -347,25 +368,9 @@ class InvoiceLine(Model):
     invoice: Mapped[Invoice] = relationship(back_populates="lines")
     product: Mapped[Product | None] = relationship()
 
-    # Left empty, the description, unit, price and VAT rate come from the product on flush.
-    @validates("description", "unit")
-    def _text(self, key, value):
-        return (value or "").strip() or None
-
-    @validates("quantity")
-    def _quantity(self, key, value):
-        value = to_decimal(key, value)
-        if value <= 0:
-            raise InvalidValue(key, _l("The quantity must be more than zero."))
-        return value
-
     @validates("unit_price")
     def _price(self, key, value):
         return to_decimal(key, value) if value not in (None, "") else None
-
-    @validates("vat_rate")
-    def _vat(self, key, value):
-        return clean_vat_rate(key, value) if value not in (None, "") else None
 
     @property
     def net(self) -> Decimal:

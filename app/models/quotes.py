@@ -47,7 +47,6 @@ from app.models.base import (
     changed_columns,
     check_choice,
     clean_currency,
-    clean_vat_rate,
     forbid_to_zone_users,
     to_decimal,
     utcnow,
@@ -55,6 +54,7 @@ from app.models.base import (
 from app.models.finance import (
     Invoice,
     InvoiceLine,
+    LineChecks,
     Product,
     fill_from_product,
     fill_line_from_product,
@@ -99,10 +99,10 @@ ORDER_CONTENT = (
 )
 
 
-class PricedLine:
+class PricedLine(LineChecks):
     """Product, description, quantity, unit, unit price, discount % and VAT rate of a line.
     Left empty, description, unit, price and VAT rate come from the product (as on invoice
-    lines)."""
+    lines, whose checks it shares)."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     position: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
@@ -121,28 +121,12 @@ class PricedLine:
     def product(cls) -> Mapped[Product | None]:
         return relationship(Product)
 
-    # Left empty, the description and unit come from the product on flush.
-    @validates("description", "unit")
-    def _text(self, key, value):
-        return (value or "").strip() or None
-
-    @validates("quantity")
-    def _quantity(self, key, value):
-        value = to_decimal(key, value)
-        if value <= 0:
-            raise InvalidValue(key, _l("The quantity must be more than zero."))
-        return value
-
     @validates("discount")
     def _discount(self, key, value):
         value = to_decimal(key, value if value not in (None, "") else 0)
         if not 0 <= value <= 100:
             raise InvalidValue(key, _l("The discount must be between 0 and 100 per cent."))
         return value
-
-    @validates("vat_rate")
-    def _vat(self, key, value):
-        return clean_vat_rate(key, value) if value not in (None, "") else None
 
     @validates("unit_price")
     def _price(self, key, value):
