@@ -9,7 +9,7 @@ import calendar as month_calendar
 from datetime import date, datetime, time, timedelta
 
 from babel.numbers import format_decimal
-from flask import abort, current_app
+from flask import abort, current_app, g
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.validators import PasswordComplexityValidator
 from flask_babel import gettext, to_user_timezone, to_utc
@@ -171,7 +171,6 @@ def audit_label(field: str | None) -> str:
 
 def _record_name(column, raw: str) -> str:
     """A foreign key's record by its name (cached for the request)."""
-    from flask import g
     from flask_appbuilder import Model
 
     target = next(iter(column.foreign_keys)).column.table
@@ -227,6 +226,14 @@ def can(permission: str, resource: str) -> bool:
 def require(permission: str, resource: str) -> None:
     if not can(permission, resource):
         abort(403)
+
+
+def zone_member():
+    """The signed-in zone user's membership (their partner); anyone else finds nothing here."""
+    member = zone.member_of(g.user.id)
+    if member is None:
+        abort(404)
+    return member
 
 
 class DocumentForm(FlaskForm):

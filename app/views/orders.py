@@ -19,9 +19,9 @@ from sqlalchemy import func, select
 from app.errors import InvalidValue
 from app.extensions import db
 from app.models import ORDER_STATUS_LABELS, UNIT_LABELS, Order
-from app.services import orders, zone
+from app.services import orders
 from app.views.base import DossierModelView, datamodel
-from app.views.common import can, label_of, local_date, require, two_decimals
+from app.views.common import can, label_of, local_date, require, two_decimals, zone_member
 from app.views.labels import LABELS
 
 ACTIVE = ("open", "in_progress")
@@ -250,16 +250,10 @@ class PortalOrdersView(BaseView):
     method_permission_name = {"index": "read", "pdf": "read"}
     default_view = "index"
 
-    def _member(self):
-        member = zone.member_of(g.user.id)
-        if member is None:
-            abort(404)
-        return member
-
     @expose("/")
     @has_access
     def index(self):
-        member = self._member()
+        member = zone_member()
         found = db.session.scalars(
             select(Order)
             .where(Order.partner_id == member.partner_id)
@@ -271,7 +265,7 @@ class PortalOrdersView(BaseView):
     @expose("/<int:order_id>/pdf")
     @has_access
     def pdf(self, order_id: int):
-        member = self._member()
+        member = zone_member()
         order = db.session.get(Order, order_id)
         if order is None or order.partner_id != member.partner_id:
             abort(404)

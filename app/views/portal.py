@@ -39,6 +39,7 @@ from app.views.common import (
     require,
     short_datetime,
     yes_no,
+    zone_member,
 )
 from app.views.fields import LocaleDateTimeField, PartnerField
 
@@ -98,16 +99,10 @@ class PortalView(BaseView):
     }
     default_view = "index"
 
-    def _member(self) -> ZoneMember:
-        member = zone.member_of(g.user.id)
-        if member is None:
-            abort(404)
-        return member
-
     @expose("/")
     @has_access
     def index(self):
-        member = self._member()
+        member = zone_member()
         tasks = db.session.scalars(
             zone.visible("task", g.user.id).order_by(Task.done, Task.due_at).limit(200)
         ).all()
@@ -125,7 +120,7 @@ class PortalView(BaseView):
     @expose("/<record>/<int:record_id>")
     @has_access
     def record(self, record: str, record_id: int, form: CommentForm | None = None):
-        member = self._member()
+        member = zone_member()
         item = zone.find(record, g.user.id, record_id)
         if item is None:
             abort(404)
@@ -168,13 +163,13 @@ class PortalView(BaseView):
     @has_access
     def quotes(self):
         return self.render_template(
-            "portal/quotes.html", member=self._member(), quotes=quotes.zone_quotes(g.user.id)
+            "portal/quotes.html", member=zone_member(), quotes=quotes.zone_quotes(g.user.id)
         )
 
     @expose("/quotes/<int:quote_id>/pdf")
     @has_access
     def quote_pdf(self, quote_id: int):
-        self._member()
+        zone_member()
         quote = quotes.find_for_zone(g.user.id, quote_id)
         if quote is None:
             abort(404)
@@ -192,7 +187,7 @@ class PortalView(BaseView):
         accept = request.form.get("accept")
         if not FlaskForm().validate() or accept not in ("1", "0"):
             abort(400)
-        self._member()
+        zone_member()
         quote = quotes.answer_in_zone(quote_id, g.user, accept == "1", request.form.get("comment"))
         flash(
             gettext("Thank you: you accepted quote %(number)s.", number=quote.number)
@@ -205,14 +200,14 @@ class PortalView(BaseView):
     @expose("/files/<int:comment_id>")
     @has_access
     def download(self, comment_id: int):
-        self._member()
+        zone_member()
         return _send(comment_id)
 
     @expose("/calendar/")
     @expose("/calendar/<int:year>/<int:month>")
     @has_access
     def calendar(self, year: int | None = None, month: int | None = None):
-        member = self._member()
+        member = zone_member()
 
         def tasks_between(start, end):
             return db.session.scalars(
@@ -228,7 +223,7 @@ class PortalView(BaseView):
     @expose("/contacts/")
     @has_access
     def contacts(self):
-        member = self._member()
+        member = zone_member()
         people = zone.contacts(g.user.id)
         from app.services.users import profiles
 
@@ -243,7 +238,7 @@ class PortalView(BaseView):
     @has_access
     def news(self):
         return self.render_template(
-            "portal/news.html", member=self._member(), news=zone.news_for(g.user.id, 100)
+            "portal/news.html", member=zone_member(), news=zone.news_for(g.user.id, 100)
         )
 
     @expose("/welcome/<token>", methods=["GET", "POST"])
@@ -279,17 +274,10 @@ class PortalMoneyView(BaseView):
         "download": "read",
     }
 
-    @staticmethod
-    def _member() -> ZoneMember:
-        member = zone.member_of(g.user.id)
-        if member is None:
-            abort(404)
-        return member
-
     @expose("/account/")
     @has_access
     def account(self):
-        member = self._member()
+        member = zone_member()
         return self.render_template(
             "portal/account.html", member=member, account=zone.account(g.user.id) or abort(404)
         )
@@ -297,7 +285,7 @@ class PortalMoneyView(BaseView):
     @expose("/invoices/<int:invoice_id>/pdf")
     @has_access
     def pdf(self, invoice_id: int):
-        self._member()
+        zone_member()
         invoice = zone.find_invoice(g.user.id, invoice_id)
         if invoice is None:
             abort(404)
@@ -314,13 +302,13 @@ class PortalMoneyView(BaseView):
     @has_access
     def documents(self):
         return self.render_template(
-            "portal/documents.html", member=self._member(), documents=zone.documents(g.user)
+            "portal/documents.html", member=zone_member(), documents=zone.documents(g.user)
         )
 
     @expose("/documents/<int:document_id>/file")
     @has_access
     def download(self, document_id: int):
-        self._member()
+        zone_member()
         document = zone.find_document(g.user, document_id)
         if document is None:
             abort(404)
