@@ -57,6 +57,7 @@ def init_app(app) -> None:
         register_refused_forms,
         register_static_urls,
     )
+    from app.views.chrome import register_chrome
     from app.views.error_pages import register_error_pages
     from app.views.guards import register_guards
     from app.views.portal import log_refusals
@@ -68,6 +69,7 @@ def init_app(app) -> None:
     register_static_urls(app)
     register_list_links(app)
     register_guards(app)
+    register_chrome(app)
     app.context_processor(_navbar)
     log_refusals(app)
     app.before_request(_load_preferences)
