@@ -23,7 +23,7 @@ from flask_login import user_logged_in
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
-from app.models import UserProfile
+from app.models import SecurityVersion, UserProfile
 
 # Views and APIs share one permission per resource: can_read / can_write on "Partner" etc.
 READ_WRITE = {
@@ -251,15 +251,31 @@ class DossierSecurityManager(SecurityManager):
     permissionviewmodelview = PermissionViewModelView
     userstatschartview = UserStatsChartView
 
+    # A role set's permissions, kept per process while the database's security token (read
+    # with the user) stays the same: (role ids, token) -> the (permission, view) names.
+    KEPT_PERMISSION_SETS = 256
+
+    @cached_property
+    def _kept_permissions(self) -> dict:
+        return {}
+
     def _permission_set(self, user) -> frozenset[tuple[str, str]]:
         key = ("_dossier_permissions", user.id)
         if has_request_context():
             cached = g.get("_dossier_permissions")
             if cached and cached[0] == key:
                 return cached[1]
-        role_ids = [r.id for r in self.get_user_roles(user)]
-        rows = self._permissions_of(role_ids)
-        permissions = frozenset((p, v) for p, v in rows)
+        role_ids = sorted({r.id for r in self.get_user_roles(user)})
+        token = getattr(user, "security_version", None)
+        kept = self._kept_permissions
+        permissions = kept.get((tuple(role_ids), token)) if token is not None else None
+        if permissions is None:
+            rows = self._permissions_of(role_ids)
+            permissions = frozenset((p, v) for p, v in rows)
+            if token is not None:
+                if len(kept) >= self.KEPT_PERMISSION_SETS:
+                    kept.clear()
+                kept[tuple(role_ids), token] = permissions
         if has_request_context():
             g._dossier_permissions = (key, permissions)
         return permissions
@@ -306,10 +322,12 @@ class DossierSecurityManager(SecurityManager):
 
     @cached_property
     def _user_statement(self):
-        """The user with its roles, groups and session generation, built once (the options
-        and joins cost more than the query itself on every request)."""
+        """The user with its roles, groups, session generation and the database's security
+        token, built once (the options and joins cost more than the query itself on every
+        request)."""
+        token = select(SecurityVersion.value).where(SecurityVersion.id == 1).scalar_subquery()
         return (
-            select(self.user_model, UserProfile.session_generation)
+            select(self.user_model, UserProfile.session_generation, token)
             .outerjoin(UserProfile, UserProfile.user_id == self.user_model.id)
             .where(self.user_model.id == bindparam("pk"))
             .options(
@@ -328,8 +346,9 @@ class DossierSecurityManager(SecurityManager):
         row = self.session.execute(self._user_statement, {"pk": pk}).unique().first()
         if row is None:
             return None
-        user, generation = row
+        user, generation, token = row
         user.session_generation = generation or 0
+        user.security_version = token  # whether the process's permission sets still hold
         return user
 
     # -- sessions and tokens end with a logout or a new password --------------------------

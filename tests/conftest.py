@@ -175,7 +175,7 @@ ROLES = ["Admin", "Manager", "Staff", "Finance", "Read-only", "Client", "Partner
 DATA_TABLES = [
     table.name
     for table in reversed(Model.metadata.sorted_tables)
-    if not table.name.startswith("ab_") and table.name != "counter"
+    if not table.name.startswith("ab_") and table.name not in ("counter", "security_version")
 ]
 CSRF_RE = re.compile(
     r'name="csrf_token" type="hidden" value="([^"]+)"|'

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from flask_appbuilder import Model
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -167,6 +168,17 @@ class UserProfile(Model):
         return clean_phone(key, value)
 
     user = relationship("User")
+
+
+class SecurityVersion(Model):
+    """One row whose random token the database renews on every change to what roles may do
+    (triggers on the role-permission, permission-view, permission and view tables, migration
+    0024secver01, whatever makes the change: FAB's screens, its CLI or SQL). Each request reads
+    it with the user; a process reuses a role set's permissions while it stays the same."""
+
+    __tablename__ = "security_version"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0, server_default="0")
 
 
 class LoginThrottle(Model):
