@@ -326,3 +326,135 @@ def test_layout_urls_made_once_follow_the_script_root(app, login):
         assert f'href="{root}/static/appbuilder/css/bootstrap.min.css"' in html
         assert f'action="{root}/search/"' in html
         assert f'href="{root}/settings/"' in html
+
+
+# -- the frame of every page: permissions and layout made once, a page's own bits per page --
+
+STAFF_READS_PARTNERS = """
+    SELECT pvr.id, pvr.permission_view_id, pvr.role_id FROM ab_permission_view_role pvr
+    JOIN ab_permission_view pv ON pv.id = pvr.permission_view_id
+    JOIN ab_permission p ON p.id = pv.permission_id
+    JOIN ab_view_menu v ON v.id = pv.view_menu_id
+    JOIN ab_role r ON r.id = pvr.role_id
+    WHERE r.name = 'Staff' AND p.name = 'can_read' AND v.name = 'Partner'
+"""
+
+
+def test_permissions_are_read_once_per_process_until_anything_changes_them(app, login, queries):
+    """A role set's permissions are kept while the database's security token stays the same;
+    a change made anywhere (here by another connection, in plain SQL, as another process or a
+    DBA would) renews the token by trigger, and the next request sees it."""
+    from sqlalchemy import create_engine, text
+
+    client = login("staff")
+    assert client.get("/people/list/").status_code == 200
+    with queries() as q:
+        assert client.get("/people/list/").status_code == 200
+    assert not [s for s in q.statements if "ab_permission_view_role" in s], q.statements
+
+    with app.app_context():
+        url = db.engine.url.render_as_string(hide_password=False)
+    other = create_engine(url)
+    try:
+        with other.begin() as conn:
+            taken = conn.execute(text(STAFF_READS_PARTNERS)).all()
+            assert len(taken) == 1
+            conn.execute(
+                text("DELETE FROM ab_permission_view_role WHERE id = :i"), {"i": taken[0].id}
+            )
+        refused = client.get("/people/list/")
+        assert refused.status_code in (302, 403), refused.status_code
+    finally:
+        with other.begin() as conn:
+            for row in taken:
+                conn.execute(
+                    text(
+                        "INSERT INTO ab_permission_view_role (id, permission_view_id, role_id) "
+                        "VALUES (:i, :p, :r)"
+                    ),
+                    {"i": row.id, "p": row.permission_view_id, "r": row.role_id},
+                )
+        other.dispose()
+    assert client.get("/people/list/").status_code == 200
+
+
+def test_a_permission_given_on_the_roles_screen_shows_on_the_next_request(app, login):
+    """The same through FAB's own security manager (what the roles screen calls)."""
+    staff = login("staff")
+    assert staff.get("/products/list/").status_code == 200
+    with app.app_context():
+        sm = app.appbuilder.sm
+        role = sm.find_role("Staff")
+        view = sm.find_permission_view_menu("can_write", "Product")
+        had = view in role.permissions
+        if had:
+            sm.del_permission_role(role, view)
+    try:
+        assert staff.get("/products/add").status_code in (302, 403)
+        with app.app_context():
+            sm = app.appbuilder.sm
+            sm.add_permission_role(
+                sm.find_role("Staff"), sm.find_permission_view_menu("can_write", "Product")
+            )
+        assert staff.get("/products/add").status_code == 200
+    finally:
+        with app.app_context():
+            sm = app.appbuilder.sm
+            role, view = sm.find_role("Staff"), sm.find_permission_view_menu("can_write", "Product")
+            if not had and view in role.permissions:
+                sm.del_permission_role(role, view)
+
+
+def test_the_layout_is_made_once_but_each_page_keeps_its_own_bits(app, login):
+    """The navbar, scripts and dialogs are saved per user and language; the nonce, the CSRF
+    token, the bell and the search box's text are the page's own."""
+    from datetime import timedelta
+
+    from app.models import Task
+    from app.models.base import utcnow
+
+    staff = login("staff")
+    first = staff.get("/people/list/").get_data(as_text=True)
+    second = staff.get("/people/list/")
+    html = second.get_data(as_text=True)
+    nonce = re.search(r"'nonce-([^']+)'", second.headers["Content-Security-Policy"]).group(1)
+    scripts = re.findall(r'<script src="[^"]+" nonce="([^"]*)"', html)
+    assert len(scripts) >= 7 and set(scripts) == {nonce}
+    assert nonce not in first
+    token = re.search(r'class="navbar-logout".*?name="csrf_token" value="([^"]+)"', html, re.S)
+    assert token and "\x00" not in html
+    # The token of the saved navbar is a working one: logging out with it works.
+    assert staff.http.post("/logout/", data={"csrf_token": token.group(1)}).status_code == 302
+
+    staff = login("staff")
+    assert "bell-count" not in staff.get("/people/list/").get_data(as_text=True)
+    with app.app_context():
+        me = user_id(app, "staff")
+        start = utcnow() - timedelta(hours=2)
+        task = Task(title="Call <Anna>", responsible_id=me, starts_at=start)
+        task.due_at = start + timedelta(hours=1)
+        db.session.add(task)
+        db.session.commit()
+    html = staff.get("/people/list/").get_data(as_text=True)
+    assert 'bell-count" style="background:#d9534f">1</span>' in html
+    assert "Call &lt;Anna&gt;" in html
+
+    searched = staff.get("/search/?q=%22%3E%3Cb%3Ex").get_data(as_text=True)
+    assert 'value="&#34;&gt;&lt;b&gt;x"' in searched
+    assert 'id="navbar-search" maxlength="100"\n             value=""' in html
+
+    with app.app_context():
+        user = db.session.get(User, user_id(app, "staff"))
+        old = user.first_name
+        user.first_name = "Renamed"
+        db.session.commit()
+    try:
+        assert 'navbar-user-name">Renamed ' in staff.get("/people/list/").get_data(as_text=True)
+    finally:
+        with app.app_context():
+            db.session.get(User, user_id(app, "staff")).first_name = old
+            db.session.commit()
+
+    staff.lang("hu")
+    html = staff.get("/people/list/").get_data(as_text=True)
+    assert "Mégse" in html and ">Cancel<" not in html

@@ -46,6 +46,7 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload, load_only
 from wtforms.csrf.core import CSRFTokenField
 
 from app.errors import Conflict, DomainError, InUse, NotFound, TaskOverlaps, ZoneForbidden
@@ -346,6 +347,10 @@ class DossierFilterConverter(SQLAFilterConverter):
         return [*contains, *rest]
 
 
+# What a list shows of a related record: a user by its name.
+RELATED_LIST_LOAD = {"User": ("id", "first_name", "last_name")}
+
+
 class DossierInterface(SQLAInterface):
     """FAB's interface with a planner estimate instead of count(*) for huge unfiltered lists,
     and "contains" as the first filter of text columns (folded on names)."""
@@ -384,6 +389,57 @@ class DossierInterface(SQLAInterface):
                 return int(estimate)
         # Unfiltered: count the model's own table, not a subquery joining its parents.
         return self.session.scalar(select(func.count()).select_from(table))
+
+    # The columns a screen's list reads of each row (`datamodel(model, list_load=...)`): the
+    # list shows a few, where an entity would carry every column (search texts, descriptions,
+    # the owner's password hash) through the ORM. A column left out still loads on access.
+    list_load: tuple[str, ...] = ()
+
+    def query(
+        self,
+        filters=None,
+        order_column="",
+        order_direction="",
+        page=None,
+        page_size=None,
+        select_columns=None,
+        outer_default_load=False,
+    ):
+        """FAB's list query (SQLAInterface.query), reading only `list_load` of each row when
+        the caller names no columns (the screens' lists; the REST API names its own)."""
+        query = self.session.query(self.obj)
+        count = self.query_count(query, filters, select_columns)
+        query = self.apply_all(
+            query,
+            filters,
+            order_column,
+            order_direction,
+            page,
+            page_size,
+            select_columns,
+            outer_default_load,
+        )
+        if self.list_load and not select_columns:
+            query = query.options(*self._list_options)
+        items = query.all()
+        if items and hasattr(items[0], self.obj.__name__):
+            items = [getattr(item, self.obj.__name__) for item in items]
+        return count, items
+
+    @functools.cached_property
+    def _list_options(self) -> tuple:
+        columns, relations = [], []
+        for name in self.list_load:
+            if self.is_relation(name):
+                related = self.get_related_model(name)
+                load = joinedload(getattr(self.obj, name))
+                shown = RELATED_LIST_LOAD.get(related.__name__)
+                if shown:
+                    load = load.load_only(*(getattr(related, c) for c in shown))
+                relations.append(load)
+            else:
+                columns.append(getattr(self.obj, name))
+        return (load_only(*columns), *relations)
 
     def _apply_inner_all(self, query, filters=None, *args, **kwargs):
         return super()._apply_inner_all(query, self._searched(filters), *args, **kwargs)
@@ -443,8 +499,10 @@ def page_of(query, page: int, size: int = PAGE_SIZE) -> dict:
     return {"rows": rows, "total": total, "page": page, "pages": max(1, -(-total // size))}
 
 
-def datamodel(model) -> DossierInterface:
-    return DossierInterface(model, db.session)
+def datamodel(model, list_load: tuple[str, ...] = ()) -> DossierInterface:
+    interface = DossierInterface(model, db.session)
+    interface.list_load = tuple(list_load)
+    return interface
 
 
 # Kept by the models, never shown or typed: the folded search text and name.

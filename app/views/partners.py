@@ -122,6 +122,7 @@ class SheetListWidget(ListWidget):
         links = [(escape(icon), escape(label), url) for icon, label, url in self.row_links]
         buttons = bool(show_url or edit_url or delete_url or links)
         sheet_url = escape(sheet_url)
+        texts: dict = {column: {} for column, *_ in columns}
         out = []
         for pk, item in zip(args.get("pks", ()), args.get("value_columns", ()), strict=True):
             key = escape(pk)
@@ -159,7 +160,18 @@ class SheetListWidget(ListWidget):
                 out.append("</div></td>")
             for column, formatter, td, is_link in columns:
                 value = item[column]
-                value = escape(shown(formatter(value) if formatter else value))
+                if formatter:
+                    # A formatter's text (a translated label, a date) made once per value
+                    # and page: a lazy label was translated again for every row.
+                    known = texts[column]
+                    try:
+                        value = known[value]
+                    except KeyError:
+                        value = known[value] = escape(shown(formatter(value)))
+                    except TypeError:  # a value that cannot be a key
+                        value = escape(shown(formatter(value)))
+                else:
+                    value = escape(shown(value))
                 if is_link:
                     link = f'<a href="{sheet_url}{key}" class="sheet-link">{value}</a>'
                     out.append(f"{td}{link}</td>")
@@ -176,6 +188,10 @@ class CompanyListWidget(SheetListWidget):
 class AffiliationListWidget(SheetListWidget):
     link_column = None
     phone_columns = ("person", "email")
+
+
+# What the lists of people and companies read of each row (with their own columns).
+LIST_LOAD = ("customer_number", "display_name", "email", "status", "owner")
 
 
 class PartnerFormMixin:
@@ -224,7 +240,7 @@ COMMON = [
 
 
 class PersonView(PartnerFormMixin, DossierModelView):
-    datamodel = datamodel(Person)
+    datamodel = datamodel(Person, list_load=(*LIST_LOAD, "phone"))
     # Redundant for the join, but lets the database walk ix_partner_type_name in name order.
     base_filters = [["type", FilterEqual, "person"]]
     route_base = "/people"
@@ -257,7 +273,7 @@ class PersonView(PartnerFormMixin, DossierModelView):
 
 
 class OrganizationView(PartnerFormMixin, DossierModelView):
-    datamodel = datamodel(Organization)
+    datamodel = datamodel(Organization, list_load=(*LIST_LOAD, "tax_number", "phone"))
     base_filters = [["type", FilterEqual, "organization"]]
     route_base = "/companies"
     list_widget = CompanyListWidget
