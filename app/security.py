@@ -20,10 +20,11 @@ from flask_appbuilder.security.sqla.models import (
 from flask_appbuilder.security.views import AuthDBView
 from flask_babel import lazy_gettext as _l
 from flask_login import user_logged_in
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import joinedload
 
-from app.models import SecurityVersion, UserProfile
+from app.models import SecurityVersion, Task, UserProfile
+from app.models.base import utcnow
 
 # Views and APIs share one permission per resource: can_read / can_write on "Partner" etc.
 READ_WRITE = {
@@ -322,12 +323,17 @@ class DossierSecurityManager(SecurityManager):
 
     @cached_property
     def _user_statement(self):
-        """The user with its roles, groups, session generation and the database's security
-        token, built once (the options and joins cost more than the query itself on every
-        request)."""
+        """The user with its roles, groups, session generation, the database's security token
+        and whether any of their tasks is overdue (the bell), built once (the options and
+        joins cost more than the query itself on every request)."""
         token = select(SecurityVersion.value).where(SecurityVersion.id == 1).scalar_subquery()
+        overdue = exists().where(
+            Task.responsible_id == self.user_model.id,
+            Task.done.is_(False),
+            Task.due_at < bindparam("now"),
+        )
         return (
-            select(self.user_model, UserProfile.session_generation, token)
+            select(self.user_model, UserProfile.session_generation, token, overdue)
             .outerjoin(UserProfile, UserProfile.user_id == self.user_model.id)
             .where(self.user_model.id == bindparam("pk"))
             .options(
@@ -343,12 +349,15 @@ class DossierSecurityManager(SecurityManager):
             pk = int(pk)
         except (TypeError, ValueError):
             return None
-        row = self.session.execute(self._user_statement, {"pk": pk}).unique().first()
+        row = (
+            self.session.execute(self._user_statement, {"pk": pk, "now": utcnow()}).unique().first()
+        )
         if row is None:
             return None
-        user, generation, token = row
+        user, generation, token, overdue = row
         user.session_generation = generation or 0
         user.security_version = token  # whether the process's permission sets still hold
+        user.has_overdue_tasks = bool(overdue)  # the bell reads them only when there are
         return user
 
     # -- sessions and tokens end with a logout or a new password --------------------------

@@ -458,3 +458,30 @@ def test_the_layout_is_made_once_but_each_page_keeps_its_own_bits(app, login):
     staff.lang("hu")
     html = staff.get("/people/list/").get_data(as_text=True)
     assert "Mégse" in html and ">Cancel<" not in html
+
+
+def test_a_tab_reads_its_page_and_count_in_one_statement_and_a_quiet_bell_asks_nothing(
+    app, login, queries
+):
+    with app.app_context():
+        partner = f.person()
+        for i in range(30):
+            f.note(partner, body=f"Note number {i}")
+        db.session.commit()
+        pid = partner.id
+    staff = login("staff")
+    staff.get(f"/partner/{pid}")
+    with queries() as q:
+        first = staff.get(f"/partner/{pid}").get_data(as_text=True)
+    counted = [s for s in q.statements if "count(" in s.lower() and "FROM note" in s]
+    assert len(counted) == 1 and "LIMIT" in counted[0], counted
+    # Nobody's task is overdue: the user's own statement said so, the bell asks nothing.
+    assert not [
+        s for s in q.statements if s.startswith("SELECT task.id, task.title, task.due_at")
+    ], q.statements
+    assert "30 records" in first and "Page 1 of 2" in first
+    second = staff.get(f"/partner/{pid}?page=2").get_data(as_text=True)
+    assert "Page 2 of 2" in second and second.count('class="list-group-item note"') == 5
+    # A page past the end holds no row to carry the count: it is counted on its own.
+    past = staff.get(f"/partner/{pid}?page=7").get_data(as_text=True)
+    assert "Page 7 of 2" in past and "30 records" in past

@@ -40,9 +40,12 @@ def _navbar() -> dict:
             g.navbar = {"my_zone": False, "bell": None, "search_box": False}
         else:
             reads_tasks = current_app.appbuilder.sm.has_access("can_read", "Task")
+            # The user's loading said whether any task is overdue (app/security.py): the
+            # bell's own query only when there is something to show.
+            quiet = getattr(user, "has_overdue_tasks", None) is False
             g.navbar = {
                 "my_zone": is_zone_user(user),
-                "bell": overdue_tasks(user.id) if reads_tasks else None,
+                "bell": ((0, []) if quiet else overdue_tasks(user.id)) if reads_tasks else None,
                 # The global search, for staff (zone users read no partner list).
                 "search_box": current_app.appbuilder.sm.has_access("can_read", "Partner"),
             }

@@ -493,9 +493,19 @@ def date_arg(key: str):
 
 
 def page_of(query, page: int, size: int = PAGE_SIZE) -> dict:
-    """One page of a select for the hand-made lists (data sheet tabs, run pages)."""
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = db.session.scalars(query.limit(size).offset((page - 1) * size)).unique().all()
+    """One page of a select for the hand-made lists (data sheet tabs, run pages), read with
+    its count in one statement: the count is a subquery that the database runs once. Only a
+    page past the end, which holds no row to carry it, is counted on its own."""
+    counted = select(func.count()).select_from(query.order_by(None).subquery())
+    found = db.session.execute(
+        query.add_columns(counted.scalar_subquery()).limit(size).offset((page - 1) * size)
+    )
+    found = found.unique().all()
+    rows = [row[0] for row in found]
+    if found:
+        total = found[0][-1]
+    else:
+        total = db.session.scalar(counted) if page > 1 else 0
     return {"rows": rows, "total": total, "page": page, "pages": max(1, -(-total // size))}
 
 
