@@ -46,7 +46,8 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, load_only
+from sqlalchemy.orm import aliased, joinedload, load_only
+from sqlalchemy.sql.elements import BinaryExpression
 from wtforms.csrf.core import CSRFTokenField
 
 from app.errors import Conflict, DomainError, InUse, NotFound, TaskOverlaps, ZoneForbidden
@@ -443,6 +444,35 @@ class DossierInterface(SQLAInterface):
 
     def _apply_inner_all(self, query, filters=None, *args, **kwargs):
         return super()._apply_inner_all(query, self._searched(filters), *args, **kwargs)
+
+    def _query_join_relation(self, query, root_relation, aliases_mapping=None):
+        """FAB's join of a dotted column's relation (`owner.username` in a REST list), with
+        the relation's alias and join condition made once per model and relation: FAB made a
+        new alias on every request, a copy of every column of the related table (a tenth of
+        the REST list's time)."""
+        if aliases_mapping is None:
+            aliases_mapping = {}
+        for model_relation, relation_join, is_alias in self._relation_joins(root_relation):
+            if is_alias:
+                aliases_mapping[root_relation] = model_relation
+            query = query.join(model_relation, relation_join, isouter=True)
+        return query
+
+    def _relation_joins(self, root_relation: str) -> list:
+        made = self.__dict__.setdefault("_joins_by_relation", {})
+        if root_relation not in made:
+            joins = []
+            for model_relation, relation_join in self.get_related_model_and_join(root_relation):
+                is_alias = not hasattr(relation_join, "clauses")  # FAB's: not a custom join
+                if is_alias:
+                    model_relation = aliased(model_relation, name=root_relation)
+                    relation_pk = self.get_pk(model_relation)
+                    side = relation_join.left if relation_join.left.foreign_keys else None
+                    side = relation_join.right if side is None else side
+                    relation_join = BinaryExpression(side, relation_pk, relation_join.operator)
+                joins.append((model_relation, relation_join, is_alias))
+            made[root_relation] = joins
+        return made[root_relation]
 
     def _searched(self, filters):
         """People and companies are filtered by their partner row's kind so that the database
