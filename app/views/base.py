@@ -348,6 +348,24 @@ class DossierFilterConverter(SQLAFilterConverter):
         return [*contains, *rest]
 
 
+class _RecordedQuery:
+    """Stands for a query while FAB's select joins are worked out once: keeps what FAB does
+    to it (joins, added entities, load options), to be done again to each real query."""
+
+    def __init__(self):
+        self.steps: list[tuple[str, tuple, dict]] = []
+
+    def _record(name):
+        def step(self, *args, **kwargs):
+            self.steps.append((name, args, kwargs))
+            return self
+
+        return step
+
+    options, join, add_entity = _record("options"), _record("join"), _record("add_entity")
+    del _record
+
+
 # What a list shows of a related record: a user by its name.
 RELATED_LIST_LOAD = {"User": ("id", "first_name", "last_name")}
 
@@ -444,6 +462,29 @@ class DossierInterface(SQLAInterface):
 
     def _apply_inner_all(self, query, filters=None, *args, **kwargs):
         return super()._apply_inner_all(query, self._searched(filters), *args, **kwargs)
+
+    def apply_inner_select_joins(self, query, select_columns=None, aliases_mapping=None):
+        """FAB's joins and load options for a REST list's columns, worked out once per set of
+        columns (FAB's own steps, recorded) and applied with one `options` call: FAB made
+        them again on every request and added each option to a new copy of the query."""
+        if not select_columns:
+            return query
+        made = self.__dict__.setdefault("_select_joins", {})
+        key = tuple(select_columns)
+        if key not in made:
+            recorder, aliases = _RecordedQuery(), {}
+            super().apply_inner_select_joins(recorder, list(select_columns), aliases)
+            made[key] = (recorder.steps, aliases)
+        steps, aliases = made[key]
+        if aliases_mapping is not None:
+            aliases_mapping.update(aliases)
+        options = []
+        for name, args, kwargs in steps:
+            if name == "options":
+                options.extend(args)
+            else:
+                query = getattr(query, name)(*args, **kwargs)
+        return query.options(*options) if options else query
 
     def _query_join_relation(self, query, root_relation, aliases_mapping=None):
         """FAB's join of a dotted column's relation (`owner.username` in a REST list), with
