@@ -165,11 +165,12 @@ class SheetListWidget(ListWidget):
                     # and page: a lazy label was translated again for every row.
                     known = texts[column]
                     try:
-                        value = known[value]
+                        text = known[value]
                     except KeyError:
-                        value = known[value] = escape(shown(formatter(value)))
+                        text = known[value] = escape(shown(formatter(value)))
                     except TypeError:  # a value that cannot be a key
-                        value = escape(shown(formatter(value)))
+                        text = escape(shown(formatter(value)))
+                    value = text
                 else:
                     value = escape(shown(value))
                 if is_link:
