@@ -9,7 +9,7 @@ from flask_appbuilder import AppBuilder
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from app.extensions import db, mail, migrate
+from app.extensions import db, end_read_only_transactions, mail, migrate
 from app.models import set_actor_provider, set_actor_roles_provider
 
 MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
@@ -49,6 +49,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     os.makedirs(app.config["IMG_UPLOAD_FOLDER"], exist_ok=True)
 
     db.init_app(app)
+    end_read_only_transactions(app)  # registered after Flask-SQLAlchemy's: runs before it
     mail.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True, compare_type=True)
     set_actor_provider(_request_user_id)

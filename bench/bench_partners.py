@@ -790,7 +790,7 @@ def raw_reference_app(engine):
         if mode:  # the folded word: at the start of the name (sw) or anywhere in it (ct)
             params["q"] = f"{'%' if mode == 'ct' else ''}{query_terms(q)[0][0]}%"
         count_sql, rows_sql = statements(kind, mode)
-        with engine.connect() as conn:
+        with engine.begin() as conn:  # COMMIT: psycopg keeps its prepared statements
             total = conn.execute(count_sql, params).scalar()
             rows = conn.execute(rows_sql, params).all()
         if request.args.get("json"):
@@ -806,7 +806,7 @@ def raw_reference_app(engine):
 
     @raw.route("/raw/sheet/<int:pid>")
     def sheet(pid):
-        with engine.connect() as conn:
+        with engine.begin() as conn:
             partner = conn.execute(
                 text(
                     f"SELECT {columns} FROM partner p LEFT JOIN ab_user u ON u.id = p.owner_id"

@@ -515,3 +515,76 @@ def test_rest_select_joins_made_once_are_fabs_own(app):
                         ordered = ours.apply_order_by(got, "owner.username", "desc", mine)
                         expected = fabs.apply_order_by(want, "owner.username", "desc", theirs)
                         assert str(ordered.statement) == str(expected.statement)
+
+
+def _ended_with_commit(app, work) -> bool:
+    """Runs `work` in an app context (as a request's code would) and tells whether the
+    session's transaction then ended with COMMIT at the context's end."""
+    from sqlalchemy import event
+
+    committed = []
+    with app.app_context():
+        session = db.session()
+        event.listen(session, "after_commit", lambda s: committed.append(True))
+        work()
+    return bool(committed)
+
+
+def test_a_request_that_only_read_ends_with_commit_on_postgresql_and_writes_roll_back(app):
+    """psycopg forgets its prepared statements on ROLLBACK: a transaction that only read
+    ends with COMMIT on PostgreSQL. Anything that may have written still rolls back."""
+    from sqlalchemy import select, text, update
+
+    from app.models import Partner
+
+    with app.app_context():
+        postgresql = db.engine.name == "postgresql"
+        pid = f.person(email="kept@example.com").id
+        db.session.commit()
+
+    def read():
+        db.session.execute(select(Person.id)).all()
+
+    def wrote():
+        db.session.execute(update(Partner).where(Partner.id == pid).values(email="sql@x.hu"))
+
+    def flushed():
+        db.session.get(Person, pid).email = "flushed@example.com"
+        db.session.flush()
+
+    def pending():
+        db.session.get(Person, pid).email = "pending@example.com"
+
+    def raw_write():
+        db.session.execute(text("UPDATE partner SET phone = '+3611' WHERE id = :p"), {"p": pid})
+
+    assert _ended_with_commit(app, read) is postgresql
+    for work in (wrote, flushed, pending, raw_write):
+        assert not _ended_with_commit(app, work), work.__name__
+    with app.app_context():
+        person = db.session.get(Person, pid)
+        assert (person.email, person.phone) == ("kept@example.com", None)
+
+
+def test_prepared_statements_outlive_a_request_on_postgresql(app, login):
+    """A page's statements run again by the same connection are planned once: PostgreSQL
+    keeps psycopg's prepared statements while read-only requests end with COMMIT."""
+    import pytest
+
+    with app.app_context():
+        if db.engine.name != "postgresql":
+            pytest.skip("prepared statements of psycopg on PostgreSQL")
+        pid = f.person().id
+        db.session.commit()
+    staff = login("staff")
+    for _ in range(8):
+        assert staff.get(f"/partner/{pid}").status_code == 200
+    with app.app_context():
+        connection = db.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute("SELECT statement FROM pg_prepared_statements")
+            prepared = [row[0] for row in cursor.fetchall()]
+        finally:
+            connection.close()
+    assert any("FROM partner" in s and "partner_code" in s for s in prepared), prepared
