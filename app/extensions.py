@@ -116,4 +116,6 @@ def end_read_only_transactions(app) -> None:
         connection = session.connection()
         if connection.dialect.name != "postgresql" or connection.info.get(WROTE):
             return
+        # What was read stays readable after the context, as after the closing ROLLBACK.
+        session.expire_on_commit = False
         session.commit()
