@@ -588,3 +588,34 @@ def test_prepared_statements_outlive_a_request_on_postgresql(app, login):
         finally:
             connection.close()
     assert any("FROM partner" in s and "partner_code" in s for s in prepared), prepared
+
+
+def test_the_benchmarked_pages_send_exactly_their_statements(app, login, api, queries):
+    """The pages of bench/bench_partners.py, statement by statement: the user (with the
+    security token and whether a task is overdue), then the page's own. The role's permissions
+    are the process's own, the bell asks nothing when nothing is overdue; PostgreSQL reads the
+    planner's estimate of a large table before counting."""
+    with app.app_context():
+        postgresql = db.engine.name == "postgresql"
+        person = f.person(first_name="Kovács")
+        f.company(name="Tisza Kft.")
+        f.note(person)
+        db.session.commit()
+        pid = person.id
+    estimate = 1 if postgresql else 0
+    expected = {
+        "/people/list/": 3 + estimate,
+        "/companies/list/": 3 + estimate,
+        "/people/list/?_flt_0_display_name=kov": 3,
+        f"/partner/{pid}": 6,  # partner, pinned notes, contracts, tasks, notes with count
+        "/api/v1/person/": 4 + estimate,  # the public role's rights: read before the user
+    }
+    client, token = login("staff"), api("staff")
+    sent = {}
+    for url in expected:
+        get = token.get if url.startswith("/api/") else client.get
+        get(url)
+        with queries() as q:
+            assert get(url).status_code == 200, url
+        sent[url] = q.count
+    assert sent == expected
