@@ -561,6 +561,8 @@ def test_a_request_that_only_read_ends_with_commit_on_postgresql_and_writes_roll
     assert _ended_with_commit(app, read) is postgresql
     for work in (wrote, flushed, pending, raw_write):
         assert not _ended_with_commit(app, work), work.__name__
+        # The next transaction on the same connection starts clean.
+        assert _ended_with_commit(app, read) is postgresql
     with app.app_context():
         person = db.session.get(Person, pid)
         assert (person.email, person.phone) == ("kept@example.com", None)
