@@ -48,6 +48,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(overrides or {})
     os.makedirs(app.config["IMG_UPLOAD_FOLDER"], exist_ok=True)
 
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        # The connection used last is taken again: its prepared statements (PostgreSQL keeps
+        # their plans) are warm, and connections beyond what the load needs stay idle.
+        options = app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_use_lifo": True, **options}
     db.init_app(app)
     end_read_only_transactions(app)  # registered after Flask-SQLAlchemy's: runs before it
     mail.init_app(app)

@@ -572,23 +572,33 @@ def test_prepared_statements_outlive_a_request_on_postgresql(app, login):
     """A page's statements run again by the same connection are planned once: PostgreSQL
     keeps psycopg's prepared statements while read-only requests end with COMMIT."""
     import pytest
+    from sqlalchemy import event
 
     with app.app_context():
         if db.engine.name != "postgresql":
             pytest.skip("prepared statements of psycopg on PostgreSQL")
         pid = f.person().id
         db.session.commit()
+        engine = db.engine
     staff = login("staff")
-    for _ in range(8):
-        assert staff.get(f"/partner/{pid}").status_code == 200
-    with app.app_context():
-        connection = db.engine.raw_connection()
-        try:
-            cursor = connection.cursor()
-            cursor.execute("SELECT statement FROM pg_prepared_statements")
-            prepared = [row[0] for row in cursor.fetchall()]
-        finally:
-            connection.close()
+    used = []
+
+    def seen(conn, cursor, statement, *args):
+        if "partner_code" in statement:
+            used.append(conn.connection.dbapi_connection)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        for _ in range(8):
+            assert staff.get(f"/partner/{pid}").status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    # The pool gives the connection used last (pool_use_lifo): the same one served every
+    # page, and it holds the statement prepared, asked while it rests in the pool.
+    last = used[-1]
+    assert used == [last] * len(used)
+    prepared = [row[0] for row in last.execute("SELECT statement FROM pg_prepared_statements")]
+    last.rollback()
     assert any("FROM partner" in s and "partner_code" in s for s in prepared), prepared
 
 
