@@ -144,9 +144,9 @@ def match(model, query: str | list[list[str]], field: str = "search_text"):
 
 
 def _parts(model, query: str):
-    """What name_page and count_inside read: the partner table's entity, the first word's
-    forms and the condition of the kind and the other words; None when the query has nothing
-    to search for."""
+    """What name_page and count_inside read: the partner table's entity, the condition of
+    the kind and the query's words (each with its forms); None when the query has nothing to
+    search for."""
     try:
         terms = check_query(query)
     except SearchRefused:
@@ -154,8 +154,12 @@ def _parts(model, query: str):
     mapper = model.__mapper__
     base = mapper.base_mapper.class_
     kind = base.type == mapper.polymorphic_identity if mapper.inherits else true()
-    others = [or_(*(_like(base.name_text, form) for form in forms)) for forms in terms[1:]]
-    return base, terms[0], and_(kind, *others)
+    return base, kind, terms
+
+
+def _all_of(column, terms):
+    """The folded name `column` holds every word of `terms` in one of its forms."""
+    return and_(true(), *(or_(*(_like(column, form) for form in forms)) for forms in terms))
 
 
 def count_inside(model, query: str, limit: int) -> int:
@@ -165,10 +169,10 @@ def count_inside(model, query: str, limit: int) -> int:
     parts = _parts(model, query)
     if parts is None:
         return 0
-    base, first, rest = parts
+    base, kind, (first, *others) = parts
     inside = or_(*(_inside(base.name_text, form) for form in first))
-    found = select(base.id).where(inside, rest).limit(limit + 1).subquery()
-    return db.session.scalar(select(func.count()).select_from(found))
+    found = select(base.id).where(kind, inside, _all_of(base.name_text, others))
+    return db.session.scalar(select(func.count()).select_from(found.limit(limit + 1).subquery()))
 
 
 def name_page(model, query: str, reach: int, descending: bool = False, dense: bool = False):
@@ -182,22 +186,38 @@ def name_page(model, query: str, reach: int, descending: bool = False, dense: bo
     parts = _parts(model, query)
     if parts is None:
         return false()
-    base, first, rest = parts
+    base, kind, (first, *others) = parts
     column = base.name_text
 
-    def ordered(name, pk=base.id):
+    def ordered(name, pk):
         return (name.desc(), pk.desc()) if descending else (name, pk)
 
-    # An expression no index answers: the trigram index (or, for the order, the btree)
-    # stays out of the plan.
-    unindexed = column + ""
-    inside = or_(*(_inside(unindexed if dense else column, form) for form in first))
-    found = [(where, ordered(column)) for form in first for where in _starting(column, form)]
-    found.append((inside, ordered(column if dense else unindexed)))
+    def names(source, name, pk, *where):
+        return (
+            select(pk, name.label("name"))
+            .select_from(source)
+            .where(*where, _all_of(name, others))
+            .order_by(*ordered(name, pk))
+            .limit(reach)
+        )
+
     branches = [
-        select(base.id, column.label("name")).where(where, rest).order_by(*order).limit(reach)
-        for where, order in found
+        names(base, column, base.id, kind, where)
+        for form in first
+        for where in _starting(column, form)
     ]
+    if dense:
+        # The names of the kind in order, as they come (OFFSET 0 keeps the database from
+        # planning them together with the condition, whose matches it cannot count).
+        walk = select(base.id, column).where(kind).order_by(*ordered(column, base.id))
+        walk = walk.offset(0).subquery()
+        inside = or_(*(_inside(walk.c.name_text, form) for form in first))
+        branches.append(names(walk, walk.c.name_text, walk.c.id, inside))
+    else:
+        # Sorted, whatever the planner thinks of their number: not walked in order.
+        inside = or_(*(_inside(column, form) for form in first))
+        found = names(base, column, base.id, kind, inside)
+        branches.append(found.order_by(None).order_by(*ordered(column + "", base.id)))
     merged = union(*(select(*b.subquery().c) for b in branches)).subquery()
     first_ones = select(merged.c.id).order_by(*ordered(merged.c.name, merged.c.id)).limit(reach)
     return model.id.in_(first_ones)
