@@ -81,6 +81,27 @@ def test_a_name_search_pages_through_its_matches_in_name_order(
     assert _rest_pages(api, "iszai", 3) == ["Über Tiszai Kft."]
 
 
+def test_a_word_shorter_than_a_trigram_is_walked_without_counting_it_first(
+    app, login, api, tisza, queries
+):
+    expected = _in_name_order((i, n) for i, n in tisza if "sz" in search_text([n]))
+    assert len(expected) == 15
+    assert _rest_pages(api, "sz", 4) == expected
+    client = login("staff")
+
+    def sent(word):
+        url = f"/companies/list/?_flt_0_display_name={word}"
+        client.get(url)
+        with queries() as q:
+            page = client.get(url)
+        return q.count, _names(page.get_data(as_text=True))
+
+    # The trigram index would read every name for "sz": no count of the names that hold it
+    # further on, which says whether to walk them.
+    (short, found), (long, _found) = sent("sz"), sent("szai")
+    assert found == expected and short == long - 1
+
+
 def test_a_name_search_with_another_filter_gives_the_same_rows(app, api, tisza):
     expected = _in_name_order((i, n) for i, n in tisza if "tisza" in search_text([n]))
     rows = api("staff").get(

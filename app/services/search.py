@@ -144,7 +144,7 @@ def match(model, query: str | list[list[str]], field: str = "search_text"):
 
 
 def _parts(model, query: str):
-    """What name_page and count_inside read: the partner table's entity, the condition of
+    """What name_page and many_inside read: the partner table's entity, the condition of
     the kind and the query's words (each with its forms); None when the query has nothing to
     search for."""
     try:
@@ -158,21 +158,31 @@ def _parts(model, query: str):
 
 
 def _all_of(column, terms):
-    """The folded name `column` holds every word of `terms` in one of its forms."""
-    return and_(true(), *(or_(*(_like(column, form) for form in forms)) for forms in terms))
+    """The folded name `column` holds every word of `terms` in one of its forms (said so
+    that the indexes can answer it with the first word's)."""
+    return and_(true(), *(or_(*(_name_like(column, form) for form in forms)) for forms in terms))
 
 
-def count_inside(model, query: str, limit: int) -> int:
-    """How many names of `model`'s kind hold the query's first word elsewhere than at the
-    start of a form (and the other words anywhere), counted up to `limit` + 1 through the
-    trigram index."""
+# A trigram index answers a word of at least this many letters; for a shorter one it reads
+# every row.
+TRIGRAM = 3
+
+
+def many_inside(model, query: str, limit: int) -> bool:
+    """Whether more than `limit` names of `model`'s kind hold the query's first word
+    elsewhere than at the start of a form (and the other words anywhere): counted up to
+    `limit` + 1 through the trigram index. A word shorter than a trigram is taken as held by
+    many: the index would read every name for it, a walk in name order reads up to the page."""
     parts = _parts(model, query)
     if parts is None:
-        return 0
+        return False
     base, kind, (first, *others) = parts
+    if any(len(form) < TRIGRAM for form in first):
+        return True
     inside = or_(*(_inside(base.name_text, form) for form in first))
     found = select(base.id).where(kind, inside, _all_of(base.name_text, others))
-    return db.session.scalar(select(func.count()).select_from(found.limit(limit + 1).subquery()))
+    counted = select(func.count()).select_from(found.limit(limit + 1).subquery())
+    return db.session.scalar(counted) > limit
 
 
 def name_page(model, query: str, reach: int, descending: bool = False, dense: bool = False):
@@ -181,7 +191,7 @@ def name_page(model, query: str, reach: int, descending: bool = False, dense: bo
     form starts with the first word (ranges of the name order) and those that hold it further
     on are read apart, each up to `reach` in name order, and merged: a word at the start of
     many names fills the page from its range, however far in the order. Further on, a word of
-    many names (`dense`: see count_inside) is met while walking the names in order; a word of
+    many names (`dense`: see many_inside) is met while walking the names in order; a word of
     few is found through the trigram index and its matches sorted."""
     parts = _parts(model, query)
     if parts is None:
@@ -399,7 +409,7 @@ __all__ = [
     "KINDS",
     "SearchRefused",
     "check_query",
-    "count_inside",
+    "many_inside",
     "match",
     "name_page",
     "partner_match",

@@ -65,7 +65,7 @@ from app.formatting import (
 from app.models import PAYMENT_FREQUENCY_LABELS, UNIT_LABELS
 from app.security import READ_WRITE
 from app.services import pickers
-from app.services.search import count_inside, match, name_page, starts
+from app.services.search import many_inside, match, name_page, starts
 from app.views.fields import PickerField, date_input, localise_date_fields, picker_script
 from app.views.guards import bad_value_message
 from app.views.labels import LABELS
@@ -559,7 +559,7 @@ class DossierInterface(SQLAInterface):
             return None
         words = str(values[0] or "")
         limit = current_app.config["FILTERED_COUNT_LIMIT"]
-        return NameSearch(filters, folded, words, count_inside(self.obj, words, limit) > limit)
+        return NameSearch(filters, folded, words, many_inside(self.obj, words, limit))
 
     def _apply_inner_all(self, query, filters=None, *args, **kwargs):
         filters, by_kind = self._searched(filters)
