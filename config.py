@@ -143,5 +143,6 @@ class Config:
     # above this many rows an unfiltered list shows the planner's estimate.
     COUNT_ESTIMATE_THRESHOLD = int(os.environ.get("COUNT_ESTIMATE_THRESHOLD", "200000"))
     # A filtered list on PostgreSQL counts its matches up to this many, then shows the
-    # planner's estimate.
-    FILTERED_COUNT_LIMIT = int(os.environ.get("FILTERED_COUNT_LIMIT", "10000"))
+    # planner's estimate; a name search with more matches reads its page in name order
+    # (app/views/base.py, DossierInterface.query).
+    FILTERED_COUNT_LIMIT = int(os.environ.get("FILTERED_COUNT_LIMIT", "1000"))

@@ -735,11 +735,13 @@ def raw_reference_app(engine):
     template on the same engine.
 
     Lists (`/raw/<person|organization>`): the 25 rows the list shows (the partner row with
-    `type = '<kind>'`, which lets the database walk ix_partner_type_name in name order, and the
-    owner) and the count, optionally with the list's name search on the folded name (starts
-    with, contains), read through its index as the list filters do. `?json=1` answers
-    the rows and the count as JSON (the REST list's floor). `/raw/sheet/<id>`: the partner
-    with its owner, its 25 latest notes with their authors and the number of its notes.
+    `type = '<kind>'`, which lets the database walk ix_partner_type_name_text in name order,
+    and the owner) and the count, optionally with the list's name search on the folded name:
+    starts with (a range of that index), contains (that range merged with the names that
+    hold the word further on, through ix_partner_name_inside or the walk, as the planner
+    chooses); a search counts up to 1,001 as the lists do. `?json=1` answers the rows and the
+    count as JSON (the REST list's floor). `/raw/sheet/<id>`: the partner with its owner, its
+    25 latest notes with their authors and the number of its notes.
     """
     from flask import Flask, jsonify, request
     from sqlalchemy import text
@@ -751,28 +753,44 @@ def raw_reference_app(engine):
         "u.first_name AS owner_first, u.last_name AS owner_last"
     )
     statuses = {"lead": "Lead", "active": "Active", "inactive": "Inactive"}
+    postgresql = engine.dialect.name == "postgresql"
+    # The folded name without the start of its forms, as its trigram index holds it.
+    inside = (
+        "strpos(name_text, :w) > 0 AND regexp_replace(name_text, '(^|\\|).', '\\1|', 'g') LIKE :q"
+        if postgresql
+        else "instr(name_text, :w) > 0 AND substr(name_text, 2) LIKE :q"
+    )
+    ordered = "ORDER BY name_text, id LIMIT :reach"
     cache = {}
 
     def statements(kind: str, mode: str | None):
         key = (kind, mode)
         if key not in cache:
-            # Unfiltered, the kind on the partner row walks (type, display_name) in name
-            # order; a search is read through the folded name's index (the kind by the join)
-            # and its matches sorted, as the lists do.
-            source, where = "partner p", f"p.type = '{kind}'"
-            if mode:
-                source = f"partner p JOIN {kind} k ON k.id = p.id"
-                where = "p.name_text LIKE :q"
+            kinds = f"type = '{kind}'"
+            starting = f"{kinds} AND name_text >= :lo AND name_text < :hi"
+            if mode == "ct":
+                where = (
+                    "p.id IN (SELECT id FROM ("
+                    f"SELECT * FROM (SELECT id, name_text FROM partner WHERE {starting} {ordered})"
+                    " AS a UNION "
+                    f"SELECT * FROM (SELECT id, name_text FROM partner WHERE {kinds} AND {inside}"
+                    f" {ordered}) AS b) AS m {ordered})"
+                )
+                counted = f"{kinds} AND (name_text >= :lo AND name_text < :hi OR {inside})"
+            elif mode == "sw":
+                where = counted = starting
+            else:
+                where = f"p.{kinds}"
             count = (
-                f"SELECT count(*) FROM {source} WHERE {where}"
+                f"SELECT count(*) FROM (SELECT 1 FROM partner WHERE {counted} LIMIT 1001) AS c"
                 if mode
-                else (f"SELECT count(*) FROM {kind}")
+                else f"SELECT count(*) FROM {kind}"
             )
             cache[key] = (
                 text(count),
                 text(
-                    f"SELECT {columns} FROM {source} LEFT JOIN ab_user u ON u.id = p.owner_id"
-                    f" WHERE {where} ORDER BY p.display_name LIMIT 25 OFFSET :off"
+                    f"SELECT {columns} FROM partner p LEFT JOIN ab_user u ON u.id = p.owner_id"
+                    f" WHERE {where} ORDER BY p.name_text, p.id LIMIT 25 OFFSET :off"
                 ),
             )
         return cache[key]
@@ -786,9 +804,10 @@ def raw_reference_app(engine):
         page = max(1, request.args.get("page", 1, type=int))
         mode = request.args.get("mode")  # None, "sw" (starts with) or "ct" (folded contains)
         q = request.args.get("q", "")
-        params = {"off": (page - 1) * 25}
-        if mode:  # the folded word: at the start of the name (sw) or anywhere in it (ct)
-            params["q"] = f"{'%' if mode == 'ct' else ''}{query_terms(q)[0][0]}%"
+        params = {"off": (page - 1) * 25, "reach": page * 25}
+        if mode:  # the folded word: at the start of the name (sw), or anywhere in it (ct)
+            word = query_terms(q)[0][0]
+            params.update(lo=word, hi=word[:-1] + chr(ord(word[-1]) + 1), w=word, q=f"%{word}%")
         count_sql, rows_sql = statements(kind, mode)
         with engine.begin() as conn:  # COMMIT: psycopg keeps its prepared statements
             total = conn.execute(count_sql, params).scalar()

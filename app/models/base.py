@@ -25,7 +25,9 @@ from sqlalchemy import (
     inspect,
     update,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.sql.functions import FunctionElement
 
 from app.errors import BulkChange, BulkNoteChange, InvalidValue, ZoneForbidden
 
@@ -183,9 +185,11 @@ def association(name: str, left: str, right: str) -> Table:
     )
 
 
-def search_column():
-    """The folded search text of a record (app/text.py), kept by app/models/search.py."""
-    return mapped_column(Text, nullable=False, default="", server_default="")
+def search_column(collation: str | None = None):
+    """The folded search text of a record (app/text.py), kept by app/models/search.py; a
+    `collation` is PostgreSQL's (SQLite compares bytes)."""
+    kind = Text().with_variant(Text(collation=collation), "postgresql") if collation else Text
+    return mapped_column(kind, nullable=False, default="", server_default="")
 
 
 def search_index(table: str, column: str = "search_text") -> Index:
@@ -197,6 +201,47 @@ def search_index(table: str, column: str = "search_text") -> Index:
         postgresql_using="gin",
         postgresql_ops={column: "gin_trgm_ops"},
     )
+
+
+class name_inside(FunctionElement):  # noqa: N801 (an SQL function, named as one)
+    """A folded name (`|`-separated forms) with the first letter of each form blanked out:
+    it holds a word where the name holds it anywhere but at the start of a form. Its trigram
+    index on PostgreSQL (migration 0025name01) so leaves out the many names that start with a
+    word, which a range of the name order answers. SQLite, without that index, blanks the
+    first letter only (what its later forms start with is then found twice)."""
+
+    type = Text()
+    inherit_cache = True
+
+
+@compiles(name_inside)
+def _name_inside(element, compiler, **kw):
+    return f"substr({compiler.process(element.clauses, **kw)}, 2)"
+
+
+@compiles(name_inside, "postgresql")
+def _name_inside_postgresql(element, compiler, **kw):
+    # Written out as in the index: a parameter would not match it.
+    return f"regexp_replace({compiler.process(element.clauses, **kw)}, '(^|\\|).', '\\1|', 'g')"
+
+
+class text_position(FunctionElement):  # noqa: N801 (an SQL function, named as one)
+    """Where a text holds another, from 1; 0 when it does not (PostgreSQL's strpos, SQLite's
+    instr). As a condition, `> 0` is a LIKE '%…%' that the planner does not count as one:
+    a cheap test before a dearer one, without making the planner think few rows pass both."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(text_position)
+def _text_position(element, compiler, **kw):
+    return f"instr({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(text_position, "postgresql")
+def _text_position_postgresql(element, compiler, **kw):
+    return f"strpos({compiler.process(element.clauses, **kw)})"
 
 
 class Counter(Model):

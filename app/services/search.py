@@ -4,19 +4,21 @@ on their folded search texts (app/text.py), grouped by kind, within what the use
 
 from __future__ import annotations
 
+import sys
 import unicodedata
 from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, false, or_, select, true
+from sqlalchemy import and_, false, func, or_, select, true, union
 from sqlalchemy.orm import aliased
 
 from app.errors import DomainError
 from app.extensions import db
 from app.models import Affiliation, Invoice, Offer, Partner, PartnerAddress, Task
+from app.models.base import name_inside, text_position
 from app.models.partners import Address
-from app.text import fold_variants, query_terms
+from app.text import SEPARATOR, fold_variants, query_terms
 
 MAX_LENGTH = 100
 MIN_CHARACTERS = 2
@@ -65,13 +67,67 @@ def _like(column, form: str, anywhere: bool = True):
     return column.like(f"{'%' if anywhere else ''}{escaped}%", escape="\\")
 
 
+def _prefix(column, form: str):
+    """`column` starts with `form`, said as a range: the texts that start with it are those
+    from `form` up to (not with) its last letter's next, in the byte order of SQLite and of
+    PostgreSQL's "C", so that a btree reads them in order (and the planner knows how many
+    from its statistics)."""
+    following = ord(form[-1]) + 1
+    if following > sys.maxunicode or 0xD800 <= following < 0xE000:
+        return _like(column, form, anywhere=False)
+    return and_(column >= form, column < form[:-1] + chr(following))
+
+
 def starts(model, query: str, field: str = "name_text"):
     """A where-clause: `model`'s folded name (or `field`) starts with the query, whatever
     the case or the accents ("agn" finds Ágnes); an empty query matches everything."""
     forms = fold_variants(query or "")
     if not forms:
         return true()
-    return or_(*(_like(getattr(model, field), form, anywhere=False) for form in forms))
+    return or_(*(_prefix(getattr(model, field), form) for form in forms))
+
+
+# A German form ("mueller") of a folded name holds two letters where its plain form
+# ("muller") holds one.
+UMLAUTS = ("ae", "oe", "ue")
+
+
+def _plain_starts(form: str) -> set[str]:
+    """What the plain form of a name starts with when one of its German forms starts with
+    `form`: `form` with any of its "ae", "oe", "ue" as one letter or two."""
+    starts = {""}
+    rest = form
+    while rest:
+        two = rest[:2]
+        one = {s + rest[0] for s in starts}
+        starts = one | {s + two for s in starts} if two in UMLAUTS else one
+        rest = rest[2:] if two in UMLAUTS else rest[1:]
+    return starts
+
+
+def _starting(column, form: str) -> list:
+    """Where-clauses, each a range of the name order, of the folded names of which a form
+    starts with `form` (the plain form is the first; a German form follows a `|`)."""
+    found = [_prefix(column, form)]
+    if any(umlaut in form for umlaut in UMLAUTS):
+        later = _like(column, SEPARATOR + form)
+        found += [and_(_prefix(column, s), later) for s in sorted(_plain_starts(form) - {form})]
+    return found
+
+
+def _inside(column, form: str):
+    """The folded name holds `form` elsewhere than at the start of a form: through the
+    trigram index of name_inside; row by row, a plain search for `form` first spares most
+    names the regular expression."""
+    return and_(text_position(column, form) > 0, _like(name_inside(column), form))
+
+
+def _name_like(column, form: str):
+    """The folded name contains `form`: a form of it starts with it (ranges of the name
+    order) or holds it further on (name_inside). Said so, the many names that start with a
+    word, all in one stretch of the order, are not read to find the few that hold it
+    inside."""
+    return or_(*_starting(column, form), _inside(column, form))
 
 
 def match(model, query: str | list[list[str]], field: str = "search_text"):
@@ -83,7 +139,98 @@ def match(model, query: str | list[list[str]], field: str = "search_text"):
     except SearchRefused:
         return false()
     column = getattr(model, field)
-    return and_(*(or_(*(_like(column, form) for form in forms)) for forms in terms))
+    like = _name_like if field == "name_text" else _like
+    return and_(*(or_(*(like(column, form) for form in forms)) for forms in terms))
+
+
+def _parts(model, query: str):
+    """What name_page and many_inside read: the partner table's entity, the condition of
+    the kind and the query's words (each with its forms); None when the query has nothing to
+    search for."""
+    try:
+        terms = check_query(query)
+    except SearchRefused:
+        return None
+    mapper = model.__mapper__
+    base = mapper.base_mapper.class_
+    kind = base.type == mapper.polymorphic_identity if mapper.inherits else true()
+    return base, kind, terms
+
+
+def _all_of(column, terms):
+    """The folded name `column` holds every word of `terms` in one of its forms (said so
+    that the indexes can answer it with the first word's)."""
+    return and_(true(), *(or_(*(_name_like(column, form) for form in forms)) for forms in terms))
+
+
+# A trigram index answers a word of at least this many letters; for a shorter one it reads
+# every row.
+TRIGRAM = 3
+
+
+def many_inside(model, query: str, limit: int) -> bool:
+    """Whether more than `limit` names of `model`'s kind hold the query's first word
+    elsewhere than at the start of a form (and the other words anywhere): counted up to
+    `limit` + 1 through the trigram index. A word shorter than a trigram is taken as held by
+    many: the index would read every name for it, a walk in name order reads up to the page."""
+    parts = _parts(model, query)
+    if parts is None:
+        return False
+    base, kind, (first, *others) = parts
+    if any(len(form) < TRIGRAM for form in first):
+        return True
+    inside = or_(*(_inside(base.name_text, form) for form in first))
+    found = select(base.id).where(kind, inside, _all_of(base.name_text, others))
+    counted = select(func.count()).select_from(found.limit(limit + 1).subquery())
+    return db.session.scalar(counted) > limit
+
+
+def name_page(model, query: str, reach: int, descending: bool = False, dense: bool = False):
+    """A where-clause: `model` (people or companies) among the first `reach` in name order
+    (folded name, id) whose folded name holds every word of the query. The names of which a
+    form starts with the first word (ranges of the name order) and those that hold it further
+    on are read apart, each up to `reach` in name order, and merged: a word at the start of
+    many names fills the page from its range, however far in the order. Further on, a word of
+    many names (`dense`: see many_inside) is met while walking the names in order; a word of
+    few is found through the trigram index and its matches sorted."""
+    parts = _parts(model, query)
+    if parts is None:
+        return false()
+    base, kind, (first, *others) = parts
+    column = base.name_text
+
+    def ordered(name, pk):
+        return (name.desc(), pk.desc()) if descending else (name, pk)
+
+    def names(source, name, pk, *where):
+        return (
+            select(pk, name.label("name"))
+            .select_from(source)
+            .where(*where, _all_of(name, others))
+            .order_by(*ordered(name, pk))
+            .limit(reach)
+        )
+
+    branches = [
+        names(base, column, base.id, kind, where)
+        for form in first
+        for where in _starting(column, form)
+    ]
+    if dense:
+        # The names of the kind in order, as they come (OFFSET 0 keeps the database from
+        # planning them together with the condition, whose matches it cannot count).
+        walk = select(base.id, column).where(kind).order_by(*ordered(column, base.id))
+        walk = walk.offset(0).subquery()
+        inside = or_(*(_inside(walk.c.name_text, form) for form in first))
+        branches.append(names(walk, walk.c.name_text, walk.c.id, inside))
+    else:
+        # Sorted, whatever the planner thinks of their number: not walked in order.
+        inside = or_(*(_inside(column, form) for form in first))
+        found = names(base, column, base.id, kind, inside)
+        branches.append(found.order_by(None).order_by(*ordered(column + "", base.id)))
+    merged = union(*(select(*b.subquery().c) for b in branches)).subquery()
+    first_ones = select(merged.c.id).order_by(*ordered(merged.c.name, merged.c.id)).limit(reach)
+    return model.id.in_(first_ones)
 
 
 def partner_match(query: str):
@@ -262,7 +409,9 @@ __all__ = [
     "KINDS",
     "SearchRefused",
     "check_query",
+    "many_inside",
     "match",
+    "name_page",
     "partner_match",
     "readable_kinds",
     "search",

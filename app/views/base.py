@@ -8,6 +8,7 @@ import functools
 import json
 import logging
 import sys
+from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
 import jsonschema
@@ -64,7 +65,7 @@ from app.formatting import (
 from app.models import PAYMENT_FREQUENCY_LABELS, UNIT_LABELS
 from app.security import READ_WRITE
 from app.services import pickers
-from app.services.search import match, starts
+from app.services.search import many_inside, match, name_page, starts
 from app.views.fields import PickerField, date_input, localise_date_fields, picker_script
 from app.views.guards import bad_value_message
 from app.views.labels import LABELS
@@ -287,10 +288,59 @@ class FilterFolded(BaseFilter):
 
     name = _l("Contains")
     arg_name = "fct"
+    # A partner's folded name is read through the (kind, folded name) index (DossierInterface).
+    on_name_index = True
 
     def apply(self, query, value):
         field = "name_text" if hasattr(self.model, "name_text") else "search_text"
         return query.filter(match(self.model, str(value or ""), field))
+
+
+@dataclass(frozen=True)
+class NamePage:
+    """The value of a folded "contains" on a list in name order: the words, how many matches
+    the page reaches (its own and those before), the direction, and whether many names hold
+    the first word after their first letter."""
+
+    words: str
+    reach: int
+    descending: bool
+    dense: bool
+
+
+@dataclass(frozen=True)
+class NameSearch:
+    """A list searched by its folded name alone (one "contains", besides the kind)."""
+
+    filters: object  # FAB's Filters of the request
+    folded: FilterFolded
+    words: str
+    dense: bool
+
+    def paged(self, reach: int, descending: bool):
+        """The request's filters with the search read as name_page, up to `reach`."""
+        mine = copy.copy(self.filters)
+        mine.filters, mine.values = [], []
+        for f, value in zip(self.filters.filters, self.filters.values, strict=True):
+            if f is self.folded:
+                f = FilterFoldedPage(f.column_name, f.datamodel)
+                value = NamePage(self.words, reach, descending, self.dense)
+            mine.filters.append(f)
+            mine.values.append(value)
+        return mine
+
+
+class FilterFoldedPage(FilterFolded):
+    """The folded "contains" of a list in name order: the matches of the page and those
+    before it, read in that order (app/services/search.py, name_page)."""
+
+    # Made by DossierInterface only: no argument of its own (FAB maps each argument name to
+    # the filter class made last with it).
+    arg_name = None
+
+    def apply(self, query, value: NamePage):
+        page = name_page(self.model, value.words, value.reach, value.descending, value.dense)
+        return query.filter(page)
 
 
 class FilterContainsLetterForLetter(FilterContains):
@@ -300,11 +350,13 @@ class FilterContainsLetterForLetter(FilterContains):
 
 
 class FilterFoldedStartsWith(BaseFilter):
-    """Starts with, whatever the case or the accents, on a partner's folded name: its
-    trigram index answers it (FAB's `ILIKE 'x%'` reads every row of a large table)."""
+    """Starts with, whatever the case or the accents, on a partner's folded name: a range
+    of the (kind, folded name) index, read in the list's order (FAB's `ILIKE 'x%'` reads
+    every row of a large table)."""
 
     name = _l("Starts with")
     arg_name = "fsw"
+    on_name_index = True
 
     def apply(self, query, value):
         return query.filter(starts(self.model, str(value or "")))
@@ -372,9 +424,13 @@ RELATED_LIST_LOAD = {"User": ("id", "first_name", "last_name")}
 
 class DossierInterface(SQLAInterface):
     """FAB's interface with a planner estimate instead of count(*) for huge unfiltered lists,
-    and "contains" as the first filter of text columns (folded on names)."""
+    "contains" as the first filter of text columns (folded on names), and people and
+    companies in the order of their folded names."""
 
     filter_converter_class = DossierFilterConverter
+    # Columns whose order is the folded name's, where the model has one: case and accents
+    # do not matter (Ágnes among the A's), and the order is the same on both databases.
+    NAME_COLUMNS = ("display_name", "name")
 
     LARGE_TABLES = {
         "partner",
@@ -388,26 +444,6 @@ class DossierInterface(SQLAInterface):
         "offer",
         "outbox",
     }
-
-    def query_count(self, query, filters=None, select_columns=None) -> int:
-        # A filter on the discriminator only (a view's base filter) selects the whole table.
-        if filters and any(f.column_name != "type" for f in filters.filters):
-            if self.session.get_bind().name != "postgresql":
-                return super().query_count(query, filters, select_columns)
-            filtered = self._apply_inner_all(
-                query, filters, select_columns=select_columns, aliases_mapping={}
-            )
-            return self._capped_count(filtered.statement)
-        table = self.obj.__table__
-        if table.name in self.LARGE_TABLES and self.session.get_bind().name == "postgresql":
-            estimate = self.session.execute(
-                text("SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(:t)"),
-                {"t": table.name},
-            ).scalar()
-            if estimate and estimate > current_app.config["COUNT_ESTIMATE_THRESHOLD"]:
-                return int(estimate)
-        # Unfiltered: count the model's own table, not a subquery joining its parents.
-        return self.session.scalar(select(func.count()).select_from(table))
 
     # The columns a screen's list reads of each row (`datamodel(model, list_load=...)`): the
     # list shows a few, where an entity would carry every column (search texts, descriptions,
@@ -424,10 +460,17 @@ class DossierInterface(SQLAInterface):
         select_columns=None,
         outer_default_load=False,
     ):
-        """FAB's list query (SQLAInterface.query), reading only `list_load` of each row when
-        the caller names no columns (the screens' lists; the REST API names its own)."""
+        """FAB's list query (SQLAInterface.query: the count, then the page), reading only
+        `list_load` of each row when the caller names no columns (the screens' lists; the
+        REST API names its own). A search by the folded name alone is read as name_page
+        (app/services/search.py): counted up to FILTERED_COUNT_LIMIT matches, and a page in
+        name order up to its last match."""
         query = self.session.query(self.obj)
-        count = self.query_count(query, filters, select_columns)
+        search = self._name_search(filters)
+        count = self.query_count(query, filters, select_columns, search)
+        if search is not None and page_size and self._by_name(order_column):
+            reach = ((page or 0) + 1) * page_size
+            filters = search.paged(reach, order_direction == "desc")
         query = self.apply_all(
             query,
             filters,
@@ -445,6 +488,37 @@ class DossierInterface(SQLAInterface):
             items = [getattr(item, self.obj.__name__) for item in items]
         return count, items
 
+    def query_count(self, query, filters=None, select_columns=None, search=None) -> int:
+        # A filter on the discriminator only (a view's base filter) selects the whole table.
+        if filters and any(f.column_name != "type" for f in filters.filters):
+            if self.session.get_bind().name != "postgresql":
+                return super().query_count(query, filters, select_columns)
+            filtered = self._apply_inner_all(
+                query, filters, select_columns=select_columns, aliases_mapping={}
+            )
+            if search is None:
+                return self._capped_count(filtered.statement)
+            limit = current_app.config["FILTERED_COUNT_LIMIT"]
+            if search.dense:  # more than the limit already
+                return max(limit + 1, self._estimate(filtered.statement))
+            counted = self._apply_inner_all(
+                query,
+                search.paged(limit + 1, False),
+                select_columns=select_columns,
+                aliases_mapping={},
+            )
+            return self._capped_count(counted.statement, filtered.statement)
+        table = self.obj.__table__
+        if table.name in self.LARGE_TABLES and self.session.get_bind().name == "postgresql":
+            estimate = self.session.execute(
+                text("SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(:t)"),
+                {"t": table.name},
+            ).scalar()
+            if estimate and estimate > current_app.config["COUNT_ESTIMATE_THRESHOLD"]:
+                return int(estimate)
+        # Unfiltered: count the model's own table, not a subquery joining its parents.
+        return self.session.scalar(select(func.count()).select_from(table))
+
     @functools.cached_property
     def _list_options(self) -> tuple:
         columns, relations = [], []
@@ -460,8 +534,39 @@ class DossierInterface(SQLAInterface):
                 columns.append(getattr(self.obj, name))
         return (load_only(*columns), *relations)
 
+    def _by_name(self, order_column: str) -> bool:
+        return order_column in self.NAME_COLUMNS and hasattr(self.obj, "name_text")
+
+    def apply_order_by(self, query, order_column, *args, **kwargs):
+        if self._by_name(order_column):
+            order_column = "name_text"
+        return super().apply_order_by(query, order_column, *args, **kwargs)
+
+    def _name_search(self, filters) -> NameSearch | None:
+        """The request's search when it is one "contains" of one value on the folded name
+        (with any other filter, or several words given apart, the plain search), and
+        whether more than FILTERED_COUNT_LIMIT names hold its word after the start of a form:
+        those are met walking the name order."""
+        if filters is None or not hasattr(self.obj, "name_text"):
+            return None
+        pairs = zip(filters.filters, filters.values, strict=True)
+        searched = [(f, v) for f, v in pairs if f.column_name != "type"]
+        if len(searched) != 1 or type(searched[0][0]) is not FilterFolded:
+            return None
+        folded, values = searched[0]
+        values = values if isinstance(values, list) else [values]
+        if len(values) != 1:
+            return None
+        words = str(values[0] or "")
+        limit = current_app.config["FILTERED_COUNT_LIMIT"]
+        return NameSearch(filters, folded, words, many_inside(self.obj, words, limit))
+
     def _apply_inner_all(self, query, filters=None, *args, **kwargs):
-        return super()._apply_inner_all(query, self._searched(filters), *args, **kwargs)
+        filters, by_kind = self._searched(filters)
+        if by_kind:
+            mapper = self.obj.__mapper__
+            query = query.filter(mapper.polymorphic_on == mapper.polymorphic_identity)
+        return super()._apply_inner_all(query, filters, *args, **kwargs)
 
     def apply_inner_select_joins(self, query, select_columns=None, aliases_mapping=None):
         """FAB's joins and load options for a REST list's columns, worked out once per set of
@@ -516,30 +621,41 @@ class DossierInterface(SQLAInterface):
         return made[root_relation]
 
     def _searched(self, filters):
-        """People and companies are filtered by their partner row's kind so that the database
-        walks (type, display_name) in name order. With a search too the join alone keeps the
-        kind: the search is read through its own index and its matches sorted, where a walk
-        in name order would pass every name before those that begin with the word."""
-        if not filters or self.obj.__mapper__.inherits is None:
-            return filters
+        """The filters without the kind (a view's base filter on the discriminator), and
+        whether the kind is kept on the partner row. It is, so that the database reads
+        (type, name_text) in name order, when the list is not searched or is searched by
+        its folded name (a range of that order, or a word read through that order; see
+        name_page). With any other search the join alone keeps the kind: the search is read
+        through its own index and its matches sorted, where a walk in name order could pass
+        every name."""
+        if self.obj.__mapper__.inherits is None:
+            return filters, False
+        if not filters:
+            return filters, True
         pairs = zip(filters.filters, filters.values, strict=True)
         kept = [(f, v) for f, v in pairs if f.column_name != "type"]
-        if not kept or len(kept) == len(filters.filters):
-            return filters
+        by_kind = not kept or any(getattr(f, "on_name_index", False) for f, _ in kept)
+        if len(kept) == len(filters.filters):
+            return filters, by_kind
         mine = copy.copy(filters)
         mine.filters, mine.values = [f for f, _ in kept], [v for _, v in kept]
-        return mine
+        return mine, by_kind
 
-    def _capped_count(self, statement) -> int:
+    def _capped_count(self, statement, estimated=None) -> int:
         """The matches of a filter, counted up to FILTERED_COUNT_LIMIT; beyond it the
-        planner's estimate: counting every match of a frequent word in a huge table costs
-        as much as the matches, a page shows 25 of them."""
+        planner's estimate (of `estimated`, the same matches said plainly): counting every
+        match of a frequent word in a huge table costs as much as the matches, a page shows
+        25 of them."""
         limit = current_app.config["FILTERED_COUNT_LIMIT"]
         counted = self.session.scalar(
             select(func.count()).select_from(statement.limit(limit + 1).subquery())
         )
         if counted <= limit:
             return counted
+        return max(counted, self._estimate(statement if estimated is None else estimated))
+
+    def _estimate(self, statement) -> int:
+        """The planner's estimate of the rows of a statement."""
         connection = self.session.connection()
         compiled = statement.compile(
             dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
@@ -548,7 +664,7 @@ class DossierInterface(SQLAInterface):
             f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params
         ).scalar()
         plan = json.loads(plan) if isinstance(plan, str) else plan
-        return max(counted, int(plan[0]["Plan"]["Plan Rows"]))
+        return int(plan[0]["Plan"]["Plan Rows"])
 
 
 PAGE_SIZE = 25
