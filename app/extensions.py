@@ -87,9 +87,13 @@ def _begun(conn) -> None:
     conn.info.pop(WROTE, None)
 
 
+# Statements that only read: a SELECT, and the planner's estimate of one (a filtered count).
+READS = ("SELECT", "EXPLAIN (FORMAT JSON) SELECT")
+
+
 def _statement(conn, cursor, statement, parameters, context, executemany) -> None:
-    if statement.lstrip()[:6].upper() != "SELECT":
-        conn.info[WROTE] = True  # anything but a plain read: the transaction may hold writes
+    if not statement.lstrip()[:28].upper().startswith(READS):
+        conn.info[WROTE] = True  # anything else: the transaction may hold writes
 
 
 def end_read_only_transactions(app) -> None:

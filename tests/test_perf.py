@@ -559,6 +559,12 @@ def test_a_request_that_only_read_ends_with_commit_on_postgresql_and_writes_roll
         db.session.execute(text("UPDATE partner SET phone = '+3611' WHERE id = :p"), {"p": pid})
 
     assert _ended_with_commit(app, read) is postgresql
+    if postgresql:  # the planner's estimate of a filtered count reads too
+        assert _ended_with_commit(
+            app, lambda: db.session.execute(text("EXPLAIN (FORMAT JSON) SELECT 1")).all()
+        )
+        explain_analyze = text("EXPLAIN (ANALYZE) UPDATE partner SET phone = '1' WHERE id = 0")
+        assert not _ended_with_commit(app, lambda: db.session.execute(explain_analyze).all())
     for work in (wrote, flushed, pending, raw_write):
         assert not _ended_with_commit(app, work), work.__name__
         # The next transaction on the same connection starts clean.

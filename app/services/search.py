@@ -179,6 +179,11 @@ def many_inside(model, query: str, limit: int) -> bool:
     base, kind, (first, *others) = parts
     if any(len(form) < TRIGRAM for form in first):
         return True
+    if model.__mapper__.inherits:
+        # The kind checked on the rows the trigram index finds, not through the kind's
+        # index: PostgreSQL, once it knows its statistics, ANDed the word's matches with the
+        # 500,000 people of ix_partner_type_name (21 ms of 31 at 1,000,000 partners).
+        kind = base.type.concat("") == model.__mapper__.polymorphic_identity
     inside = or_(*(_inside(base.name_text, form) for form in first))
     found = select(base.id).where(kind, inside, _all_of(base.name_text, others))
     counted = select(func.count()).select_from(found.limit(limit + 1).subquery())
