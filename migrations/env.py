@@ -102,6 +102,11 @@ def run_migrations_online():
             # SQLite would cascade that drop to the child rows (an invoice's lines).
             connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
             connection.commit()
+        # Autogenerate compares with this database: an index the models make only on the
+        # other one (ddl_if) is not missing here.
+        from app.models.base import made_on
+
+        conf_args.setdefault("include_object", made_on(connection.dialect.name))
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():

@@ -192,6 +192,17 @@ def search_column(collation: str | None = None):
     return mapped_column(kind, nullable=False, default="", server_default="")
 
 
+def made_on(dialect: str):
+    """Alembic's `include_object` for comparing the models with a database of `dialect`: an
+    object the models make only on another database (`ddl_if`) is not missing here."""
+
+    def include(obj, name, type_, reflected, compare_to) -> bool:
+        ddl_if = getattr(obj, "_ddl_if", None)
+        return ddl_if is None or ddl_if.dialect in (None, dialect)
+
+    return include
+
+
 def search_index(table: str, column: str = "search_text") -> Index:
     """A trigram index for `LIKE '%…%'` on PostgreSQL; on SQLite a plain index, which a
     search scans instead of the table (a fraction of the pages; see the README's figures)."""
