@@ -1,5 +1,6 @@
 """Extension objects, unbound: create_app() binds them to an app."""
 
+import logging
 import smtplib
 
 import flask_mail
@@ -8,6 +9,7 @@ from flask_appbuilder.utils.legacy import get_sqla_class
 from flask_migrate import Migrate
 from flask_sqlalchemy.session import Session
 from sqlalchemy import inspect
+from sqlalchemy.exc import SQLAlchemyError
 
 
 class SMTPConnection(flask_mail.Connection):
@@ -115,11 +117,19 @@ def end_read_only_transactions(app) -> None:
         if error is not None or not db.session.registry.has():
             return
         session = db.session()
-        if not session.in_transaction() or session.new or session.dirty or session.deleted:
+        transaction = session.get_transaction()
+        # Not begun, or spoilt by a failed flush (only a rollback ends that one).
+        if transaction is None or not transaction.is_active:
+            return
+        if session.new or session.dirty or session.deleted:
             return
         connection = session.connection()
         if connection.dialect.name != "postgresql" or connection.info.get(WROTE):
             return
         # What was read stays readable after the context, as after the closing ROLLBACK.
         session.expire_on_commit = False
-        session.commit()
+        try:
+            session.commit()
+        except SQLAlchemyError:  # a connection lost at the end: nothing was written
+            logging.getLogger(__name__).warning("ending a read-only transaction failed")
+            session.rollback()

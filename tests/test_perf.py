@@ -565,7 +565,19 @@ def test_a_request_that_only_read_ends_with_commit_on_postgresql_and_writes_roll
         )
         explain_analyze = text("EXPLAIN (ANALYZE) UPDATE partner SET phone = '1' WHERE id = 0")
         assert not _ended_with_commit(app, lambda: db.session.execute(explain_analyze).all())
-    for work in (wrote, flushed, pending, raw_write):
+
+    def spoilt():  # a failed flush that nobody rolled back: the context still ends
+        from sqlalchemy.exc import IntegrityError
+
+        db.session.execute(select(Person.id)).all()
+        taken = db.session.get(Person, pid).customer_number
+        db.session.add(Person(first_name="Kettő", last_name="Szám", customer_number=taken))
+        try:
+            db.session.flush()
+        except IntegrityError:
+            pass
+
+    for work in (wrote, flushed, pending, raw_write, spoilt):
         assert not _ended_with_commit(app, work), work.__name__
         # The next transaction on the same connection starts clean.
         assert _ended_with_commit(app, read) is postgresql
