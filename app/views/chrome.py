@@ -4,9 +4,10 @@ the user's own links. Each is rendered once per key (script root, language, user
 items their roles show) and reused; what belongs to one page only (the CSP nonce, the CSRF
 token, the bell of overdue tasks, the search box's text) is put into the saved HTML per page.
 
-Rendering them through FAB's templates on every request was half of a page's frame (some
-1 ms of a 2 ms logged-in page). The key holds everything the parts show, so that nothing
-needs clearing: a new name, language or role gives a new key (`layout/base.html` uses them).
+Rendering them through FAB's templates cost a quarter of a millisecond of every logged-in
+page (a 404 page with the whole layout: 2.2 ms before, 1.9 after, CPU time on the bench's
+SQLite database). The key holds everything the parts show, so that nothing needs clearing:
+a new name, language or role gives a new key (`layout/base.html` uses them).
 """
 
 from __future__ import annotations
