@@ -651,3 +651,22 @@ def test_the_benchmarked_pages_send_exactly_their_statements(app, login, api, qu
             assert get(url).status_code == 200, url
         sent[url] = q.count
     assert sent == expected
+
+
+def test_a_filtered_count_on_the_partner_table_counts_its_own_kind_only(app, login):
+    """A person's name filter is counted on the partner table alone (its conditions are all
+    the partner's): companies of the same name stay out of the people's count."""
+    with app.app_context():
+        for i in range(3):
+            f.person(first_name=f"Zsombor{i}", last_name="Egyforma")
+        for i in range(4):
+            f.company(name=f"Egyforma {i} Kft.")
+        db.session.commit()
+    client = login("staff")
+    people = client.get("/people/list/?_flt_2_display_name=Egyforma").get_data(as_text=True)
+    assert people.count('class="sheet-link"') == 0  # "starts with": the last name is second
+    people = client.get("/people/list/?_flt_0_display_name=Egyforma").get_data(as_text=True)
+    assert people.count('class="sheet-link"') == 3
+    assert re.search(r"Record Count:</strong>\s*3\b", people)
+    companies = client.get("/companies/list/?_flt_2_display_name=Egyforma").get_data(as_text=True)
+    assert companies.count('class="sheet-link"') == 4

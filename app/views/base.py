@@ -49,6 +49,7 @@ from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload, load_only
 from sqlalchemy.sql.elements import BinaryExpression
+from sqlalchemy.sql.util import find_tables
 from wtforms.csrf.core import CSRFTokenField
 
 from app.errors import Conflict, DomainError, InUse, NotFound, TaskOverlaps, ZoneForbidden
@@ -648,11 +649,25 @@ class DossierInterface(SQLAInterface):
         25 of them."""
         limit = current_app.config["FILTERED_COUNT_LIMIT"]
         counted = self.session.scalar(
-            select(func.count()).select_from(statement.limit(limit + 1).subquery())
+            select(func.count()).select_from(self._on_base(statement).limit(limit + 1).subquery())
         )
         if counted <= limit:
             return counted
         return max(counted, self._estimate(statement if estimated is None else estimated))
+
+    def _on_base(self, statement):
+        """A person's or company's statement counted on the partner table alone when its
+        conditions are all the partner's (the kind, the name): the join with `person` or
+        `organization` looked up each match once more (1 ms of 1.4 for 1,001 matches)."""
+        base = self.obj.__mapper__.base_mapper.local_table
+        where = statement.whereclause
+        if self.obj.__mapper__.inherits is None or where is None:
+            return statement
+        if set(find_tables(where, include_aliases=True)) - {base}:
+            return statement
+        # The kind stands for the join (a partner row of the kind has its person row).
+        kind = base.c.type == self.obj.__mapper__.polymorphic_identity
+        return select(base.c.id).where(kind, where)
 
     def _estimate(self, statement) -> int:
         """The planner's estimate of the rows of a statement."""
