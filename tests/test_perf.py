@@ -653,7 +653,7 @@ def test_the_benchmarked_pages_send_exactly_their_statements(app, login, api, qu
     assert sent == expected
 
 
-def test_a_filtered_count_on_the_partner_table_counts_its_own_kind_only(app, login):
+def test_a_filtered_count_on_the_partner_table_counts_its_own_kind_only(app, login, api):
     """A person's name filter is counted on the partner table alone (its conditions are all
     the partner's): companies of the same name stay out of the people's count."""
     with app.app_context():
@@ -670,3 +670,6 @@ def test_a_filtered_count_on_the_partner_table_counts_its_own_kind_only(app, log
     assert re.search(r"Record Count:</strong>\s*3\b", people)
     companies = client.get("/companies/list/?_flt_2_display_name=Egyforma").get_data(as_text=True)
     assert companies.count('class="sheet-link"') == 4
+    # A condition on the person's own table keeps the join (no product of the two tables).
+    rest = api("staff").get("/api/v1/person/?q=(filters:!((col:first_name,opr:ct,value:Zsombor)))")
+    assert rest.get_json()["count"] == 3

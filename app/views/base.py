@@ -663,7 +663,7 @@ class DossierInterface(SQLAInterface):
         where = statement.whereclause
         if self.obj.__mapper__.inherits is None or where is None:
             return statement
-        if set(find_tables(where, include_aliases=True)) - {base}:
+        if set(find_tables(where, check_columns=True, include_aliases=True)) - {base}:
             return statement
         # The kind stands for the join (a partner row of the kind has its person row).
         kind = base.c.type == self.obj.__mapper__.polymorphic_identity
