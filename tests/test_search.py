@@ -340,3 +340,25 @@ def test_rest_clients_keep_fabs_contains_and_gain_the_folded_one(app, api):
 
     assert ids["first"] in found("ct", "Kovács") and ids["first"] not in found("ct", "kovacs")
     assert ids["first"] in found("fct", "kovacs")
+
+
+def test_a_search_writes_its_words_into_the_statement_safely(app, login, queries):
+    """Each word is planned for itself on PostgreSQL: the pattern is in the statement's text,
+    not a parameter, written as the database's own string literal (a quote, a percent sign
+    or an underscore is the character itself)."""
+    with app.app_context():
+        f.person(first_name="Seán", last_name="O'Brien", email="sean.50%_x@example.com")
+        # "50%_x" as wildcards would find this one too.
+        f.person(first_name="Other", last_name="Obrien", email="other.50abx@example.com")
+        db.session.commit()
+    staff = login("staff")
+    staff.get("/search/?q=o'brien")
+    with queries() as q:
+        found = staff.get("/search/", query_string={"q": "o'brien"}).get_data(as_text=True)
+    assert "O&#39;Brien" in found and "Other Obrien" not in found
+    searched = [s for s in q.statements if "search_text LIKE" in s]
+    assert searched and all("o''brien" in s for s in searched), searched
+    for word, shown in (("50%_x", ["O&#39;Brien"]), ("obrien", ["Other Obrien"])):
+        page = staff.get("/search/", query_string={"q": word}).get_data(as_text=True)
+        names = [n for n in ("O&#39;Brien", "Other Obrien") if n in page]
+        assert names == shown, (word, names)
