@@ -94,7 +94,7 @@ READS = ("SELECT", "EXPLAIN (FORMAT JSON) SELECT")
 
 
 def _statement(conn, cursor, statement, parameters, context, executemany) -> None:
-    if not statement.lstrip()[:28].upper().startswith(READS):
+    if not statement[:64].lstrip()[:28].upper().startswith(READS):
         conn.info[WROTE] = True  # anything else: the transaction may hold writes
 
 

@@ -515,6 +515,17 @@ def test_rest_select_joins_made_once_are_fabs_own(app):
                         ordered = ours.apply_order_by(got, "owner.username", "desc", mine)
                         expected = fabs.apply_order_by(want, "owner.username", "desc", theirs)
                         assert str(ordered.statement) == str(expected.statement)
+        # A client chooses the columns: the sets kept stay bounded.
+        from itertools import permutations
+
+        from app.views.base import SELECT_JOINS_KEPT
+
+        ours = datamodel(Person)
+        for columns in permutations(["id", "display_name", "email", "owner.username"]):
+            ours.apply_inner_select_joins(db.session.query(Person), list(columns), {})
+        for columns in permutations(["id", "email", "phone", "status", "owner.id"]):
+            ours.apply_inner_select_joins(db.session.query(Person), list(columns), {})
+        assert len(ours.__dict__["_select_joins"]) <= SELECT_JOINS_KEPT
 
 
 def _ended_with_commit(app, work) -> bool:

@@ -401,6 +401,10 @@ class DossierFilterConverter(SQLAFilterConverter):
         return [*contains, *rest]
 
 
+# Sets of REST columns whose joins a list keeps (a client may ask for any set of its columns).
+SELECT_JOINS_KEPT = 64
+
+
 class _RecordedQuery:
     """Stands for a query while FAB's select joins are worked out once: keeps what FAB does
     to it (joins, added entities, load options), to be done again to each real query."""
@@ -578,6 +582,9 @@ class DossierInterface(SQLAInterface):
         made = self.__dict__.setdefault("_select_joins", {})
         key = tuple(select_columns)
         if key not in made:
+            # A client names the columns (`q=(columns:…)`): their sets are bounded here.
+            if len(made) >= SELECT_JOINS_KEPT:
+                made.clear()
             recorder, aliases = _RecordedQuery(), {}
             super().apply_inner_select_joins(recorder, list(select_columns), aliases)
             made[key] = (recorder.steps, aliases)
