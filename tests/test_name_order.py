@@ -97,9 +97,12 @@ def test_a_word_shorter_than_a_trigram_is_walked_without_counting_it_first(
         return q.count, _names(page.get_data(as_text=True))
 
     # The trigram index would read every name for "sz": no count of the names that hold it
-    # further on, which says whether to walk them.
+    # further on, which says whether to walk them. SQLite, without a trigram index, walks
+    # them for any word and never counts them first.
     (short, found), (long, _found) = sent("sz"), sent("szai")
-    assert found == expected and short == long - 1
+    with app.app_context():
+        counted = 1 if db.engine.name == "postgresql" else 0
+    assert found == expected and short == long - counted
 
 
 def test_a_name_search_with_another_filter_gives_the_same_rows(app, api, tisza):

@@ -648,8 +648,9 @@ def test_the_benchmarked_pages_send_exactly_their_statements(app, login, api, qu
         "/people/list/": 3 + estimate,
         "/companies/list/": 3 + estimate,
         # The count, how many names hold the word further on (app/services/search.py,
-        # many_inside: walked in name order or found through the trigram index), the page.
-        "/people/list/?_flt_0_display_name=kov": 4,
+        # many_inside: walked in name order or found through the trigram index; SQLite has
+        # no trigram index and always walks), the page.
+        "/people/list/?_flt_0_display_name=kov": 3 + estimate,
         f"/partner/{pid}": 6,  # partner, pinned notes, contracts, tasks, notes with count
         "/api/v1/person/": 4 + estimate,  # the public role's rights: read before the user
     }

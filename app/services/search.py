@@ -177,6 +177,12 @@ def _all_of(column, terms):
 TRIGRAM = 3
 
 
+def _trigrams() -> bool:
+    """Whether the database has the trigram index of the names (PostgreSQL's
+    ix_partner_name_inside; SQLite has none)."""
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
 def many_inside(model, query: str, limit: int) -> bool:
     """Whether more than `limit` names of `model`'s kind hold the query's first word
     elsewhere than at the start of a form (and the other words anywhere): counted up to
@@ -185,6 +191,11 @@ def many_inside(model, query: str, limit: int) -> bool:
     parts = _parts(model, query)
     if parts is None:
         return False
+    if not _trigrams():
+        # Without a trigram index (SQLite) every name is read to find the few as well as
+        # the many, and counting them would read them all once more: the walk stops at the
+        # page.
+        return True
     base, kind, (first, *others) = parts
     if any(len(form) < TRIGRAM for form in first):
         return True
@@ -230,7 +241,12 @@ def name_page(model, query: str, reach: int, descending: bool = False, dense: bo
         for form in first
         for where in _starting(column, form)
     ]
-    if dense:
+    if dense and not _trigrams():
+        # SQLite walks the (kind, name) index in order and stops at the page; it would sort
+        # the whole walk again if it came from a subquery, which it does not know in order.
+        inside = or_(*(_inside(column, form) for form in first))
+        branches.append(names(base, column, base.id, kind, inside))
+    elif dense:
         # The names of the kind in order, as they come (OFFSET 0 keeps the database from
         # planning them together with the condition, whose matches it cannot count).
         walk = select(base.id, column).where(kind).order_by(*ordered(column, base.id))
