@@ -19,9 +19,11 @@ from flask_appbuilder.security.sqla.models import (
 )
 from flask_appbuilder.security.views import AuthDBView
 from flask_babel import lazy_gettext as _l
-from flask_login import user_logged_in
+from flask_jwt_extended import current_user as current_user_jwt
+from flask_login import current_user, user_logged_in
 from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import joinedload
+from werkzeug.local import LocalProxy
 
 from app.models import SecurityVersion, Task, UserProfile
 from app.models.base import utcnow
@@ -241,6 +243,23 @@ class DossierAuthDBView(AuthDBView):
         return super().logout()
 
 
+# Where Flask-Login, Flask-JWT-Extended and FAB keep the request's identities in `g`.
+_IDENTITY_KEYS = ("_login_user", "_jwt_extended_jwt_user", "_api_key_user", "user")
+
+
+def _unproxied(user):
+    """The object behind `g.user` (FAB sets it to Flask-Login's proxy)."""
+    return user._get_current_object() if isinstance(user, LocalProxy) else user
+
+
+def _identities(kept: dict) -> tuple:
+    return tuple(kept.get(key) for key in _IDENTITY_KEYS)
+
+
+def _same_identities(identities: tuple, kept: dict) -> bool:
+    return all(a is kept.get(key) for a, key in zip(identities, _IDENTITY_KEYS, strict=True))
+
+
 class DossierSecurityManager(SecurityManager):
     """FAB's manager, with one permission query per request instead of one per check,
     sessions and tokens that end with a logout or a new password, and counted failed logins."""
@@ -430,6 +449,44 @@ class DossierSecurityManager(SecurityManager):
         else:
             record_success(username)
         return user
+
+    def has_access(self, permission_name: str, view_name: str) -> bool:
+        """FAB's check (SecurityManager.has_access: an API key's user, the session's, the
+        JWT's, else the public role), with whose rights answer worked out once per request:
+        FAB looked the user up through Flask-Login's and Flask's proxies about ten times for
+        each question, and a data sheet asks some twenty. Another identity later in the
+        request (a login, a JWT verified by a view's decorator) is worked out again."""
+        if not has_request_context():
+            return super().has_access(permission_name, view_name)
+        kept = g._get_current_object().__dict__
+        memo = kept.get("_dossier_access")
+        if memo is None or not _same_identities(memo[0], kept):
+            holder = self._rights_holder()
+            memo = kept["_dossier_access"] = (_identities(kept), holder, {})
+        _, holder, answers = memo
+        question = (permission_name, view_name)
+        answer = answers.get(question)
+        if answer is None:
+            if holder is None:
+                answer = self.is_item_public(permission_name, view_name)
+            else:
+                answer = holder is not False and question in self._permission_set(holder)
+            answers[question] = answer
+        return answer
+
+    def _rights_holder(self):
+        """The user whose rights answer the request's questions (FAB's order), False for an
+        inactive one, None for the public role."""
+        if getattr(g, "_api_key_user", False) and hasattr(g, "user"):
+            user = _unproxied(self._get_safe_user(g.user))
+            if user and user.is_active:
+                return user
+        if current_user.is_authenticated:
+            user = _unproxied(self._get_safe_user(g.user))
+            return user if user and user.is_active else False
+        if current_user_jwt and current_user_jwt.is_active:
+            return current_user_jwt._get_current_object()
+        return None
 
     def _has_view_access(self, user, permission_name: str, view_name: str) -> bool:
         return (permission_name, view_name) in self._permission_set(user)

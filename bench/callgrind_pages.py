@@ -9,6 +9,7 @@ The app and the floors are bench_partners.py's (SQLite under bench/instance by d
 DATABASE_URL), built and warmed up without instrumentation; instrumentation is switched on
 (`callgrind_control -i on`) around N requests of each page, then dumped under the page's name.
 Each page is counted twice. `--sum` prints each dump's instructions per request.
+NO_FLOORS=1 counts the pages only.
 """
 
 from __future__ import annotations
@@ -96,6 +97,8 @@ def main() -> None:
             ).get_json()["access_token"]
             headers = {"Authorization": f"Bearer {token}"}
         count(path, lambda path=path, headers=headers: client.get(path, headers=headers))
+    if os.environ.get("NO_FLOORS"):
+        return
     for path in (*FLOORS, f"/raw/sheet/{heavy}"):
         count(f"floor {path}", lambda path=path: raw.get(path))
 

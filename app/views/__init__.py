@@ -54,6 +54,7 @@ def _navbar() -> dict:
 
 def init_app(app) -> None:
     from app.views.base import (
+        register_blank_forms,
         register_formatters,
         register_list_links,
         register_menu_cache,
@@ -67,6 +68,7 @@ def init_app(app) -> None:
 
     register_error_pages(app)
     register_formatters(app)
+    register_blank_forms(app)
     register_refused_forms(app)
     register_menu_cache(app)
     register_static_urls(app)

@@ -44,8 +44,8 @@ from flask_appbuilder.widgets import FormWidget, SearchWidget
 from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import generate_csrf
-from markupsafe import Markup
-from sqlalchemy import func, inspect, select, text
+from markupsafe import Markup, escape
+from sqlalchemy import bindparam, func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload, load_only
 from sqlalchemy.sql.elements import BinaryExpression
@@ -58,6 +58,7 @@ from app.formatting import (
     clock_text,
     date_text,
     datetime_text,
+    format_locale,
     money_text,
     month_text,
     number_text,
@@ -710,21 +711,41 @@ def date_arg(key: str):
         return None
 
 
-def page_of(query, page: int, size: int = PAGE_SIZE) -> dict:
+def page_of(query, page: int, size: int = PAGE_SIZE, params: dict | None = None) -> dict:
     """One page of a select for the hand-made lists (data sheet tabs, run pages), read with
     its count in one statement: the count is a subquery that the database runs once. Only a
-    page past the end, which holds no row to carry it, is counted on its own."""
-    counted = select(func.count()).select_from(query.order_by(None).subquery())
-    found = db.session.execute(
-        query.add_columns(counted.scalar_subquery()).limit(size).offset((page - 1) * size)
-    )
-    found = found.unique().all()
+    page past the end, which holds no row to carry it, is counted on its own.
+
+    With `params`, `query` is a statement built once (its values bound parameters): its page
+    and count statements are built once too, the page's place given as parameters."""
+    if params is None:
+        counted, paged = _paged(query, size, (page - 1) * size)
+    else:
+        made = _PAGED.get(query)
+        if made is None:
+            if len(_PAGED) >= PAGED_KEPT:
+                _PAGED.clear()
+            made = _PAGED[query] = _paged(query, bindparam("_size"), bindparam("_offset"))
+        counted, paged = made
+        params = {**params, "_size": size, "_offset": (page - 1) * size}
+    found = db.session.execute(paged, params).unique().all()
     rows = [row[0] for row in found]
     if found:
         total = found[0][-1]
     else:
-        total = db.session.scalar(counted) if page > 1 else 0
+        total = db.session.scalar(counted, params) if page > 1 else 0
     return {"rows": rows, "total": total, "page": page, "pages": max(1, -(-total // size))}
+
+
+# page_of's statements of the statements built once (a handful: each is one of a module's).
+_PAGED: dict = {}
+PAGED_KEPT = 64
+
+
+def _paged(query, size, offset) -> tuple:
+    counted = select(func.count()).select_from(query.order_by(None).subquery())
+    paged = query.add_columns(counted.scalar_subquery()).limit(size).offset(offset)
+    return counted, paged
 
 
 def datamodel(model, list_load: tuple[str, ...] = ()) -> DossierInterface:
@@ -1258,6 +1279,43 @@ def register_list_links(app) -> None:
     app.jinja_env.filters.update(
         link_order=link_order, link_page=link_page, link_page_size=link_page_size
     )
+
+
+BLANK_FORM_CACHE_SIZE = 64
+_ACTION, _TOKEN = "__dossier_form_action__", "__dossier_form_token__"
+
+
+def register_blank_forms(app) -> None:
+    """`blank_form(panel, form, action, ...)`: a macro's rendering of a form that nobody has
+    filled in (a GET: the fields hold their defaults), made once per form, language, formats
+    and script root, with the form's action and CSRF token put in for each page. The data
+    sheet's "new note" panel was a tenth of the sheet, the same HTML on every visit. A form
+    sent back (with what was typed and why it was refused) is rendered as it stands."""
+    made: dict = {}
+
+    def blank_form(panel, form, action, *args):
+        if form.is_submitted():
+            return panel(form, action, *args)
+        token = form.csrf_token.current_token if "csrf_token" in form else None
+        key = (
+            type(form),
+            str(get_locale()),
+            str(format_locale()),
+            request.script_root,
+            *(str(arg) for arg in args),
+        )
+        html = made.get(key)
+        if html is None:
+            html = str(panel(form, _ACTION, *args))
+            if token:
+                html = html.replace(token, _TOKEN)
+            if len(made) >= BLANK_FORM_CACHE_SIZE:
+                made.clear()
+            made[key] = html
+        html = html.replace(_ACTION, str(escape(action)))
+        return Markup(html.replace(_TOKEN, token) if token else html)
+
+    app.jinja_env.globals["blank_form"] = blank_form
 
 
 def register_formatters(app) -> None:

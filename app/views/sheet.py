@@ -102,14 +102,22 @@ class Tab:
     resource: str = "Partner"
 
 
+@cache
+def _notes_statement(of_kind: bool):
+    """The notes tab's statement (of one kind or all), built once: building it again on every
+    visit cost more than running it."""
+    query = select(Note).where(Note.partner_id == bindparam("partner_id"))
+    if of_kind:
+        query = query.where(Note.kind == bindparam("kind"))
+    return query.order_by(Note.created_at.desc(), Note.id.desc())
+
+
 def load_notes(partner: Partner, page: int) -> dict:
     kind = request.args.get("kind") or None
-    query = select(Note).where(Note.partner_id == partner.id)
-    if kind in NOTE_KIND_LABELS:
-        query = query.where(Note.kind == kind)
-    query = query.order_by(Note.created_at.desc(), Note.id.desc())
+    kind = kind if kind in NOTE_KIND_LABELS else None
+    params = {"partner_id": partner.id, "kind": kind} if kind else {"partner_id": partner.id}
     return {
-        "notes": page_of(query, page),
+        "notes": page_of(_notes_statement(bool(kind)), page, params=params),
         "kind": kind,
         "form": NoteForm(),
         "note_items": note_items,
@@ -462,42 +470,47 @@ def tab_of(partner: Partner, key: str) -> Tab:
     abort(404)
 
 
+@cache
+def _overview_statements() -> dict:
+    """The overview's pinned notes, active contracts and coming tasks of a partner, built
+    once (the statements cost more to build than to run)."""
+    partner_id = bindparam("partner_id")
+    return {
+        "pinned": select(Note)
+        .where(Note.partner_id == partner_id, Note.pinned.is_(True))
+        .order_by(Note.created_at.desc())
+        .limit(5),
+        "contracts": select(Contract)
+        .where(Contract.partner_id == partner_id, Contract.status == "active")
+        .options(selectinload(Contract.quotas))
+        .order_by(Contract.starts_on)
+        .limit(10),
+        "tasks": select(Task)
+        .where(
+            Task.partner_id == partner_id,
+            Task.done.is_(False),
+            Task.due_at >= bindparam("since"),
+        )
+        .order_by(Task.due_at)
+        .limit(5),
+    }
+
+
 def render_sheet(view: BaseView, partner: Partner, tab: Tab, **extra):
     today = date.today()
     page = max(1, request.args.get("page", 1, type=int))
-    pinned = db.session.scalars(
-        select(Note)
-        .where(Note.partner_id == partner.id, Note.pinned.is_(True))
-        .order_by(Note.created_at.desc())
-        .limit(5)
-    ).all()
+    overview = _overview_statements()
+    mine = {"partner_id": partner.id}
+    pinned = db.session.scalars(overview["pinned"], mine).all()
     tabs = [t for t in TABS if t.applies(partner) and can("read", t.resource)]
     contracts = (
-        [
-            c
-            for c in db.session.scalars(
-                select(Contract)
-                .where(Contract.partner_id == partner.id, Contract.status == "active")
-                .options(selectinload(Contract.quotas))
-                .order_by(Contract.starts_on)
-                .limit(10)
-            )
-            if c.is_active(today)
-        ]
+        [c for c in db.session.scalars(overview["contracts"], mine) if c.is_active(today)]
         if can("read", "Contract")
         else []
     )
+    since = utcnow() - timedelta(days=1)
     upcoming = (
-        db.session.scalars(
-            select(Task)
-            .where(
-                Task.partner_id == partner.id,
-                Task.done.is_(False),
-                Task.due_at >= utcnow() - timedelta(days=1),
-            )
-            .order_by(Task.due_at)
-            .limit(5)
-        ).all()
+        db.session.scalars(overview["tasks"], {**mine, "since": since}).all()
         if can("read", "Task")
         else []
     )
@@ -533,6 +546,8 @@ def render_sheet(view: BaseView, partner: Partner, tab: Tab, **extra):
         is_person=isinstance(partner, Person),
         # Forms opened from the sheet come back to this tab (with its filters and page).
         here_url=here,
+        # The tabs' links: one built, the others the same with their key.
+        tab_url=url_for("DataSheetView.tab", partner_id=partner.id, key="__key__"),
         edit_url=url_for(
             ("PersonView" if isinstance(partner, Person) else "OrganizationView") + ".edit",
             pk=partner.id,
