@@ -130,6 +130,22 @@ def datetime_text(moment: datetime | None, locale=None, zone=None, seconds: bool
     return f"{date_text(local, 'numeric', locale)} {local:%H:%M:%S}"[: None if seconds else -3]
 
 
+def datetime_texts(locale=None, zone=None):
+    """datetime_text for many moments of one page: the locale, its date format and the time
+    zone looked up once, not for every moment."""
+    loc, tz = format_locale(locale), time_zone(zone)
+    numeric = _numeric_format(loc)
+
+    def text(moment: datetime | None) -> str:
+        if moment is None or moment == "":
+            return ""
+        local = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(tz)
+        day = numeric.format(local) if numeric is not None else date_text(local, locale=loc)
+        return f"{day} {local:%H:%M}"
+
+    return text
+
+
 def clock_text(moment: datetime | time | None, locale=None, zone=None) -> str:
     """Only the time of day (a calendar's entries)."""
     if moment is None:

@@ -4,13 +4,15 @@ stay few and do not grow with the data."""
 
 import json
 import re
+from datetime import timedelta
 
 from flask_appbuilder.models.sqla.filters import SQLAFilterConverter
 from flask_appbuilder.security.sqla.models import User
 from werkzeug.security import generate_password_hash
 
 from app.extensions import db
-from app.models import Person
+from app.models import Person, Task
+from app.models.base import utcnow
 from tests import factories as f
 from tests.conftest import user_id
 
@@ -651,7 +653,9 @@ def test_the_benchmarked_pages_send_exactly_their_statements(app, login, api, qu
         # many_inside: walked in name order or found through the trigram index; SQLite has
         # no trigram index and always walks), the page.
         "/people/list/?_flt_0_display_name=kov": 3 + estimate,
-        f"/partner/{pid}": 6,  # partner, pinned notes, contracts, tasks, notes with count
+        # The partner (with whether it has pinned notes, active contracts, coming tasks to
+        # read: it has none), its notes with their count.
+        f"/partner/{pid}": 3,
         "/api/v1/person/": 4 + estimate,  # the public role's rights: read before the user
     }
     client, token = login("staff"), api("staff")
@@ -685,3 +689,92 @@ def test_a_filtered_count_on_the_partner_table_counts_its_own_kind_only(app, log
     # A condition on the person's own table keeps the join (no product of the two tables).
     rest = api("staff").get("/api/v1/person/?q=(filters:!((col:first_name,opr:ct,value:Zsombor)))")
     assert rest.get_json()["count"] == 3
+
+
+NEW_NOTE = re.compile(
+    r'<form method="post" action="([^"]*)" class="panel panel-default new-note".*?</form>', re.S
+)
+TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def test_the_kept_new_note_form_gets_each_page_its_own_address_and_token(app, login):
+    """The blank "new note" panel is rendered once per language (register_blank_forms): each
+    sheet still gets its partner's address and its session's CSRF token, which works; another
+    language gets its own panel; a refused note comes back with what was typed."""
+    with app.app_context():
+        ids = [f.person().id, f.person().id]
+        db.session.commit()
+    staff, manager = login("staff"), login("manager")
+    tokens = {}
+    for name, client in (("staff", staff), ("manager", manager)):
+        for pid in ids:
+            page = client.get(f"/partner/{pid}").get_data(as_text=True)
+            form = NEW_NOTE.search(page)
+            assert form and form.group(1) == f"/partner/{pid}/notes", page[-3000:]
+            assert "__dossier_form" not in page
+            tokens[name, pid] = TOKEN.search(form.group(0)).group(1)
+    assert tokens["staff", ids[0]] == tokens["staff", ids[1]] == staff.csrf
+    assert tokens["manager", ids[0]] == manager.csrf != staff.csrf
+    sent = staff.http.post(
+        f"/partner/{ids[1]}/notes",
+        data={
+            "kind": "note",
+            "body": "Through the kept form",
+            "csrf_token": tokens["staff", ids[1]],
+        },
+    )
+    assert sent.status_code == 302
+    staff.lang("de")
+    german = NEW_NOTE.search(staff.get(f"/partner/{ids[0]}").get_data(as_text=True)).group(0)
+    assert "Neue Notiz" in german and "In der Übersicht anpinnen" in german
+    assert TOKEN.search(german).group(1) == staff.csrf
+    refused = staff.post(f"/partner/{ids[0]}/notes", data={"kind": "call", "body": ""})
+    form = NEW_NOTE.search(refused.get_data(as_text=True)).group(0)
+    assert refused.status_code == 400 and "has-error" in form
+    assert re.search(r'<option selected value="call">|<option value="call" selected>', form)
+
+
+def test_permission_answers_kept_for_a_request_follow_its_identity(app):
+    """has_access answers each question once per request, for the identity that asked: a
+    login within the request is asked again."""
+    from flask_login import login_user
+
+    sm = app.appbuilder.sm
+    with app.test_request_context("/"):
+        app.preprocess_request()
+        assert not sm.has_access("can_read", "Partner")
+        assert not sm.has_access("can_read", "Partner")  # kept
+        login_user(sm.find_user(username="staff"))
+        assert sm.has_access("can_read", "Partner")
+        assert sm.has_access("can_read", "Partner") is True
+        db.session.rollback()
+
+
+def test_the_overview_reads_only_what_the_partner_has(app, login, queries):
+    """The partner's statement says whether it has pinned notes, active contracts and
+    coming tasks; the sheet reads only those it has, and shows them."""
+    with app.app_context():
+        bare, full = f.person(), f.person()
+        f.note(full, body="Pinned for the overview", pinned=True)
+        start = utcnow() + timedelta(days=2)
+        db.session.add(
+            Task(
+                title="Call back soon",
+                partner_id=full.id,
+                responsible_id=user_id(app, "staff"),
+                starts_at=start,
+                due_at=start + timedelta(hours=1),
+            )
+        )
+        db.session.commit()
+        ids = bare.id, full.id
+    staff = login("staff")
+    counts, pages = [], []
+    for pid in ids:
+        staff.get(f"/partner/{pid}")
+        with queries() as q:
+            pages.append(staff.get(f"/partner/{pid}").get_data(as_text=True))
+        counts.append(q.count)
+    assert counts[1] == counts[0] + 2  # the pinned notes and the tasks
+    assert "Nothing coming up." in pages[0]
+    assert "Pinned for the overview" in pages[1] and "Call back soon" in pages[1]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import cache
 
 from flask import (
@@ -20,16 +20,17 @@ from flask import (
 from flask_appbuilder import BaseView
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from jinja2.filters import do_truncate, do_urlencode
+from jinja2.filters import do_truncate
+from jinja2.utils import url_quote
 from markupsafe import Markup, escape
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import bindparam, exists, literal, or_, select
 from sqlalchemy.orm import contains_eager, selectinload, with_polymorphic
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.fields import FloatField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from app.extensions import db
-from app.formatting import datetime_text, format_locale, time_zone
+from app.formatting import datetime_texts
 from app.models import (
     ADDRESS_TYPE_LABELS,
     AUDIT_ACTION_LABELS,
@@ -138,10 +139,7 @@ def note_items(notes, texts: dict, links: dict, can_write_tasks, can_write_notes
     csrf = escape(shown(links["csrf"]))
     kinds = {key: escape(str(label)) for key, label in NOTE_KIND_LABELS.items()}
     # The request's locale and time zone looked up once, not twice per note.
-    locale, zone = format_locale(), time_zone()
-
-    def moment(value) -> str:
-        return datetime_text(value, locale=locale, zone=zone)
+    moment = datetime_texts()
 
     out = []
     for note in notes:
@@ -159,7 +157,9 @@ def note_items(notes, texts: dict, links: dict, can_write_tasks, can_write_notes
             meta.append(f'<i class="fa fa-lock" title="{t["t_fixed"]}"></i>')
         actions = []
         if can_write_tasks:
-            query = do_urlencode({"note": note.id, "title": do_truncate(env, note.body, 80)})
+            # Jinja's urlencode of {"note": …, "title": …}, without its walk of a dict.
+            title = url_quote(do_truncate(env, note.body, 80), for_qs=True)
+            query = f"note={note.id}&title={title}"
             actions.append(
                 f'<a class="btn btn-xs btn-default" href="{task_url}&amp;{escape(query)}">'
                 f"{t['t_task']}</a>"
@@ -435,8 +435,16 @@ def _partner_statement():
     the query takes)."""
     p = with_polymorphic(Partner, [Person, Organization])
     codes, products, links = p.codes, p.supplied_products, p.address_links
+    # Whether the overview has pinned notes, active contracts and coming tasks to read
+    # (render_sheet): most partners have none of some, and each empty read cost as much as
+    # the partner's.
+    overview = _overview_statements()
+    has = [
+        exists(overview[key].with_only_columns(literal(1)).limit(None).order_by(None))
+        for key in OVERVIEW
+    ]
     return (
-        select(p)
+        select(p, *has)
         .where(p.id == bindparam("partner_id"))
         .outerjoin(partner_code, partner_code.c.partner_id == p.id)
         .outerjoin(Code, Code.id == partner_code.c.code_id)
@@ -457,10 +465,32 @@ def find_partner(partner_id: int) -> Partner:
     """The partner of the sheet with what its header shows, loaded at once. Flat outer joins
     (not the nested `LEFT JOIN (partner_code JOIN code)` of joinedload, which SQLite
     materialises by reading every partner's codes: 17 ms at 100,000 partners)."""
-    partner = db.session.scalars(_partner_statement(), {"partner_id": partner_id}).unique().first()
-    if partner is None:
+    since = utcnow() - UPCOMING
+    row = (
+        db.session.execute(_partner_statement(), {"partner_id": partner_id, "since": since})
+        .unique()
+        .first()
+    )
+    if row is None:
         abort(404)
+    partner, *has = row
+    partner.overview = Overview(since, dict(zip(OVERVIEW, has, strict=True)))
     return partner
+
+
+# The overview's parts (_overview_statements), and how far back a task still counts as
+# coming: a day.
+OVERVIEW = ("pinned", "contracts", "tasks")
+UPCOMING = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Overview:
+    """What find_partner learnt of the overview with the partner: the moment tasks count
+    from and which parts have something to read."""
+
+    since: datetime
+    has: dict
 
 
 def tab_of(partner: Partner, key: str) -> Tab:
@@ -499,21 +529,22 @@ def _overview_statements() -> dict:
 def render_sheet(view: BaseView, partner: Partner, tab: Tab, **extra):
     today = date.today()
     page = max(1, request.args.get("page", 1, type=int))
-    overview = _overview_statements()
-    mine = {"partner_id": partner.id}
-    pinned = db.session.scalars(overview["pinned"], mine).all()
+    known = getattr(partner, "overview", None) or Overview(
+        utcnow() - UPCOMING, dict.fromkeys(OVERVIEW, True)
+    )
+    mine = {"partner_id": partner.id, "since": known.since}
+
+    def read(key: str) -> list:
+        if not known.has[key]:
+            return []
+        return db.session.scalars(_overview_statements()[key], mine).all()
+
+    pinned = read("pinned")
     tabs = [t for t in TABS if t.applies(partner) and can("read", t.resource)]
     contracts = (
-        [c for c in db.session.scalars(overview["contracts"], mine) if c.is_active(today)]
-        if can("read", "Contract")
-        else []
+        [c for c in read("contracts") if c.is_active(today)] if can("read", "Contract") else []
     )
-    since = utcnow() - timedelta(days=1)
-    upcoming = (
-        db.session.scalars(overview["tasks"], {**mine, "since": since}).all()
-        if can("read", "Task")
-        else []
-    )
+    upcoming = read("tasks") if can("read", "Task") else []
     kept = {k: v for k, v in request.args.items() if k not in ("partner_id", "key")}
     here = url_for("DataSheetView.tab", partner_id=partner.id, key=tab.key, **kept)
     context = tab.load(partner, page)
