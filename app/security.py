@@ -458,11 +458,14 @@ class DossierSecurityManager(SecurityManager):
         request (a login, a JWT verified by a view's decorator) is worked out again."""
         if not has_request_context():
             return super().has_access(permission_name, view_name)
+        # Kept on the request (an app context, and its `g`, can outlive a request), for the
+        # identities found in `g`.
+        store = request._get_current_object().__dict__
         kept = g._get_current_object().__dict__
-        memo = kept.get("_dossier_access")
+        memo = store.get("_dossier_access")
         if memo is None or not _same_identities(memo[0], kept):
             holder = self._rights_holder()
-            memo = kept["_dossier_access"] = (_identities(kept), holder, {})
+            memo = store["_dossier_access"] = (_identities(kept), holder, {})
         _, holder, answers = memo
         question = (permission_name, view_name)
         answer = answers.get(question)

@@ -4,6 +4,7 @@ domain errors become translated 4xx answers (app/views/error_pages.py), and the 
 from __future__ import annotations
 
 import copy
+import enum
 import functools
 import json
 import logging
@@ -548,6 +549,22 @@ class DossierInterface(SQLAInterface):
             else:
                 columns.append(getattr(self.obj, name))
         return (load_only(*columns), *relations)
+
+    @staticmethod
+    def _get_attr_value(item, col):
+        """FAB's value of a list's column (an attribute, a method's result, a dotted path,
+        an Enum's value), reading the attribute once where FAB read it three times, for
+        every cell of every list."""
+        try:
+            value = getattr(item, col)
+        except AttributeError:
+            try:
+                return functools.reduce(getattr, col.split("."), item)
+            except Exception:
+                return ""
+        if callable(value):
+            return value()
+        return value.value if isinstance(value, enum.Enum) else value
 
     def _by_name(self, order_column: str) -> bool:
         return order_column in self.NAME_COLUMNS and hasattr(self.obj, "name_text")
@@ -1242,39 +1259,44 @@ def register_list_links(app) -> None:
         name: app.jinja_env.filters[name] for name in ("link_order", "link_page", "link_page_size")
     }
 
-    def link(args: dict) -> str:
-        if "_dossier_list_path" not in g:
-            g._dossier_list_path = url_for(request.endpoint)
+    def listed() -> tuple:
+        """The list's path and the request's arguments, read once per request; None when
+        the request's URL is not a plain list's (FAB's own links then)."""
+        kept = request._get_current_object().__dict__  # the request's (g can outlive it)
+        if "_dossier_list" not in kept:
+            plain = not request.view_args and not URL_FOR_OWN.intersection(request.args)
+            kept["_dossier_list"] = (
+                (url_for(request.endpoint), request.args.to_dict()) if plain else None
+            )
+        return kept["_dossier_list"]
+
+    def link(path: str, args: dict) -> str:
         # Werkzeug's query string: None left out, its safe characters kept.
         query = urlencode([(k, v) for k, v in args.items() if v is not None], safe=URL_SAFE)
-        return f"{g._dossier_list_path}?{query}" if query else g._dossier_list_path
-
-    def plain() -> bool:
-        return not request.view_args and not URL_FOR_OWN.intersection(request.args)
+        return f"{path}?{query}" if query else path
 
     def link_order(column, modelview_name):
-        if not plain():
+        if listed() is None:
             return fab["link_order"](column, modelview_name)
-        args = request.args.to_dict()
+        path, args = listed()
+        args = dict(args)
         key, direction = "_oc_" + modelview_name, "_od_" + modelview_name
         toggled = key in args and args.get(direction) == "asc"
         args[key] = column
         args[direction] = "desc" if toggled else "asc"
-        return link(args)
+        return link(path, args)
 
     def link_page(page, modelview_name):
-        if not plain():
+        if listed() is None:
             return fab["link_page"](page, modelview_name)
-        args = request.args.to_dict()
-        args["page_" + modelview_name] = page
-        return link(args)
+        path, args = listed()
+        return link(path, {**args, "page_" + modelview_name: page})
 
     def link_page_size(page_size, modelview_name):
-        if not plain():
+        if listed() is None:
             return fab["link_page_size"](page_size, modelview_name)
-        args = request.args.to_dict()
-        args["psize_" + modelview_name] = page_size
-        return link(args)
+        path, args = listed()
+        return link(path, {**args, "psize_" + modelview_name: page_size})
 
     app.jinja_env.filters.update(
         link_order=link_order, link_page=link_page, link_page_size=link_page_size
