@@ -125,3 +125,23 @@ def test_numeric_dates_are_babels_pattern(lang):
         day = start + timedelta(days=offset)
         expected = format_date(day, date_pattern(locale), locale=locale)
         assert date_text(day, locale=lang) == expected, day
+
+
+def test_flask_babel_finds_its_namespace_without_the_proxies(app):
+    """Flask-Babel's context lookup is replaced by a quicker one (app/views/__init__.py) that
+    answers as Flask-Babel 4.0's: the namespace kept on the app context's `g`, None outside
+    one. Should Flask-Babel rename its function, this fails rather than the patch doing
+    nothing."""
+    import flask_babel
+    from flask import g
+
+    assert flask_babel._get_current_context.__module__ == "app.views"
+    assert flask_babel._get_current_context() is None
+    with app.app_context():
+        namespace = flask_babel._get_current_context()
+        assert namespace is g._flask_babel
+        with app.test_request_context("/"):
+            assert flask_babel._get_current_context() is namespace
+    with app.app_context():
+        assert flask_babel._get_current_context() is not namespace
+        assert flask_babel.get_locale() is not None

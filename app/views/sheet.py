@@ -24,7 +24,7 @@ from jinja2.filters import do_truncate
 from jinja2.utils import url_quote
 from markupsafe import Markup, escape
 from sqlalchemy import bindparam, exists, literal, or_, select
-from sqlalchemy.orm import contains_eager, selectinload, with_polymorphic
+from sqlalchemy.orm import contains_eager, lazyload, selectinload, with_polymorphic
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.fields import FloatField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
@@ -509,7 +509,8 @@ def _overview_statements() -> dict:
         "pinned": select(Note)
         .where(Note.partner_id == partner_id, Note.pinned.is_(True))
         .order_by(Note.created_at.desc())
-        .limit(5),
+        .limit(5)
+        .options(lazyload(Note.author)),  # the overview shows no author
         "contracts": select(Contract)
         .where(Contract.partner_id == partner_id, Contract.status == "active")
         .options(selectinload(Contract.quotas))
