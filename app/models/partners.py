@@ -509,7 +509,8 @@ class Note(Model):
             name="ck_note_kind",
         ),
         Index("ix_note_partner_created", "partner_id", "created_at"),
-        Index("ix_note_partner_pinned", "partner_id", "pinned"),
+        # The overview's latest pinned notes, in order (migration 0027pinned01).
+        Index("ix_note_partner_pinned", "partner_id", "pinned", "created_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     partner_id: Mapped[int] = mapped_column(

@@ -20,10 +20,8 @@ from flask import (
 from flask_appbuilder import BaseView
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from jinja2.filters import do_truncate
-from jinja2.utils import url_quote
 from markupsafe import Markup, escape
-from sqlalchemy import bindparam, exists, literal, or_, select
+from sqlalchemy import bindparam, exists, literal, or_, select, true
 from sqlalchemy.orm import contains_eager, lazyload, selectinload, with_polymorphic
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.fields import FloatField
@@ -130,8 +128,8 @@ def note_items(notes, texts: dict, links: dict, can_write_tasks, can_write_notes
     notes with their dates, links and forms was a third of the sheet): the same HTML as the
     template wrote. `texts` are the template's translations (t_at, t_pinned, t_fixed, t_task,
     t_edit, t_delete, t_confirm), `links` its URLs made once (task_url, back_query,
-    edit_head/tail, delete_head/tail) and the CSRF token (csrf)."""
-    env = current_app.jinja_env
+    edit_head/tail, delete_head/tail) and the CSRF token (csrf). The task link names the
+    note; the task form takes its title from it."""
     t = {key: escape(value) for key, value in texts.items()}
     task_url, back_query = escape(links["task_url"]), escape(links["back_query"])
     edit_head, edit_tail = escape(links["edit_head"]), escape(links["edit_tail"])
@@ -157,11 +155,9 @@ def note_items(notes, texts: dict, links: dict, can_write_tasks, can_write_notes
             meta.append(f'<i class="fa fa-lock" title="{t["t_fixed"]}"></i>')
         actions = []
         if can_write_tasks:
-            # Jinja's urlencode of {"note": …, "title": …}, without its walk of a dict.
-            title = url_quote(do_truncate(env, note.body, 80), for_qs=True)
-            query = f"note={note.id}&title={title}"
+            # The task form titles the task with the beginning of the note's text.
             actions.append(
-                f'<a class="btn btn-xs btn-default" href="{task_url}&amp;{escape(query)}">'
+                f'<a class="btn btn-xs btn-default" href="{task_url}&amp;note={nid}">'
                 f"{t['t_task']}</a>"
             )
         if can_write_notes and note.may_be_changed_by(user_id):
@@ -507,7 +503,8 @@ def _overview_statements() -> dict:
     partner_id = bindparam("partner_id")
     return {
         "pinned": select(Note)
-        .where(Note.partner_id == partner_id, Note.pinned.is_(True))
+        # `= true`, not `IS true`: an index answers only the former on PostgreSQL.
+        .where(Note.partner_id == partner_id, Note.pinned == true())
         .order_by(Note.created_at.desc())
         .limit(5)
         .options(lazyload(Note.author)),  # the overview shows no author

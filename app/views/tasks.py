@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import abort, flash, g, redirect, request, url_for
+from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.models.sqla.filters import BaseFilter
 from flask_babel import gettext, to_user_timezone, to_utc
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from jinja2.filters import do_truncate
 from markupsafe import Markup
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
@@ -17,11 +18,12 @@ from wtforms.validators import Optional as OptionalValue
 
 from app.errors import TaskOverlaps
 from app.extensions import db
-from app.models import PRIORITY_LABELS, Task, utcnow
+from app.models import PRIORITY_LABELS, Note, Task, utcnow
 from app.services.tasks import mark_done, save_task
 from app.views.base import DossierModelView, datamodel, safe_next, saved
 from app.views.common import (
     ZonePanelShow,
+    can,
     label_of,
     short_datetime,
     tasks_of,
@@ -155,6 +157,17 @@ class _PartnerFilter(BaseFilter):
         return query.filter(Task.partner_id == value)
 
 
+def _title_of_note(note_id: int | None) -> str:
+    """A task made from a note (the notes tab's link names the note) is titled with the
+    beginning of its text, as Jinja's `truncate(80)` cuts it."""
+    if note_id is None or not can("read", "Note"):
+        return ""
+    note = db.session.get(Note, note_id)
+    if note is None:
+        return ""
+    return do_truncate(current_app.jinja_env, note.body or "", 80)
+
+
 class TaskFormView(BaseView):
     """New and edited tasks; an overlap with the responsible's other tasks asks first."""
 
@@ -206,7 +219,9 @@ class TaskFormView(BaseView):
         if request.method == "GET":
             start = (datetime.now() + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
             form.starts_at.data, form.due_at.data = start, start + timedelta(hours=1)
-            form.title.data = request.args.get("title", "")
+            form.title.data = request.args.get("title") or _title_of_note(
+                request.args.get("note", type=int)
+            )
         elif form.validate():
             clashes = self._save(form, None)
             if clashes is None:
