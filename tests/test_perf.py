@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from flask_appbuilder.models.sqla.filters import SQLAFilterConverter
 from flask_appbuilder.security.sqla.models import User
+from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
 from app.extensions import db
@@ -780,3 +781,42 @@ def test_the_overview_reads_only_what_the_partner_has(app, login, queries):
     assert counts[1] == counts[0] + 2  # the pinned notes and the tasks
     assert "Nothing coming up." in pages[0]
     assert "Pinned for the overview" in pages[1] and "Call back soon" in pages[1]
+
+
+def test_a_list_keeps_its_page_statement_and_pages_through_it(app, api, login):
+    """An unsearched list keeps its page statement (DossierInterface._kept_page) and runs it
+    with each page's place: every page, order and column set gives FAB's rows; a search is
+    built as before."""
+    with app.app_context():
+        for i in range(12):
+            f.person(first_name=f"Kept{i:02d}", last_name="Page")
+        db.session.commit()
+        expected = db.session.scalars(
+            select(Person.customer_number).order_by(Person.customer_number.desc())
+        ).all()
+    client = api("staff")
+
+    def page(number, columns="", extra=""):
+        q = (
+            f"(order_column:customer_number,order_direction:desc,page:{number},page_size:5"
+            f"{columns}{extra})"
+        )
+        answer = client.get(f"/api/v1/person/?q={q}").get_json()
+        return [row["customer_number"] for row in answer["result"]], answer
+
+    found = []
+    for number in range(3):
+        rows, answer = page(number)
+        assert answer["count"] == len(expected)
+        found += rows
+    assert found == expected
+    narrow, answer = page(1, ",columns:!(customer_number,owner.username)")
+    assert narrow == expected[5:10] and set(answer["result"][0]) == {"customer_number", "owner"}
+    person_api = next(v for v in app.appbuilder.baseviews if type(v).__name__ == "PersonApi")
+    kept = dict(person_api.datamodel._kept_pages)
+    assert kept  # the pages above ran a kept statement
+    searched, _ = page(0, extra=",filters:!((col:first_name,opr:eq,value:Kept03))")
+    assert len(searched) == 1
+    assert person_api.datamodel._kept_pages == kept  # a search is built as before
+    screen = login("staff").get("/people/list/?psize_PersonView=5&page_PersonView=1").text
+    assert screen.count('class="sheet-link"') == 5
