@@ -26,7 +26,8 @@ def _fill(app, partners: int, notes_each: int) -> int:
         with acting_as(None):
             for i in range(notes_each):
                 db.session.add(Note(partner_id=target.id, body=f"note {i}", pinned=i < 2))
-            start = utcnow() - timedelta(days=3)
+            # Some overdue, some coming (the sheet reads coming tasks only when there are).
+            start = utcnow() - timedelta(hours=2)
             for i in range(notes_each):
                 db.session.add(
                     Task(
