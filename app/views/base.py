@@ -481,8 +481,9 @@ class DossierInterface(SQLAInterface):
         if search is not None and page_size and self._by_name(order_column):
             reach = ((page or 0) + 1) * page_size
             filters = search.paged(reach, order_direction == "desc")
-        kept = self._kept_page(filters, order_column, order_direction, page_size, select_columns)
-        kept = kept and (*kept, outer_default_load)
+        kept = self._kept_page(
+            filters, order_column, order_direction, page_size, select_columns, outer_default_load
+        )
         if kept is not None:
             statement = self._kept_pages.get(kept)
             if statement is None:
@@ -527,18 +528,20 @@ class DossierInterface(SQLAInterface):
     def _kept_pages(self) -> dict:
         return {}
 
-    def _kept_page(self, filters, order_column, order_direction, page_size, select_columns):
+    def _kept_page(self, filters, order, direction, page_size, select_columns, outer_load):
         """The key of a list's page statement kept for the next request, None when it is
-        not kept: an unsearched list (only the view's filter of the kind) of some page size
-        with plain columns. Built and keyed once, it is only run with the page's place as
+        not kept: an unsearched list (only the view's fixed filter of the kind) of some page
+        size with plain columns. Built and keyed once, it is only run with the page's place as
         parameters: FAB built the query anew on every request and SQLAlchemy worked out its
         key of some eighty parts (a tenth of the REST list)."""
         if not page_size or (filters and any(f.column_name != "type" for f in filters.filters)):
             return None
+        if filters and any(callable(value) for value in filters.values):
+            return None  # a value of the request's (FAB calls it when it applies the filter)
         if select_columns and self.exists_col_to_many(select_columns):
             return None  # FAB pages those in a subquery of its own
         kinds = tuple(map(repr, filters.values)) if filters else ()
-        return (tuple(select_columns or ()), order_column, order_direction, kinds)
+        return (tuple(select_columns or ()), order, direction, kinds, outer_load)
 
     def query_count(self, query, filters=None, select_columns=None, search=None) -> int:
         # A filter on the discriminator only (a view's base filter) selects the whole table.
