@@ -487,7 +487,7 @@ class DossierInterface(SQLAInterface):
         if kept is not None:
             statement = self._kept_pages.get(kept)
             if statement is None:
-                paged = self.apply_all(
+                paged = self._listed(
                     query,
                     filters,
                     order_column,
@@ -497,8 +497,6 @@ class DossierInterface(SQLAInterface):
                     select_columns,
                     outer_default_load,
                 )
-                if self.list_load and not select_columns:
-                    paged = paged.options(*self._list_options)
                 offset, limit = bindparam("_dossier_offset"), bindparam("_dossier_limit")
                 statement = paged.offset(offset).limit(limit).statement
                 if len(self._kept_pages) >= KEPT_PAGES:
@@ -507,7 +505,7 @@ class DossierInterface(SQLAInterface):
             values = {"_dossier_offset": (page or 0) * page_size, "_dossier_limit": page_size}
             items = self.session.scalars(statement, values).unique().all()
             return count, items
-        query = self.apply_all(
+        items = self._listed(
             query,
             filters,
             order_column,
@@ -516,13 +514,17 @@ class DossierInterface(SQLAInterface):
             page_size,
             select_columns,
             outer_default_load,
-        )
-        if self.list_load and not select_columns:
-            query = query.options(*self._list_options)
-        items = query.all()
+        ).all()
         if items and hasattr(items[0], self.obj.__name__):
             items = [getattr(item, self.obj.__name__) for item in items]
         return count, items
+
+    def _listed(self, query, filters, order, direction, page, page_size, columns, outer_load):
+        """FAB's apply_all, reading only `list_load` of each row when no columns are named."""
+        query = self.apply_all(
+            query, filters, order, direction, page, page_size, columns, outer_load
+        )
+        return query.options(*self._list_options) if self.list_load and not columns else query
 
     @functools.cached_property
     def _kept_pages(self) -> dict:
@@ -546,17 +548,14 @@ class DossierInterface(SQLAInterface):
     def query_count(self, query, filters=None, select_columns=None, search=None) -> int:
         # A filter on the discriminator only (a view's base filter) selects the whole table.
         if filters and any(f.column_name != "type" for f in filters.filters):
-            if self.session.get_bind().name != "postgresql":
-                # No estimate on SQLite: every match counted, on the partner table alone
-                # when the conditions are all the partner's.
-                filtered = self._apply_inner_all(
-                    query, filters, select_columns=select_columns, aliases_mapping={}
-                )
-                counted = self._on_base(filtered.statement).subquery()
-                return self.session.scalar(select(func.count()).select_from(counted))
             filtered = self._apply_inner_all(
                 query, filters, select_columns=select_columns, aliases_mapping={}
             )
+            if self.session.get_bind().name != "postgresql":
+                # No estimate on SQLite: every match counted, on the partner table alone
+                # when the conditions are all the partner's.
+                counted = self._on_base(filtered.statement).subquery()
+                return self.session.scalar(select(func.count()).select_from(counted))
             if search is None:
                 return self._capped_count(filtered.statement)
             limit = current_app.config["FILTERED_COUNT_LIMIT"]
